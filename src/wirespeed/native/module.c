@@ -1,0 +1,238 @@
+/* module.c - the Python face of the native core, wirespeed._native.
+ *
+ * Every binding here is a thin wrapper: it checks argument shapes, calls one
+ * ws_* function, and turns a negative errno into an OSError whose message
+ * names the syscall and its arguments, so a Python traceback is already a
+ * diagnosis ("bpf(BPF_LINK_CREATE, ifindex=7, flags=DRV): Operation not
+ * supported"). Hints a user can act on are added in Python, where the context
+ * is known.
+ *
+ * Ownership across the boundary: file descriptors returned here belong to the
+ * Python caller, who closes them (wirespeed/xdp/bpf.py wraps them in objects
+ * with close()). Buffers passed in are borrowed for the duration of the call
+ * only; nothing here keeps a reference to Python memory.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "bpf.h"
+#include "ethtool.h"
+#include "netns.h"
+#include "xsk.h"
+
+static PyObject *ws_BpfError; /* OSError subclass carrying .verifier_log */
+
+/* ws_raise builds OSError(errno, "<call>: <strerror>") of the errno's own
+ * subclass (PermissionError, ...), or of type when type is not NULL. */
+static PyObject *ws_raise(PyObject *type, int err, const char *call)
+{
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s: %s", call, strerror(err));
+	PyObject *exc = PyObject_CallFunction(type ? type : PyExc_OSError, "is", err, msg);
+	if (exc) {
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
+static PyObject *py_bpf_prog_load(PyObject *self, PyObject *args, PyObject *kw)
+{
+	(void)self;
+	static char *kwlist[] = {"prog_type", "insns", "license", "expected_attach_type",
+	                         "log_level", NULL};
+	unsigned int prog_type, attach_type = 0, log_level = 0;
+	Py_buffer insns;
+	const char *license = "GPL";
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "Iy*|sII", kwlist, &prog_type, &insns,
+	                                 &license, &attach_type, &log_level))
+		return NULL;
+	if (insns.len == 0 || insns.len % 8) {
+		PyBuffer_Release(&insns);
+		PyErr_Format(PyExc_ValueError, "insns must be a non-empty multiple of 8 bytes, got %zd",
+		             insns.len);
+		return NULL;
+	}
+	/* 1 MiB is enough for a verifier explaining a few hundred instructions. */
+	uint32_t log_sz = log_level ? (1u << 20) : 0;
+	char *log = log_sz ? PyMem_Malloc(log_sz) : NULL;
+	if (log_sz && !log) {
+		PyBuffer_Release(&insns);
+		return PyErr_NoMemory();
+	}
+	uint32_t insn_cnt = (uint32_t)(insns.len / 8);
+	int fd = ws_bpf_prog_load(prog_type, insns.buf, insn_cnt, license, attach_type, log, log_sz,
+	                          log_level);
+	PyBuffer_Release(&insns);
+	if (fd >= 0) {
+		PyMem_Free(log);
+		return PyLong_FromLong(fd);
+	}
+	char call[128];
+	snprintf(call, sizeof(call), "bpf(BPF_PROG_LOAD, prog_type=%u, insn_cnt=%u)", prog_type,
+	         insn_cnt);
+	ws_raise(ws_BpfError, -fd, call);
+	if (log) {
+		PyObject *type, *value, *tb;
+		PyErr_Fetch(&type, &value, &tb);
+		PyErr_NormalizeException(&type, &value, &tb);
+		PyObject *text = PyUnicode_DecodeUTF8(log, (Py_ssize_t)strnlen(log, log_sz), "replace");
+		if (text && value)
+			PyObject_SetAttrString(value, "verifier_log", text);
+		Py_XDECREF(text);
+		PyErr_Restore(type, value, tb);
+		PyMem_Free(log);
+	}
+	return NULL;
+}
+
+static PyObject *py_bpf_xdp_link_create(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int prog_fd, ifindex;
+	unsigned int flags;
+	if (!PyArg_ParseTuple(args, "iiI", &prog_fd, &ifindex, &flags))
+		return NULL;
+	int fd = ws_bpf_xdp_link_create(prog_fd, ifindex, flags);
+	if (fd < 0) {
+		char call[128];
+		snprintf(call, sizeof(call), "bpf(BPF_LINK_CREATE, BPF_XDP, ifindex=%d, flags=0x%x)",
+		         ifindex, flags);
+		return ws_raise(NULL, -fd, call);
+	}
+	return PyLong_FromLong(fd);
+}
+
+static PyObject *py_bpf_prog_test_run(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int prog_fd;
+	Py_buffer data;
+	unsigned int repeat = 1;
+	if (!PyArg_ParseTuple(args, "iy*|I", &prog_fd, &data, &repeat))
+		return NULL;
+	if (data.len > 65535) {
+		PyBuffer_Release(&data);
+		PyErr_SetString(PyExc_ValueError, "test packet longer than 65535 bytes");
+		return NULL;
+	}
+	/* XDP programs may grow the packet at the tail (bpf_xdp_adjust_tail);
+	 * leave room so the kernel never reports ENOSPC for a legal program. */
+	uint32_t out_sz = (uint32_t)data.len + 4096;
+	char *out = PyMem_Malloc(out_sz);
+	if (!out) {
+		PyBuffer_Release(&data);
+		return PyErr_NoMemory();
+	}
+	uint32_t retval = 0, duration = 0;
+	int rc = ws_bpf_prog_test_run(prog_fd, data.buf, (uint32_t)data.len, out, &out_sz, repeat,
+	                              &retval, &duration);
+	PyBuffer_Release(&data);
+	if (rc < 0) {
+		PyMem_Free(out);
+		return ws_raise(NULL, -rc, "bpf(BPF_PROG_TEST_RUN)");
+	}
+	PyObject *res = Py_BuildValue("Iy#I", retval, out, (Py_ssize_t)out_sz, duration);
+	PyMem_Free(out);
+	return res;
+}
+
+static PyObject *py_xsk_probe(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int ifindex;
+	unsigned int queue_id, flags;
+	if (!PyArg_ParseTuple(args, "iII", &ifindex, &queue_id, &flags))
+		return NULL;
+	if (flags > 0xffff) {
+		PyErr_SetString(PyExc_ValueError, "bind flags do not fit 16 bits");
+		return NULL;
+	}
+	enum ws_xsk_step step;
+	int rc = ws_xsk_probe(ifindex, queue_id, (uint16_t)flags, &step);
+	if (rc < 0) {
+		char call[160];
+		snprintf(call, sizeof(call), "%s (ifindex=%d, queue=%u, flags=0x%x)",
+		         ws_xsk_step_name(step), ifindex, queue_id, flags);
+		return ws_raise(NULL, -rc, call);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *py_ethtool(PyObject *self, PyObject *args)
+{
+	(void)self;
+	const char *ifname;
+	Py_buffer buf;
+	if (!PyArg_ParseTuple(args, "sw*", &ifname, &buf))
+		return NULL;
+	if (buf.len < 4) {
+		PyBuffer_Release(&buf);
+		PyErr_SetString(PyExc_ValueError, "ethtool buffer must start with a 4-byte command");
+		return NULL;
+	}
+	uint32_t cmd;
+	memcpy(&cmd, buf.buf, sizeof(cmd));
+	int rc = ws_ethtool(ifname, buf.buf);
+	PyBuffer_Release(&buf);
+	if (rc < 0) {
+		char call[96];
+		snprintf(call, sizeof(call), "ioctl(SIOCETHTOOL, cmd=0x%x, %.16s)", cmd, ifname);
+		return ws_raise(NULL, -rc, call);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *py_setns(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int fd, nstype;
+	if (!PyArg_ParseTuple(args, "ii", &fd, &nstype))
+		return NULL;
+	int rc = ws_setns(fd, nstype);
+	if (rc < 0)
+		return ws_raise(NULL, -rc, "setns()");
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef ws_methods[] = {
+	{"bpf_prog_load", (PyCFunction)(void (*)(void))py_bpf_prog_load, METH_VARARGS | METH_KEYWORDS,
+	 "bpf_prog_load(prog_type, insns, license='GPL', expected_attach_type=0, log_level=0) -> fd\n"
+	 "Load eBPF instructions; on failure raise BpfError with .verifier_log when log_level > 0."},
+	{"bpf_xdp_link_create", py_bpf_xdp_link_create, METH_VARARGS,
+	 "bpf_xdp_link_create(prog_fd, ifindex, xdp_flags) -> link fd (close it to detach)."},
+	{"bpf_prog_test_run", py_bpf_prog_test_run, METH_VARARGS,
+	 "bpf_prog_test_run(prog_fd, packet, repeat=1) -> (retval, packet_out, duration_ns)."},
+	{"xsk_probe", py_xsk_probe, METH_VARARGS,
+	 "xsk_probe(ifindex, queue_id, bind_flags) -> None; raises OSError naming the refused step."},
+	{"ethtool", py_ethtool, METH_VARARGS,
+	 "ethtool(ifname, buf) -> None; SIOCETHTOOL with ifr_data = buf (writable, command first)."},
+	{"setns", py_setns, METH_VARARGS,
+	 "setns(fd, nstype) -> None; moves the calling thread only."},
+	{NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef ws_module = {
+	PyModuleDef_HEAD_INIT, "wirespeed._native",
+	"wirespeed's native core (C11): bpf(), AF_XDP, ethtool, namespaces.", -1, ws_methods,
+	NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+	PyObject *m = PyModule_Create(&ws_module);
+	if (!m)
+		return NULL;
+	ws_BpfError = PyErr_NewExceptionWithDoc(
+		"wirespeed._native.BpfError",
+		"bpf() refused a program; .verifier_log holds the verifier's explanation.",
+		PyExc_OSError, NULL);
+	if (!ws_BpfError || PyModule_AddObjectRef(m, "BpfError", ws_BpfError) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}
