@@ -125,6 +125,7 @@ class TestbedStatus:
     peer_if_up: bool = False
     peer_if_addr: bool = False
     multicast_route: bool = False
+    inside_seen: bool = True  # False: the namespace could not be entered (no privilege)
     problems: list[str] = field(default_factory=list)
 
     __test__ = False
@@ -144,7 +145,12 @@ class TestbedStatus:
         d["host_addr"] = f"{self.config.host_addr}/{self.config.prefixlen}"
         d["peer_addr"] = f"{self.config.peer_addr}/{self.config.prefixlen}"
         d["complete"] = self.complete
-        d["state"] = "up" if self.complete else ("absent" if self.absent else "partial")
+        if self.complete:
+            d["state"] = "up"
+        elif self.absent:
+            d["state"] = "absent"
+        else:
+            d["state"] = "partial" if self.inside_seen else "unknown"
         return d
 
 
@@ -261,7 +267,11 @@ def status(cfg: TestbedConfig) -> TestbedStatus:
                         r.get("oif") == idx[0] for r in nipr.get_routes(family=2, dst="224.0.0.0", dst_len=4)
                     )
         except (OSError, NetlinkError) as exc:
-            st.problems.append(f"cannot look inside namespace {cfg.netns}: {exc}")
+            st.inside_seen = False
+            if isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EPERM:
+                st.problems.append(f"cannot look inside namespace {cfg.netns} without CAP_SYS_ADMIN: run as root")
+            else:
+                st.problems.append(f"cannot look inside namespace {cfg.netns}: {exc}")
     return st
 
 
