@@ -263,8 +263,12 @@ def status(cfg: TestbedConfig) -> TestbedStatus:
                     st.peer_if_exists = _alias(link) == cfg.alias
                     st.peer_if_up = _is_up(link)
                     st.peer_if_addr = _has_addr(nipr, idx[0], cfg.peer_addr, cfg.prefixlen)
+                    # A dump filtered here: get_routes(dst=...) would be a route
+                    # lookup, which fails (ENETUNREACH) exactly when the route is gone.
+                    mnet, _, mlen = MULTICAST_NET.partition("/")
                     st.multicast_route = any(
-                        r.get("oif") == idx[0] for r in nipr.get_routes(family=2, dst="224.0.0.0", dst_len=4)
+                        r.get("dst") == mnet and r["dst_len"] == int(mlen) and r.get("oif") == idx[0]
+                        for r in nipr.get_routes(family=2)
                     )
         except (OSError, NetlinkError) as exc:
             st.inside_seen = False
