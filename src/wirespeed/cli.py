@@ -161,6 +161,22 @@ def _log(as_json: bool) -> Callable[[str], None]:
     return (lambda _m: None) if as_json else (lambda m: err.print(f"[dim]{m}[/]", highlight=False))
 
 
+def _testbed_action(action: str, netns: str, host_if: str, peer_if: str, subnet: str, as_json: bool) -> None:
+    from wirespeed import testbed
+
+    cfg = _testbed_cfg(netns, host_if, peer_if, subnet)
+    try:
+        if action == "status":
+            st = testbed.status(cfg)
+        else:
+            st = getattr(testbed, action)(cfg, _log(as_json))
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    _show_testbed(st, as_json)
+    if action == "status" and not st.complete:
+        raise typer.Exit(EXIT_FAILURE)
+
+
 @testbed_app.command("up")
 def testbed_up(netns: NetnsOpt = "ws-exchange", host_if: HostIfOpt = "ws-host0",
                peer_if: PeerIfOpt = "ws-exch0", subnet: SubnetOpt = "198.18.0.0/24",
@@ -169,13 +185,7 @@ def testbed_up(netns: NetnsOpt = "ws-exchange", host_if: HostIfOpt = "ws-host0",
 
     If any step fails, what this call made is removed again: no half-made test host.
     """
-    from wirespeed import testbed
-
-    try:
-        st = testbed.up(_testbed_cfg(netns, host_if, peer_if, subnet), _log(as_json))
-    except WirespeedError as exc:
-        raise _fail(exc) from None
-    _show_testbed(st, as_json)
+    _testbed_action("up", netns, host_if, peer_if, subnet, as_json)
 
 
 @testbed_app.command("down")
@@ -183,13 +193,7 @@ def testbed_down(netns: NetnsOpt = "ws-exchange", host_if: HostIfOpt = "ws-host0
                  peer_if: PeerIfOpt = "ws-exch0", subnet: SubnetOpt = "198.18.0.0/24",
                  as_json: JsonOpt = False) -> None:
     """Remove the test host: what wirespeed made, nothing else."""
-    from wirespeed import testbed
-
-    try:
-        st = testbed.down(_testbed_cfg(netns, host_if, peer_if, subnet), _log(as_json))
-    except WirespeedError as exc:
-        raise _fail(exc) from None
-    _show_testbed(st, as_json)
+    _testbed_action("down", netns, host_if, peer_if, subnet, as_json)
 
 
 @testbed_app.command("status")
@@ -197,14 +201,7 @@ def testbed_status(netns: NetnsOpt = "ws-exchange", host_if: HostIfOpt = "ws-hos
                    peer_if: PeerIfOpt = "ws-exch0", subnet: SubnetOpt = "198.18.0.0/24",
                    as_json: JsonOpt = False) -> None:
     """Say what exists of the test host. Exit 0 if it is complete, 1 otherwise."""
-    from wirespeed import testbed
-
-    try:
-        st = testbed.status(_testbed_cfg(netns, host_if, peer_if, subnet))
-    except WirespeedError as exc:
-        raise _fail(exc) from None
-    _show_testbed(st, as_json)
-    raise typer.Exit(EXIT_OK if st.complete else EXIT_FAILURE)
+    _testbed_action("status", netns, host_if, peer_if, subnet, as_json)
 
 
 def main() -> None:

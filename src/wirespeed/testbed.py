@@ -281,6 +281,22 @@ def status(cfg: TestbedConfig) -> TestbedStatus:
 
 # -- changes -----------------------------------------------------------------
 
+def _refuse_foreign(st: TestbedStatus) -> None:
+    """Neither `up` nor `down` ever acts on a namespace or link that someone
+    else made under the same name."""
+    cfg = st.config
+    if st.netns_exists and not st.netns_owned:
+        raise UsageError(
+            f"network namespace {cfg.netns!r} exists and was not made by wirespeed; leaving it alone",
+            f"choose another with --netns, or remove it yourself if it is yours: ip netns del {cfg.netns}",
+        )
+    if st.host_if_exists and not st.host_if_owned:
+        raise UsageError(
+            f"a link named {cfg.host_if!r} exists and was not made by wirespeed; leaving it alone",
+            "choose another name with --host-if",
+        )
+
+
 def _sysctl(path: str, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
@@ -306,16 +322,7 @@ def up(cfg: TestbedConfig, log: Callable[[str], None] = lambda _m: None) -> Test
         if st.complete:
             log("testbed already up")
             return st
-        if st.netns_exists and not st.netns_owned:
-            raise UsageError(
-                f"network namespace {cfg.netns!r} exists and was not made by wirespeed",
-                f"choose another with --netns, or remove it yourself: ip netns del {cfg.netns}",
-            )
-        if st.host_if_exists and not st.host_if_owned:
-            raise UsageError(
-                f"a link named {cfg.host_if!r} exists and was not made by wirespeed",
-                "choose another name with --host-if",
-            )
+        _refuse_foreign(st)
         try:
             _build(cfg, st, undo, log)
         except BaseException as exc:
@@ -402,16 +409,7 @@ def down(cfg: TestbedConfig, log: Callable[[str], None] = lambda _m: None) -> Te
             with suppress(FileNotFoundError):
                 _owner_file(cfg).unlink()  # a stale marker, its namespace gone
             return st
-        if st.netns_exists and not st.netns_owned:
-            raise UsageError(
-                f"network namespace {cfg.netns!r} was not made by wirespeed; leaving it alone",
-                f"remove it yourself if it is yours: ip netns del {cfg.netns}",
-            )
-        if st.host_if_exists and not st.host_if_owned:
-            raise UsageError(
-                f"link {cfg.host_if!r} was not made by wirespeed; leaving it alone",
-                "pass the --host-if your test host was made with",
-            )
+        _refuse_foreign(st)
         if st.host_if_exists:
             log(f"removing veth {cfg.host_if}")
             _remove_link(cfg.host_if)
