@@ -6,3 +6,7 @@ ring to independent readers. See README.md for the tour.
 """
 
 __version__ = "0.1.0"
+
+from wirespeed.ring import Ring, RingError, RingReader, RingWriter  # noqa: E402
+
+__all__ = ["Ring", "RingError", "RingReader", "RingWriter", "__version__"]

@@ -24,6 +24,11 @@
 #include "xsk.h"
 
 static PyObject *ws_BpfError; /* OSError subclass carrying .verifier_log */
+PyObject *ws_RingError;        /* a ring refused or found corrupt: (message, code, path) */
+
+/* py_ring.c */
+extern PyTypeObject RingWriterType, RingReaderType;
+PyObject *py_ring_create(PyObject *self, PyObject *args, PyObject *kw);
 
 /* ws_raise builds OSError(errno, "<call>: <strerror>") of the errno's own
  * subclass (PermissionError, ...), or of type when type is not NULL. */
@@ -212,12 +217,14 @@ static PyMethodDef ws_methods[] = {
 	 "ethtool(ifname, buf) -> None; SIOCETHTOOL with ifr_data = buf (writable, command first)."},
 	{"setns", py_setns, METH_VARARGS,
 	 "setns(fd, nstype) -> None; moves the calling thread only."},
+	{"ring_create", (PyCFunction)(void (*)(void))py_ring_create, METH_VARARGS | METH_KEYWORDS,
+	 "ring_create(path, payload_sz, entry_cnt=0, mode=0o640): lay out a new ring file."},
 	{NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef ws_module = {
 	PyModuleDef_HEAD_INIT, "wirespeed._native",
-	"wirespeed's native core (C11): bpf(), AF_XDP, ethtool, namespaces.", -1, ws_methods,
+	"wirespeed's native core (C11): the ring, bpf(), AF_XDP, ethtool, namespaces.", -1, ws_methods,
 	NULL, NULL, NULL, NULL,
 };
 
@@ -230,9 +237,20 @@ PyMODINIT_FUNC PyInit__native(void)
 		"wirespeed._native.BpfError",
 		"bpf() refused a program; .verifier_log holds the verifier's explanation.",
 		PyExc_OSError, NULL);
-	if (!ws_BpfError || PyModule_AddObjectRef(m, "BpfError", ws_BpfError) < 0) {
-		Py_DECREF(m);
-		return NULL;
-	}
+	if (!ws_BpfError || PyModule_AddObjectRef(m, "BpfError", ws_BpfError) < 0)
+		goto fail;
+	ws_RingError = PyErr_NewExceptionWithDoc(
+		"wirespeed._native.RingError",
+		"A ring file was refused (bad magic, version, layout, truncated) or found corrupt.",
+		NULL, NULL);
+	if (!ws_RingError || PyModule_AddObjectRef(m, "RingError", ws_RingError) < 0)
+		goto fail;
+	if (PyType_Ready(&RingWriterType) < 0 || PyType_Ready(&RingReaderType) < 0 ||
+	    PyModule_AddObjectRef(m, "RingWriter", (PyObject *)&RingWriterType) < 0 ||
+	    PyModule_AddObjectRef(m, "RingReader", (PyObject *)&RingReaderType) < 0)
+		goto fail;
 	return m;
+fail:
+	Py_DECREF(m);
+	return NULL;
 }
