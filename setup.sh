@@ -62,6 +62,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 say "installing wirespeed and building its native core"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,bench]'
 .venv/bin/wirespeed --version
 say "ready: . .venv/bin/activate && wirespeed doctor"

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from wirespeed import __version__
 from wirespeed.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, WirespeedError
+from wirespeed.errors import UsageError as UsageErrorT
 
 app = typer.Typer(
     name="wirespeed",
@@ -40,6 +41,23 @@ testbed_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(testbed_app, name="testbed")
+ring_app = typer.Typer(
+    help=(
+        "The shared-memory broadcast ring: one writer, any number of independent readers.\n\n"
+        "A ring is a file on /dev/shm or hugetlbfs (a bare NAME means /dev/shm/NAME). Readers map it "
+        "read-only and need only read permission (mode 0640: the file's group)."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(ring_app, name="ring")
+bench_app = typer.Typer(
+    help=(
+        "Reproducible benchmarks. Every figure that matters is a ratio against a peer or a physical "
+        "floor measured in the same run: this machine is shared and its absolute speed varies."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
 
 out = Console()
 err = Console(stderr=True)
@@ -202,6 +220,218 @@ def testbed_status(netns: NetnsOpt = "ws-exchange", host_if: HostIfOpt = "ws-hos
                    as_json: JsonOpt = False) -> None:
     """Say what exists of the test host. Exit 0 if it is complete, 1 otherwise."""
     _testbed_action("status", netns, host_if, peer_if, subnet, as_json)
+
+
+# -- ring -----------------------------------------------------------------------
+
+RingArg = Annotated[str, typer.Argument(metavar="RING", help="Ring file path, or a NAME in /dev/shm.")]
+
+
+@ring_app.command("create")
+def ring_create(
+    ring: RingArg,
+    size: Annotated[str, typer.Option("--size", "-s", help="Payload bytes, rounded up to a power of two: 64M, 1G, 8G.")] = "64M",
+    entries: Annotated[int, typer.Option("--entries", help="Index slots (power of two); 0 = size/256.")] = 0,
+    mode: Annotated[str, typer.Option("--mode", help="File mode in octal; readers need read permission.")] = "0640",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a ring file. Its memory is reserved now: an exhausted pool fails here, not mid-capture.
+
+    Put it on a hugetlbfs mount (e.g. /dev/hugepages/feed) for 2 MiB or 1 GiB pages.
+    """
+    from wirespeed.ring import Ring
+
+    try:
+        file_mode = int(mode, 8)
+    except ValueError:
+        raise _fail(UsageErrorT(f"invalid mode {mode!r}", "give octal digits, e.g. 0640")) from None
+    try:
+        g = Ring.create(ring, size=size, entries=entries, mode=file_mode)
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    doc = {"path": str(g.path), "file_sz": g.file_sz, "payload_sz": g.payload_sz, "entry_cnt": g.entry_cnt,
+           "page_sz": g.page_sz, "mode": f"{file_mode:04o}"}
+    if as_json:
+        _print_json(doc)
+    else:
+        out.print(f"created {g.path}: payload {_bytes(g.payload_sz)}, {g.entry_cnt} entries, "
+                  f"file {_bytes(g.file_sz)}, pages {_bytes(g.page_sz)}, mode {file_mode:04o}", soft_wrap=True)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:g} {unit}" if unit == "B" else f"{n:.4g} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@ring_app.command("info")
+def ring_info(ring: RingArg, as_json: JsonOpt = False) -> None:
+    """Layout, writer state (alive / closed / dead / never) and counters of a ring.
+
+    Exit 1 if the writer is dead (it crashed or was killed without closing the ring).
+    """
+    from wirespeed.ring import Ring
+
+    try:
+        info = Ring.info(ring)
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(info)
+    else:
+        table = Table(title=f"ring {info['path']}", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        state_style = {"alive": "green", "closed": "yellow", "dead": "bold red", "never": "dim"}[str(info["writer"])]
+        table.add_row("writer", f"[{state_style}]{info['writer']}[/] (pid {info['writer_pid']}, epoch {info['epoch']})")
+        age = info["heartbeat_age_s"]
+        table.add_row("heartbeat", "never" if age is None else f"{age:.3f} s ago")
+        table.add_row("layout", f"payload {_bytes(int(info['payload_sz']))}, {info['entry_cnt']} entries, "
+                      f"file {_bytes(int(info['file_sz']))}, pages {_bytes(int(info['page_sz']))}")
+        table.add_row("records", f"{info['records_published']} published, next seq {info['head_seq']}, "
+                      f"{_bytes(int(info['bytes_total']))}")
+        drops = info["drops"]
+        table.add_row("drops", ", ".join(f"{k} {v}" for k, v in drops.items()))  # type: ignore[union-attr]
+        out.print(table)
+    raise typer.Exit(EXIT_FAILURE if info["writer"] == "dead" else EXIT_OK)
+
+
+@ring_app.command("tail")
+def ring_tail(
+    ring: RingArg,
+    start: Annotated[str, typer.Option("--from", help="Where to start: latest, oldest, or a sequence number.")] = "latest",
+    count: Annotated[int, typer.Option("--count", "-n", help="Stop after this many records (0: never).")] = 0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Stop after this many quiet seconds (0: never).")] = 0.0,
+    width: Annotated[int, typer.Option("--bytes", help="Payload bytes to show per record.")] = 32,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line for machines.")] = False,
+) -> None:
+    """Print records as they arrive. Losses (this reader lapped) are printed too, with their exact count.
+
+    Ends when the writer closes or dies and everything has been read (exit 0 closed, 1 dead).
+    """
+    import datetime as dt
+
+    from wirespeed.ring import RingReader
+
+    first: str | int = start
+    if start not in ("latest", "oldest"):
+        try:
+            first = int(start)
+        except ValueError:
+            raise _fail(UsageErrorT(f"invalid --from {start!r}", "use latest, oldest or a sequence number")) from None
+    shown = 0
+    try:
+        with RingReader(ring, first) as reader:
+            while not count or shown < count:
+                try:
+                    batch = reader.wait(timeout=timeout or None, max=min(4096, count - shown) if count else 4096)
+                except WirespeedError as exc:
+                    state = reader.writer_state()[0]
+                    if not as_json:
+                        err.print(f"[dim]{exc.message}[/]", highlight=False)
+                    raise typer.Exit(EXIT_FAILURE if state == "dead" else EXIT_OK) from None
+                if batch.lost:
+                    if as_json:
+                        _print_json_line({"lost": batch.lost, "next_seq": int(reader.next_seq)})
+                    else:
+                        err.print(f"[bold red]lost {batch.lost} records[/] (lapped by the writer)")
+                if not len(batch):
+                    break  # quiet for --timeout seconds
+                for h, payload in batch:
+                    data = bytes(payload[:width])
+                    if as_json:
+                        _print_json_line({"seq": int(h["seq"]), "ts_ns": int(h["ts_ns"]), "stream": int(h["stream"]),
+                                          "flags": int(h["flags"]), "len": int(h["len"]), "payload_hex": data.hex()})
+                    else:
+                        t = dt.datetime.fromtimestamp(int(h["ts_ns"]) // 10**9, dt.timezone.utc)
+                        out.print(f"{int(h['seq']):>12} {t:%H:%M:%S}.{int(h['ts_ns']) % 10**9:09d} "
+                                  f"stream {int(h['stream']):<5} len {int(h['len']):<5} {data.hex(' ')}",
+                                  highlight=False, soft_wrap=True)
+                shown += len(batch)
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+
+
+def _print_json_line(doc: object) -> None:
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+# -- bench ----------------------------------------------------------------------
+
+@bench_app.command("ring")
+def bench_ring(
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer records and rounds (about 20 s): a smoke run.")] = False,
+    directory: Annotated[str, typer.Option("--dir", help="Where the benchmark's ring files go (hugetlbfs or tmpfs).")] = "/dev/shm",
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The ring against its floor and its peers: ping-pong, C->C throughput and latency,
+    the Python batch reader, multiprocessing.Queue, faster-fifo, pyzmq ipc://, and the
+    writer with four readers attached. Takes about a minute; needs two cores.
+    """
+    from pathlib import Path
+
+    from wirespeed.bench import ring as rb
+
+    opts = rb.RingBenchOptions(directory=Path(directory))
+    if quick:
+        opts = rb.RingBenchOptions(records=5_000_000, rounds=2, py_records=1_000_000, peer_records=50_000,
+                                   directory=Path(directory))
+    try:
+        if as_json:
+            res = rb.run(opts)
+        else:
+            with err.status("benchmarking the ring") as status:
+                res = rb.run(opts, lambda m: status.update(f"ring benchmark: {m}"))
+    except (RuntimeError, WirespeedError) as exc:
+        raise _fail(exc if isinstance(exc, WirespeedError) else WirespeedError(str(exc))) from None
+    if as_json:
+        _print_json(res)
+    else:
+        _ring_table(res)
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
+
+
+def _rate(v: Any) -> str:
+    return "missing" if v is None else f"{v / 1e6:,.2f} M/s"
+
+
+def _ring_table(r: dict[str, Any]) -> None:
+    t = Table(title=f"wirespeed bench ring  (cores {r['cores']}, TSC {r['tsc_ghz']:.2f} GHz, {r['record_bytes']}-byte records)")
+    for col in ("measure", "value", "compared with", "ratio"):
+        t.add_column(col, justify="right" if col in ("value", "ratio") else "left")
+    t.add_row("cache-line ping-pong, one way p50", f"{r['pingpong_ns_p50']:.1f} ns", "the physical floor", "")
+    t.add_row("ring one-way latency p50", f"{r['ring_lat_ns_p50']:.1f} ns", "ping-pong, same round",
+              f"{r['ring_lat_over_pingpong']:.2f}x")
+    for p in ("p90", "p99", "p999"):
+        t.add_row(f"ring one-way latency {p}", f"{r[f'ring_lat_ns_{p}']:.1f} ns", "", "")
+    best = r["best_peer_rec_per_s"]
+    t.add_row("C writer -> C reader", _rate(r["ring_c_rec_per_s"]), f"best peer {_rate(best)}",
+              f"{r['ring_c_over_best_peer']:.1f}x" if r["ring_c_over_best_peer"] else "")
+    t.add_row("  records lost by the C reader", str(r["ring_c_lost"]), "", "")
+    t.add_row("Python batch reader (numpy headers)", _rate(r["ring_py_rec_per_s"]), f"best peer {_rate(best)}",
+              f"{r['ring_py_over_best_peer']:.1f}x" if r["ring_py_over_best_peer"] else "")
+    t.add_row("Python zero-copy reader (+verify)", _rate(r["ring_py_zero_copy_rec_per_s"]), "", "")
+    for name in ("mp_queue", "faster_fifo", "pyzmq_ipc"):
+        t.add_row(f"peer {name}", _rate(r.get(f"peer_{name}_rec_per_s")), "", "")
+    t.add_row("writer flat out, alone", _rate(r["writer_rec_per_s_alone"]), "", "")
+    t.add_row("writer flat out, 4 readers chasing it", _rate(r["writer_rec_per_s_4readers"]), "alone",
+              f"{r['writer_4readers_over_alone']:.2f}x")
+    t.add_row("writer paced, 4 readers attached", _rate(r["writer_paced_4readers_rec_per_s"]),
+              f"target {_rate(r['writer_paced_target_rec_per_s'])}", f"{r['writer_paced_4readers_ratio']:.3f}x")
+    out.print(t)
+    g = Table(title="goals (issue #3)")
+    for col in ("goal", "target", "value", "met"):
+        g.add_column(col)
+    for row in r["goals"]:
+        v = row["value"]
+        met = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]n/a[/]"}[row["met"]]
+        g.add_row(row["goal"], row["target"], "n/a" if v is None else f"{v:,.3g}", met)
+    out.print(g)
 
 
 def main() -> None:

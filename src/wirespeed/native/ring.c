@@ -100,7 +100,10 @@ int ws_ring_check_layout(const ws_ring_ctrl_t *c, uint64_t real_file_sz)
 	uint64_t head = atomic_load_explicit(&c->head_pos, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&c->tail_pos, memory_order_relaxed);
 	uint32_t state = atomic_load_explicit(&c->state, memory_order_relaxed);
-	if (tail > head || head - tail > c->payload_sz || state > WS_RING_STATE_CLOSED ||
+	/* tail may lead the published head by up to one step while the writer
+	 * is between its two stores; more than that is corruption. */
+	if (tail > head + c->payload_sz / WS_RING_TAIL_STEPS || (head > tail && head - tail > c->payload_sz) ||
+	    state > WS_RING_STATE_CLOSED ||
 	    atomic_load_explicit(&c->head_seq, memory_order_relaxed) == 0)
 		return WS_RING_ELAYOUT;
 	return WS_RING_OK;
@@ -274,6 +277,8 @@ int ws_ring_writer_join(ws_ring_writer_t *w, const char *path, ws_ring_syserr_t 
 	w->next_seq = atomic_load_explicit(&c->head_seq, memory_order_relaxed);
 	w->next_pos = atomic_load_explicit(&c->head_pos, memory_order_relaxed);
 	w->tail_pos = atomic_load_explicit(&c->tail_pos, memory_order_relaxed);
+	w->tail_step = c->payload_sz / WS_RING_TAIL_STEPS;
+	w->tail_limit = w->tail_pos + c->payload_sz;
 	uint64_t now = ws_ring_now_ns();
 	atomic_store_explicit(&c->writer_pid, (int32_t)getpid(), memory_order_relaxed);
 	atomic_store_explicit(&c->writer_start_ns, now, memory_order_relaxed);
@@ -300,9 +305,10 @@ int ws_ring_publish(ws_ring_writer_t *w, const void *data, uint32_t len, uint64_
 	uint64_t end = pos + len_al;
 	ws_ring_entry_t *e = &w->index[seq & w->entry_mask];
 
-	/* 1. invalidate what we are about to overwrite */
-	if (end > w->payload_sz && end - w->payload_sz > w->tail_pos) {
-		w->tail_pos = end - w->payload_sz;
+	/* 1. invalidate what we are about to overwrite (a step at a time) */
+	if (end > w->tail_limit) {
+		w->tail_pos = ws_align_up(end - w->payload_sz, w->tail_step);
+		w->tail_limit = w->tail_pos + w->payload_sz;
 		atomic_store_explicit(&c->tail_pos, w->tail_pos, memory_order_relaxed);
 	}
 	atomic_store_explicit(&e->seq, seq - 1, memory_order_relaxed);

@@ -1,0 +1,80 @@
+"""What every benchmark shares: a calibrated clock, percentiles, child
+processes pinned to cores, and the result table."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wirespeed import _native
+
+
+def tsc_hz(seconds: float = 0.2) -> float:
+    """Ticks per second of the clock the native bench kernels use."""
+    t0, p0 = _native.tsc(), time.perf_counter_ns()
+    time.sleep(seconds)
+    t1, p1 = _native.tsc(), time.perf_counter_ns()
+    return (t1 - t0) / ((p1 - p0) / 1e9)
+
+
+def percentiles_ns(ticks: np.ndarray, hz: float) -> dict[str, float]:
+    ns = ticks.astype(np.float64) * (1e9 / hz)
+    p = np.percentile(ns, [50, 90, 99, 99.9])
+    return {"p50": float(p[0]), "p90": float(p[1]), "p99": float(p[2]), "p999": float(p[3]),
+            "max": float(ns.max()), "stddev": float(ns.std()), "n": int(len(ns))}
+
+
+def cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def run_child(target: Callable[..., Any], *args: Any, cpu: int | None = None) -> tuple[mp.Process, Any]:
+    """Start target(*args) in a forked child pinned to `cpu`; returns
+    (process, connection) - the child sends its result (or an exception
+    text) down the connection."""
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+
+    def body() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        try:
+            child.send(("ok", target(*args)))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            child.send(("error", f"{type(exc).__name__}: {exc}"))
+
+    proc = ctx.Process(target=body, daemon=True)
+    proc.start()
+    return proc, parent
+
+
+def collect(proc: mp.Process, conn: Any, timeout: float = 120.0) -> Any:
+    if not conn.poll(timeout):
+        proc.kill()
+        raise RuntimeError(f"benchmark child {proc.pid} gave no result within {timeout:.0f} s")
+    status, value = conn.recv()
+    proc.join(5)
+    if status != "ok":
+        raise RuntimeError(f"benchmark child failed: {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A figure the issue asks for: `key` compared with `op` to `target`."""
+
+    label: str
+    key: str
+    op: str  # ">=" or "<="
+    target: float
+
+    def met(self, results: dict[str, Any]) -> bool | None:
+        v = results.get(self.key)
+        if v is None:
+            return None
+        return v >= self.target if self.op == ">=" else v <= self.target

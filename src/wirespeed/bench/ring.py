@@ -1,0 +1,323 @@
+"""`wirespeed bench ring`: the ring against the physical floor and its peers.
+
+Measured in one run, on this machine:
+  * cache-line ping-pong between the two cores (the floor for any handoff)
+    interleaved round by round with the ring's one-way latency, since this
+    shared VM moves its vCPUs around: the ratio is taken within each round;
+  * C writer -> C reader throughput, separate processes on separate cores,
+    64-byte records;
+  * the Python batch reader (numpy headers) draining a full ring;
+  * peers moving the same 64-byte records between two processes:
+    multiprocessing.Queue, faster-fifo, pyzmq over ipc://;
+  * the writer's rate alone and with four readers attached (one slow).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirespeed import _native
+from wirespeed.bench.common import Goal, collect, cpus, percentiles_ns, run_child, tsc_hz
+from wirespeed.ring import Ring, RingReader
+
+REC = 64
+
+GOALS = [
+    Goal("C writer -> C reader, 64 B records", "ring_c_rec_per_s", ">=", 30e6),
+    Goal("one-way latency p50 / ping-pong p50", "ring_lat_over_pingpong", "<=", 3.0),
+    Goal("Python batch reader", "ring_py_rec_per_s", ">=", 5e6),
+    Goal("C ring / best peer", "ring_c_over_best_peer", ">=", 50.0),
+    Goal("writer paced at 10 M rec/s, 4 readers attached: achieved / target", "writer_paced_4readers_ratio", ">=", 0.98),
+]
+
+
+@dataclass(frozen=True)
+class RingBenchOptions:
+    records: int = 20_000_000  # throughput run
+    lat_records: int = 50_000  # per latency round
+    rounds: int = 5
+    py_records: int = 4_000_000
+    peer_records: int = 200_000
+    directory: Path = Path("/dev/shm")
+
+
+class _Rings:
+    """Fresh ring files for each measurement, all removed at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="wirespeed-bench-", dir=directory))
+        self.n = 0
+
+    def new(self, size: int, entries: int) -> str:
+        self.n += 1
+        path = self.dir / f"ring{self.n}"
+        Ring.create(path, size=size, entries=entries)
+        return str(path)
+
+    def drop(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for p in self.dir.iterdir():
+            p.unlink()
+        self.dir.rmdir()
+
+
+def _writer(path: str, n: int, gap: int) -> int:
+    return _native.bench_ring_writer(path, n, REC, gap)
+
+
+def _reader(path: str, last: int, timeout: int, lat_n: int) -> tuple[int, int, int, np.ndarray | None]:
+    lat = np.zeros(lat_n, dtype=np.uint64) if lat_n else None
+    got, lost, el = _native.bench_ring_reader(path, last, timeout, lat)
+    return got, lost, el, (lat[:got] if lat is not None else None)
+
+
+def _pair(path: str, n: int, gap: int, lat: bool, hz: float, a: int, b: int) -> dict[str, Any]:
+    """Reader on core b started first (it waits at `latest`), then the writer on core a."""
+    rp, rc = run_child(_reader, path, n, int(2 * hz), n if lat else 0, cpu=b)
+    time.sleep(0.2)  # the reader joins at latest: let it join before the first record
+    wp, wc = run_child(_writer, path, n, gap, cpu=a)
+    w_el = collect(wp, wc)
+    got, lost, r_el, samples = collect(rp, rc)
+    return {"w_el": w_el, "got": got, "lost": lost, "r_el": r_el, "lat": samples}
+
+
+def _pingpong(n: int, a: int, b: int) -> np.ndarray:
+    s = np.zeros(n, dtype=np.uint64)
+    _native.bench_pingpong(a, b, s)
+    return s[n // 10:]  # warm-up dropped
+
+
+def _py_drain(path: str, n: int, copy: bool) -> float:
+    with RingReader(path, "oldest") as r:
+        got = 0
+        t0 = time.perf_counter()
+        while got < n:
+            b = r.poll(max=8192, copy=copy)
+            got += len(b)
+            if not copy:
+                b.verify()
+                b.release()
+            if not len(b):
+                break
+        el = time.perf_counter() - t0
+    return got / el
+
+
+# -- peers: the same 64-byte records between two processes ---------------------
+
+def _peer_mp_queue(n: int) -> float:
+    import multiprocessing as mp
+
+    q = mp.get_context("fork").Queue(maxsize=10000)
+    rec = bytes(REC)
+
+    def produce() -> int:
+        for _ in range(n):
+            q.put(rec)
+        return n
+
+    p, c = run_child(produce)
+    q.get()
+    t0 = time.perf_counter()
+    for _ in range(n - 1):
+        q.get()
+    el = time.perf_counter() - t0
+    collect(p, c)
+    return (n - 1) / el
+
+
+def _peer_faster_fifo(n: int) -> float:
+    from faster_fifo import Queue
+
+    q = Queue(max_size_bytes=64 << 20)
+    rec = bytes(REC)
+
+    def produce() -> int:
+        batch = [rec] * 1000
+        for _ in range(n // 1000):
+            q.put_many(batch, block=True, timeout=30)
+        return n
+
+    p, c = run_child(produce)
+    got = len(q.get_many(block=True, timeout=30, max_messages_to_get=1000))
+    t0 = time.perf_counter()
+    while got < n // 1000 * 1000:
+        got += len(q.get_many(block=True, timeout=30, max_messages_to_get=1000))
+    el = time.perf_counter() - t0
+    collect(p, c)
+    return (got - 1000) / el
+
+
+def _peer_pyzmq(n: int) -> float:
+    import zmq
+
+    path = tempfile.mktemp(prefix="ws-zmq-", dir="/tmp")
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind(f"ipc://{path}")
+    rec = bytes(REC)
+
+    def produce() -> int:
+        c2 = zmq.Context()
+        push = c2.socket(zmq.PUSH)
+        push.connect(f"ipc://{path}")
+        for _ in range(n):
+            push.send(rec)
+        push.close(linger=5000)
+        c2.term()
+        return n
+
+    p, c = run_child(produce)
+    pull.recv()
+    t0 = time.perf_counter()
+    for _ in range(n - 1):
+        pull.recv()
+    el = time.perf_counter() - t0
+    collect(p, c)
+    pull.close()
+    ctx.term()
+    Path(path).unlink(missing_ok=True)
+    return (n - 1) / el
+
+
+PEERS = {"mp_queue": (_peer_mp_queue, None), "faster_fifo": (_peer_faster_fifo, "faster_fifo"),
+         "pyzmq_ipc": (_peer_pyzmq, "zmq")}
+
+
+def _slow_reader(path: str, seconds: float, slow: bool) -> tuple[int, int]:
+    with RingReader(path, "latest") as r:
+        got = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            b = r.wait(timeout=0.05, max=4096)
+            got += len(b)
+            if slow:
+                time.sleep(0.01)
+        return got, r.lost
+
+
+def run(opts: RingBenchOptions, progress: Any = None) -> dict[str, Any]:
+    def step(msg: str) -> None:
+        if progress:
+            progress(msg)
+
+    cores = cpus()
+    if len(cores) < 2:
+        raise RuntimeError("the ring benchmark needs two cores (writer and reader on different cores)")
+    a, b = cores[0], cores[1]
+    hz = tsc_hz()
+    res: dict[str, Any] = {"cores": [a, b], "tsc_ghz": hz / 1e9, "record_bytes": REC}
+    rings = _Rings(opts.directory)
+    try:
+        # 1. latency vs ping-pong, interleaved
+        pp_p50, lat_all, ratios = [], [], []
+        gap = int(hz * 2e-6)  # one record every 2 us: the reader is always waiting
+        for i in range(opts.rounds):
+            step(f"latency round {i + 1}/{opts.rounds}")
+            pp = percentiles_ns(_pingpong(100_000, a, b), hz)
+            path = rings.new(64 << 20, 1 << 18)
+            r = _pair(path, opts.lat_records, gap, True, hz, a, b)
+            rings.drop(path)
+            lat = r["lat"][len(r["lat"]) // 10:]
+            lp = percentiles_ns(lat, hz)
+            pp_p50.append(pp["p50"])
+            lat_all.append(lat)
+            ratios.append(lp["p50"] / pp["p50"])
+        lat_p = percentiles_ns(np.concatenate(lat_all), hz)
+        res.update({"pingpong_ns_p50": float(np.median(pp_p50)), "pingpong_ns_p50_rounds": pp_p50,
+                    "ring_lat_ns_p50": lat_p["p50"], "ring_lat_ns_p90": lat_p["p90"],
+                    "ring_lat_ns_p99": lat_p["p99"], "ring_lat_ns_p999": lat_p["p999"],
+                    "ring_lat_ns_max": lat_p["max"], "ring_lat_ns_stddev": lat_p["stddev"],
+                    "ring_lat_over_pingpong": float(np.median(ratios)), "ring_lat_over_pingpong_rounds": ratios})
+
+        # 2. C -> C throughput
+        step("C writer -> C reader throughput")
+        best = None
+        for _ in range(3):
+            path = rings.new(256 << 20, 1 << 22)
+            r = _pair(path, opts.records, 0, False, hz, a, b)
+            rings.drop(path)
+            rate = r["got"] / (r["r_el"] / hz) if r["r_el"] else 0.0
+            if best is None or rate > best[0]:
+                best = (rate, opts.records / (r["w_el"] / hz), r["lost"], r["got"])
+        assert best is not None
+        res.update({"ring_c_rec_per_s": best[0], "ring_c_writer_rec_per_s": best[1], "ring_c_lost": best[2],
+                    "ring_c_records": opts.records})
+
+        # 3. Python batch reader draining a full ring
+        step("Python batch reader")
+        path = rings.new(opts.py_records * REC * 2, 1 << (opts.py_records - 1).bit_length())
+        p, c = run_child(_writer, path, opts.py_records, 0, cpu=a)
+        collect(p, c)
+        res["ring_py_rec_per_s"] = max(_py_drain(path, opts.py_records, True) for _ in range(3))
+        res["ring_py_zero_copy_rec_per_s"] = max(_py_drain(path, opts.py_records, False) for _ in range(3))
+        rings.drop(path)
+
+        # 4. peers
+        best_peer = 0.0
+        for name, (fn, module) in PEERS.items():
+            step(f"peer {name}")
+            try:
+                if module:
+                    __import__(module)
+            except ImportError:
+                res[f"peer_{name}_rec_per_s"] = None
+                res.setdefault("peers_missing", []).append(name)
+                continue
+            n = opts.peer_records * (5 if name == "faster_fifo" else 1)
+            rate = max(fn(n) for _ in range(2))
+            res[f"peer_{name}_rec_per_s"] = rate
+            best_peer = max(best_peer, rate)
+        res["best_peer_rec_per_s"] = best_peer
+        res["ring_c_over_best_peer"] = res["ring_c_rec_per_s"] / best_peer if best_peer else None
+        res["ring_py_over_best_peer"] = res["ring_py_rec_per_s"] / best_peer if best_peer else None
+
+        # 5. the writer alone, then with four readers (one slow) on the other core:
+        #    flat out (readers chasing the head cost the writer cache-line
+        #    transfers, reported as they are) and paced at 10 M rec/s, twenty
+        #    times this machine's packet ceiling, where the cost must not show.
+        step("writer alone and with 4 readers")
+        n = opts.records // 2
+        alone, with4 = [], []
+        for _ in range(2):
+            path = rings.new(256 << 20, 1 << 22)
+            p, c = run_child(_writer, path, n, 0, cpu=a)
+            alone.append(n / (collect(p, c) / hz))
+            readers = [run_child(_slow_reader, path, 3.0, i == 3, cpu=b) for i in range(4)]
+            time.sleep(0.3)
+            p, c = run_child(_writer, path, n, 0, cpu=a)
+            with4.append(n / (collect(p, c) / hz))
+            for rp, rc in readers:
+                collect(rp, rc)
+            rings.drop(path)
+        res["writer_rec_per_s_alone"] = float(np.median(alone))
+        res["writer_rec_per_s_4readers"] = float(np.median(with4))
+        res["writer_4readers_over_alone"] = res["writer_rec_per_s_4readers"] / res["writer_rec_per_s_alone"]
+        target = 10e6
+        n = int(target * 1.0)
+        path = rings.new(256 << 20, 1 << 22)
+        p, c = run_child(_writer, path, n // 4, int(hz / target), cpu=a)
+        paced_alone = (n // 4) / (collect(p, c) / hz)
+        readers = [run_child(_slow_reader, path, 2.0, i == 3, cpu=b) for i in range(4)]
+        time.sleep(0.3)
+        p, c = run_child(_writer, path, n, int(hz / target), cpu=a)
+        paced4 = n / (collect(p, c) / hz)
+        res["four_readers_got_lost"] = [collect(rp, rc) for rp, rc in readers]
+        rings.drop(path)
+        res["writer_paced_target_rec_per_s"] = target
+        res["writer_paced_alone_rec_per_s"] = paced_alone
+        res["writer_paced_4readers_rec_per_s"] = paced4
+        res["writer_paced_4readers_ratio"] = paced4 / target
+    finally:
+        rings.close()
+    res["goals"] = [{"goal": g.label, "key": g.key, "target": f"{g.op} {g.target:g}", "value": res.get(g.key),
+                     "met": g.met(res)} for g in GOALS]
+    return res
