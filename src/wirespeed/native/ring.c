@@ -124,6 +124,7 @@ int ws_ring_create(const char *path, const ws_ring_geom_t *geom, ws_ring_syserr_
 	int rc = WS_RING_OK;
 	void *map = MAP_FAILED;
 	uint64_t file_sz = 0;
+	uint32_t page_sz = 4096;
 
 	/* The mode asked for, not the umask's: readers in the group must get in. */
 	if (fchmod(fd, geom->mode ? geom->mode : 0640)) {
@@ -135,7 +136,8 @@ int ws_ring_create(const char *path, const ws_ring_geom_t *geom, ws_ring_syserr_
 		rc = ws_sys(se, "fstatfs", path);
 		goto fail;
 	}
-	uint32_t page_sz = (sfs.f_type == (typeof(sfs.f_type))HUGETLBFS_MAGIC) ? (uint32_t)sfs.f_bsize : 4096u;
+	if (sfs.f_type == (typeof(sfs.f_type))HUGETLBFS_MAGIC)
+		page_sz = (uint32_t)sfs.f_bsize;
 	uint64_t payload_off = ws_align_up(WS_RING_CTRL_SZ + entry_cnt * WS_RING_ENTRY_SZ, 4096);
 	file_sz = ws_align_up(payload_off + payload_sz, page_sz);
 	if (ftruncate(fd, (off_t)file_sz)) {
@@ -150,7 +152,9 @@ int ws_ring_create(const char *path, const ws_ring_geom_t *geom, ws_ring_syserr_
 		rc = ws_sys(se, "fallocate", path);
 		goto fail;
 	}
-	map = mmap(NULL, WS_RING_CTRL_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* One backing page, not 4 KiB: on hugetlbfs munmap needs a length
+	 * aligned to the huge page, and a shorter one fails (EINVAL) and leaks. */
+	map = mmap(NULL, page_sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = ws_sys(se, "mmap", path);
 		goto fail;
@@ -175,12 +179,16 @@ int ws_ring_create(const char *path, const ws_ring_geom_t *geom, ws_ring_syserr_
 		rc = ws_sys(se, "msync", path);
 		goto fail;
 	}
-	munmap(map, WS_RING_CTRL_SZ);
+	if (munmap(map, page_sz)) {
+		map = MAP_FAILED;
+		rc = ws_sys(se, "munmap", path);
+		goto fail;
+	}
 	close(fd);
 	return WS_RING_OK;
 fail:
 	if (map != MAP_FAILED)
-		munmap(map, WS_RING_CTRL_SZ);
+		munmap(map, page_sz);
 	close(fd);
 	unlink(path);
 	return rc;
