@@ -302,7 +302,7 @@ def _kernel(rep: Report, fs: HostFS, probes: Probes) -> None:
     if re.search(r"\bhugetlbfs\b", filesystems):
         rep.add(sec, "hugetlbfs", Status.PASS, "supported")
     else:
-        rep.add(sec, "hugetlbfs", Status.WARN, "not in /proc/filesystems: rings fall back to /dev/shm",
+        rep.add(sec, "hugetlbfs", Status.WARN, "not in /proc/filesystems: rings can only use /dev/shm",
                 "kernel needs CONFIG_HUGETLBFS=y")
 
     bpffs = [m for m, t, _ in fs.mounts() if t == "bpf"]
@@ -577,7 +577,7 @@ def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:
         name = f"hugepages {label}"
         if total == 0:
             count = 1024 if kb == 2048 else 2
-            rep.add(sec, name, Status.WARN, "none reserved: rings fall back to /dev/shm (4 KiB pages, TLB misses)",
+            rep.add(sec, name, Status.WARN, "none reserved: rings can only use /dev/shm (4 KiB pages, more TLB misses)",
                     f"echo {count} > /sys/kernel/mm/hugepages/{d}/nr_hugepages")
         elif free == 0:
             rep.add(sec, name, Status.WARN, f"exhausted: {total} reserved, 0 free",
@@ -593,7 +593,7 @@ def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:
     if mounts:
         rep.add(sec, "hugetlbfs mount", Status.PASS, ", ".join(f"{m} ({o})" for m, o in mounts))
     else:
-        rep.add(sec, "hugetlbfs mount", Status.WARN, "none mounted: rings fall back to /dev/shm",
+        rep.add(sec, "hugetlbfs mount", Status.WARN, "none mounted: rings can only use /dev/shm",
                 "mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages")
 
     limit = None
