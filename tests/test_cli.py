@@ -18,6 +18,12 @@ from tests.conftest import run_cli
         (("testbed", "up"), "--subnet"),
         (("testbed", "down"), "nothing else"),
         (("testbed", "status"), "Exit 0 if it is complete"),
+        (("ring",), "one writer"),
+        (("ring", "create"), "--size"),
+        (("ring", "info"), "dead"),
+        (("ring", "tail"), "--from"),
+        (("bench",), "ratio"),
+        (("bench", "ring"), "--quick"),
     ],
 )
 def test_every_command_has_help(args, expect) -> None:
@@ -52,3 +58,33 @@ def test_doctor_json_is_one_document() -> None:
     doc = json.loads(proc.stdout)
     assert proc.returncode == (0 if doc["ok"] else 1)
     assert doc["summary"]["pass"] > 0
+
+
+def test_ring_create_info_tail(tmp_path) -> None:
+    import os
+    from pathlib import Path
+
+    from wirespeed.ring import RingWriter
+
+    path = Path("/dev/shm") / f"ws-cli-{os.getpid()}"
+    try:
+        doc = json.loads(run_cli("ring", "create", str(path), "--size", "1M", "--json", check_rc=0).stdout)
+        assert doc["payload_sz"] == 1 << 20 and doc["mode"] == "0640"
+        assert run_cli("ring", "create", str(path)).returncode == 2  # exists
+        info = json.loads(run_cli("ring", "info", str(path), "--json", check_rc=0).stdout)
+        assert info["writer"] == "never" and info["records_published"] == 0
+        with RingWriter(path) as w:
+            for i in range(5):
+                w.append(f"rec {i}".encode(), stream=4)
+        lines = run_cli("ring", "tail", str(path), "--from", "2", "--json", check_rc=0).stdout.splitlines()
+        recs = [json.loads(line) for line in lines]
+        assert [r["seq"] for r in recs] == [2, 3, 4, 5]
+        assert bytes.fromhex(recs[0]["payload_hex"]) == b"rec 1" and recs[0]["stream"] == 4
+        head = run_cli("ring", "tail", str(path), "--from", "oldest", "--count", "2", check_rc=0).stdout
+        assert len(head.splitlines()) == 2
+        info = json.loads(run_cli("ring", "info", str(path), "--json", check_rc=0).stdout)
+        assert info["writer"] == "closed" and info["records_published"] == 5
+        assert run_cli("ring", "create", str(path) + "x", "--mode", "9z").returncode == 2
+    finally:
+        for p in (path, Path(str(path) + "x")):
+            p.unlink(missing_ok=True)
