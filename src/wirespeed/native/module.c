@@ -31,6 +31,9 @@ PyObject *ws_RingError;        /* a ring refused or found corrupt: (message, cod
 /* py_ring.c */
 extern PyTypeObject RingWriterType, RingReaderType;
 PyObject *py_ring_create(PyObject *self, PyObject *args, PyObject *kw);
+/* py_sim.c */
+extern PyTypeObject SimType;
+PyObject *py_itch_decode(PyObject *self, PyObject *args);
 
 /* ws_raise builds OSError(errno, "<call>: <strerror>") of the errno's own
  * subclass (PermissionError, ...), or of type when type is not NULL. */
@@ -317,6 +320,8 @@ static PyMethodDef ws_methods[] = {
 	 "ethtool(ifname, buf) -> None; SIOCETHTOOL with ifr_data = buf (writable, command first)."},
 	{"setns", py_setns, METH_VARARGS,
 	 "setns(fd, nstype) -> None; moves the calling thread only."},
+	{"itch_decode", py_itch_decode, METH_VARARGS,
+	 "itch_decode(msg) -> dict, or 0 (unknown type), -1 (wrong length), -2 (empty): the C decoder"},
 	{"ring_create", (PyCFunction)(void (*)(void))py_ring_create, METH_VARARGS | METH_KEYWORDS,
 	 "ring_create(path, payload_sz, entry_cnt=0, mode=0o640): lay out a new ring file."},
 	{NULL, NULL, 0, NULL},
@@ -344,6 +349,8 @@ PyMODINIT_FUNC PyInit__native(void)
 		"A ring file was refused (bad magic, version, layout, truncated) or found corrupt.",
 		NULL, NULL);
 	if (!ws_RingError || PyModule_AddObjectRef(m, "RingError", ws_RingError) < 0)
+		goto fail;
+	if (PyType_Ready(&SimType) < 0 || PyModule_AddObjectRef(m, "Sim", (PyObject *)&SimType) < 0)
 		goto fail;
 	if (PyType_Ready(&RingWriterType) < 0 || PyType_Ready(&RingReaderType) < 0 ||
 	    PyModule_AddObjectRef(m, "RingWriter", (PyObject *)&RingWriterType) < 0 ||
