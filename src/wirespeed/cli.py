@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -357,6 +357,91 @@ def ring_tail(
 def _print_json_line(doc: object) -> None:
     sys.stdout.write(json.dumps(doc) + "\n")
     sys.stdout.flush()
+
+
+# -- sim ------------------------------------------------------------------------
+
+@app.command()
+def sim(
+    feed: Annotated[str, typer.Option("--feed", help="Line A: multicast GROUP:PORT.")] = "239.1.1.1:30001",
+    feed_b: Annotated[Optional[str], typer.Option("--feed-b", help="Line B (identical packets): GROUP:PORT.")] = None,
+    rate: Annotated[float, typer.Option("--rate", "-r", help="Messages per second; 0 = as fast as possible.")] = 10_000,
+    burst: Annotated[int, typer.Option("--burst", help="Send in bursts of N messages at the average --rate (0: evenly).")] = 0,
+    duration: Annotated[float, typer.Option("--duration", "-d", help="Seconds of trading before the end of session (0: use --count).")] = 10.0,
+    count: Annotated[int, typer.Option("--count", "-n", help="Order-flow messages before the end of session.")] = 0,
+    symbols: Annotated[int, typer.Option("--symbols", help="Number of stocks (one R message and one book each).")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same stream.")] = 1,
+    session: Annotated[str, typer.Option("--session", help="MoldUDP64 session name (10 characters at most).")] = "WIRESPEED",
+    max_payload: Annotated[int, typer.Option("--max-payload", help="UDP payload cap per packet, bytes.")] = 1400,
+    netns_name: Annotated[Optional[str], typer.Option("--netns", help="Send from inside this namespace (the test host: ws-exchange).")] = None,
+    iface: Annotated[Optional[str], typer.Option("--iface", help="Outgoing interface for multicast.")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Source address to send from.")] = None,
+    ttl: Annotated[int, typer.Option("--ttl", help="Multicast TTL.")] = 1,
+    rtx_port: Annotated[int, typer.Option("--rtx-port", help="Answer MoldUDP64 re-requests on this UDP port (0: off).")] = 0,
+    rtx_allow: Annotated[Optional[str], typer.Option("--rtx-allow", help="Network allowed to re-request (default: the source's /24).")] = None,
+    fault: Annotated[list[str], typer.Option("--fault", metavar="LINE:KIND:VALUE",
+                                             help="a:drop:0.01, b:dup:0.001, a:reorder:0.01, a:delay:0.01:500 (µs), a:drop-seq:100-120; repeatable.")] = [],  # noqa: B006
+    to_pcapng: Annotated[Optional[str], typer.Option("--to-pcapng", help="Write the frames to this pcapng file instead of sending (no network).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Be the exchange: NASDAQ TotalView-ITCH 5.0 over MoldUDP64 to one or two multicast lines.
+
+    A session start (S, then R per symbol), order flow with a real venue's mix (adds ~44 %,
+    deletes ~43 %, replaces ~8 %, executions and cancels ~3 %) that always makes a valid,
+    uncrossed book, then the end of session. Each ITCH timestamp is the send time, so a
+    receiver measures one-way latency from the message itself.
+
+    Example, from the test host:  wirespeed sim --netns ws-exchange --iface ws-exch0 --source 198.18.0.2 --rate 100000
+    """
+    from pathlib import Path
+
+    from wirespeed import sim as simjob
+
+    try:
+        faults: dict[int, dict[str, Any]] = {}
+        for f in fault:
+            simjob.parse_fault(f, faults)
+        lines = []
+        for i, text in enumerate([feed] + ([feed_b] if feed_b else [])):
+            group, port = simjob.parse_feed(text)
+            lines.append(simjob.Line(group, port, simjob.Faults(**faults.get(i, {}))))
+        if max(faults, default=0) >= len(lines):
+            raise UsageErrorT("a fault names a line that does not exist", "line b needs --feed-b")
+        cfg = simjob.SimConfig(lines=lines, rate=rate, burst=burst, duration_s=duration, count=count,
+                               symbols=symbols, seed=seed, session=session, max_payload=max_payload, ttl=ttl,
+                               netns=netns_name, iface=iface, source=source, rtx_port=rtx_port, rtx_allow=rtx_allow)
+        if to_pcapng:
+            res = simjob.to_pcapng(cfg, Path(to_pcapng))
+        elif as_json:
+            res = simjob.run(cfg)
+        else:
+            with err.status("sending") as status:
+                res = simjob.run(cfg, lambda s: status.update(
+                    f"sim: {s['msgs']:,} messages, {s['packets']:,} packets, {s['msgs_per_s']:,.0f} msg/s"))
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+        return
+    if to_pcapng:
+        out.print(f"wrote {res['packets']:,} packets ({res['msgs']:,} messages) on {res['lines']} line(s) to {res['path']}")
+        return
+    t = Table(title="wirespeed sim", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("messages", f"{res['msgs']:,} in {res['packets']:,} packets ({res['msgs_per_packet']:.1f} per packet)")
+    t.add_row("rate", f"{res['msgs_per_s']:,.0f} msg/s, {res['pkts_per_s']:,.0f} packets/s (asked {rate:,.0f} msg/s)")
+    for i in range(len(lines)):
+        t.add_row(f"line {'ab'[i]}", f"{res['sent_pkts'][i]:,} datagrams sent; dropped {res['dropped'][i]}, duplicated "
+                  f"{res['duplicated'][i]}, reordered {res['reordered'][i]}, delayed {res['delayed'][i]}")
+    t.add_row("mix", ", ".join(f"{k} {v / max(res['msgs'], 1) * 100:.1f} %" for k, v in sorted(res["by_type"].items())))
+    if rtx_port:
+        t.add_row("re-requests", f"{res['rtx_requests']} received, {res['rtx_answered']} answered, "
+                  f"{res['rtx_refused_addr']} refused (address), {res['rtx_rate_limited']} rate-limited, {res['rtx_bad']} invalid")
+    if res["send_errors"]:
+        t.add_row("[red]send errors[/]", str(res["send_errors"]))
+    t.add_row("next sequence", str(res["next_seq"]))
+    out.print(t)
 
 
 # -- bench ----------------------------------------------------------------------

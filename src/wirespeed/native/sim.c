@@ -644,7 +644,8 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 			ws_flush_all(w);
 			if (rc->rtx_fd >= 0)
 				ws_serve_requests(w, now);
-			if (now - w->last_send_ns >= hb_ns) {
+			/* a fresh clock: last_send_ns was set by the flush above, after `now` */
+			if (ws_mono_ns() - w->last_send_ns >= hb_ns) {
 				uint8_t hb[WS_MOLD_HDR];
 				memcpy(hb, s->cfg.session, 10);
 				ws_be64(hb + 10, s->seq);
