@@ -24,6 +24,8 @@ from tests.conftest import run_cli
         (("ring", "tail"), "--from"),
         (("bench",), "ratio"),
         (("bench", "ring"), "--quick"),
+        (("bench", "sim"), "trafgen"),
+        (("sim",), "MoldUDP64"),
     ],
 )
 def test_every_command_has_help(args, expect) -> None:

@@ -509,7 +509,11 @@ def _ring_table(r: dict[str, Any]) -> None:
     t.add_row("writer paced, 4 readers attached", _rate(r["writer_paced_4readers_rec_per_s"]),
               f"target {_rate(r['writer_paced_target_rec_per_s'])}", f"{r['writer_paced_4readers_ratio']:.3f}x")
     out.print(t)
-    g = Table(title="goals (issue #3)")
+    _goals_table(r, "goals (issue #3)")
+
+
+def _goals_table(r: dict[str, Any], title: str) -> None:
+    g = Table(title=title)
     for col in ("goal", "target", "value", "met"):
         g.add_column(col)
     for row in r["goals"]:
@@ -517,6 +521,50 @@ def _ring_table(r: dict[str, Any]) -> None:
         met = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]n/a[/]"}[row["met"]]
         g.add_row(row["goal"], row["target"], "n/a" if v is None else f"{v:,.3g}", met)
     out.print(g)
+
+
+@bench_app.command("sim")
+def bench_sim(
+    quick: Annotated[bool, typer.Option("--quick", help="One repeat, fewer messages (a smoke run).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The simulator's send rate against trafgen on the same veth, and its rate accuracy.
+
+    Needs root: it uses the test host, making it if needed and removing what it made.
+    """
+    from wirespeed.bench import sim as sb
+
+    if quick:
+        opts = sb.SimBenchOptions(msgs=1_000_000, trafgen_pkts=200_000, repeats=1, accuracy_s=0.5)
+    else:
+        opts = sb.SimBenchOptions()
+    try:
+        if as_json:
+            res = sb.run(opts)
+        else:
+            with err.status("benchmarking the simulator") as status:
+                res = sb.run(opts, lambda m: status.update(f"sim benchmark: {m}"))
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+    else:
+        t = Table(title="wirespeed bench sim (test host veth, one core)")
+        for col in ("measure", "value", "compared with", "ratio"):
+            t.add_column(col, justify="right" if col in ("value", "ratio") else "left")
+        t.add_row("sim, flat out", f"{res['sim_msgs_per_s'] / 1e6:,.2f} M msg/s", "", "")
+        ratio = res["sim_over_trafgen_pps"]
+        peer = f"trafgen {res['trafgen_pps']:,.0f}" if res["trafgen_pps"] else "trafgen missing"
+        t.add_row("sim packets/s", f"{res['sim_pps']:,.0f}", peer, f"{ratio:.2f}x" if ratio else "")
+        t.add_row("  messages per packet, frame bytes",
+                  f"{res['sim_msgs_per_packet']:.1f}, {res['frame_bytes']}", "", "")
+        for rate, v in res["rate_achieved_over_asked"].items():
+            t.add_row(f"rate accuracy at {int(rate):,} msg/s", f"{v:.4f}", "achieved / asked", "")
+        out.print(t)
+        _goals_table(res, "goals (issue #4)")
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
 
 
 def main() -> None:

@@ -629,6 +629,8 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 			if (count == WS_MOLD_EOS) {
 				ws_release_delayed(w, now, 1);
 				ws_flush_all(w);
+				if (!s->st.end_ns) /* the session's span ends here, not after the repeats */
+					s->st.end_ns = ws_mono_ns();
 				if (!--eos_left)
 					break;
 				ws_wait_until(ws_mono_ns() + 1000000); /* spread the repeats */
@@ -669,7 +671,8 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 	}
 	ws_release_delayed(w, ws_mono_ns(), 1);
 	ws_flush_all(w);
-	s->st.end_ns = ws_mono_ns();
+	if (!s->st.end_ns)
+		s->st.end_ns = ws_mono_ns();
 out:
 	for (uint32_t l = 0; l < WS_SIM_MAX_LINES; l++)
 		free(w->reorder[l]);
