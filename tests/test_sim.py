@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from contextlib import contextmanager
 import subprocess
 import threading
 import time
@@ -313,3 +314,55 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
         q.recv(9000)
     t.join()
     assert result["rtx_refused_addr"] == 1 and result["rtx_answered"] == 0
+
+
+@pytest.mark.privileged
+def test_raw_mode_frames_are_byte_identical_to_pcapng_frames(testbed_cfg) -> None:
+    """What --send raw puts on the wire is exactly what frames.udp_frame (and
+    so --to-pcapng) writes: captured on the host side of the veth."""
+    from wirespeed.frames import udp_frame
+
+    tb = testbed_cfg
+    cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    cap.bind((tb.host_if, 0))
+    cap.settimeout(3)
+    rx = Receiver("239.5.0.6", 31006, tb.host_addr)
+    cfg = live_cfg(tb, lines=[S.Line("239.5.0.6", 31006)], rate=2000, count=200, duration_s=0, send="raw")
+    result: dict = {}
+    t = threading.Thread(target=lambda: result.update(S.run(cfg)))
+    t.start()
+    frames = []
+    deadline = time.monotonic() + 5
+    while len(frames) < 20 and time.monotonic() < deadline:
+        f = cap.recv(9100)
+        if f[30:34] == socket.inet_aton("239.5.0.6"):
+            frames.append(f)
+    t.join()
+    cap.close()
+    packets = rx.data()
+    seqs = [p.seq + i for p in packets for i in range(len(p.messages))]
+    assert seqs == list(range(1, result["next_seq"]))  # every message arrived, in order
+    with netns_mac(tb) as mac:
+        for f in frames:
+            payload = f[42:]
+            assert f == udp_frame(mac, f[:6], tb.peer_addr, "239.5.0.6", S.RAW_SPORT, 31006, payload, cfg.ttl)
+    assert result["send_errors"] == 0 and len(frames) == 20
+
+
+@contextmanager
+def netns_mac(tb):
+    from wirespeed.system import netns
+
+    with netns.entered(tb.netns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        yield S._mac(s, tb.peer_if)
+    finally:
+        s.close()
+
+
+def test_raw_mode_needs_an_interface_and_multicast() -> None:
+    with pytest.raises(UsageError, match="--iface and --source"):
+        S.SimConfig(lines=[S.Line("239.1.1.1", 1)], send="raw").validate()
+    with pytest.raises(UsageError, match="multicast groups only"):
+        S.SimConfig(lines=[S.Line("198.18.0.1", 1)], send="raw", iface="x", source="198.18.0.2").validate()

@@ -73,6 +73,7 @@ class SimConfig:
     rtx_allow: str | None = None    # network allowed to re-request (default: the source's /24, or loopback)
     rtx_rate: int = 100             # replies per second per requester
     heartbeat_ms: int = 1000
+    send: str = "udp"               # "udp": kernel UDP sockets; "raw": whole frames through AF_PACKET
     flush_us: float = 10.0          # offline packing window (to-pcapng)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +93,13 @@ class SimConfig:
             raise UsageError(f"--max-payload {self.max_payload}: give 72 to 9000 bytes")
         if len(self.session) > 10:
             raise UsageError(f"session {self.session!r} is longer than 10 characters")
+        if self.send not in ("udp", "raw"):
+            raise UsageError(f"--send {self.send!r}", "use udp or raw")
+        if self.send == "raw":
+            if not (self.iface and self.source):
+                raise UsageError("--send raw writes whole frames: it needs --iface and --source")
+            if not all(ipaddress.IPv4Address(ln.group).is_multicast for ln in self.lines):
+                raise UsageError("--send raw sends to multicast groups only (no ARP for unicast)")
         if self.rate == 0 and not self.count and not self.duration_s:
             raise UsageError("as fast as possible needs an end", "give --count or --duration")
         return self
@@ -138,6 +146,18 @@ def parse_fault(text: str, faults: dict[int, dict[str, Any]]) -> None:
                          "probabilities are 0..1; delay takes PROB:MICROSECONDS; drop-seq takes LO-HI") from None
 
 
+SOL_PACKET, PACKET_QDISC_BYPASS = 263, 20
+SIOCGIFHWADDR = 0x8927
+RAW_SPORT = 40000
+
+
+def _mac(sock: socket.socket, iface: str) -> bytes:
+    """The interface's MAC, asked through a socket of its namespace."""
+    import fcntl
+
+    return fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, struct.pack("256s", iface.encode()))[18:24]
+
+
 def _mreqn(ifindex: int) -> bytes:
     return struct.pack("4s4si", b"\0" * 4, b"\0" * 4, ifindex)
 
@@ -152,13 +172,18 @@ def _sockets(cfg: SimConfig) -> Iterator[tuple[list[socket.socket], socket.socke
             ifindex = socket.if_nametoindex(cfg.iface) if cfg.iface else 0
             socks = []
             for _ in cfg.lines:
-                s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                if cfg.send == "raw":
+                    s = stack.enter_context(socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+                    s.bind((cfg.iface, 0))
+                    s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+                else:
+                    s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, cfg.ttl)
+                    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+                    if ifindex:
+                        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(ifindex))
+                    s.bind((cfg.source or "0.0.0.0", 0))
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, cfg.ttl)
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-                if ifindex:
-                    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(ifindex))
-                s.bind((cfg.source or "0.0.0.0", 0))
                 socks.append(s)
             rtx = None
             if cfg.rtx_port:
@@ -195,8 +220,14 @@ def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None
         raise WirespeedError(f"cannot open the feed sockets: {exc}",
                              "check --netns, --iface and --source (is the test host up?)") from None
     with stack:
+        def raw(s: socket.socket, i: int) -> tuple[bytes, str, int, int] | None:
+            if cfg.send != "raw":
+                return None
+            return (_mac(s, cfg.iface or ""), cfg.source or "", RAW_SPORT + i, cfg.ttl)
+
         native_cfg: dict[str, Any] = {
-            "lines": [(s.fileno(), ln.group, ln.port, ln.faults.native()) for s, ln in zip(socks, cfg.lines)],
+            "lines": [(s.fileno(), ln.group, ln.port, ln.faults.native(), raw(s, i))
+                      for i, (s, ln) in enumerate(zip(socks, cfg.lines))],
             "rate": float(cfg.rate), "burst": cfg.burst, "duration_s": float(cfg.duration_s),
             "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate,
         }

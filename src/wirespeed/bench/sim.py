@@ -1,12 +1,15 @@
 """`wirespeed bench sim`: the simulator's sending rate against trafgen, and
 its rate accuracy, on the test host (root).
 
-  * flat out: ITCH messages/s and packets/s from one core, packets filled up
-    to the MoldUDP64 payload cap (1400 bytes, a reference server's), as a
-    real sender flushes at peak;
-  * trafgen (netsniff-ng) sending frames of the sim's average size on the
-    same veth from the same namespace: a raw PF_PACKET TX ring, the ceiling
-    for one core on this bed;
+  * realistic fill: the sim paced at 2 M messages/s packs what is due when it
+    wakes (~5 messages, ~175 bytes a packet here); that payload size is then
+    sent flat out, raw (AF_PACKET sendmmsg) and through kernel UDP sockets;
+  * trafgen (netsniff-ng, a PF_PACKET TX ring with a fixed frame: the one-core
+    ceiling of this bed) sends frames of the same size on the same veth;
+  * full packets: 1400-byte payloads (~44 messages) flat out, with trafgen at
+    that size too. trafgen's rate hardly depends on frame size here, while
+    the sim must generate every message of a packet, so this ratio is lower;
+    it is reported, the goal is judged at the realistic fill;
   * rate accuracy: achieved / asked at 10 k, 100 k and 1 M messages/s.
 """
 from __future__ import annotations
@@ -27,8 +30,8 @@ from wirespeed.testbed import TestbedConfig
 from wirespeed import testbed
 
 GOALS = [
-    Goal("sim messages/s, one core, realistic fill", "sim_msgs_per_s", ">=", 2e6),
-    Goal("sim packets/s / trafgen packets/s, same frame size", "sim_over_trafgen_pps", ">=", 0.8),
+    Goal("sim messages/s, one core, realistic fill (raw)", "sim_msgs_per_s", ">=", 2e6),
+    Goal("sim packets/s / trafgen packets/s, same frame size (raw)", "sim_over_trafgen_pps", ">=", 0.8),
     Goal("rate accuracy, worst of 10k/100k/1M (|achieved/asked - 1|)", "rate_error_worst", "<=", 0.01),
 ]
 GROUP, PORT = "239.9.9.9", 30999
@@ -80,27 +83,43 @@ def run(opts: SimBenchOptions, progress: Any = None) -> dict[str, Any]:
         made = True
     res: dict[str, Any] = {}
     try:
-        best: dict[str, Any] | None = None
-        for i in range(opts.repeats):
-            step(f"sim flat out {i + 1}/{opts.repeats}")
-            r = S.run(_cfg(tb, rate=0, count=opts.msgs, duration_s=0))
-            if best is None or r["msgs_per_s"] > best["msgs_per_s"]:
-                best = r
-        assert best is not None
-        frame_len = int(best["bytes"] / best["packets"]) + 42  # UDP payload + Ethernet/IPv4/UDP headers
-        res.update({"sim_msgs_per_s": best["msgs_per_s"], "sim_pps": best["pkts_per_s"],
-                    "sim_msgs_per_packet": best["msgs_per_packet"], "frame_bytes": frame_len,
-                    "sim_send_errors": best["send_errors"]})
-        if shutil.which("trafgen"):
-            pps = []
+        step("finding the realistic fill (paced at 2 M msg/s)")
+        paced = S.run(_cfg(tb, send="raw", rate=2e6, duration_s=1.0))
+        payload = int(paced["bytes"] / paced["packets"]) + 1
+        res.update({"paced_msgs_per_s": paced["msgs_per_s"], "realistic_msgs_per_packet": paced["msgs_per_packet"],
+                    "realistic_payload_bytes": payload, "frame_bytes": payload + 42})
+        for send in ("raw", "udp"):
+            best: dict[str, Any] | None = None
             for i in range(opts.repeats):
-                step(f"trafgen {i + 1}/{opts.repeats}")
-                pps.append(_trafgen(tb, frame_len, opts.trafgen_pkts))
-            res["trafgen_pps"] = max(pps)
+                step(f"sim flat out, {send}, realistic fill {i + 1}/{opts.repeats}")
+                r = S.run(_cfg(tb, send=send, rate=0, count=opts.msgs, duration_s=0, max_payload=max(payload, 72)))
+                if best is None or r["pkts_per_s"] > best["pkts_per_s"]:
+                    best = r
+            assert best is not None
+            key = "sim" if send == "raw" else "sim_udp"
+            res[f"{key}_msgs_per_s"] = best["msgs_per_s"]
+            res[f"{key}_pps"] = best["pkts_per_s"]
+            res[f"{key}_msgs_per_packet"] = best["msgs_per_packet"]
+            res[f"{key}_send_errors"] = best["send_errors"]
+        step("sim flat out, full 1400-byte packets")
+        full = S.run(_cfg(tb, send="raw", rate=0, count=opts.msgs * 2, duration_s=0))
+        res.update({"sim_full_msgs_per_s": full["msgs_per_s"], "sim_full_pps": full["pkts_per_s"],
+                    "sim_full_msgs_per_packet": full["msgs_per_packet"],
+                    "full_frame_bytes": int(full["bytes"] / full["packets"]) + 42})
+        if shutil.which("trafgen"):
+            for key, size in (("trafgen_pps", res["frame_bytes"]), ("trafgen_full_pps", res["full_frame_bytes"])):
+                pps = []
+                for i in range(opts.repeats):
+                    step(f"trafgen, {size}-byte frames {i + 1}/{opts.repeats}")
+                    pps.append(_trafgen(tb, size, opts.trafgen_pkts))
+                res[key] = max(pps)
             res["sim_over_trafgen_pps"] = res["sim_pps"] / res["trafgen_pps"]
+            res["sim_udp_over_trafgen_pps"] = res["sim_udp_pps"] / res["trafgen_pps"]
+            res["sim_full_over_trafgen_pps"] = res["sim_full_pps"] / res["trafgen_full_pps"]
         else:
-            res["trafgen_pps"] = None
-            res["sim_over_trafgen_pps"] = None
+            for key in ("trafgen_pps", "trafgen_full_pps", "sim_over_trafgen_pps", "sim_udp_over_trafgen_pps",
+                        "sim_full_over_trafgen_pps"):
+                res[key] = None
             res["peers_missing"] = ["trafgen (apt-get install netsniff-ng)"]
         acc = {}
         for rate in opts.rates:

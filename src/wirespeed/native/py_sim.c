@@ -104,7 +104,7 @@ static int ws_get_u32(PyObject *d, const char *key, uint32_t *out, uint32_t dflt
 	return 0;
 }
 
-/* run(config: dict): lines = [(fd, group, port, faults dict)], rate, burst,
+/* run(config: dict): lines = [(fd, group, port, faults dict[, raw])], rate, burst,
  * duration_s, rtx_fd, rtx_allow (net, mask as dotted strings), rtx_rate,
  * heartbeat_ms, eos_repeats. */
 static PyObject *Sim_run(SimObject *self, PyObject *args)
@@ -123,8 +123,9 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 	for (uint32_t i = 0; i < rc.n_lines; i++) {
 		int fd, port;
 		const char *group;
-		PyObject *faults;
-		if (!PyArg_ParseTuple(PyList_GET_ITEM(lines, i), "isiO!", &fd, &group, &port, &PyDict_Type, &faults))
+		PyObject *faults, *raw = Py_None;
+		if (!PyArg_ParseTuple(PyList_GET_ITEM(lines, i), "isiO!|O", &fd, &group, &port, &PyDict_Type, &faults,
+		                      &raw))
 			return NULL;
 		ws_sim_line_t *l = &rc.lines[i];
 		l->fd = fd;
@@ -133,6 +134,23 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 		if (inet_pton(AF_INET, group, &l->dst.sin_addr) != 1) {
 			PyErr_Format(PyExc_ValueError, "invalid IPv4 address %s", group);
 			return NULL;
+		}
+		if (raw != Py_None) { /* (src_mac bytes, src_ip, sport, ttl) */
+			const char *mac, *src;
+			Py_ssize_t mac_len;
+			unsigned int sport, ttl;
+			if (!PyArg_ParseTuple(raw, "y#sII", &mac, &mac_len, &src, &sport, &ttl))
+				return NULL;
+			if (mac_len != 6 || inet_pton(AF_INET, src, &l->src_ip) != 1 || sport > 65535 || ttl > 255 ||
+			    (ntohl(l->dst.sin_addr.s_addr) >> 28) != 0xe) {
+				PyErr_SetString(PyExc_ValueError,
+				                "raw mode: a 6-byte MAC, an IPv4 source, port and TTL, and a multicast group");
+				return NULL;
+			}
+			l->raw = 1;
+			memcpy(l->src_mac, mac, 6);
+			l->sport = (uint16_t)sport;
+			l->ttl = (uint8_t)ttl;
 		}
 		ws_sim_faults_t *f = &l->faults;
 		if (ws_get_u32(faults, "drop_ppm", &f->drop_ppm, 0) || ws_get_u32(faults, "dup_ppm", &f->dup_ppm, 0) ||

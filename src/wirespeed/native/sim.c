@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -35,7 +36,7 @@ struct ws_sim {
 	uint32_t dir_idx;
 	/* history: message bytes by seq, for retransmission */
 	uint8_t *hist_buf;
-	uint64_t hist_buf_sz, hist_pos;
+	uint64_t hist_buf_sz, hist_buf_mask, hist_pos; /* size a power of two: mask, never divide */
 	uint64_t *hist_off;  /* per seq slot: (pos << 8) | len; pos in the virtual byte stream */
 	uint64_t hist_mask;
 	_Atomic int stop;
@@ -94,6 +95,7 @@ ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg)
 	s->hist_mask = hist_n - 1;
 	s->hist_off = calloc(hist_n, sizeof(uint64_t));
 	s->hist_buf_sz = hist_n * 64; /* ~ messages of up to 64 bytes on average */
+	s->hist_buf_mask = s->hist_buf_sz - 1;
 	s->hist_buf = malloc(s->hist_buf_sz);
 	if (!s->syms || !s->hist_off || !s->hist_buf)
 		goto fail;
@@ -317,10 +319,12 @@ static uint32_t ws_next_msg(ws_sim_t *s, uint8_t *p)
 static void ws_hist_put(ws_sim_t *s, uint64_t seq, const uint8_t *msg, uint32_t len)
 {
 	uint64_t pos = s->hist_pos;
-	uint64_t off = pos % s->hist_buf_sz;
-	if (off + len > s->hist_buf_sz)
+	uint64_t off = pos & s->hist_buf_mask;
+	if (off + len > s->hist_buf_sz) {
 		pos += s->hist_buf_sz - off; /* never straddle the end */
-	memcpy(s->hist_buf + pos % s->hist_buf_sz, msg, len);
+		off = 0;
+	}
+	memcpy(s->hist_buf + off, msg, len);
 	s->hist_off[seq & s->hist_mask] = (pos << 8) | len;
 	s->hist_pos = pos + len;
 }
@@ -370,7 +374,7 @@ uint32_t ws_sim_retransmit(ws_sim_t *s, uint64_t seq, uint32_t count, uint8_t *p
 		if (s->hist_pos - pos > s->hist_buf_sz || off + 2 + len > s->cfg.max_payload)
 			break; /* bytes already overwritten, or the reply is full */
 		ws_be16(pkt + off, (uint16_t)len);
-		memcpy(pkt + off + 2, s->hist_buf + pos % s->hist_buf_sz, len);
+		memcpy(pkt + off + 2, s->hist_buf + (pos & s->hist_buf_mask), len);
 		off += 2 + len;
 	}
 	if (!n)
@@ -384,6 +388,8 @@ uint32_t ws_sim_retransmit(ws_sim_t *s, uint64_t seq, uint32_t count, uint8_t *p
 
 #define WS_BATCH 64
 #define WS_DELAY_Q 4096
+
+#define WS_FRAME_HDR 42u /* Ethernet 14 + IPv4 20 + UDP 8 */
 
 typedef struct {
 	uint8_t data[9000];
@@ -402,7 +408,7 @@ struct ws_runner {
 	ws_sim_t *s;
 	const ws_sim_run_cfg_t *rc;
 	ws_batch_t batch[WS_SIM_MAX_LINES];
-	uint8_t (*bufs)[9000];          /* packets referenced by the batches */
+	uint8_t (*bufs)[9100];          /* datagrams (or whole frames) referenced by the batches */
 	uint32_t nbufs;
 	ws_held_t *reorder[WS_SIM_MAX_LINES];
 	ws_held_t *delayq;
@@ -438,13 +444,81 @@ static void ws_flush_all(struct ws_runner *w)
 	w->nbufs = 0;
 }
 
-/* ws_queue adds a datagram to a line's batch (copied into the runner's buffers). */
+/* ws_csum_add folds bytes into a ones'-complement sum (RFC 1071). */
+static uint32_t ws_csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
+{
+	uint64_t s = sum;
+	while (len >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		v = __builtin_bswap64(v);
+		s += (v >> 48) + ((v >> 32) & 0xffff) + ((v >> 16) & 0xffff) + (v & 0xffff);
+		p += 8;
+		len -= 8;
+	}
+	while (len >= 2) {
+		s += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
+}
+
+/* ws_frame writes Ethernet/IPv4/UDP headers for a multicast datagram in
+ * front of its payload (already at f + WS_FRAME_HDR). */
+static void ws_frame(const ws_sim_line_t *l, uint8_t *f, uint32_t len)
+{
+	uint32_t group = ntohl(l->dst.sin_addr.s_addr);
+	uint8_t dmac[6] = {0x01, 0x00, 0x5e, (uint8_t)((group >> 16) & 0x7f), (uint8_t)(group >> 8), (uint8_t)group};
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, l->src_mac, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	ws_be16(ip + 2, (uint16_t)(20 + 8 + len));
+	ws_be16(ip + 4, 0);      /* IP ID 0: DF is set (RFC 6864) */
+	ws_be16(ip + 6, 0x4000); /* DF */
+	ip[8] = l->ttl;
+	ip[9] = 17;
+	ws_be16(ip + 10, 0);
+	memcpy(ip + 12, &l->src_ip, 4);
+	memcpy(ip + 16, &l->dst.sin_addr.s_addr, 4);
+	ws_be16(ip + 10, (uint16_t)~ws_csum_add(0, ip, 20));
+	uint8_t *udp = ip + 20;
+	ws_be16(udp, l->sport);
+	memcpy(udp + 2, &l->dst.sin_port, 2);
+	ws_be16(udp + 4, (uint16_t)(8 + len));
+	ws_be16(udp + 6, 0);
+	uint8_t pseudo[12];
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 17;
+	ws_be16(pseudo + 10, (uint16_t)(8 + len));
+	uint16_t c = (uint16_t)~ws_csum_add(ws_csum_add(0, pseudo, 12), udp, 8 + len);
+	ws_be16(udp + 6, c ? c : 0xffff);
+}
+
+/* ws_queue adds a datagram to a line's batch (copied into the runner's
+ * buffers; in raw mode behind the frame headers it writes). */
 static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uint32_t len)
 {
 	if (w->batch[line].n == WS_BATCH || w->nbufs == WS_BATCH * WS_SIM_MAX_LINES)
 		ws_flush_all(w);
+	const ws_sim_line_t *l = &w->rc->lines[line];
 	uint8_t *buf = w->bufs[w->nbufs++];
-	memcpy(buf, pkt, len);
+	if (l->raw) {
+		memcpy(buf + WS_FRAME_HDR, pkt, len);
+		ws_frame(l, buf, len);
+		len += WS_FRAME_HDR;
+	} else {
+		memcpy(buf, pkt, len);
+	}
 	ws_batch_t *b = &w->batch[line];
 	struct mmsghdr *m = &b->msgs[b->n];
 	b->iov[b->n].iov_base = buf;
@@ -452,8 +526,10 @@ static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uin
 	memset(m, 0, sizeof(*m));
 	m->msg_hdr.msg_iov = &b->iov[b->n];
 	m->msg_hdr.msg_iovlen = 1;
-	m->msg_hdr.msg_name = (void *)&w->rc->lines[line].dst;
-	m->msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+	if (!l->raw) { /* a raw socket is bound to its interface and takes whole frames */
+		m->msg_hdr.msg_name = (void *)&l->dst;
+		m->msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+	}
 	b->n++;
 }
 
@@ -588,7 +664,7 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 		return -ENOMEM;
 	w->s = s;
 	w->rc = rc;
-	w->bufs = malloc((size_t)WS_BATCH * WS_SIM_MAX_LINES * 9000);
+	w->bufs = malloc((size_t)WS_BATCH * WS_SIM_MAX_LINES * sizeof(*w->bufs));
 	w->delayq = malloc(sizeof(ws_held_t) * WS_DELAY_Q);
 	for (uint32_t l = 0; l < WS_SIM_MAX_LINES; l++)
 		w->reorder[l] = calloc(1, sizeof(ws_held_t));

@@ -56,9 +56,19 @@ typedef struct {
 } ws_sim_faults_t;
 
 typedef struct {
-	int fd;                        /* UDP socket, caller's (IP_MULTICAST_IF/TTL set) */
+	int fd;                        /* UDP socket (IP_MULTICAST_IF/TTL set), or a bound AF_PACKET socket */
 	struct sockaddr_in dst;        /* group:port */
 	ws_sim_faults_t faults;
+	/* raw mode: the sim writes Ethernet/IPv4/UDP itself and sends whole frames
+	 * through an AF_PACKET socket bound to the interface, skipping the
+	 * kernel's UDP/IP output path (multicast destinations only). Headers as
+	 * Linux writes them (DF set, IP ID 0, checksums computed): the same bytes
+	 * as wirespeed/frames.py, so --to-pcapng matches what is sent. */
+	int raw;
+	uint8_t src_mac[6];
+	uint32_t src_ip;               /* network order */
+	uint16_t sport;                /* host order */
+	uint8_t ttl;
 } ws_sim_line_t;
 
 typedef struct {
