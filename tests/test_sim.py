@@ -171,6 +171,10 @@ def test_pcapng_read_back_by_dpkt_and_tshark(tmp_path: Path) -> None:
     (("--feed", "239.1.1.1"), "invalid feed"),
     (("--feed", "8.8.8.8:53", "--to-pcapng", "/dev/null"), "public unicast"),
     (("--fault", "c:drop:0.1"), "does not exist"),
+    (("--fault", "b:drop:0.1"), "does not exist"),
+    (("--fault", "a3:drop:0.1", "--feed", "239.1.1.1:1", "--feed", "239.1.1.2:1"), "does not exist"),
+    (("--fault", "a0:drop:0.1"), "invalid fault"),
+    (("--feed-b", "239.1.2.1:1", "--feed-b", "239.1.2.2:1"), "more --feed-b"),
     (("--fault", "a:drop:2"), "invalid fault value"),
     (("--fault", "a:explode:1"), "unknown fault kind"),
     (("--symbols", "0", "--to-pcapng", "/dev/null"), "--symbols"),
@@ -185,11 +189,17 @@ def test_bad_arguments_exit_2(args, message) -> None:
 
 def test_fault_parsing() -> None:
     f: dict = {}
-    for text in ("a:drop:0.01", "a:drop-seq:5-9", "a:drop-seq:20", "b:delay:0.5:250"):
+    for text in ("a:drop:0.01", "a:drop-seq:5-9", "a:drop-seq:20", "b:delay:0.5:250", "a2:dup:0.1"):
         S.parse_fault(text, f)
-    assert f == {0: {"drop": 0.01, "drop_seqs": ((5, 9), (20, 20))}, 1: {"delay": 0.5, "delay_us": 250}}
+    assert f == {0: {"drop": 0.01, "drop_seqs": ((5, 9), (20, 20))}, 1: {"delay": 0.5, "delay_us": 250},
+                 (0, 1): {"dup": 0.1}}
     with pytest.raises(UsageError):
         S.parse_fault("a:drop-seq:9-5", f)
+    lines = S.build_lines(["239.1.1.1:1", "239.1.1.2:1"], ["239.1.2.1:1"], f)
+    assert [(ln.group, ln.feed) for ln in lines] == [("239.1.1.1", 0), ("239.1.2.1", 0), ("239.1.1.2", 1)]
+    assert lines[0].faults.drop == 0.01 and lines[0].faults.dup == 0  # a: every feed's A line
+    assert lines[2].faults.drop == 0.01 and lines[2].faults.dup == 0.1  # a2: feed 2's A line only
+    assert lines[1].faults.delay == 0.5
 
 
 # -- live, on the test host -----------------------------------------------------------------
@@ -366,3 +376,60 @@ def test_raw_mode_needs_an_interface_and_multicast() -> None:
         S.SimConfig(lines=[S.Line("239.1.1.1", 1)], send="raw").validate()
     with pytest.raises(UsageError, match="multicast groups only"):
         S.SimConfig(lines=[S.Line("198.18.0.1", 1)], send="raw", iface="x", source="198.18.0.2").validate()
+
+
+def test_several_feeds_to_pcapng(tmp_path: Path) -> None:
+    import dpkt
+
+    path = tmp_path / "feeds.pcapng"
+    cfg = S.SimConfig(lines=[S.Line(f"239.6.0.{k}", 32000 + k, feed=k) for k in range(4)], rate=40_000,
+                      count=8000, symbols=16, seed=2)
+    res = S.to_pcapng(cfg, path, start_epoch_ns=1_700_000_000_000_000_000)
+    assert res["feeds"] == 4
+    per_feed: dict[str, list] = {}
+    last_ts = 0
+    with open(path, "rb") as f:
+        for ts, buf in dpkt.pcapng.Reader(f):
+            assert ts >= last_ts  # merged in time order
+            last_ts = ts
+            ip = dpkt.ethernet.Ethernet(buf).data
+            per_feed.setdefault(socket.inet_ntoa(ip.dst), []).append(mold.decode(bytes(ip.data.data)))
+    sessions = {ps[0].session for ps in per_feed.values()}
+    assert sessions == {b"WIRESPEE01", b"WIRESPEE02", b"WIRESPEE03", b"WIRESPEE04"}
+    stocks: dict[str, set] = {}
+    for group, ps in per_feed.items():
+        seqs = [p.seq + i for p in ps if not p.is_end_of_session for i in range(len(p.messages))]
+        assert seqs == list(range(1, len(seqs) + 1)), "each feed has its own contiguous sequence"
+        stocks[group] = {itch.decode(m).stock for p in ps for m in p.messages if itch.decode(m).type == "R"}
+    assert sum(len(v) for v in stocks.values()) == 16
+    assert len(set().union(*stocks.values())) == 16, "feeds split the symbols, no symbol on two feeds"
+
+
+@pytest.mark.privileged
+def test_live_four_feeds(testbed_cfg) -> None:
+    tb = testbed_cfg
+    rx = [Receiver(f"239.6.1.{k}", 32100 + k, tb.host_addr) for k in range(4)]
+    cfg = live_cfg(tb, lines=[S.Line(f"239.6.1.{k}", 32100 + k, feed=k) for k in range(4)], rate=40_000,
+                   count=20_000, duration_s=0, symbols=8)
+    res = S.run(cfg)
+    assert len(res["feeds"]) == 4 and res["send_errors"] == 0
+    for k, r in enumerate(rx):
+        packets = r.data()
+        seqs = [p.seq + i for p in packets for i in range(len(p.messages))]
+        assert seqs == list(range(1, res["feeds"][k]["next_seq"])), f"feed {k + 1} lost or reordered messages"
+        assert {p.session for p in packets} == {f"WIRESPEE{k + 1:02d}".encode()}
+    assert abs(res["msgs_per_s"] / 40_000 - 1) < 0.05
+
+
+@pytest.mark.privileged
+def test_live_faults_at_given_sequence_numbers(testbed_cfg) -> None:
+    tb = testbed_cfg
+    rx = Receiver("239.6.2.1", 32201, tb.host_addr)
+    faults = S.Faults(dup_seqs=((100, 100),), reorder_seqs=((200, 200),), delay_seqs=((300, 300),), delay_us=5000)
+    cfg = live_cfg(tb, lines=[S.Line("239.6.2.1", 32201, faults)], rate=20_000, count=2000, duration_s=0)
+    res = S.run(cfg)
+    order = [p.seq + i for p in rx.data() for i in range(len(p.messages))]
+    assert order.count(100) == 2 and res["duplicated"][0] == 1
+    assert order.index(201) < order.index(200) and res["reordered"][0] == 1  # held back behind the next one
+    assert order.index(300) > order.index(320) and res["delayed"][0] == 1  # 5 ms late at 20 k msg/s
+    assert sorted(set(order)) == list(range(1, res["next_seq"]))  # nothing lost

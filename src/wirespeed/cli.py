@@ -363,8 +363,8 @@ def _print_json_line(doc: object) -> None:
 
 @app.command()
 def sim(
-    feed: Annotated[str, typer.Option("--feed", help="Line A: multicast GROUP:PORT.")] = "239.1.1.1:30001",
-    feed_b: Annotated[Optional[str], typer.Option("--feed-b", help="Line B (identical packets): GROUP:PORT.")] = None,
+    feed: Annotated[list[str], typer.Option("--feed", help="A feed's A line, GROUP:PORT; repeat for more feeds (each its own session, symbols and share of --rate). Default 239.1.1.1:30001.")] = [],  # noqa: B006
+    feed_b: Annotated[list[str], typer.Option("--feed-b", help="B line of the feed at the same position (identical packets): GROUP:PORT.")] = [],  # noqa: B006
     rate: Annotated[float, typer.Option("--rate", "-r", help="Messages per second; 0 = as fast as possible.")] = 10_000,
     burst: Annotated[int, typer.Option("--burst", help="Send in bursts of N messages at the average --rate (0: evenly).")] = 0,
     duration: Annotated[float, typer.Option("--duration", "-d", help="Seconds of trading before the end of session (0: use --count).")] = 10.0,
@@ -380,7 +380,7 @@ def sim(
     rtx_port: Annotated[int, typer.Option("--rtx-port", help="Answer MoldUDP64 re-requests on this UDP port (0: off).")] = 0,
     rtx_allow: Annotated[Optional[str], typer.Option("--rtx-allow", help="Network allowed to re-request (default: the source's /24).")] = None,
     fault: Annotated[list[str], typer.Option("--fault", metavar="LINE:KIND:VALUE",
-                                             help="a:drop:0.01, b:dup:0.001, a:reorder:0.01, a:delay:0.01:500 (µs), a:drop-seq:100-120; repeatable.")] = [],  # noqa: B006
+                                             help="Probabilities: a:drop:0.01, b:dup:0.001, a:reorder:0.01, a:delay:0.01:500 (µs). At sequence numbers: a:drop-seq:100-120, a:dup-seq:7, a:reorder-seq:50, a:delay-seq:80-90:2000. a2:... is feed 2 only; repeatable.")] = [],  # noqa: B006
     send: Annotated[str, typer.Option("--send", help="udp: kernel UDP sockets (any destination); raw: whole frames through AF_PACKET, faster, multicast only, needs --iface and --source.")] = "udp",
     to_pcapng: Annotated[Optional[str], typer.Option("--to-pcapng", help="Write the frames to this pcapng file instead of sending (no network).")] = None,
     as_json: JsonOpt = False,
@@ -399,15 +399,10 @@ def sim(
     from wirespeed import sim as simjob
 
     try:
-        faults: dict[int, dict[str, Any]] = {}
+        faults: dict[Any, dict[str, Any]] = {}
         for f in fault:
             simjob.parse_fault(f, faults)
-        lines = []
-        for i, text in enumerate([feed] + ([feed_b] if feed_b else [])):
-            group, port = simjob.parse_feed(text)
-            lines.append(simjob.Line(group, port, simjob.Faults(**faults.get(i, {}))))
-        if max(faults, default=0) >= len(lines):
-            raise UsageErrorT("a fault names a line that does not exist", "line b needs --feed-b")
+        lines = simjob.build_lines(feed or ["239.1.1.1:30001"], feed_b, faults)
         cfg = simjob.SimConfig(lines=lines, rate=rate, burst=burst, duration_s=duration, count=count,
                                symbols=symbols, seed=seed, session=session, max_payload=max_payload, ttl=ttl,
                                netns=netns_name, iface=iface, source=source, rtx_port=rtx_port, rtx_allow=rtx_allow,
@@ -433,9 +428,12 @@ def sim(
     t.add_column()
     t.add_row("messages", f"{res['msgs']:,} in {res['packets']:,} packets ({res['msgs_per_packet']:.1f} per packet)")
     t.add_row("rate", f"{res['msgs_per_s']:,.0f} msg/s, {res['pkts_per_s']:,.0f} packets/s (asked {rate:,.0f} msg/s)")
-    for i in range(len(lines)):
-        t.add_row(f"line {'ab'[i]}", f"{res['sent_pkts'][i]:,} datagrams sent; dropped {res['dropped'][i]}, duplicated "
-                  f"{res['duplicated'][i]}, reordered {res['reordered'][i]}, delayed {res['delayed'][i]}")
+    for i, ln in enumerate(lines):
+        name = f"feed {ln.feed + 1} line {'abcd'[simjob.lines_index(lines, ln)]}"
+        t.add_row(name, f"{ln.group}:{ln.port}: {res['sent_pkts'][i]:,} datagrams; dropped {res['dropped'][i]}, "
+                  f"duplicated {res['duplicated'][i]}, reordered {res['reordered'][i]}, delayed {res['delayed'][i]}")
+    if len(res["feeds"]) > 1:
+        t.add_row("feeds", ", ".join(f"{f['session'].strip()} {f['msgs']:,} msgs" for f in res["feeds"]))
     t.add_row("mix", ", ".join(f"{k} {v / max(res['msgs'], 1) * 100:.1f} %" for k, v in sorted(res["by_type"].items())))
     if rtx_port:
         t.add_row("re-requests", f"{res['rtx_requests']} received, {res['rtx_answered']} answered, "

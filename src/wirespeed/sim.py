@@ -1,10 +1,17 @@
 """`wirespeed sim`: NASDAQ TotalView-ITCH 5.0 over MoldUDP64, like an exchange.
 
 The generator and the sender are C (native/sim.c, which documents the order
-flow model); this module is the job around them: the feed lines (an A and a
-B line carry identical packets), sockets opened inside the test host when
-asked, fault injection per line, the re-request server, live progress, and
-the offline mode that writes the same packets to pcapng.
+flow model); this module is the job around them: feeds and their lines,
+sockets opened inside the test host when asked, fault injection per line, the
+re-request server, live progress, and the offline mode that writes the same
+packets to pcapng.
+
+Feeds and lines: a feed is one MoldUDP64 session with its own sequence
+numbers and its own share of the symbols and of the rate (as venues split
+symbols across multicast channels); each feed runs in its own native thread.
+A feed has one to four lines (A, B, ...) carrying identical packets. With
+several feeds, feed k's session is the given name cut to 8 characters plus
+k as two digits (WIRESPEE01, WIRESPEE02, ...).
 """
 from __future__ import annotations
 
@@ -40,11 +47,19 @@ class Faults:
     delay: float = 0.0
     delay_us: int = 0
     drop_seqs: tuple[tuple[int, int], ...] = ()
+    dup_seqs: tuple[tuple[int, int], ...] = ()
+    reorder_seqs: tuple[tuple[int, int], ...] = ()
+    delay_seqs: tuple[tuple[int, int], ...] = ()
+
+    KINDS = ("drop", "dup", "reorder", "delay")  # their order is enum ws_sim_fault's
 
     def native(self) -> dict[str, Any]:
-        ppm = {k: int(round(getattr(self, k) * 1e6)) for k in ("drop", "dup", "reorder", "delay")}
+        ppm = {k: int(round(getattr(self, k) * 1e6)) for k in self.KINDS}
+        ranges = [(i, lo, hi) for i, k in enumerate(self.KINDS) for lo, hi in getattr(self, f"{k}_seqs")]
+        if len(ranges) > 16:
+            raise UsageError("at most 16 sequence ranges per line")
         return {"drop_ppm": ppm["drop"], "dup_ppm": ppm["dup"], "reorder_ppm": ppm["reorder"],
-                "delay_ppm": ppm["delay"], "delay_us": self.delay_us, "drop_seqs": list(self.drop_seqs)}
+                "delay_ppm": ppm["delay"], "delay_us": self.delay_us or 1000, "ranges": ranges}
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class Line:
     group: str
     port: int
     faults: Faults = Faults()
+    feed: int = 0  # lines of the same feed carry identical packets
 
 
 @dataclass
@@ -77,9 +93,21 @@ class SimConfig:
     flush_us: float = 10.0          # offline packing window (to-pcapng)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def feeds(self) -> list[list[Line]]:
+        """The lines of each feed, feed 0 first."""
+        return [[ln for ln in self.lines if ln.feed == k] for k in range(max(ln.feed for ln in self.lines) + 1)]
+
+    def session_of(self, feed: int) -> str:
+        return self.session if len(self.feeds()) == 1 else f"{self.session[:8]}{feed + 1:02d}"
+
     def validate(self) -> SimConfig:
-        if not 1 <= len(self.lines) <= 4:
-            raise UsageError("give 1 to 4 feed lines", "e.g. --feed 239.1.1.1:30001 --feed-b 239.1.2.1:30001")
+        if not self.lines:
+            raise UsageError("give at least one feed", "e.g. --feed 239.1.1.1:30001 --feed-b 239.1.2.1:30001")
+        feeds = self.feeds()
+        if any(not f for f in feeds) or any(len(f) > 4 for f in feeds) or len(feeds) > 16:
+            raise UsageError("each feed has 1 to 4 lines, feeds are numbered from 0 without gaps, 16 at most")
+        if self.symbols < len(feeds):
+            raise UsageError(f"{len(feeds)} feeds need at least as many symbols", "raise --symbols")
         for ln in self.lines:
             ip = ipaddress.IPv4Address(ln.group)
             if not (ip.is_multicast or ip.is_loopback or ip.is_private or ip.is_reserved):
@@ -116,15 +144,24 @@ def parse_feed(text: str) -> tuple[str, int]:
     return m.group(1), int(m.group(2))
 
 
-def parse_fault(text: str, faults: dict[int, dict[str, Any]]) -> None:
+_LINE_RE = re.compile(r"^([abcd])(\d*)$")
+
+
+def parse_fault(text: str, faults: dict[Any, dict[str, Any]]) -> None:
     """LINE:KIND:VALUE, e.g. a:drop:0.01, b:dup:0.001, a:reorder:0.01,
-    a:delay:0.01:500 (µs), a:drop-seq:100-120."""
+    a:delay:0.01:500 (µs), a:drop-seq:100-120, a:dup-seq:7, a:reorder-seq:50,
+    a:delay-seq:80-90:2000 (µs). LINE is a line letter (that
+    line of every feed, key: line index) or a letter and a feed number from 1
+    (a2: feed 2's A line, key: (line index, feed index))."""
     parts = text.split(":")
-    if len(parts) < 3 or parts[0] not in LINE_NAMES:
-        raise UsageError(f"invalid fault {text!r}", "write LINE:KIND:VALUE, e.g. a:drop:0.01 or b:drop-seq:100-120")
-    line = LINE_NAMES.index(parts[0])
+    m = _LINE_RE.match(parts[0]) if parts else None
+    if len(parts) < 3 or not m or m.group(2) == "0":
+        raise UsageError(f"invalid fault {text!r}",
+                         "write LINE:KIND:VALUE, e.g. a:drop:0.01, a2:dup:0.001 or b:drop-seq:100-120")
+    line = LINE_NAMES.index(m.group(1))
+    key: Any = (line, int(m.group(2)) - 1) if m.group(2) else line
     kind = parts[1]
-    f = faults.setdefault(line, {})
+    f = faults.setdefault(key, {})
     try:
         if kind in ("drop", "dup", "reorder"):
             p = float(parts[2])
@@ -133,17 +170,47 @@ def parse_fault(text: str, faults: dict[int, dict[str, Any]]) -> None:
             f[kind] = p
         elif kind == "delay":
             f["delay"], f["delay_us"] = float(parts[2]), int(parts[3]) if len(parts) > 3 else 1000
-        elif kind == "drop-seq":
+        elif kind in ("drop-seq", "dup-seq", "reorder-seq", "delay-seq"):
             lo, _, hi = parts[2].partition("-")
             rng = (int(lo), int(hi or lo))
             if rng[0] < 1 or rng[1] < rng[0]:
                 raise ValueError
-            f["drop_seqs"] = (*f.get("drop_seqs", ()), rng)
+            name = kind.replace("-seq", "_seqs")
+            f[name] = (*f.get(name, ()), rng)
+            if kind == "delay-seq" and len(parts) > 3:
+                f["delay_us"] = int(parts[3])
         else:
-            raise UsageError(f"unknown fault kind {kind!r}", "one of drop, dup, reorder, delay, drop-seq")
+            raise UsageError(f"unknown fault kind {kind!r}",
+                             "one of drop, dup, reorder, delay (probabilities), drop-seq, dup-seq, reorder-seq, delay-seq")
     except (ValueError, IndexError):
         raise UsageError(f"invalid fault value in {text!r}",
                          "probabilities are 0..1; delay takes PROB:MICROSECONDS; drop-seq takes LO-HI") from None
+
+
+def build_lines(feeds_a: list[str], feeds_b: list[str], faults: dict[Any, dict[str, Any]]) -> list[Line]:
+    """Lines from --feed (A lines, one per feed) and --feed-b (B lines, in
+    the same order); faults keyed as parse_fault makes them."""
+    if len(feeds_b) > len(feeds_a):
+        raise UsageError("more --feed-b than --feed", "give each B line after its feed's A line")
+    lines = []
+    for k, texts in enumerate(zip(feeds_a, feeds_b + [None] * (len(feeds_a) - len(feeds_b)))):
+        for i, text in enumerate(texts):
+            if text is None:
+                continue
+            group, port = parse_feed(text)
+            f = {**faults.get(i, {}), **faults.get((i, k), {})}
+            lines.append(Line(group, port, Faults(**f), feed=k))
+    known = {(lines_index(lines, ln), ln.feed) for ln in lines}
+    for key in faults:
+        line, feed = (key, None) if isinstance(key, int) else key
+        if (feed is None and not any(li == line for li, _ in known)) or (feed is not None and (line, feed) not in known):
+            raise UsageError("a fault names a line that does not exist", "line b needs --feed-b; feeds count from 1")
+    return lines
+
+
+def lines_index(lines: list[Line], ln: Line) -> int:
+    """The line's letter index within its feed (0 = A, 1 = B)."""
+    return [x for x in lines if x.feed == ln.feed].index(ln)
 
 
 SOL_PACKET, PACKET_QDISC_BYPASS = 263, 20
@@ -203,16 +270,23 @@ def _allow(cfg: SimConfig) -> tuple[str, str]:
     return str(net.network_address), str(net.netmask)
 
 
-def make_sim(cfg: SimConfig, total: int | None = None) -> Any:
-    return _native.Sim(n_symbols=cfg.symbols, seed=cfg.seed, session=cfg.session, max_payload=cfg.max_payload,
-                       total_msgs=cfg.count if total is None else total)
+def make_sim(cfg: SimConfig, total: int | None = None, feed: int = 0) -> Any:
+    """The generator of one feed: its slice of the symbols, its session, its
+    share of `count` (or of `total`)."""
+    n = len(cfg.feeds())
+    base, end = feed * cfg.symbols // n, (feed + 1) * cfg.symbols // n
+    count = cfg.count if total is None else total
+    share = count // n + (count % n if feed == 0 else 0)
+    return _native.Sim(n_symbols=end - base, symbol_base=base, seed=cfg.seed + feed, session=cfg.session_of(feed),
+                       max_payload=cfg.max_payload, total_msgs=share)
 
 
 def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Send the session; returns the final statistics. Ctrl-C ends it cleanly
-    (end of session sent)."""
+    """Send the session of every feed; returns the final statistics. Ctrl-C
+    ends it cleanly (end of session sent on every feed)."""
     cfg.validate()
-    sim = make_sim(cfg)
+    feeds = cfg.feeds()
+    sims = [make_sim(cfg, feed=k) for k in range(len(feeds))]
     stack = ExitStack()
     try:
         socks, rtx = stack.enter_context(_sockets(cfg))
@@ -220,85 +294,129 @@ def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None
         raise WirespeedError(f"cannot open the feed sockets: {exc}",
                              "check --netns, --iface and --source (is the test host up?)") from None
     with stack:
+        by_line = dict(zip(cfg.lines, socks))
+
         def raw(s: socket.socket, i: int) -> tuple[bytes, str, int, int] | None:
             if cfg.send != "raw":
                 return None
             return (_mac(s, cfg.iface or ""), cfg.source or "", RAW_SPORT + i, cfg.ttl)
 
-        native_cfg: dict[str, Any] = {
-            "lines": [(s.fileno(), ln.group, ln.port, ln.faults.native(), raw(s, i))
-                      for i, (s, ln) in enumerate(zip(socks, cfg.lines))],
-            "rate": float(cfg.rate), "burst": cfg.burst, "duration_s": float(cfg.duration_s),
-            "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate,
-        }
-        if rtx is not None:
-            native_cfg["rtx_fd"] = rtx.fileno()
-            native_cfg["rtx_allow"] = _allow(cfg)
-        error: list[BaseException] = []
+        configs = []
+        for k, lines in enumerate(feeds):
+            native_cfg: dict[str, Any] = {
+                "lines": [(by_line[ln].fileno(), ln.group, ln.port, ln.faults.native(),
+                           raw(by_line[ln], cfg.lines.index(ln))) for ln in lines],
+                "rate": float(cfg.rate) / len(feeds), "burst": cfg.burst, "duration_s": float(cfg.duration_s),
+                "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate,
+            }
+            if rtx is not None and k == 0:  # one re-request port: it serves feed 0 (one session)
+                native_cfg["rtx_fd"] = rtx.fileno()
+                native_cfg["rtx_allow"] = _allow(cfg)
+            configs.append(native_cfg)
+        errors: list[BaseException] = []
 
-        def body() -> None:
+        def body(sim: Any, native_cfg: dict[str, Any]) -> None:
             try:
                 sim.run(native_cfg)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                error.append(exc)
+                errors.append(exc)
 
-        t = threading.Thread(target=body, name="wirespeed-sim", daemon=True)
+        threads = [threading.Thread(target=body, args=(sim, c), name=f"wirespeed-sim-{k}", daemon=True)
+                   for k, (sim, c) in enumerate(zip(sims, configs))]
         t0 = time.monotonic()
-        t.start()
+        for t in threads:
+            t.start()
         try:
-            while t.is_alive():
-                t.join(0.25)
+            while any(t.is_alive() for t in threads):
+                threads[0].join(0.25) if threads[0].is_alive() else time.sleep(0.25)
                 if progress:
-                    progress(_summary(sim.stats(), time.monotonic() - t0))
+                    progress(_merge(cfg, [s.stats() for s in sims], time.monotonic() - t0))
         except KeyboardInterrupt:
-            sim.stop()
-            t.join()
-        if error:
-            raise WirespeedError(f"the simulator failed: {error[0]}")
-        return _summary(sim.stats(), time.monotonic() - t0)
+            for sim in sims:
+                sim.stop()
+            for t in threads:
+                t.join()
+        if errors:
+            raise WirespeedError(f"the simulator failed: {errors[0]}")
+        return _merge(cfg, [s.stats() for s in sims], time.monotonic() - t0)
 
 
 def _summary(st: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """Rates of one feed, over its sending span (first send to end of session)."""
     span = (st["end_ns"] or 0) - st["start_ns"]
     out = dict(st)
-    out["wall_s"] = wall_s
     out["msgs_per_s"] = st["msgs"] / (span / 1e9) if span > 0 else st["msgs"] / max(wall_s, 1e-9)
     out["pkts_per_s"] = st["packets"] / (span / 1e9) if span > 0 else st["packets"] / max(wall_s, 1e-9)
-    out["msgs_per_packet"] = st["msgs"] / st["packets"] if st["packets"] else 0.0
+    return out
+
+
+def _merge(cfg: SimConfig, stats: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """One summary over all feeds; per-line lists follow cfg.lines' order."""
+    feeds = [_summary(st, wall_s) for st in stats]
+    lines_of = cfg.feeds()
+    out: dict[str, Any] = {k: sum(f[k] for f in feeds) for k in (
+        "msgs", "packets", "bytes", "send_errors", "heartbeats", "rtx_requests", "rtx_answered", "rtx_refused_addr",
+        "rtx_rate_limited", "rtx_bad", "rtx_msgs", "msgs_per_s", "pkts_per_s")}
+    for key in ("sent_pkts", "dropped", "duplicated", "reordered", "delayed"):
+        out[key] = [feeds[ln.feed][key][lines_of[ln.feed].index(ln)] for ln in cfg.lines]
+    out["by_type"] = {}
+    for f in feeds:
+        for t, n in f["by_type"].items():
+            out["by_type"][t] = out["by_type"].get(t, 0) + n
+    out["msgs_per_packet"] = out["msgs"] / out["packets"] if out["packets"] else 0.0
+    out["next_seq"] = feeds[0]["next_seq"]
+    out["wall_s"] = wall_s
+    out["feeds"] = [{"session": cfg.session_of(k), "next_seq": f["next_seq"], "msgs": f["msgs"],
+                     "packets": f["packets"], "msgs_per_s": f["msgs_per_s"]} for k, f in enumerate(feeds)]
     return out
 
 
 def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> dict[str, Any]:
     """Write the session to pcapng without a network: the frames the sender
     would put on the wire, one interface per line, timestamped as if sent at
-    `rate` (messages due within one flush window share a packet)."""
+    `rate` (messages due within one flush window share a packet); several
+    feeds are merged in time order."""
+    import heapq
+
     cfg.validate()
+    feeds = cfg.feeds()
     total = cfg.count or int(cfg.rate * cfg.duration_s) or 1000
-    sim = make_sim(cfg, total)
-    rate = cfg.rate or 1e6
+    rate = (cfg.rate or 1e6) / len(feeds)
     t0 = start_epoch_ns if start_epoch_ns is not None else time.time_ns()
     midnight0 = t0 % 86_400_000_000_000
     src_ip = cfg.source or "198.18.0.2"
     src_mac = bytes.fromhex("020000000002")
     window = max(1, int(rate * cfg.flush_us / 1e6))
-    sent = pkts = 0
-    with open(path, "wb") as f:
-        w = PcapngWriter(f)
-        ifaces = [w.add_interface(f"line-{LINE_NAMES[i]}", f"{ln.group}:{ln.port}") for i, ln in enumerate(cfg.lines)]
-        eos = 0
+    sims = [make_sim(cfg, total, k) for k in range(len(feeds))]
+
+    def packets(k: int) -> Iterator[tuple[int, int, bytes]]:
+        """(offset ns, feed, payload) for every packet of feed k, in time order."""
+        sent, eos = 0, 0
         while eos < 3:
             off_ns = int(sent / rate * 1e9)
-            payload, count = sim.packet(window, midnight0 + off_ns)
+            payload, count = sims[k].packet(window, midnight0 + off_ns)
             if count == 0xFFFF:
                 eos += 1
                 off_ns += eos * 1_000_000
             else:
                 sent += count
+            yield off_ns, k, payload
+
+    pkts = 0
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        ifaces = {ln: w.add_interface(f"feed{ln.feed}-{LINE_NAMES[feeds[ln.feed].index(ln)]}", f"{ln.group}:{ln.port}")
+                  for ln in cfg.lines}
+        for off_ns, k, payload in heapq.merge(*(packets(k) for k in range(len(feeds)))):
             pkts += 1
-            for iface, ln in zip(ifaces, cfg.lines):
-                frame = udp_frame(src_mac, multicast_mac(ln.group), src_ip, ln.group, 40000 + iface, ln.port,
-                                  payload, cfg.ttl)
-                w.packet(iface, t0 + off_ns, frame)
-    st = sim.stats()
-    return {"path": str(path), "msgs": st["msgs"], "packets": pkts, "lines": len(cfg.lines), "by_type": st["by_type"],
-            "next_seq": st["next_seq"]}
+            for ln in feeds[k]:
+                frame = udp_frame(src_mac, multicast_mac(ln.group), src_ip, ln.group, RAW_SPORT + cfg.lines.index(ln),
+                                  ln.port, payload, cfg.ttl)
+                w.packet(ifaces[ln], t0 + off_ns, frame)
+    stats = [s.stats() for s in sims]
+    by_type: dict[str, int] = {}
+    for st in stats:
+        for t, n in st["by_type"].items():
+            by_type[t] = by_type.get(t, 0) + n
+    return {"path": str(path), "msgs": sum(st["msgs"] for st in stats), "packets": pkts, "lines": len(cfg.lines),
+            "feeds": len(feeds), "by_type": by_type, "next_seq": stats[0]["next_seq"]}

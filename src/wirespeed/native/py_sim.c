@@ -23,14 +23,14 @@ typedef struct {
 static int Sim_init(SimObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"n_symbols", "seed", "session", "max_payload", "total_msgs", "order_cap",
-	                         "history_lg", NULL};
+	                         "history_lg", "symbol_base", NULL};
 	ws_sim_cfg_t cfg = {0};
 	const char *session = "WIRESPEED";
 	Py_ssize_t session_len = 9;
-	unsigned int n_symbols = 8, max_payload = 1400, order_cap = 0, history_lg = 0;
+	unsigned int n_symbols = 8, max_payload = 1400, order_cap = 0, history_lg = 0, symbol_base = 0;
 	unsigned long long seed = 1, total = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|IKs#IKII", kwlist, &n_symbols, &seed, &session, &session_len,
-	                                 &max_payload, &total, &order_cap, &history_lg))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|IKs#IKIII", kwlist, &n_symbols, &seed, &session, &session_len,
+	                                 &max_payload, &total, &order_cap, &history_lg, &symbol_base))
 		return -1;
 	if (session_len > 10) {
 		PyErr_SetString(PyExc_ValueError, "session is at most 10 characters");
@@ -44,12 +44,14 @@ static int Sim_init(SimObject *self, PyObject *args, PyObject *kw)
 	cfg.total_msgs = total;
 	cfg.order_cap = order_cap;
 	cfg.history_lg = history_lg;
+	cfg.symbol_base = symbol_base;
 	if (self->sim)
 		ws_sim_delete(self->sim);
 	self->sim = ws_sim_new(&cfg);
 	if (!self->sim) {
 		PyErr_SetString(PyExc_ValueError,
-		                "invalid simulator settings: 1..65535 symbols, max_payload 72..9000 bytes (or out of memory)");
+		                "invalid simulator settings: 1..65535 symbols in all, max_payload 72..9000 bytes "
+		                "(or out of memory)");
 		return -1;
 	}
 	return 0;
@@ -157,19 +159,25 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 		    ws_get_u32(faults, "reorder_ppm", &f->reorder_ppm, 0) ||
 		    ws_get_u32(faults, "delay_ppm", &f->delay_ppm, 0) || ws_get_u32(faults, "delay_us", &f->delay_us, 0))
 			return NULL;
-		PyObject *ranges = PyDict_GetItemString(faults, "drop_seqs");
+		PyObject *ranges = PyDict_GetItemString(faults, "ranges"); /* [(kind, lo, hi)] */
 		if (ranges) {
 			if (!PyList_Check(ranges) || PyList_GET_SIZE(ranges) > WS_SIM_MAX_RANGES) {
-				PyErr_SetString(PyExc_ValueError, "drop_seqs: a list of at most 16 (lo, hi) ranges");
+				PyErr_SetString(PyExc_ValueError, "ranges: a list of at most 16 (kind, lo, hi)");
 				return NULL;
 			}
 			f->n_ranges = (uint32_t)PyList_GET_SIZE(ranges);
 			for (uint32_t k = 0; k < f->n_ranges; k++) {
+				unsigned int kind;
 				unsigned long long lo, hi;
-				if (!PyArg_ParseTuple(PyList_GET_ITEM(ranges, k), "KK", &lo, &hi))
+				if (!PyArg_ParseTuple(PyList_GET_ITEM(ranges, k), "IKK", &kind, &lo, &hi))
 					return NULL;
-				f->drop_lo[k] = lo;
-				f->drop_hi[k] = hi;
+				if (kind > WS_FAULT_DELAY) {
+					PyErr_SetString(PyExc_ValueError, "fault kind: 0 drop, 1 dup, 2 reorder, 3 delay");
+					return NULL;
+				}
+				f->range_kind[k] = (uint8_t)kind;
+				f->range_lo[k] = lo;
+				f->range_hi[k] = hi;
 			}
 		}
 	}

@@ -75,7 +75,7 @@ static uint64_t ws_mono_ns(void)
 
 ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg)
 {
-	if (!cfg->n_symbols || cfg->n_symbols > 65535 || cfg->max_payload < WS_MOLD_HDR + 2 + 50 ||
+	if (!cfg->n_symbols || cfg->symbol_base + cfg->n_symbols > 65535 || cfg->max_payload < WS_MOLD_HDR + 2 + 50 ||
 	    cfg->max_payload > 9000)
 		return NULL;
 	ws_sim_t *s = calloc(1, sizeof(*s));
@@ -107,7 +107,7 @@ ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg)
 		/* Symbols S0001.. with mids between $10 and $500, on a cent grid. */
 		memset(y->stock, ' ', 8);
 		char name[9];
-		int n = snprintf(name, sizeof(name), "S%04u", i + 1);
+		int n = snprintf(name, sizeof(name), "S%04u", cfg->symbol_base + i + 1);
 		memcpy(y->stock, name, (size_t)n);
 		y->mid = (1000u + ws_below(s, 49000u)) * 100u;
 	}
@@ -144,7 +144,7 @@ static uint32_t ws_msg_system(uint8_t *p, uint8_t code)
 
 static uint32_t ws_msg_directory(ws_sim_t *s, uint8_t *p, uint32_t i)
 {
-	ws_itch_hdr(p, 'R', (uint16_t)(i + 1), 0, 0);
+	ws_itch_hdr(p, 'R', (uint16_t)(s->cfg.symbol_base + i + 1), 0, 0);
 	uint8_t *b = p + 11;
 	memcpy(b, s->syms[i].stock, 8);
 	b[8] = 'Q';          /* market category: NASDAQ Global Select */
@@ -174,7 +174,7 @@ static uint32_t ws_msg_add(ws_sim_t *s, uint8_t *p, uint32_t si, ws_symbol_t *y,
 	o->side = ws_below(s, 2) ? 'B' : 'S';
 	o->shares = 100u * (1 + ws_below(s, 10));
 	o->price = ws_price_for(s, y, o->side);
-	ws_itch_hdr(p, mpid ? 'F' : 'A', (uint16_t)(si + 1), 0, 0);
+	ws_itch_hdr(p, mpid ? 'F' : 'A', (uint16_t)(s->cfg.symbol_base + si + 1), 0, 0);
 	uint8_t *b = p + 11;
 	ws_be64(b, o->ref);
 	b[8] = o->side;
@@ -195,7 +195,7 @@ static uint32_t ws_msg_flow(ws_sim_t *s, uint8_t *p)
 {
 	uint32_t si = ws_below(s, s->cfg.n_symbols);
 	ws_symbol_t *y = &s->syms[si];
-	uint16_t loc = (uint16_t)(si + 1);
+	uint16_t loc = (uint16_t)(s->cfg.symbol_base + si + 1);
 	uint32_t r = ws_below(s, 1000000); /* parts per million */
 	/* the mix: A 40 %, F 4 %, D 43 %, U 8 %, E 1.6 %, C 0.2 %, X 1.2 %, P 1.5 %, I 0.3 %, H 0.2 % */
 	int removal = r >= 440000 && r < 985000; /* D U E C X need a live order */
@@ -533,12 +533,18 @@ static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uin
 	b->n++;
 }
 
-static int ws_in_ranges(const ws_sim_faults_t *f, uint64_t lo, uint64_t hi)
+/* ws_in_ranges: 1 if messages lo..hi meet a range of this kind. */
+static int ws_in_ranges(const ws_sim_faults_t *f, uint64_t lo, uint64_t hi, uint8_t kind)
 {
 	for (uint32_t i = 0; i < f->n_ranges; i++)
-		if (lo <= f->drop_hi[i] && f->drop_lo[i] <= hi)
+		if (f->range_kind[i] == kind && lo <= f->range_hi[i] && f->range_lo[i] <= hi)
 			return 1;
 	return 0;
+}
+
+static int ws_fault(ws_sim_t *s, const ws_sim_faults_t *f, uint32_t ppm, uint64_t seq, uint32_t count, uint8_t kind)
+{
+	return (f->n_ranges && ws_in_ranges(f, seq, seq + count - 1, kind)) || (ppm && ws_below(s, 1000000) < ppm);
 }
 
 /* ws_send_line applies the line's faults to one packet and queues what is sent. */
@@ -548,15 +554,11 @@ static void ws_send_line(struct ws_runner *w, uint32_t line, const uint8_t *pkt,
 	ws_sim_t *s = w->s;
 	const ws_sim_faults_t *f = &w->rc->lines[line].faults;
 	int data = count && count != WS_MOLD_EOS;
-	if (data && f->n_ranges && ws_in_ranges(f, seq, seq + count - 1)) {
+	if (data && ws_fault(s, f, f->drop_ppm, seq, count, WS_FAULT_DROP)) {
 		s->st.dropped[line]++;
 		return;
 	}
-	if (data && f->drop_ppm && ws_below(s, 1000000) < f->drop_ppm) {
-		s->st.dropped[line]++;
-		return;
-	}
-	if (data && f->delay_ppm && ws_below(s, 1000000) < f->delay_ppm && w->n_delayed < WS_DELAY_Q) {
+	if (data && w->n_delayed < WS_DELAY_Q && ws_fault(s, f, f->delay_ppm, seq, count, WS_FAULT_DELAY)) {
 		ws_held_t *h = &w->delayq[w->n_delayed++];
 		memcpy(h->data, pkt, len);
 		h->len = len;
@@ -565,7 +567,7 @@ static void ws_send_line(struct ws_runner *w, uint32_t line, const uint8_t *pkt,
 		s->st.delayed[line]++;
 		return;
 	}
-	if (data && f->reorder_ppm && !w->reorder[line]->len && ws_below(s, 1000000) < f->reorder_ppm) {
+	if (data && !w->reorder[line]->len && ws_fault(s, f, f->reorder_ppm, seq, count, WS_FAULT_REORDER)) {
 		memcpy(w->reorder[line]->data, pkt, len); /* held back: goes out after the next one */
 		w->reorder[line]->len = len;
 		s->st.reordered[line]++;
@@ -576,7 +578,7 @@ static void ws_send_line(struct ws_runner *w, uint32_t line, const uint8_t *pkt,
 		ws_queue(w, line, w->reorder[line]->data, w->reorder[line]->len);
 		w->reorder[line]->len = 0;
 	}
-	if (data && f->dup_ppm && ws_below(s, 1000000) < f->dup_ppm) {
+	if (data && ws_fault(s, f, f->dup_ppm, seq, count, WS_FAULT_DUP)) {
 		ws_queue(w, line, pkt, len);
 		s->st.duplicated[line]++;
 	}

@@ -36,6 +36,7 @@
 
 typedef struct {
 	uint32_t n_symbols;     /* 1..65535 */
+	uint32_t symbol_base;   /* this feed's first symbol is S<base+1>, locate base+1 (feeds split the symbols) */
 	uint64_t seed;
 	char session[10];       /* space-padded */
 	uint32_t max_payload;   /* UDP payload cap, bytes (MoldUDP64 header included); <= 9000 */
@@ -46,13 +47,18 @@ typedef struct {
 
 typedef struct ws_sim ws_sim_t;
 
+/* What a sequence range does to the packets that carry its messages. */
+enum ws_sim_fault { WS_FAULT_DROP = 0, WS_FAULT_DUP = 1, WS_FAULT_REORDER = 2, WS_FAULT_DELAY = 3 };
+
 /* Fault injection for one line: probabilities in parts per million, and
- * explicit sequence ranges whose packets are dropped. */
+ * sequence ranges (inclusive message seqs) whose packets are always dropped,
+ * duplicated, reordered or delayed. */
 typedef struct {
 	uint32_t drop_ppm, dup_ppm, reorder_ppm, delay_ppm;
 	uint32_t delay_us;
 	uint32_t n_ranges;
-	uint64_t drop_lo[WS_SIM_MAX_RANGES], drop_hi[WS_SIM_MAX_RANGES]; /* inclusive message seqs */
+	uint64_t range_lo[WS_SIM_MAX_RANGES], range_hi[WS_SIM_MAX_RANGES];
+	uint8_t range_kind[WS_SIM_MAX_RANGES]; /* enum ws_sim_fault */
 } ws_sim_faults_t;
 
 typedef struct {
