@@ -433,3 +433,29 @@ def test_live_faults_at_given_sequence_numbers(testbed_cfg) -> None:
     assert order.index(201) < order.index(200) and res["reordered"][0] == 1  # held back behind the next one
     assert order.index(300) > order.index(320) and res["delayed"][0] == 1  # 5 ms late at 20 k msg/s
     assert sorted(set(order)) == list(range(1, res["next_seq"]))  # nothing lost
+
+
+def test_never_sends_out_of_the_machine_unasked(monkeypatch) -> None:
+    from wirespeed import testbed
+
+    monkeypatch.setattr(testbed, "status", lambda cfg: testbed.TestbedStatus(cfg))  # no test host
+    cfg = S.SimConfig(lines=[S.Line("239.1.1.1", 30001)])
+    with pytest.raises(UsageError, match="no test host"):
+        S.where_to_send(cfg)
+    assert S.where_to_send(S.SimConfig(lines=cfg.lines, iface="lo")).iface == "lo"  # asked for: respected
+
+
+@pytest.mark.privileged
+def test_default_is_the_test_host(testbed_cfg) -> None:
+    from wirespeed import testbed
+
+    default = testbed.TestbedConfig()
+    made = not testbed.status(default).complete
+    if made:
+        testbed.up(default)
+    try:
+        cfg = S.where_to_send(S.SimConfig(lines=[S.Line("239.1.1.1", 30001)]))
+        assert (cfg.netns, cfg.iface, cfg.source) == ("ws-exchange", "ws-exch0", "198.18.0.2")
+    finally:
+        if made:
+            testbed.down(default)

@@ -392,7 +392,10 @@ def sim(
     uncrossed book, then the end of session. Each ITCH timestamp is the send time, so a
     receiver measures one-way latency from the message itself.
 
-    Example, from the test host:  wirespeed sim --netns ws-exchange --iface ws-exch0 --source 198.18.0.2 --rate 100000
+    Where it sends from: --netns/--iface if given; otherwise the test host (wirespeed testbed up),
+    and if there is none it refuses rather than send out of this machine's own interface.
+
+    Example:  wirespeed testbed up && wirespeed sim --rate 100000 --duration 10
     """
     from pathlib import Path
 

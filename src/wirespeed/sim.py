@@ -281,10 +281,31 @@ def make_sim(cfg: SimConfig, total: int | None = None, feed: int = 0) -> Any:
                        max_payload=cfg.max_payload, total_msgs=share)
 
 
+def where_to_send(cfg: SimConfig) -> SimConfig:
+    """Never out of the machine's own interface unasked: with neither --netns
+    nor --iface, send from the test host if it is up, else refuse. (From the
+    host namespace, multicast follows the default route: out of eth0.)"""
+    if cfg.netns or cfg.iface:
+        return cfg
+    from dataclasses import replace
+
+    from wirespeed.testbed import TestbedConfig, status
+
+    tb = TestbedConfig()
+    try:
+        up = status(tb).complete
+    except Exception:  # noqa: BLE001 - any failure to look means: not usable
+        up = False
+    if not up:
+        raise UsageError("no test host to send from, and no --iface given",
+                         "make one (as root): wirespeed testbed up; or name the interface: --iface IF")
+    return replace(cfg, netns=tb.netns, iface=tb.peer_if, source=cfg.source or tb.peer_addr)
+
+
 def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Send the session of every feed; returns the final statistics. Ctrl-C
     ends it cleanly (end of session sent on every feed)."""
-    cfg.validate()
+    cfg = where_to_send(cfg.validate())
     feeds = cfg.feeds()
     sims = [make_sim(cfg, feed=k) for k in range(len(feeds))]
     stack = ExitStack()
