@@ -78,3 +78,9 @@ class Goal:
         if v is None:
             return None
         return v >= self.target if self.op == ">=" else v <= self.target
+
+
+def goals_report(goals: list[Goal], results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal with its value and whether it is met (None: not measured)."""
+    return [{"goal": g.label, "key": g.key, "target": f"{g.op} {g.target:g}", "value": results.get(g.key),
+             "met": g.met(results)} for g in goals]

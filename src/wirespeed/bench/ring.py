@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from wirespeed import _native
-from wirespeed.bench.common import Goal, collect, cpus, percentiles_ns, run_child, tsc_hz
+from wirespeed.bench.common import Goal, goals_report, collect, cpus, percentiles_ns, run_child, tsc_hz
 from wirespeed.ring import Ring, RingReader
 
 REC = 64
@@ -320,6 +320,5 @@ def run(opts: RingBenchOptions, progress: Any = None) -> dict[str, Any]:
         res["writer_paced_4readers_ratio"] = paced4 / target
     finally:
         rings.close()
-    res["goals"] = [{"goal": g.label, "key": g.key, "target": f"{g.op} {g.target:g}", "value": res.get(g.key),
-                     "met": g.met(res)} for g in GOALS]
+    res["goals"] = goals_report(GOALS, res)
     return res

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from wirespeed import sim as S
-from wirespeed.bench.common import Goal
+from wirespeed.bench.common import Goal, goals_report
 from wirespeed.errors import WirespeedError
 from wirespeed.frames import multicast_mac, udp_frame
 from wirespeed.testbed import TestbedConfig
@@ -131,6 +131,5 @@ def run(opts: SimBenchOptions, progress: Any = None) -> dict[str, Any]:
     finally:
         if made:
             testbed.down(tb)
-    res["goals"] = [{"goal": g.label, "key": g.key, "target": f"{g.op} {g.target:g}", "value": res.get(g.key),
-                     "met": g.met(res)} for g in GOALS]
+    res["goals"] = goals_report(GOALS, res)
     return res
