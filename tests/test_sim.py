@@ -163,6 +163,14 @@ def test_pcapng_read_back_by_dpkt_and_tshark(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("1700000000.000000000")
+    # Wireshark's own MoldUDP64 dissector reads the same session, sequences and counts
+    out = subprocess.run(["tshark", "-r", str(path), "-d", "udp.port==30001,moldudp64", "-Y", "ip.dst==239.1.1.1",
+                          "-T", "fields", "-e", "moldudp64.session", "-e", "moldudp64.sequence",
+                          "-e", "moldudp64.count"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in out.stdout.splitlines()]
+    ours = [mold.decode(f[2]) for f in a]
+    assert [(r[0].strip(), int(r[1]), int(r[2])) for r in rows] == \
+        [(p.session.decode().strip(), p.seq, p.count) for p in ours]
 
 
 # -- bad input -------------------------------------------------------------------------
