@@ -325,3 +325,31 @@ def test_impossible_layout_with_a_valid_checksum_is_refused(ring_path) -> None:
 def test_missing_ring_is_a_usage_error(tmp_path) -> None:
     with pytest.raises(UsageError, match="no such ring"):
         RingReader(tmp_path / "nothing")
+
+
+def test_the_ring_describes_its_records(ring_path) -> None:
+    Ring.create(ring_path, size="128K")
+    with RingWriter(ring_path) as w, RingReader(ring_path) as r:
+        assert r.description() == {}
+        w.describe({"streams": [{"id": 1, "name": "itch-a", "group": "239.1.1.1", "port": 30001}]})
+        assert r.description()["streams"][0]["name"] == "itch-a"
+        assert Ring.info(ring_path)["description"]["streams"][0]["port"] == 30001
+        with pytest.raises(UsageError, match="at most 3072"):
+            w.describe({"x": "y" * 4000})
+
+
+def test_short_waits_still_notice_a_closed_writer(ring_path) -> None:
+    """A caller polling with short timeouts (a recorder) must learn that the
+    writer has gone, not wait forever."""
+    import time
+
+    Ring.create(ring_path, size="128K")
+    w = RingWriter(ring_path)
+    w.append(b"last")
+    w.close()
+    with RingReader(ring_path, "oldest") as r:
+        assert len(r.wait(timeout=0.05)) == 1
+        t0 = time.monotonic()
+        with pytest.raises(RingError, match="writer is closed"):
+            while time.monotonic() - t0 < 5:
+                r.wait(timeout=0.05)

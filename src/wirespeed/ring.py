@@ -50,6 +50,7 @@ REC_DTYPE = np.dtype([
 assert REC_DTYPE.itemsize == 32
 
 MAX_PAYLOAD = 9216
+META_MAX = 3072  # bytes of description in the control page (WS_RING_META_MAX)
 DROP_CAUSES = ("too_big", "sock_overflow", "xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed")
 DEFAULT_DIR = Path("/dev/shm")
 _START = {"latest": 0, "oldest": 1}
@@ -182,6 +183,17 @@ class RingWriter:
     def heartbeat(self) -> None:
         self._w.heartbeat()
 
+    def describe(self, meta: dict[str, object]) -> None:
+        """Say what the records are (e.g. the capture's streams), as JSON in
+        the control page; readers get it from RingReader.description()."""
+        import json
+
+        data = json.dumps(meta, separators=(",", ":")).encode()
+        if len(data) > META_MAX:
+            raise UsageError(f"ring description is {len(data)} bytes; at most {META_MAX} fit",
+                             "fewer or shorter stream names")
+        self._w.set_meta(data)
+
     @property
     def next_seq(self) -> int:
         return self._w.next_seq
@@ -223,6 +235,7 @@ class RingReader:
         self._pay = np.empty(self.PAYLOAD_BUDGET + MAX_PAYLOAD, dtype=np.uint8)
         self._lost_seen = 0
         self._epoch = self._r.epoch
+        self._state_checked = 0.0
 
     # -- reading -----------------------------------------------------------
     def poll(self, max: int = 8192, copy: bool = True) -> Batch:  # noqa: A002 - the issue's own name
@@ -251,20 +264,21 @@ class RingReader:
         Raises RingError if the writer died and nothing is left to read."""
         deadline = None if timeout is None else time.monotonic() + timeout
         nap = 20e-6
-        checked = time.monotonic()
         while True:
             batch = self.poll(max, copy)
             if len(batch) or batch.lost:
                 return batch
             now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return batch
-            if now - checked > 0.25:  # the writer's health, a few times a second
-                checked = now
+            # The writer's health, a few times a second; the clock lives on the
+            # reader, so callers with short timeouts are checked too.
+            if now - self._state_checked > 0.25:
+                self._state_checked = now
                 state, _ = self.writer_state()
                 if state in ("dead", "closed") and self._r.next_seq >= self._r.head_seq:
                     raise RingError(f"{self.path}: the writer is {state} and every record has been read",
                                     "restart the writer, or stop reading")
+            if deadline is not None and now >= deadline:
+                return batch
             time.sleep(nap if deadline is None else min(nap, builtins.max(deadline - now, 0.0)))
             nap = min(nap * 2, 1e-3)
 
@@ -281,6 +295,18 @@ class RingReader:
     def info(self) -> dict[str, object]:
         """The control page: layout, writer identity, counters."""
         return self._r.control()
+
+    def description(self) -> dict[str, object]:
+        """What the writer said the records are ({} if it said nothing or it
+        cannot be read)."""
+        import json
+
+        raw = self._r.meta()
+        try:
+            meta = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        return meta if isinstance(meta, dict) else {}
 
     @property
     def lost(self) -> int:
@@ -349,6 +375,7 @@ class Ring:
         with RingReader(path) as r:
             c = r.info()
             state, _ = r.writer_state()
+            c["description"] = r.description()
         c["writer"] = state
         c["path"] = str(resolve(path))
         now = time.time_ns()

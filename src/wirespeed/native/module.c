@@ -31,6 +31,8 @@ PyObject *ws_RingError;        /* a ring refused or found corrupt: (message, cod
 /* py_ring.c */
 extern PyTypeObject RingWriterType, RingReaderType;
 PyObject *py_ring_create(PyObject *self, PyObject *args, PyObject *kw);
+/* py_capture.c */
+extern PyTypeObject KernelRxType;
 /* py_sim.c */
 extern PyTypeObject SimType;
 PyObject *py_itch_decode(PyObject *self, PyObject *args);
@@ -350,7 +352,8 @@ PyMODINIT_FUNC PyInit__native(void)
 		NULL, NULL);
 	if (!ws_RingError || PyModule_AddObjectRef(m, "RingError", ws_RingError) < 0)
 		goto fail;
-	if (PyType_Ready(&SimType) < 0 || PyModule_AddObjectRef(m, "Sim", (PyObject *)&SimType) < 0)
+	if (PyType_Ready(&SimType) < 0 || PyModule_AddObjectRef(m, "Sim", (PyObject *)&SimType) < 0 ||
+	    PyType_Ready(&KernelRxType) < 0 || PyModule_AddObjectRef(m, "KernelRx", (PyObject *)&KernelRxType) < 0)
 		goto fail;
 	if (PyType_Ready(&RingWriterType) < 0 || PyType_Ready(&RingReaderType) < 0 ||
 	    PyModule_AddObjectRef(m, "RingWriter", (PyObject *)&RingWriterType) < 0 ||

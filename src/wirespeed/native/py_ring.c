@@ -186,6 +186,24 @@ static PyObject *RingWriter_count_drop(RingWriterObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+static PyObject *RingWriter_set_meta(RingWriterObject *self, PyObject *args)
+{
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "y*", &b))
+		return NULL;
+	if (!writer_ok(self)) {
+		PyBuffer_Release(&b);
+		return NULL;
+	}
+	int rc = ws_ring_set_meta(&self->w, b.buf, (uint32_t)(b.len > 0xffffffff ? 0xffffffff : b.len));
+	PyBuffer_Release(&b);
+	if (rc) {
+		PyErr_Format(PyExc_ValueError, "ring description longer than %u bytes", WS_RING_META_MAX);
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
 static PyObject *RingWriter_heartbeat(RingWriterObject *self, PyObject *noargs)
 {
 	(void)noargs;
@@ -225,6 +243,7 @@ static PyMethodDef RingWriter_methods[] = {
 	 "publish_batch(data, lengths, stream=0, flags=0, ts_ns=0) -> number published"},
 	{"count_drop", (PyCFunction)RingWriter_count_drop, METH_VARARGS, "count_drop(cause, n=1)"},
 	{"heartbeat", (PyCFunction)RingWriter_heartbeat, METH_NOARGS, "heartbeat(): I am alive, just quiet"},
+	{"set_meta", (PyCFunction)RingWriter_set_meta, METH_VARARGS, "set_meta(bytes): what the records are"},
 	{"close", (PyCFunction)RingWriter_close, METH_NOARGS, "close(): mark the ring closed, release it"},
 	{NULL, NULL, 0, NULL},
 };
@@ -233,6 +252,24 @@ static PyGetSetDef RingWriter_getset[] = {
 	{"next_seq", (getter)RingWriter_next_seq, NULL, "seq of the next record", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
+
+/* ws_py_ring_writer: the joined writer behind a RingWriter object, for other
+ * native modules (the rx engines), or NULL with an exception set. */
+ws_ring_writer_t *ws_py_ring_writer(PyObject *o);
+
+PyTypeObject RingWriterType;
+
+ws_ring_writer_t *ws_py_ring_writer(PyObject *o)
+{
+	if (!PyObject_TypeCheck(o, &RingWriterType)) {
+		PyErr_SetString(PyExc_TypeError, "expected a wirespeed._native.RingWriter");
+		return NULL;
+	}
+	RingWriterObject *w = (RingWriterObject *)o;
+	if (!writer_ok(w))
+		return NULL;
+	return &w->w;
+}
 
 PyTypeObject RingWriterType = {
 	PyVarObject_HEAD_INIT(NULL, 0)
@@ -425,6 +462,16 @@ static PyObject *RingReader_control(RingReaderObject *self, PyObject *noargs)
 		"records_published", (unsigned long long)(atomic_load(&c->head_seq) - 1), "drops", drops);
 }
 
+static PyObject *RingReader_meta(RingReaderObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (!reader_ok(self))
+		return NULL;
+	char buf[WS_RING_META_MAX];
+	uint32_t len = ws_ring_get_meta(self->r.ctrl, buf);
+	return PyBytes_FromStringAndSize(buf, len);
+}
+
 static PyObject *RingReader_close(RingReaderObject *self, PyObject *noargs)
 {
 	(void)noargs;
@@ -502,6 +549,7 @@ static PyMethodDef RingReader_methods[] = {
 	{"writer_state", (PyCFunction)RingReader_writer_state, METH_NOARGS,
 	 "writer_state() -> (alive|closed|dead|never, restarted)"},
 	{"control", (PyCFunction)RingReader_control, METH_NOARGS, "control() -> dict of the control page"},
+	{"meta", (PyCFunction)RingReader_meta, METH_NOARGS, "meta() -> bytes: what the records are (b'' if unset)"},
 	{"close", (PyCFunction)RingReader_close, METH_NOARGS, "close(): unmap (refused while views live)"},
 	{NULL, NULL, 0, NULL},
 };

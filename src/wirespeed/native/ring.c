@@ -341,6 +341,28 @@ int ws_ring_publish(ws_ring_writer_t *w, const void *data, uint32_t len, uint64_
 	return 1;
 }
 
+int ws_ring_set_meta(ws_ring_writer_t *w, const void *data, uint32_t len)
+{
+	if (len > WS_RING_META_MAX)
+		return WS_RING_EINVAL;
+	ws_ring_ctrl_t *c = w->ctrl;
+	atomic_store_explicit(&c->meta_len, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	memcpy((uint8_t *)c + WS_RING_META_OFF, data, len);
+	atomic_store_explicit(&c->meta_len, len, memory_order_release);
+	return WS_RING_OK;
+}
+
+uint32_t ws_ring_get_meta(const ws_ring_ctrl_t *c, void *buf)
+{
+	uint32_t len = atomic_load_explicit(&c->meta_len, memory_order_acquire);
+	if (len > WS_RING_META_MAX)
+		return 0; /* corrupt: never copy past the control page */
+	memcpy(buf, (const uint8_t *)c + WS_RING_META_OFF, len);
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&c->meta_len, memory_order_relaxed) == len ? len : 0;
+}
+
 void ws_ring_writer_leave(ws_ring_writer_t *w)
 {
 	if (w->ctrl) {

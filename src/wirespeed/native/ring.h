@@ -175,7 +175,14 @@ typedef struct {
 	_Atomic uint64_t tail_pos __attribute__((aligned(64))); /* payload below this is overwritten */
 	/* lines 4-5: drops by cause */
 	_Atomic uint64_t drops[WS_RING_DROP_CNT] __attribute__((aligned(64)));
+	/* bytes WS_RING_META_OFF..CTRL_SZ: what the records are (the capture's
+	 * streams, as JSON), set by the writer before it publishes: meta_len is
+	 * stored after the bytes, with release; 0 while being rewritten. */
+	_Atomic uint32_t meta_len __attribute__((aligned(64)));
 } ws_ring_ctrl_t;
+
+#define WS_RING_META_OFF 1024u
+#define WS_RING_META_MAX (WS_RING_CTRL_SZ - WS_RING_META_OFF)
 
 /* Errors: negative return values. ws_ring_strerror says what each means. */
 enum ws_ring_err {
@@ -238,6 +245,14 @@ int ws_ring_writer_join(ws_ring_writer_t *w, const char *path, ws_ring_syserr_t 
  * 0). Returns 1 if published. */
 int ws_ring_publish(ws_ring_writer_t *w, const void *data, uint32_t len, uint64_t ts_ns,
                     uint16_t stream, uint16_t flags);
+
+/* ws_ring_set_meta stores up to WS_RING_META_MAX bytes describing the
+ * records (WS_RING_EINVAL if longer). Call before publishing. */
+int ws_ring_set_meta(ws_ring_writer_t *w, const void *data, uint32_t len);
+
+/* ws_ring_get_meta copies the description into buf (at least
+ * WS_RING_META_MAX bytes); returns its length (0: none). */
+uint32_t ws_ring_get_meta(const ws_ring_ctrl_t *c, void *buf);
 
 /* ws_ring_count_drop adds n to drop counter `cause` (single writer: relaxed). */
 static inline void ws_ring_count_drop(ws_ring_writer_t *w, unsigned cause, uint64_t n)

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "frame.h"
 #include "itch.h"
 
 enum { PH_START_O, PH_DIRECTORY, PH_START_S, PH_START_Q, PH_TRADING, PH_END_M, PH_END_E, PH_END_C, PH_EOS };
@@ -389,8 +390,6 @@ uint32_t ws_sim_retransmit(ws_sim_t *s, uint64_t seq, uint32_t count, uint8_t *p
 #define WS_BATCH 64
 #define WS_DELAY_Q 4096
 
-#define WS_FRAME_HDR 42u /* Ethernet 14 + IPv4 20 + UDP 8 */
-
 typedef struct {
 	uint8_t data[9000];
 	uint32_t len;
@@ -444,66 +443,6 @@ static void ws_flush_all(struct ws_runner *w)
 	w->nbufs = 0;
 }
 
-/* ws_csum_add folds bytes into a ones'-complement sum (RFC 1071). */
-static uint32_t ws_csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
-{
-	uint64_t s = sum;
-	while (len >= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		v = __builtin_bswap64(v);
-		s += (v >> 48) + ((v >> 32) & 0xffff) + ((v >> 16) & 0xffff) + (v & 0xffff);
-		p += 8;
-		len -= 8;
-	}
-	while (len >= 2) {
-		s += (uint32_t)(p[0] << 8 | p[1]);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint32_t)s;
-}
-
-/* ws_frame writes Ethernet/IPv4/UDP headers for a multicast datagram in
- * front of its payload (already at f + WS_FRAME_HDR). */
-static void ws_frame(const ws_sim_line_t *l, uint8_t *f, uint32_t len)
-{
-	uint32_t group = ntohl(l->dst.sin_addr.s_addr);
-	uint8_t dmac[6] = {0x01, 0x00, 0x5e, (uint8_t)((group >> 16) & 0x7f), (uint8_t)(group >> 8), (uint8_t)group};
-	memcpy(f, dmac, 6);
-	memcpy(f + 6, l->src_mac, 6);
-	f[12] = 0x08;
-	f[13] = 0x00;
-	uint8_t *ip = f + 14;
-	ip[0] = 0x45;
-	ip[1] = 0;
-	ws_be16(ip + 2, (uint16_t)(20 + 8 + len));
-	ws_be16(ip + 4, 0);      /* IP ID 0: DF is set (RFC 6864) */
-	ws_be16(ip + 6, 0x4000); /* DF */
-	ip[8] = l->ttl;
-	ip[9] = 17;
-	ws_be16(ip + 10, 0);
-	memcpy(ip + 12, &l->src_ip, 4);
-	memcpy(ip + 16, &l->dst.sin_addr.s_addr, 4);
-	ws_be16(ip + 10, (uint16_t)~ws_csum_add(0, ip, 20));
-	uint8_t *udp = ip + 20;
-	ws_be16(udp, l->sport);
-	memcpy(udp + 2, &l->dst.sin_port, 2);
-	ws_be16(udp + 4, (uint16_t)(8 + len));
-	ws_be16(udp + 6, 0);
-	uint8_t pseudo[12];
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = 17;
-	ws_be16(pseudo + 10, (uint16_t)(8 + len));
-	uint16_t c = (uint16_t)~ws_csum_add(ws_csum_add(0, pseudo, 12), udp, 8 + len);
-	ws_be16(udp + 6, c ? c : 0xffff);
-}
-
 /* ws_queue adds a datagram to a line's batch (copied into the runner's
  * buffers; in raw mode behind the frame headers it writes). */
 static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uint32_t len)
@@ -514,7 +453,8 @@ static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uin
 	uint8_t *buf = w->bufs[w->nbufs++];
 	if (l->raw) {
 		memcpy(buf + WS_FRAME_HDR, pkt, len);
-		ws_frame(l, buf, len);
+		ws_frame_udp4(buf, NULL, l->src_mac, l->src_ip, l->dst.sin_addr.s_addr, htons(l->sport), l->dst.sin_port,
+		              l->ttl, len);
 		len += WS_FRAME_HDR;
 	} else {
 		memcpy(buf, pkt, len);

@@ -1,0 +1,218 @@
+"""`wirespeed capture`: feeds from an interface into the ring.
+
+A capture config names the interface, the feeds (name, group, port, A/B line,
+optional source, transport), the ring, and the cores. From a TOML file:
+
+    iface = "ws-host0"
+    ring = "/dev/shm/wirespeed"
+    ring_size = "256M"
+    mode = "busy"            # kernel transport: block | busy
+    cpu = 1                  # pin the receive thread
+    [[feed]]
+    name = "itch"
+    group = "239.1.1.1"
+    port = 30001
+    line = "A"
+    transport = "kernel"
+
+or from flags (`--feed NAME=GROUP:PORT`). The ring describes its streams
+(RingWriter.describe), so recorders and readers need nothing else.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wirespeed.errors import UsageError, WirespeedError
+from wirespeed.ring import Ring, RingError, RingWriter, parse_size, resolve
+from wirespeed.transports import Stream
+from wirespeed.transports.kernel import KernelTransport
+
+TRANSPORTS = ("kernel", "af_xdp")
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    name: str
+    group: str
+    port: int
+    line: str = "A"
+    transport: str = "kernel"
+    source: str | None = None
+
+
+@dataclass
+class CaptureConfig:
+    iface: str
+    feeds: list[FeedSpec]
+    ring: str = "/dev/shm/wirespeed"
+    ring_size: str = "256M"
+    mode: str = "block"
+    stamp: str = "kernel"
+    cpu: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> CaptureConfig:
+        import tomllib
+
+        try:
+            with open(path, "rb") as f:
+                doc = tomllib.load(f)
+        except FileNotFoundError:
+            raise UsageError(f"no capture config at {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{path}: not valid TOML: {exc}") from None
+        known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed"}
+        unknown = set(doc) - known
+        if unknown:
+            raise UsageError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}",
+                             f"known: {', '.join(sorted(known))}")
+        feeds = []
+        for i, fd in enumerate(doc.get("feed", [])):
+            if not isinstance(fd, dict):
+                raise UsageError(f"{path}: [[feed]] {i + 1} is not a table")
+            try:
+                feeds.append(FeedSpec(**fd))
+            except TypeError as exc:
+                raise UsageError(f"{path}: [[feed]] {i + 1}: {exc}",
+                                 "a feed has name, group, port and optionally line, transport, source") from None
+        if "iface" not in doc:
+            raise UsageError(f"{path}: iface is missing", 'add: iface = "ws-host0"')
+        return cls(iface=doc["iface"], feeds=feeds, ring=doc.get("ring", cls.ring),
+                   ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode", "block"),
+                   stamp=doc.get("stamp", "kernel"), cpu=doc.get("cpu")).validate()
+
+    def validate(self) -> CaptureConfig:
+        if not self.feeds:
+            raise UsageError("no feeds to capture", "give --feed NAME=GROUP:PORT or [[feed]] tables")
+        seen = set()
+        for f in self.feeds:
+            try:
+                ipaddress.IPv4Address(f.group)
+            except ValueError:
+                raise UsageError(f"feed {f.name}: invalid group {f.group!r}") from None
+            if not isinstance(f.port, int) or not 0 < f.port < 65536:
+                raise UsageError(f"feed {f.name}: invalid port {f.port!r}")
+            if f.transport not in TRANSPORTS:
+                raise UsageError(f"feed {f.name}: unknown transport {f.transport!r}", f"one of {', '.join(TRANSPORTS)}")
+            if f.transport == "af_xdp":
+                raise UsageError(f"feed {f.name}: the af_xdp transport is not built yet", "use transport = \"kernel\"")
+            if f.line not in ("A", "B", "C", "D"):
+                raise UsageError(f"feed {f.name}: line must be A, B, C or D")
+            if (f.group, f.port) in seen:
+                raise UsageError(f"feed {f.name}: {f.group}:{f.port} named twice")
+            seen.add((f.group, f.port))
+        if self.mode not in ("block", "busy"):
+            raise UsageError(f"mode {self.mode!r}", "block or busy")
+        if self.stamp not in ("kernel", "user"):
+            raise UsageError(f"stamp {self.stamp!r}", "kernel or user")
+        if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
+            raise UsageError(f"cpu {self.cpu} is not available to this process",
+                             f"choose from {sorted(os.sched_getaffinity(0))}")
+        parse_size(self.ring_size)
+        return self
+
+    def streams(self) -> list[Stream]:
+        return [Stream(i + 1, f.name, f.group, f.port, f.line, f.source) for i, f in enumerate(self.feeds)]
+
+
+def parse_feed_flag(text: str) -> FeedSpec:
+    """NAME=GROUP:PORT[/LINE], e.g. itch=239.1.1.1:30001 or itch-b=239.1.2.1:30001/B"""
+    name, eq, rest = text.partition("=")
+    addr, _, line = rest.partition("/")
+    group, colon, port = addr.partition(":")
+    if not (eq and colon and name and port.isdigit()):
+        raise UsageError(f"invalid feed {text!r}", "write NAME=GROUP:PORT, e.g. itch=239.1.1.1:30001 (/B for a B line)")
+    return FeedSpec(name, group, int(port), line or "A")
+
+
+def open_ring(cfg: CaptureConfig) -> RingWriter:
+    """Join the ring, creating it if it does not exist yet."""
+    path = resolve(cfg.ring)
+    if not path.exists():
+        Ring.create(path, size=cfg.ring_size)
+    try:
+        return RingWriter(path)
+    except RingError:
+        raise
+    except WirespeedError as exc:
+        raise WirespeedError(f"cannot write the ring {path}: {exc.message}", exc.hint) from None
+
+
+def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
+        stop: threading.Event | None = None) -> dict[str, Any]:
+    """Capture until `duration_s` passes, `stop` is set, or SIGINT/SIGTERM.
+    The ring is left closed (readers see a clean end) with every counter."""
+    cfg.validate()
+    stop = stop or threading.Event()
+    streams = cfg.streams()
+    writer = open_ring(cfg)
+    transport = KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp)
+    try:
+        transport.open()
+        writer.describe({"capture": {"iface": cfg.iface, "pid": os.getpid()},
+                         "streams": [asdict(s) | {"transport": "kernel"} for s in streams]})
+        errors: list[BaseException] = []
+
+        def rx() -> None:
+            try:
+                if cfg.cpu is not None:
+                    os.sched_setaffinity(0, {cfg.cpu})  # this thread only
+                transport.run(writer._w)
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=rx, name="wirespeed-rx-kernel", daemon=True)
+        old = _install_stop_signals(stop)
+        t0 = time.monotonic()
+        thread.start()
+        try:
+            while thread.is_alive() and not stop.is_set():
+                if duration_s and time.monotonic() - t0 >= duration_s:
+                    break
+                stop.wait(0.25)
+                if progress:
+                    progress(_stats(transport, writer, cfg, time.monotonic() - t0))
+        finally:
+            transport.stop()
+            thread.join(5)
+            _restore_signals(old)
+        if errors:
+            raise WirespeedError(f"the receive thread failed: {errors[0]}")
+        return _stats(transport, writer, cfg, time.monotonic() - t0)
+    finally:
+        transport.close()
+        writer.close()
+
+
+def _stats(transport: KernelTransport, writer: RingWriter, cfg: CaptureConfig, elapsed: float) -> dict[str, Any]:
+    from wirespeed.ring import RingReader
+
+    rx = transport.stats()
+    with RingReader(writer.path) as r:
+        info = r.info()
+    return {"elapsed_s": elapsed, "ring": str(writer.path), "iface": cfg.iface, "transport": "kernel",
+            "mode": cfg.mode, "rx": rx, "records": info["records_published"], "drops": info["drops"],
+            "next_seq": writer.next_seq}
+
+
+def _install_stop_signals(stop: threading.Event) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.signal(sig, lambda *_: stop.set())
+    return old
+
+
+def _restore_signals(old: dict[int, Any]) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)

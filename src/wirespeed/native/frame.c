@@ -1,0 +1,75 @@
+/* frame.c - see frame.h. */
+#include "frame.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "itch.h" /* ws_be16 */
+
+/* ws_csum_add folds bytes into a ones'-complement sum (RFC 1071). */
+static uint32_t ws_csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
+{
+	uint64_t s = sum;
+	while (len >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		v = __builtin_bswap64(v);
+		s += (v >> 48) + ((v >> 32) & 0xffff) + ((v >> 16) & 0xffff) + (v & 0xffff);
+		p += 8;
+		len -= 8;
+	}
+	while (len >= 2) {
+		s += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
+}
+
+void ws_frame_udp4(uint8_t *f, const uint8_t *dmac, const uint8_t *smac, uint32_t src_ip, uint32_t dst_ip,
+                   uint16_t sport, uint16_t dport, uint8_t ttl, uint32_t len)
+{
+	uint32_t dst = ntohl(dst_ip);
+	if ((dst >> 28) == 0xe) {
+		uint8_t m[6] = {0x01, 0x00, 0x5e, (uint8_t)((dst >> 16) & 0x7f), (uint8_t)(dst >> 8), (uint8_t)dst};
+		memcpy(f, m, 6);
+	} else if (dmac) {
+		memcpy(f, dmac, 6);
+	} else {
+		memset(f, 0, 6);
+	}
+	if (smac)
+		memcpy(f + 6, smac, 6);
+	else
+		memset(f + 6, 0, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	ws_be16(ip + 2, (uint16_t)(20 + 8 + len));
+	ws_be16(ip + 4, 0);      /* IP ID 0: DF is set (RFC 6864) */
+	ws_be16(ip + 6, 0x4000); /* DF */
+	ip[8] = ttl;
+	ip[9] = 17;
+	ws_be16(ip + 10, 0);
+	memcpy(ip + 12, &src_ip, 4);
+	memcpy(ip + 16, &dst_ip, 4);
+	ws_be16(ip + 10, (uint16_t)~ws_csum_add(0, ip, 20));
+	uint8_t *udp = ip + 20;
+	memcpy(udp, &sport, 2);
+	memcpy(udp + 2, &dport, 2);
+	ws_be16(udp + 4, (uint16_t)(8 + len));
+	ws_be16(udp + 6, 0);
+	uint8_t pseudo[12];
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 17;
+	ws_be16(pseudo + 10, (uint16_t)(8 + len));
+	uint16_t c = (uint16_t)~ws_csum_add(ws_csum_add(0, pseudo, 12), udp, 8 + len);
+	ws_be16(udp + 6, c ? c : 0xffff);
+}

@@ -1,0 +1,111 @@
+"""The kernel transport: UDP sockets joined to the feed groups, received by
+native/rx_kernel.c (recvmmsg, SO_TIMESTAMPNS, SO_RXQ_OVFL) into the ring.
+
+Only standard socket calls: it runs unchanged under OpenOnload's `onload`.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from wirespeed import _native
+from wirespeed.errors import WirespeedError
+from wirespeed.transports import Stream
+
+# linux/socket.h, linux/in.h (not all in Python's socket module)
+SO_TIMESTAMPNS = 35
+SO_RXQ_OVFL = 40
+SO_BUSY_POLL = 46
+SO_RCVBUFFORCE = 33
+IP_PKTINFO = 8
+IP_RECVTTL = 12
+IP_ADD_SOURCE_MEMBERSHIP = 39
+RCVBUF = 32 << 20  # room for ~30 ms of a saturated bed before the queue overflows (counted if it does)
+
+
+class KernelTransport:
+    name = "kernel"
+
+    def __init__(self, iface: str, streams: list[Stream], mode: str = "block", stamp: str = "kernel") -> None:
+        self.iface = iface
+        self.streams = streams
+        self.mode = mode
+        self.stamp = stamp
+        self.socks: list[socket.socket] = []
+        self._rx: Any = None
+
+    def _join(self, s: socket.socket, st: Stream, ifindex: int, local: str) -> None:
+        group = socket.inet_aton(st.group)
+        if st.source:  # struct ip_mreq_source: group, interface address, source
+            s.setsockopt(socket.IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP,
+                         group + socket.inet_aton(local) + socket.inet_aton(st.source))
+        else:  # struct ip_mreqn: group, address, ifindex
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                         struct.pack("4s4si", group, b"\0" * 4, ifindex))
+
+    def open(self) -> None:
+        try:
+            ifindex = socket.if_nametoindex(self.iface)
+        except OSError:
+            raise WirespeedError(f"no interface named {self.iface!r}", "list them with: ip -br link") from None
+        local = _iface_addr(self.iface)
+        try:
+            for st in self.streams:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self.socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)  # root: past net.core.rmem_max
+                except PermissionError:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                for opt in (SO_TIMESTAMPNS, SO_RXQ_OVFL):
+                    s.setsockopt(socket.SOL_SOCKET, opt, 1)
+                s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+                s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+                if self.mode == "busy":
+                    try:
+                        s.setsockopt(socket.SOL_SOCKET, SO_BUSY_POLL, 50)  # µs; needs CAP_NET_ADMIN to raise
+                    except PermissionError:
+                        pass
+                s.bind((st.group, st.port))  # only this group's datagrams on this port
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
+                if ipaddress_is_multicast(st.group):
+                    self._join(s, st, ifindex, local)
+        except OSError as exc:
+            self.close()
+            raise WirespeedError(f"kernel transport: cannot open a socket for the feeds on {self.iface}: {exc}",
+                                 "check the interface, the groups and ports (is another capture bound?)") from None
+
+    def run(self, writer: Any) -> None:
+        self._rx = _native.KernelRx(writer, [(s.fileno(), st.id, st.port) for s, st in zip(self.socks, self.streams)],
+                                    self.mode, self.stamp)
+        self._rx.run()
+
+    def stop(self) -> None:
+        if self._rx is not None:
+            self._rx.stop()
+
+    def stats(self) -> dict[str, int]:
+        return self._rx.stats() if self._rx is not None else {}
+
+    def close(self) -> None:
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+def ipaddress_is_multicast(addr: str) -> bool:
+    return 224 <= int(addr.split(".")[0]) <= 239
+
+
+def _iface_addr(iface: str) -> str:
+    """The interface's IPv4 address (SIOCGIFADDR), 0.0.0.0 if it has none."""
+    import fcntl
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            raw = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", iface.encode()[:15]))
+        except OSError:
+            return "0.0.0.0"
+    return socket.inet_ntoa(raw[20:24])
