@@ -26,6 +26,9 @@ from tests.conftest import run_cli
         (("bench", "ring"), "--quick"),
         (("bench", "sim"), "trafgen"),
         (("sim",), "MoldUDP64"),
+        (("capture",), "--feed"),
+        (("record",), "pcapng"),
+        (("demo",), "one-way latency"),
     ],
 )
 def test_every_command_has_help(args, expect) -> None:

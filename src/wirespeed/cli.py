@@ -447,6 +447,164 @@ def sim(
     out.print(t)
 
 
+# -- capture, record, demo ------------------------------------------------------------
+
+@app.command()
+def capture(
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="A capture config (TOML): iface, ring, mode, cpu, [[feed]] tables.")] = None,
+    iface: Annotated[Optional[str], typer.Option("--iface", "-i", help="Interface to capture on (the test host: ws-host0).")] = None,
+    feed: Annotated[list[str], typer.Option("--feed", metavar="NAME=GROUP:PORT[/LINE]", help="A feed line to capture; repeatable.")] = [],  # noqa: B006
+    ring: Annotated[str, typer.Option("--ring", help="Ring file (made if missing): a path, or a NAME in /dev/shm.")] = "/dev/shm/wirespeed",
+    ring_size: Annotated[str, typer.Option("--ring-size", help="Payload size of a new ring: 256M, 1G, 8G.")] = "256M",
+    mode: Annotated[str, typer.Option("--mode", help="Kernel transport: block (epoll, the baseline) or busy (spin).")] = "block",
+    stamp: Annotated[str, typer.Option("--stamp", help="kernel: SO_TIMESTAMPNS receive stamp; user: when the rx thread dequeues.")] = "kernel",
+    cpu: Annotated[Optional[int], typer.Option("--cpu", help="Pin the receive thread to this core.")] = None,
+    duration: Annotated[float, typer.Option("--duration", "-d", help="Stop after this many seconds (0: at Ctrl-C or SIGTERM).")] = 0.0,
+    record_dir: Annotated[Optional[str], typer.Option("--record", help="Also record to pcapng in this folder (a separate process).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Capture feeds from an interface into the shared-memory ring, every packet stamped in ns.
+
+    Transports: kernel (UDP sockets, recvmmsg, SO_TIMESTAMPNS, socket overflow counted) now;
+    af_xdp next. Ctrl-C or SIGTERM stops cleanly: counters flushed, ring marked closed.
+    """
+    from wirespeed import capture as cap
+
+    try:
+        if config:
+            cfg = cap.CaptureConfig.from_toml(config)
+        else:
+            if not iface:
+                raise UsageErrorT("name the interface with --iface (or give --config)", "the test host's is ws-host0")
+            cfg = cap.CaptureConfig(iface=iface, feeds=[cap.parse_feed_flag(f) for f in feed], ring=ring,
+                                    ring_size=ring_size, mode=mode, stamp=stamp, cpu=cpu).validate()
+        recorder = None
+        if record_dir:
+            import subprocess
+
+            recorder = subprocess.Popen([sys.executable, "-m", "wirespeed", "record", cfg.ring, "--dir", record_dir,
+                                         "--wait-for-ring"])
+        if as_json:
+            res = cap.run(cfg, duration)
+        else:
+            with err.status("capturing") as status:
+                res = cap.run(cfg, duration, lambda s: status.update(
+                    f"capture on {s['iface']} ({s['transport']}/{s['mode']}): {s['records']:,} packets, "
+                    f"drops {sum(s['drops'].values())}  (Ctrl-C to stop)"))
+        if recorder is not None:
+            recorder.wait(30)
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+        return
+    t = Table(title=f"wirespeed capture on {res['iface']}", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("packets", f"{res['records']:,} into {res['ring']} in {res['elapsed_s']:.1f} s")
+    t.add_row("transport", f"{res['transport']} ({res['mode']})")
+    t.add_row("drops", ", ".join(f"{k} {v}" for k, v in res["drops"].items()))
+    out.print(t)
+
+
+@app.command()
+def record(
+    ring: RingArg,
+    directory: Annotated[str, typer.Option("--dir", help="Folder for the pcapng files.")] = ".",
+    rotate_mb: Annotated[float, typer.Option("--rotate-mb", help="Start a new file after this many MB (0: never).")] = 1024,
+    rotate_s: Annotated[float, typer.Option("--rotate-s", help="Start a new file after this many seconds (0: never).")] = 0,
+    keep: Annotated[int, typer.Option("--keep", help="Keep at most this many files, deleting the oldest (0: all).")] = 0,
+    start: Annotated[str, typer.Option("--from", help="latest or oldest.")] = "latest",
+    wait_for_ring: Annotated[bool, typer.Option("--wait-for-ring", help="Wait up to 30 s for the ring to appear.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a ring to pcapng: one interface per stream, ns timestamps, rotation, and
+    statistics blocks saying what was missed. Runs unprivileged; ends when the writer does.
+    """
+    import threading
+    import time as _time
+    from pathlib import Path
+
+    from wirespeed import record as rec
+    from wirespeed.ring import resolve
+
+    if start not in ("latest", "oldest"):
+        raise _fail(UsageErrorT(f"invalid --from {start!r}", "latest or oldest"))
+    if wait_for_ring:
+        deadline = _time.monotonic() + 30
+        while not resolve(ring).exists() and _time.monotonic() < deadline:
+            _time.sleep(0.1)
+    stop = threading.Event()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        res = rec.run(rec.RecordConfig(ring, Path(directory), int(rotate_mb * 1e6), rotate_s, keep, start), stop)
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+    else:
+        out.print(f"recorded {res['written']:,} packets to {len(res['files'])} file(s) in {directory}; "
+                  f"lost {res['lost']} ({res['ended']})", soft_wrap=True)
+
+
+@app.command()
+def demo(
+    duration: Annotated[float, typer.Option("--duration", "-d", help="Seconds of feed.")] = 20.0,
+    rate: Annotated[float, typer.Option("--rate", "-r", help="ITCH messages per second.")] = 20_000,
+    directory: Annotated[Optional[str], typer.Option("--dir", help="Where the pcapng files go (default: a new /tmp folder).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole path in one command: an exchange in a test host sends ITCH 5.0 over MoldUDP64,
+    wirespeed captures it into the ring and records pcapng, then reports packets, drops and
+    one-way latency (from the ITCH timestamps) and removes what it made.
+
+    As root it makes the test host; without root it falls back to loopback and says so.
+    """
+    from pathlib import Path
+
+    from wirespeed import demo as dm
+
+    opts = dm.DemoOptions(duration_s=duration, rate=rate, directory=Path(directory) if directory else None)
+    try:
+        if as_json:
+            res = dm.run(opts)
+        else:
+            with err.status("demo") as status:
+                res = dm.run(opts, lambda m: status.update(f"demo: {m}"))
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+        return
+    for n in res["notes"]:
+        err.print(f"[yellow]note:[/] {n}", highlight=False)
+    t = Table(title="wirespeed demo", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    t.add_row("path", res["where"])
+    t.add_row("sent", f"{res['sent']['messages']:,} messages in {res['sent']['packets']:,} packets "
+              f"({res['rate']:,.0f} msg/s for {res['duration_s']:g} s)")
+    drops = ", ".join(f"{k} {v}" for k, v in res["captured"]["drops"].items() if v) or "none"
+    t.add_row("captured", f"{res['captured']['packets']:,} packets; drops: {drops}")
+    for name, lat in res["transports"].items():
+        if lat.get("samples"):
+            t.add_row(f"one-way latency, {name}",
+                      f"p50 {lat['lat_us_p50']:.1f} µs, p90 {lat['lat_us_p90']:.1f}, p99 {lat['lat_us_p99']:.1f}, "
+                      f"p99.9 {lat['lat_us_p999']:.1f}, max {lat['lat_us_max']:.0f} ({lat['samples']:,} messages)")
+            t.add_row("  sequence gaps seen", str(lat["seq_gaps"]))
+    recd = res["recorded"]
+    if "files" in recd:
+        t.add_row("recorded", f"{recd['written']:,} packets, lost {recd['lost']}, in {res['pcapng_dir']}")
+        for f in recd["files"]:
+            t.add_row("", f)
+    else:
+        t.add_row("[red]recorder[/]", str(recd.get("error")))
+    out.print(t)
+
+
 # -- bench ----------------------------------------------------------------------
 
 @bench_app.command("ring")

@@ -68,13 +68,14 @@ static int ws_rxk_drain(ws_ring_writer_t *w, ws_rxk_sock_t *s, int flags, int st
 			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
 				uint32_t drops;
 				memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-				if (s->ovfl_known && drops != s->ovfl_seen) {
-					uint32_t d = drops - s->ovfl_seen; /* the kernel's counter wraps at 2^32 */
+				/* The counter starts at 0 on a new socket (the transport always
+				 * opens new ones), so every increase is loss; it wraps at 2^32. */
+				if (drops != s->ovfl_seen) {
+					uint32_t d = drops - s->ovfl_seen;
 					ws_ring_count_drop(w, WS_DROP_SOCK_OVERFLOW, d);
 					atomic_fetch_add_explicit(&st->sock_overflow, d, memory_order_relaxed);
 				}
 				s->ovfl_seen = drops;
-				s->ovfl_known = 1;
 			} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 				struct in_pktinfo pi;
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));

@@ -12,7 +12,8 @@
  * recvmmsg(MSG_DONTWAIT) over the sockets (no sleep, still one syscall per
  * poll: the kernel path cannot avoid it; AF_XDP can).
  *
- * Ownership: sockets are the caller's (opened, bound, joined and given the
+ * Ownership: sockets are the caller's (new ones: their overflow count must
+ * start at 0; opened, bound, joined and given the
  * socket options above by wirespeed/transports/kernel.py); the run never
  * closes them. The ring writer is the caller's and must stay joined.
  * Threads: one thread runs; ws_rx_kernel stop flag may be set from any thread.
@@ -34,8 +35,7 @@ typedef struct {
 	int fd;
 	uint16_t stream;
 	uint16_t port;      /* the port the socket is bound to (host order): the frames' destination port */
-	uint32_t ovfl_seen; /* private: last SO_RXQ_OVFL value */
-	int ovfl_known;
+	uint32_t ovfl_seen; /* private: last SO_RXQ_OVFL value; 0 for a new socket */
 } ws_rxk_sock_t;
 
 typedef struct {

@@ -1,0 +1,204 @@
+"""Capture (kernel transport), the recorder and the demo, on the test host."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from wirespeed import capture as cap
+from wirespeed import record as rec
+from wirespeed import sim as S
+from wirespeed.errors import UsageError
+from wirespeed.feed import moldudp64 as mold
+from wirespeed.ring import RingReader
+
+REBUILT, TS_KERNEL, KERNEL = 0x1, 0x2, 0x100
+
+
+@pytest.fixture
+def ring_path():
+    path = Path(f"/dev/shm/ws-captest-{os.getpid()}")
+    yield str(path)
+    path.unlink(missing_ok=True)
+
+
+def _capture_while(cfg: cap.CaptureConfig, send) -> dict:
+    stop = threading.Event()
+    res: dict = {}
+    t = threading.Thread(target=lambda: res.update(cap.run(cfg, stop=stop)))
+    t.start()
+    deadline = time.monotonic() + 10
+    while not Path(cfg.ring).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    sent = send()
+    time.sleep(0.5)
+    stop.set()
+    t.join(10)
+    res["sent"] = sent
+    return res
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("mode", ["block", "busy"])
+def test_kernel_capture_of_a_b_lines(testbed_cfg, ring_path, mode) -> None:
+    tb = testbed_cfg
+    cfg = cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M", mode=mode, feeds=[
+        cap.FeedSpec("itch", "239.7.0.1", 33001, "A"), cap.FeedSpec("itch", "239.7.0.2", 33001, "B")])
+    sim_cfg = S.SimConfig(lines=[S.Line("239.7.0.1", 33001), S.Line("239.7.0.2", 33001)], rate=20_000, count=4000,
+                          duration_s=0, netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
+    res = _capture_while(cfg, lambda: S.run(sim_cfg))
+    sent = res["sent"]
+    assert res["records"] == sum(sent["sent_pkts"][:2]) and res["rx"]["sock_overflow"] == 0
+    with RingReader(ring_path, "oldest") as r:
+        assert r.writer_state()[0] == "closed"  # a clean end
+        streams = {s["id"]: s for s in r.description()["streams"]}
+        assert {(s["group"], s["line"]) for s in streams.values()} == {("239.7.0.1", "A"), ("239.7.0.2", "B")}
+        seqs: dict[int, list[int]] = {1: [], 2: []}
+        for h, frame in r.poll(max=100_000):
+            f = bytes(frame)
+            assert int(h["flags"]) & (REBUILT | TS_KERNEL | KERNEL) == REBUILT | TS_KERNEL | KERNEL
+            group = streams[int(h["stream"])]["group"]
+            assert f[0:6] == bytes.fromhex("01005e07000" + group[-1])  # the group's multicast MAC
+            assert f[26:30] == bytes(map(int, tb.peer_addr.split("."))) and f[30:34] == bytes(map(int, group.split(".")))
+            assert struct.unpack("!H", f[36:38])[0] == 33001
+            p = mold.decode(f[42:])
+            seqs[int(h["stream"])].extend(p.seq + i for i in range(len(p.messages)))
+        assert seqs[1] == seqs[2] == list(range(1, sent["next_seq"]))
+
+
+@pytest.mark.privileged
+def test_socket_overflow_is_counted_exactly(testbed_cfg, ring_path, monkeypatch) -> None:
+    """Datagrams the socket queue cannot hold are counted, so that what is in
+    the ring plus what overflowed is exactly what arrived."""
+    from wirespeed.transports import kernel
+
+    tb = testbed_cfg
+    monkeypatch.setattr(kernel, "RCVBUF", 4096)  # a tiny queue
+    streams = [cap.FeedSpec("itch", "239.7.0.3", 33003)]
+    cfg = cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M", feeds=streams)
+    writer = cap.open_ring(cfg)
+    t = kernel.KernelTransport(tb.host_if, cfg.streams(), "block")
+    t.open()
+    try:
+        s = S.run(S.SimConfig(lines=[S.Line("239.7.0.3", 33003)], rate=50_000, count=2000, duration_s=0,
+                              netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr))  # nobody reads meanwhile
+        th = threading.Thread(target=lambda: t.run(writer._w))
+        th.start()
+        time.sleep(0.5)
+        # one more datagram carries the overflow count of the ones before it
+        s2 = S.run(S.SimConfig(lines=[S.Line("239.7.0.3", 33003)], rate=1000, count=1, duration_s=0, seed=9,
+                               netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr))
+        time.sleep(0.3)
+        t.stop()
+        th.join(5)
+        st = t.stats()
+    finally:
+        t.close()
+        writer.close()
+    with RingReader(ring_path) as r:
+        drops = r.info()["drops"]["sock_overflow"]
+    assert st["sock_overflow"] == drops > 0
+    # every datagram sent is either in the ring or counted: exactly
+    assert st["packets"] + st["sock_overflow"] == s["sent_pkts"][0] + s2["sent_pkts"][0]
+
+
+def _pcapng_blocks(path: Path):
+    data = path.read_bytes()
+    off = 0
+    while off < len(data):
+        btype, blen = struct.unpack_from("<II", data, off)
+        yield btype, data[off + 8:off + blen - 4]
+        off += blen
+
+
+@pytest.mark.privileged
+def test_recorder_writes_what_the_capture_got(testbed_cfg, ring_path, tmp_path) -> None:
+    import dpkt
+
+    tb = testbed_cfg
+    cfg = cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M",
+                            feeds=[cap.FeedSpec("itch", "239.7.0.4", 33004)])
+    rec_res: dict = {}
+
+    def send():
+        rt = threading.Thread(target=lambda: rec_res.update(
+            rec.run(rec.RecordConfig(ring_path, tmp_path, rotate_bytes=200_000, keep=3, start="oldest"))))
+        rt.start()
+        out = S.run(S.SimConfig(lines=[S.Line("239.7.0.4", 33004)], rate=20_000, count=6000, duration_s=0,
+                                netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr))
+        out["recorder"] = rt
+        return out
+
+    res = _capture_while(cfg, send)
+    res["sent"]["recorder"].join(10)
+    assert rec_res["written"] == res["records"] and rec_res["lost"] == 0
+    files = sorted(tmp_path.glob("*.pcapng"))
+    assert len(files) == 3 and len(rec_res["files"]) == 3  # rotated, only the last 3 kept
+    last = files[-1]
+    with open(last, "rb") as f:
+        frames = [(ts, buf) for ts, buf in dpkt.pcapng.Reader(f)]
+    assert frames and all(dpkt.ethernet.Ethernet(b).data.data.dport == 33004 for _, b in frames)
+    blocks = list(_pcapng_blocks(last))
+    idb = [b for t, b in blocks if t == 1]
+    assert len(idb) == 1 and b"itch-A" in idb[0] and b"\x09\x00\x01\x00\x09" in idb[0]  # if_tsresol = 9
+    isb = [b for t, b in blocks if t == 5]
+    assert isb, "interface statistics written"
+    recv = struct.unpack_from("<Q", isb[0], isb[0].index(struct.pack("<HH", 4, 8)) + 4)[0]
+    assert recv == len(frames)
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('ring = "x"\n', "iface is missing"),
+    ('iface = "lo"\nfoo = 1\n', "unknown setting"),
+    ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ntransport = "af_xdp"\n', "not built yet"),
+    ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "nope"\nport = 1\n', "invalid group"),
+    ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ncolor = "red"\n', "unexpected keyword"),
+    ('iface = "lo"\n[[feed\n', "not valid TOML"),
+    ('iface = "lo"\n', "no feeds"),
+])
+def test_bad_capture_config(tmp_path, toml, message) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(UsageError, match=message):
+        cap.CaptureConfig.from_toml(path)
+    proc = run_cli("capture", "--config", str(path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_capture_flags() -> None:
+    assert cap.parse_feed_flag("itch-b=239.1.2.1:30001/B") == cap.FeedSpec("itch-b", "239.1.2.1", 30001, "B")
+    with pytest.raises(UsageError):
+        cap.parse_feed_flag("239.1.1.1:30001")
+    assert run_cli("capture", "--feed", "a=239.1.1.1:1").returncode == 2  # no --iface
+
+
+@pytest.mark.privileged
+def test_demo_end_to_end() -> None:
+    proc = run_cli("demo", "--duration", "2", "--rate", "5000", "--json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["captured"]["packets"] == sum(res["sent"]["datagrams"][:2])
+    assert res["recorded"]["written"] == res["captured"]["packets"] and res["recorded"]["lost"] == 0
+    lat = res["transports"]["kernel_block"]
+    assert lat["samples"] == 2 * res["sent"]["messages"] and lat["seq_gaps"] == 0
+    assert 0 < lat["lat_us_p50"] < lat["lat_us_p99"]
+    assert all(Path(f).exists() for f in res["recorded"]["files"])
+    assert not any(Path("/dev/shm").glob("wirespeed-demo-*"))
+
+
+@pytest.mark.privileged
+def test_demo_without_root_falls_back_to_loopback(monkeypatch, tmp_path) -> None:
+    from wirespeed import demo
+
+    monkeypatch.setattr(demo, "_privileged", lambda: False)
+    res = demo.run(demo.DemoOptions(duration_s=1.5, rate=2000, directory=tmp_path))
+    assert "loopback" in res["where"] and any("not root" in n for n in res["notes"])
+    assert res["captured"]["packets"] == res["sent"]["datagrams"][0] > 0
+    assert res["transports"]["kernel_block"]["samples"] == res["sent"]["messages"]
