@@ -24,7 +24,7 @@ import numpy as np
 
 from wirespeed import _native
 from wirespeed.bench.common import Goal, goals_report, collect, cpus, percentiles_ns, run_child, tsc_hz
-from wirespeed.ring import Ring, RingReader
+from wirespeed.ring import Ring, RingError, RingReader
 
 REC = 64
 
@@ -199,7 +199,10 @@ def _slow_reader(path: str, seconds: float, slow: bool) -> tuple[int, int]:
         got = 0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            b = r.wait(timeout=0.05, max=4096)
+            try:
+                b = r.wait(timeout=0.05, max=4096)
+            except RingError:  # the writer finished and everything was read
+                break
             got += len(b)
             if slow:
                 time.sleep(0.01)
