@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class CaptureConfig:
     mode: str = "block"
     stamp: str = "kernel"
     cpu: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CaptureConfig:

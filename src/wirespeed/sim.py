@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,6 @@ class SimConfig:
     heartbeat_ms: int = 1000
     send: str = "udp"               # "udp": kernel UDP sockets; "raw": whole frames through AF_PACKET
     flush_us: float = 10.0          # offline packing window (to-pcapng)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def feeds(self) -> list[list[Line]]:
         """The lines of each feed, feed 0 first."""

@@ -537,13 +537,14 @@ int ws_ring_peek_batch(ws_ring_reader_t *r, ws_ring_rec_t *recs, uint32_t max)
 
 int ws_ring_still_valid(const ws_ring_reader_t *r, const ws_ring_rec_t *rec)
 {
+	/* The reader protocol again: seq, then the slot's stream position (rec->pos
+	 * is a mapping offset here), then seq once more behind an acquire fence. */
 	const ws_ring_entry_t *e = &r->index[rec->seq & r->entry_mask];
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != rec->seq)
+	if (atomic_load_explicit(&e->seq, memory_order_acquire) != rec->seq)
 		return 0;
-	/* rec->pos is a mapping offset here; the slot keeps the stream position */
-	return e->pos >= atomic_load_explicit(&r->ctrl->tail_pos, memory_order_relaxed) &&
-	       atomic_load_explicit(&e->seq, memory_order_relaxed) == rec->seq;
+	uint64_t pos = e->pos;
+	atomic_thread_fence(memory_order_acquire);
+	return ws_slot_valid(r, e, rec->seq, pos);
 }
 
 int ws_ring_writer_state(ws_ring_reader_t *r, int *restarted)

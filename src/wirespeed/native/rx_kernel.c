@@ -22,10 +22,12 @@ struct ws_rxk_bufs {
 	struct iovec iov[WS_RXK_BATCH];
 	struct sockaddr_in from[WS_RXK_BATCH];
 	struct mmsghdr msgs[WS_RXK_BATCH];
+	int ready;
 };
 
 static _Thread_local struct ws_rxk_bufs ws_bufs; /* one per rx thread, no allocation */
 
+/* ws_rxk_prepare points the headers at their buffers, once per thread. */
 static void ws_rxk_prepare(struct ws_rxk_bufs *b)
 {
 	for (int i = 0; i < WS_RXK_BATCH; i++) {
@@ -40,6 +42,18 @@ static void ws_rxk_prepare(struct ws_rxk_bufs *b)
 		h->msg_controllen = WS_RXK_CMSG;
 		h->msg_flags = 0;
 	}
+	b->ready = 1;
+}
+
+/* ws_rxk_reset restores what recvmmsg overwrote in the n headers it used. */
+static void ws_rxk_reset(struct ws_rxk_bufs *b, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct msghdr *h = &b->msgs[i].msg_hdr;
+		h->msg_namelen = sizeof(b->from[i]);
+		h->msg_controllen = WS_RXK_CMSG;
+		h->msg_flags = 0;
+	}
 }
 
 /* ws_rxk_drain receives one batch from s and publishes it. Returns the
@@ -47,7 +61,8 @@ static void ws_rxk_prepare(struct ws_rxk_bufs *b)
 static int ws_rxk_drain(ws_ring_writer_t *w, ws_rxk_sock_t *s, int flags, int stamp, ws_rxk_stats_t *st)
 {
 	struct ws_rxk_bufs *b = &ws_bufs;
-	ws_rxk_prepare(b);
+	if (!b->ready)
+		ws_rxk_prepare(b); /* not per poll: an empty busy poll costs only the syscall */
 	int n = recvmmsg(s->fd, b->msgs, WS_RXK_BATCH, flags, NULL);
 	if (n <= 0)
 		return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR ? -errno : 0;
@@ -97,6 +112,7 @@ static int ws_rxk_drain(ws_ring_writer_t *w, ws_rxk_sock_t *s, int flags, int st
 		atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&st->bytes, len, memory_order_relaxed);
 	}
+	ws_rxk_reset(b, n);
 	return n;
 }
 

@@ -5,6 +5,7 @@ Only standard socket calls: it runs unchanged under OpenOnload's `onload`.
 """
 from __future__ import annotations
 
+import ipaddress
 import socket
 import struct
 from typing import Any
@@ -70,7 +71,7 @@ class KernelTransport:
                         pass
                 s.bind((st.group, st.port))  # only this group's datagrams on this port
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
-                if ipaddress_is_multicast(st.group):
+                if ipaddress.IPv4Address(st.group).is_multicast:
                     self._join(s, st, ifindex, local)
         except OSError as exc:
             self.close()
@@ -93,10 +94,6 @@ class KernelTransport:
         for s in self.socks:
             s.close()
         self.socks = []
-
-
-def ipaddress_is_multicast(addr: str) -> bool:
-    return 224 <= int(addr.split(".")[0]) <= 239
 
 
 def _iface_addr(iface: str) -> str:
