@@ -157,7 +157,14 @@ def test_recorder_writes_what_the_capture_got(testbed_cfg, ring_path, tmp_path) 
 @pytest.mark.parametrize("toml, message", [
     ('ring = "x"\n', "iface is missing"),
     ('iface = "lo"\nfoo = 1\n', "unknown setting"),
-    ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ntransport = "af_xdp"\n', "not built yet"),
+    ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ntransport = "af_xdp"\n'
+     '[[feed]]\nname = "b"\ngroup = "239.1.1.2"\nport = 1\n', "different transports"),
+    ('iface = "lo"\ntransport = "dpdk"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "unknown transport"),
+    ('iface = "lo"\ntransport = "af_xdp"\nxdp_mode = "fast"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n',
+     "xdp_mode"),
+    ('iface = "lo"\ntransport = "af_xdp"\nxsk_frames = 1000\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n',
+     "power of two"),
+    ('iface = "lo"\nmalformed = "eat"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "malformed"),
     ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "nope"\nport = 1\n', "invalid group"),
     ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ncolor = "red"\n', "unexpected keyword"),
     ('iface = "lo"\n[[feed\n', "not valid TOML"),

@@ -6,14 +6,17 @@ optional source, transport), the ring, and the cores. From a TOML file:
     iface = "ws-host0"
     ring = "/dev/shm/wirespeed"
     ring_size = "256M"
-    mode = "busy"            # kernel transport: block | busy
+    transport = "af_xdp"     # kernel | af_xdp (per feed too; one per capture for now)
+    mode = "busy"            # block (sleep when idle) | busy (spin)
     cpu = 1                  # pin the receive thread
+    xdp_mode = "auto"        # af_xdp: native | generic | auto
+    zerocopy = "auto"        # af_xdp: on | off | auto
+    malformed = "skip"       # af_xdp: skip (count) | keep (publish, flagged)
     [[feed]]
     name = "itch"
     group = "239.1.1.1"
     port = 30001
     line = "A"
-    transport = "kernel"
 
 or from flags (`--feed NAME=GROUP:PORT`). The ring describes its streams
 (RingWriter.describe), so recorders and readers need nothing else.
@@ -26,13 +29,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.ring import Ring, RingError, RingWriter, parse_size, resolve
-from wirespeed.transports import Stream
+from wirespeed.transports import Stream, Transport
+from wirespeed.transports.af_xdp import AfXdpOptions, AfXdpTransport
 from wirespeed.transports.kernel import KernelTransport
 
 TRANSPORTS = ("kernel", "af_xdp")
@@ -44,7 +48,7 @@ class FeedSpec:
     group: str
     port: int
     line: str = "A"
-    transport: str = "kernel"
+    transport: str | None = None  # None: the capture's transport
     source: str | None = None
 
 
@@ -54,9 +58,11 @@ class CaptureConfig:
     feeds: list[FeedSpec]
     ring: str = "/dev/shm/wirespeed"
     ring_size: str = "256M"
-    mode: str = "block"
+    mode: str | None = None  # None: block for kernel, busy for af_xdp
     stamp: str = "kernel"
     cpu: int | None = None
+    transport: str = "kernel"
+    xdp: AfXdpOptions = field(default_factory=AfXdpOptions)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CaptureConfig:
@@ -69,7 +75,9 @@ class CaptureConfig:
             raise UsageError(f"no capture config at {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{path}: not valid TOML: {exc}") from None
-        known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed"}
+        xdp_keys = {"xdp_mode": "xdp_mode", "zerocopy": "zerocopy", "xsk_frames": "frames",
+                    "xsk_frame_size": "frame_size", "queues": "queues", "malformed": "malformed"}
+        known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed", "transport", *xdp_keys}
         unknown = set(doc) - known
         if unknown:
             raise UsageError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}",
@@ -85,9 +93,11 @@ class CaptureConfig:
                                  "a feed has name, group, port and optionally line, transport, source") from None
         if "iface" not in doc:
             raise UsageError(f"{path}: iface is missing", 'add: iface = "ws-host0"')
+        xdp = AfXdpOptions(**{attr: doc[key] for key, attr in xdp_keys.items() if key in doc})
         return cls(iface=doc["iface"], feeds=feeds, ring=doc.get("ring", cls.ring),
-                   ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode", "block"),
-                   stamp=doc.get("stamp", "kernel"), cpu=doc.get("cpu")).validate()
+                   ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode"),
+                   stamp=doc.get("stamp", "kernel"), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
+                   xdp=xdp).validate()
 
     def validate(self) -> CaptureConfig:
         if not self.feeds:
@@ -100,15 +110,25 @@ class CaptureConfig:
                 raise UsageError(f"feed {f.name}: invalid group {f.group!r}") from None
             if not isinstance(f.port, int) or not 0 < f.port < 65536:
                 raise UsageError(f"feed {f.name}: invalid port {f.port!r}")
-            if f.transport not in TRANSPORTS:
+            if f.transport is not None and f.transport not in TRANSPORTS:
                 raise UsageError(f"feed {f.name}: unknown transport {f.transport!r}", f"one of {', '.join(TRANSPORTS)}")
-            if f.transport == "af_xdp":
-                raise UsageError(f"feed {f.name}: the af_xdp transport is not built yet", "use transport = \"kernel\"")
             if f.line not in ("A", "B", "C", "D"):
                 raise UsageError(f"feed {f.name}: line must be A, B, C or D")
             if (f.group, f.port) in seen:
                 raise UsageError(f"feed {f.name}: {f.group}:{f.port} named twice")
             seen.add((f.group, f.port))
+        if self.transport not in TRANSPORTS:
+            raise UsageError(f"unknown transport {self.transport!r}", f"one of {', '.join(TRANSPORTS)}")
+        used = {f.transport or self.transport for f in self.feeds}
+        if len(used) > 1:
+            raise UsageError(f"feeds name different transports ({', '.join(sorted(used))})",
+                             "one transport per capture for now: run one capture per transport, each into its own ring")
+        self.transport = used.pop()
+        if self.transport == "af_xdp" and self.stamp == "kernel":
+            self.stamp = "user"  # AF_XDP frames carry no kernel stamp: taken at dequeue, flagged TS_USER
+        self.xdp.validate()
+        if self.mode is None:
+            self.mode = "busy" if self.transport == "af_xdp" else "block"
         if self.mode not in ("block", "busy"):
             raise UsageError(f"mode {self.mode!r}", "block or busy")
         if self.stamp not in ("kernel", "user"):
@@ -154,11 +174,11 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
     stop = stop or threading.Event()
     streams = cfg.streams()
     writer = open_ring(cfg)
-    transport = KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp)
+    transport = make_transport(cfg, streams)
     try:
         transport.open()
-        writer.describe({"capture": {"iface": cfg.iface, "pid": os.getpid()},
-                         "streams": [asdict(s) | {"transport": "kernel"} for s in streams]})
+        writer.describe({"capture": {"iface": cfg.iface, "pid": os.getpid()} | transport.describe(),
+                         "streams": [asdict(s) | {"transport": transport.name} for s in streams]})
         errors: list[BaseException] = []
 
         def rx() -> None:
@@ -169,7 +189,7 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)
 
-        thread = threading.Thread(target=rx, name="wirespeed-rx-kernel", daemon=True)
+        thread = threading.Thread(target=rx, name=f"wirespeed-rx-{transport.name}", daemon=True)
         old = _install_stop_signals(stop)
         t0 = time.monotonic()
         thread.start()
@@ -178,11 +198,13 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
                 if duration_s and time.monotonic() - t0 >= duration_s:
                     break
                 stop.wait(0.25)
+                transport.account(writer)
                 if progress:
                     progress(_stats(transport, writer, cfg, time.monotonic() - t0))
         finally:
             transport.stop()
             thread.join(5)
+            transport.account(writer)  # the kernel's last drop counts, before the ring closes
             _restore_signals(old)
         if errors:
             raise WirespeedError(f"the receive thread failed: {errors[0]}")
@@ -192,15 +214,21 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
         writer.close()
 
 
-def _stats(transport: KernelTransport, writer: RingWriter, cfg: CaptureConfig, elapsed: float) -> dict[str, Any]:
+def make_transport(cfg: CaptureConfig, streams: list[Stream]) -> Transport:
+    if cfg.transport == "af_xdp":
+        return AfXdpTransport(cfg.iface, streams, cfg.mode, cfg.xdp)
+    return KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp)
+
+
+def _stats(transport: Transport, writer: RingWriter, cfg: CaptureConfig, elapsed: float) -> dict[str, Any]:
     from wirespeed.ring import RingReader
 
     rx = transport.stats()
     with RingReader(writer.path) as r:
         info = r.info()
-    return {"elapsed_s": elapsed, "ring": str(writer.path), "iface": cfg.iface, "transport": "kernel",
-            "mode": cfg.mode, "rx": rx, "records": info["records_published"], "drops": info["drops"],
-            "next_seq": writer.next_seq}
+    return {"elapsed_s": elapsed, "ring": str(writer.path), "iface": cfg.iface, "transport": transport.name,
+            "mode": cfg.mode, "setup": transport.describe(), "rx": rx, "records": info["records_published"],
+            "drops": info["drops"], "next_seq": writer.next_seq}
 
 
 def _install_stop_signals(stop: threading.Event) -> dict[int, Any]:

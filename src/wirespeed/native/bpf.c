@@ -77,3 +77,43 @@ int ws_bpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_in_sz,
 	*duration_ns = attr.test.duration;
 	return 0;
 }
+
+int ws_bpf_map_create(uint32_t map_type, uint32_t key_sz, uint32_t value_sz, uint32_t max_entries,
+                      const char *name)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = map_type;
+	attr.key_size = key_sz;
+	attr.value_size = value_sz;
+	attr.max_entries = max_entries;
+	if (name)
+		strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+	return (int)ws_sys_bpf(BPF_MAP_CREATE, &attr);
+}
+
+static long ws_bpf_map_elem(int cmd, int map_fd, const void *key, const void *value, uint64_t flags)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)map_fd;
+	attr.key = ws_ptr(key);
+	attr.value = ws_ptr(value);
+	attr.flags = flags;
+	return ws_sys_bpf(cmd, &attr);
+}
+
+int ws_bpf_map_update(int map_fd, const void *key, const void *value, uint64_t flags)
+{
+	return (int)ws_bpf_map_elem(BPF_MAP_UPDATE_ELEM, map_fd, key, value, flags);
+}
+
+int ws_bpf_map_delete(int map_fd, const void *key)
+{
+	return (int)ws_bpf_map_elem(BPF_MAP_DELETE_ELEM, map_fd, key, NULL, 0);
+}
+
+int ws_bpf_map_lookup(int map_fd, const void *key, void *value)
+{
+	return (int)ws_bpf_map_elem(BPF_MAP_LOOKUP_ELEM, map_fd, key, value, 0);
+}

@@ -2,6 +2,7 @@
  *
  * What it is for: loading eBPF programs that wirespeed assembles itself
  * (wirespeed/xdp/ebpf.py emits the instruction bytes; no clang, no libbpf),
+ * creating and updating the maps they use (the feed table, the XSKMAP),
  * attaching XDP programs through a bpf_link, and running a program in the
  * kernel on a given packet (BPF_PROG_TEST_RUN) for tests and for `doctor`.
  *
@@ -50,5 +51,22 @@ int ws_bpf_xdp_link_create(int prog_fd, int ifindex, uint32_t xdp_flags);
 int ws_bpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_in_sz,
                          void *data_out, uint32_t *data_out_sz, uint32_t repeat,
                          uint32_t *retval, uint32_t *duration_ns);
+
+/* ws_bpf_map_create creates a map (BPF_MAP_TYPE_*) of max_entries entries
+ * of key_sz/value_sz bytes; name (<= 15 chars, may be NULL) shows in
+ * bpftool. Returns the map fd or -errno (EPERM: privileges; EINVAL: sizes
+ * the type does not take). Map fds referenced by a loaded program stay
+ * alive as long as the program. */
+int ws_bpf_map_create(uint32_t map_type, uint32_t key_sz, uint32_t value_sz, uint32_t max_entries,
+                      const char *name);
+
+/* ws_bpf_map_update sets key -> value (flags: BPF_ANY, BPF_NOEXIST,
+ * BPF_EXIST); for an XSKMAP the value is the fd of a bound AF_XDP socket.
+ * ws_bpf_map_delete removes key (-ENOENT if absent); ws_bpf_map_lookup copies
+ * the value out (-ENOENT if absent). Key and value buffers are the caller's,
+ * of the map's sizes. Returns 0 or -errno. */
+int ws_bpf_map_update(int map_fd, const void *key, const void *value, uint64_t flags);
+int ws_bpf_map_delete(int map_fd, const void *key);
+int ws_bpf_map_lookup(int map_fd, const void *key, void *value);
 
 #endif /* WS_BPF_H */

@@ -73,3 +73,45 @@ void ws_frame_udp4(uint8_t *f, const uint8_t *dmac, const uint8_t *smac, uint32_
 	uint16_t c = (uint16_t)~ws_csum_add(ws_csum_add(0, pseudo, 12), udp, 8 + len);
 	ws_be16(udp + 6, c ? c : 0xffff);
 }
+
+const char *const ws_frame_verdict_names[WS_FRAME_VERDICTS] = {
+	"ok", "truncated", "not_ipv4", "bad_ip_header", "bad_ip_checksum", "bad_ip_length",
+	"fragment", "not_udp", "bad_udp_length",
+};
+
+enum ws_frame_verdict ws_frame_check(const uint8_t *f, uint32_t len, ws_udp4_view_t *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (len < 14 + 20)
+		return len >= 14 && (f[12] != 0x08 || f[13] != 0x00) ? WS_FRAME_NOT_IPV4 : WS_FRAME_TRUNCATED;
+	if (f[12] != 0x08 || f[13] != 0x00)
+		return WS_FRAME_NOT_IPV4;
+	const uint8_t *ip = f + 14;
+	memcpy(&v->saddr, ip + 12, 4);
+	memcpy(&v->daddr, ip + 16, 4);
+	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	if ((ip[0] >> 4) != 4 || ihl < 20)
+		return WS_FRAME_BAD_IP_HEADER;
+	if (14 + ihl > len)
+		return WS_FRAME_TRUNCATED;
+	if (ws_csum_add(0, ip, ihl) != 0xffff)
+		return WS_FRAME_BAD_IP_CSUM;
+	uint32_t tot = (uint32_t)(ip[2] << 8 | ip[3]);
+	if (tot < ihl || 14 + tot > len)
+		return 14 + tot > len ? WS_FRAME_TRUNCATED : WS_FRAME_BAD_IP_LEN;
+	if ((ip[6] << 8 | ip[7]) & 0x3fff)
+		return WS_FRAME_FRAGMENT;
+	if (ip[9] != 17)
+		return WS_FRAME_NOT_UDP;
+	if (tot < ihl + 8)
+		return WS_FRAME_BAD_IP_LEN;
+	const uint8_t *udp = ip + ihl;
+	memcpy(&v->sport, udp, 2);
+	memcpy(&v->dport, udp + 2, 2);
+	uint32_t ulen = (uint32_t)(udp[4] << 8 | udp[5]);
+	if (ulen != tot - ihl)
+		return WS_FRAME_BAD_UDP_LEN;
+	v->payload_off = 14 + ihl + 8;
+	v->payload_len = ulen - 8;
+	return WS_FRAME_OK;
+}

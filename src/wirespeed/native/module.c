@@ -24,6 +24,7 @@
 #include "ethtool.h"
 #include "netns.h"
 #include "xsk.h"
+#include "frame.h"
 
 static PyObject *ws_BpfError; /* OSError subclass carrying .verifier_log */
 PyObject *ws_RingError;        /* a ring refused or found corrupt: (message, code, path) */
@@ -33,6 +34,7 @@ extern PyTypeObject RingWriterType, RingReaderType;
 PyObject *py_ring_create(PyObject *self, PyObject *args, PyObject *kw);
 /* py_capture.c */
 extern PyTypeObject KernelRxType;
+extern PyTypeObject XskRxType;
 /* py_sim.c */
 extern PyTypeObject SimType;
 PyObject *py_itch_decode(PyObject *self, PyObject *args);
@@ -150,6 +152,90 @@ static PyObject *py_bpf_prog_test_run(PyObject *self, PyObject *args)
 	PyObject *res = Py_BuildValue("Iy#I", retval, out, (Py_ssize_t)out_sz, duration);
 	PyMem_Free(out);
 	return res;
+}
+
+static PyObject *py_bpf_map_create(PyObject *self, PyObject *args)
+{
+	(void)self;
+	unsigned int type, key_sz, value_sz, max_entries;
+	const char *name = NULL;
+	if (!PyArg_ParseTuple(args, "IIII|z", &type, &key_sz, &value_sz, &max_entries, &name))
+		return NULL;
+	int fd = ws_bpf_map_create(type, key_sz, value_sz, max_entries, name);
+	if (fd < 0) {
+		char call[160];
+		snprintf(call, sizeof(call), "bpf(BPF_MAP_CREATE, type=%u, key=%u, value=%u, entries=%u)", type,
+		         key_sz, value_sz, max_entries);
+		return ws_raise(NULL, -fd, call);
+	}
+	return PyLong_FromLong(fd);
+}
+
+static PyObject *py_bpf_map_update(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int fd;
+	Py_buffer key, value;
+	unsigned long long flags = 0;
+	if (!PyArg_ParseTuple(args, "iy*y*|K", &fd, &key, &value, &flags))
+		return NULL;
+	int rc = ws_bpf_map_update(fd, key.buf, value.buf, flags);
+	PyBuffer_Release(&key);
+	PyBuffer_Release(&value);
+	if (rc < 0)
+		return ws_raise(NULL, -rc, "bpf(BPF_MAP_UPDATE_ELEM)");
+	Py_RETURN_NONE;
+}
+
+static PyObject *py_bpf_map_delete(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int fd;
+	Py_buffer key;
+	if (!PyArg_ParseTuple(args, "iy*", &fd, &key))
+		return NULL;
+	int rc = ws_bpf_map_delete(fd, key.buf);
+	PyBuffer_Release(&key);
+	if (rc < 0)
+		return ws_raise(NULL, -rc, "bpf(BPF_MAP_DELETE_ELEM)");
+	Py_RETURN_NONE;
+}
+
+static PyObject *py_bpf_map_lookup(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int fd;
+	Py_buffer key;
+	unsigned int value_sz;
+	if (!PyArg_ParseTuple(args, "iy*I", &fd, &key, &value_sz))
+		return NULL;
+	if (value_sz > 4096) {
+		PyBuffer_Release(&key);
+		PyErr_SetString(PyExc_ValueError, "value_sz above 4096");
+		return NULL;
+	}
+	char value[4096];
+	int rc = ws_bpf_map_lookup(fd, key.buf, value);
+	PyBuffer_Release(&key);
+	if (rc == -ENOENT)
+		Py_RETURN_NONE;
+	if (rc < 0)
+		return ws_raise(NULL, -rc, "bpf(BPF_MAP_LOOKUP_ELEM)");
+	return PyBytes_FromStringAndSize(value, value_sz);
+}
+
+/* frame_check(frame) -> (verdict name, payload_off, payload_len): the
+ * header checks the af_xdp receive loop applies, for tests and replay. */
+static PyObject *py_frame_check(PyObject *self, PyObject *args)
+{
+	(void)self;
+	Py_buffer f;
+	if (!PyArg_ParseTuple(args, "y*", &f))
+		return NULL;
+	ws_udp4_view_t v;
+	enum ws_frame_verdict vd = ws_frame_check(f.buf, f.len > UINT32_MAX ? UINT32_MAX : (uint32_t)f.len, &v);
+	PyBuffer_Release(&f);
+	return Py_BuildValue("sII", ws_frame_verdict_names[vd], v.payload_off, v.payload_len);
 }
 
 static PyObject *py_xsk_probe(PyObject *self, PyObject *args)
@@ -316,6 +402,15 @@ static PyMethodDef ws_methods[] = {
 	 "bpf_xdp_link_create(prog_fd, ifindex, xdp_flags) -> link fd (close it to detach)."},
 	{"bpf_prog_test_run", py_bpf_prog_test_run, METH_VARARGS,
 	 "bpf_prog_test_run(prog_fd, packet, repeat=1) -> (retval, packet_out, duration_ns)."},
+	{"bpf_map_create", py_bpf_map_create, METH_VARARGS,
+	 "bpf_map_create(type, key_size, value_size, max_entries, name=None) -> map fd"},
+	{"bpf_map_update", py_bpf_map_update, METH_VARARGS,
+	 "bpf_map_update(fd, key, value, flags=0) -> None"},
+	{"bpf_map_delete", py_bpf_map_delete, METH_VARARGS, "bpf_map_delete(fd, key) -> None"},
+	{"bpf_map_lookup", py_bpf_map_lookup, METH_VARARGS,
+	 "bpf_map_lookup(fd, key, value_size) -> bytes, or None if absent"},
+	{"frame_check", py_frame_check, METH_VARARGS,
+	 "frame_check(frame) -> (verdict, payload_off, payload_len); verdict 'ok' or why not"},
 	{"xsk_probe", py_xsk_probe, METH_VARARGS,
 	 "xsk_probe(ifindex, queue_id, bind_flags) -> None; raises OSError naming the refused step."},
 	{"ethtool", py_ethtool, METH_VARARGS,
@@ -353,7 +448,8 @@ PyMODINIT_FUNC PyInit__native(void)
 	if (!ws_RingError || PyModule_AddObjectRef(m, "RingError", ws_RingError) < 0)
 		goto fail;
 	if (PyType_Ready(&SimType) < 0 || PyModule_AddObjectRef(m, "Sim", (PyObject *)&SimType) < 0 ||
-	    PyType_Ready(&KernelRxType) < 0 || PyModule_AddObjectRef(m, "KernelRx", (PyObject *)&KernelRxType) < 0)
+	    PyType_Ready(&KernelRxType) < 0 || PyModule_AddObjectRef(m, "KernelRx", (PyObject *)&KernelRxType) < 0 ||
+	    PyType_Ready(&XskRxType) < 0 || PyModule_AddObjectRef(m, "XskRx", (PyObject *)&XskRxType) < 0)
 		goto fail;
 	if (PyType_Ready(&RingWriterType) < 0 || PyType_Ready(&RingReaderType) < 0 ||
 	    PyModule_AddObjectRef(m, "RingWriter", (PyObject *)&RingWriterType) < 0 ||

@@ -8,8 +8,8 @@ names the transport per flow, and everything above is the same):
     t.run(writer)             # receive until stop(); native, GIL released
     t.stop(); t.stats(); t.close()
 
-`kernel` works everywhere; `af_xdp` (next) bypasses the stack where the
-driver allows; `pcap` replays a file.
+`kernel` works everywhere; `af_xdp` bypasses the stack where the driver
+allows; `pcap` replays a file.
 """
 from __future__ import annotations
 
@@ -35,5 +35,7 @@ class Transport(Protocol):
     def open(self) -> None: ...
     def run(self, writer: Any) -> None: ...
     def stop(self) -> None: ...
-    def stats(self) -> dict[str, int]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def describe(self) -> dict[str, Any]: ...  # how it is set up (modes, offloads), for the ring and the user
+    def account(self, writer: Any) -> None: ...  # carry drops counted elsewhere (the kernel) into the ring
     def close(self) -> None: ...

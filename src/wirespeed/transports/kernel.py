@@ -36,21 +36,9 @@ class KernelTransport:
         self.socks: list[socket.socket] = []
         self._rx: Any = None
 
-    def _join(self, s: socket.socket, st: Stream, ifindex: int, local: str) -> None:
-        group = socket.inet_aton(st.group)
-        if st.source:  # struct ip_mreq_source: group, interface address, source
-            s.setsockopt(socket.IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP,
-                         group + socket.inet_aton(local) + socket.inet_aton(st.source))
-        else:  # struct ip_mreqn: group, address, ifindex
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                         struct.pack("4s4si", group, b"\0" * 4, ifindex))
-
     def open(self) -> None:
-        try:
-            ifindex = socket.if_nametoindex(self.iface)
-        except OSError:
-            raise WirespeedError(f"no interface named {self.iface!r}", "list them with: ip -br link") from None
-        local = _iface_addr(self.iface)
+        ifindex = iface_index(self.iface)
+        local = iface_addr(self.iface)
         try:
             for st in self.streams:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -72,7 +60,7 @@ class KernelTransport:
                 s.bind((st.group, st.port))  # only this group's datagrams on this port
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
                 if ipaddress.IPv4Address(st.group).is_multicast:
-                    self._join(s, st, ifindex, local)
+                    join_group(s, st, ifindex, local)
         except OSError as exc:
             self.close()
             raise WirespeedError(f"kernel transport: cannot open a socket for the feeds on {self.iface}: {exc}",
@@ -87,8 +75,14 @@ class KernelTransport:
         if self._rx is not None:
             self._rx.stop()
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         return self._rx.stats() if self._rx is not None else {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"transport": "kernel", "mode": self.mode, "stamp": self.stamp}
+
+    def account(self, writer: Any) -> None:
+        """Nothing to carry: the receive loop counts socket overflow itself."""
 
     def close(self) -> None:
         for s in self.socks:
@@ -96,7 +90,25 @@ class KernelTransport:
         self.socks = []
 
 
-def _iface_addr(iface: str) -> str:
+def join_group(s: socket.socket, st: Stream, ifindex: int, local: str) -> None:
+    """Join st's group on the interface (source-specific when st.source):
+    the kernel then answers IGMP queries for it for as long as s is open."""
+    group = socket.inet_aton(st.group)
+    if st.source:  # struct ip_mreq_source: group, interface address, source
+        s.setsockopt(socket.IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP,
+                     group + socket.inet_aton(local) + socket.inet_aton(st.source))
+    else:  # struct ip_mreqn: group, address, ifindex
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4si", group, b"\0" * 4, ifindex))
+
+
+def iface_index(iface: str) -> int:
+    try:
+        return socket.if_nametoindex(iface)
+    except OSError:
+        raise WirespeedError(f"no interface named {iface!r}", "list them with: ip -br link") from None
+
+
+def iface_addr(iface: str) -> str:
     """The interface's IPv4 address (SIOCGIFADDR), 0.0.0.0 if it has none."""
     import fcntl
 

@@ -1,7 +1,7 @@
 """The XDP programs wirespeed generates (see ebpf.py for the assembler)."""
 from __future__ import annotations
 
-from wirespeed.xdp.ebpf import R0, XDP_PASS, Program
+from wirespeed.xdp.ebpf import R0, R1, R2, R3, R4, R5, R6, R10, XDP_PASS, Program
 
 
 def xdp_pass() -> Program:
@@ -11,3 +11,81 @@ def xdp_pass() -> Program:
     prog.mov(R0, XDP_PASS, "r0 = XDP_PASS")
     prog.exit()
     return prog
+
+
+# Helpers and map types used below (linux/bpf.h).
+BPF_FUNC_map_lookup_elem = 1
+BPF_FUNC_redirect_map = 51
+BPF_MAP_TYPE_HASH = 1
+BPF_MAP_TYPE_XSKMAP = 17
+
+# The feed map's key: the IPv4 destination and UDP destination port exactly
+# as they sit in the packet (network order), then two zero bytes. A key with
+# port 0 stands for "this group's frames whose UDP port cannot be read":
+# fragments, bad IHL, truncated. Those go to the socket too, where the
+# receive loop counts them as malformed instead of the kernel dropping them
+# unseen.
+FLOW_KEY_SIZE = 8
+FLOW_VALUE_SIZE = 4  # the stream id (informational: the loop matches its own table)
+
+
+def flow_key(group: str, port: int) -> bytes:
+    import socket
+    import struct
+
+    return socket.inet_aton(group) + struct.pack("!H", port) + b"\0\0"
+
+
+def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
+    """Feed datagrams to the AF_XDP socket of the queue they arrived on;
+    everything else (ARP, TCP, other UDP, IPv6) to the kernel untouched.
+
+    Which datagrams are feed datagrams is the map `flows_fd` (flow_key ->
+    stream id): feeds are added and removed without reloading. `xsks_fd` is
+    the XSKMAP indexed by queue; a queue without a socket falls back to
+    XDP_PASS (bpf_redirect_map's flags argument), so nothing is dropped
+    for want of a socket.
+    """
+    p = Program("ws_xdp_feeds")
+    p.mov(R6, R1, "r6 = ctx")
+    p.ldx(4, R2, R6, 0, "r2 = ctx->data")
+    p.ldx(4, R3, R6, 4, "r3 = ctx->data_end")
+    p.mov(R4, R2, "r4 = data")
+    p.alu("+", R4, 34, "r4 += 14 (eth) + 20 (ipv4)")
+    p.jmp(">", R4, R3, "pass", "if (data + 34 > data_end) pass: too short for IPv4")
+    p.ldx(2, R4, R2, 12, "r4 = eth->h_proto")
+    p.jmp("!=", R4, 0x0008, "pass", "if (h_proto != htons(ETH_P_IP)) pass")
+    p.ldx(1, R4, R2, 23, "r4 = ip->protocol")
+    p.jmp("!=", R4, 17, "pass", "if (protocol != IPPROTO_UDP) pass")
+    p.ldx(4, R4, R2, 30, "r4 = ip->daddr")
+    p.stx(4, R10, -8, R4, "key.daddr = ip->daddr")
+    p.st(4, R10, -4, 0, "key.dport = 0, key.pad = 0")
+    p.ldx(2, R4, R2, 20, "r4 = ip->frag_off")
+    p.alu("&", R4, 0xFF3F, "r4 &= htons(IP_MF | IP_OFFSET)")
+    p.jmp("!=", R4, 0, "lookup", "if fragment: look up (group, 0)")
+    p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
+    p.alu("&", R4, 0x0F, "r4 &= 0x0f  (ihl: bounded 0..15 for the verifier)")
+    p.alu("<<", R4, 2, "r4 = ihl * 4")
+    p.jmp("<", R4, 20, "lookup", "if (ihl < 5) look up (group, 0): malformed")
+    p.mov(R5, R2, "r5 = data")
+    p.alu("+", R5, R4, "r5 = data + ihl*4")
+    p.mov(R4, R5, "r4 = r5")
+    p.alu("+", R4, 22, "r4 += 14 (eth) + 8 (udp)")
+    p.jmp(">", R4, R3, "lookup", "if the UDP header is cut off: look up (group, 0)")
+    p.ldx(2, R4, R5, 16, "r4 = udp->dest  (14 + ihl*4 + 2)")
+    p.stx(2, R10, -4, R4, "key.dport = udp->dest")
+    p.label("lookup")
+    p.ld_map_fd(R1, flows_fd, "r1 = &flows")
+    p.mov(R2, R10, "r2 = fp")
+    p.alu("+", R2, -8, "r2 = &key")
+    p.call(BPF_FUNC_map_lookup_elem, "r0 = bpf_map_lookup_elem(&flows, &key)")
+    p.jmp("==", R0, 0, "pass", "if (!r0) pass: not a feed")
+    p.ldx(4, R2, R6, 16, "r2 = ctx->rx_queue_index")
+    p.ld_map_fd(R1, xsks_fd, "r1 = &xsks")
+    p.mov(R3, XDP_PASS, "r3 = XDP_PASS  (if this queue has no socket)")
+    p.call(BPF_FUNC_redirect_map, "r0 = bpf_redirect_map(&xsks, queue, XDP_PASS)")
+    p.exit()
+    p.label("pass")
+    p.mov(R0, XDP_PASS, "r0 = XDP_PASS")
+    p.exit()
+    return p
