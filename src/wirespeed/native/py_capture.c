@@ -8,6 +8,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "rx_kernel.h"
@@ -77,8 +78,8 @@ static PyObject *KernelRx_run(KernelRxObject *self, PyObject *noargs)
 		PyErr_SetString(PyExc_RuntimeError, "already running");
 		return NULL;
 	}
-	self->running = 1;
-	atomic_store(&self->stop, 0);
+	self->running = 1; /* stop is sticky: a stop() that came before run() is honoured */
+	pthread_setname_np(pthread_self(), "ws-rx-kernel"); /* for top -H, perf, strace -p */
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
 	rc = ws_rx_kernel_run(w, self->socks, self->n, self->mode, self->stamp, &self->stop, &self->st);
@@ -314,7 +315,8 @@ static PyObject *XskRx_run(XskRxObject *self, PyObject *args)
 		PyErr_SetString(PyExc_RuntimeError, "already running");
 		return NULL;
 	}
-	self->running = 1;
+	self->running = 1; /* stop is sticky: a stop() that came before run() is honoured */
+	pthread_setname_np(pthread_self(), "ws-rx-af_xdp"); /* for top -H, perf, strace -p */
 	Py_INCREF(writer); /* the ring stays joined while the loop writes to it */
 	int rc;
 	Py_BEGIN_ALLOW_THREADS

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <linux/if_xdp.h>
 #include <string.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef AF_XDP
@@ -113,6 +113,11 @@ static int ws_xsk_map_ring(int fd, const struct xdp_ring_offset *off, uint32_t e
 	return 0;
 }
 
+/* ws_xsk_bind binds, waiting out a queue that is still being released: the
+ * kernel frees a closed socket's hold on its queue in a deferred work item
+ * (and an XSKMAP entry keeps the socket alive until the map is freed, after
+ * an RCU grace period), so a capture restarted at once may see EBUSY for a
+ * few milliseconds. A queue still busy after 2 s is really taken. */
 static int ws_xsk_bind(ws_xsk_t *x, uint16_t flags)
 {
 	struct sockaddr_xdp sxdp;
@@ -121,7 +126,14 @@ static int ws_xsk_bind(ws_xsk_t *x, uint16_t flags)
 	sxdp.sxdp_ifindex = (uint32_t)x->ifindex;
 	sxdp.sxdp_queue_id = x->queue;
 	sxdp.sxdp_flags = flags;
-	return bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)) ? -errno : 0;
+	for (int tries = 0;; tries++) {
+		if (!bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)))
+			return 0;
+		if (errno != EBUSY || tries >= 200)
+			return -errno;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 void ws_xsk_close(ws_xsk_t *x)

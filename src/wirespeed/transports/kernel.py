@@ -35,6 +35,7 @@ class KernelTransport:
         self.stamp = stamp
         self.socks: list[socket.socket] = []
         self._rx: Any = None
+        self._stopped = False
 
     def open(self) -> None:
         ifindex = iface_index(self.iface)
@@ -69,9 +70,12 @@ class KernelTransport:
     def run(self, writer: Any) -> None:
         self._rx = _native.KernelRx(writer, [(s.fileno(), st.id, st.port) for s, st in zip(self.socks, self.streams)],
                                     self.mode, self.stamp)
+        if self._stopped:  # stop() came before the engine existed
+            return
         self._rx.run()
 
     def stop(self) -> None:
+        self._stopped = True
         if self._rx is not None:
             self._rx.stop()
 

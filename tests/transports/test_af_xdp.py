@@ -1,0 +1,291 @@
+"""The af_xdp transport on the test host: feeds arrive whole and counted,
+everything else still reaches the kernel, bad frames are counted, the
+receive loop makes no syscalls, and a killed capture leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_capture import _capture_while
+from tests.test_frames import _fix_ip_csum, _frame
+from wirespeed import capture as cap
+from wirespeed import sim as S
+from wirespeed.frames import multicast_mac, udp_frame
+from wirespeed.ring import RingReader
+from wirespeed.system.netns import entered
+from wirespeed.transports import Stream
+from wirespeed.transports.af_xdp import AfXdpOptions, AfXdpTransport
+
+pytestmark = pytest.mark.privileged
+
+AF_XDP_FLAG, TS_USER, MALFORMED_FLAG, REBUILT = 0x200, 0x4, 0x8, 0x1
+
+
+@pytest.fixture
+def ring_path():
+    path = Path(f"/dev/shm/ws-xdptest-{os.getpid()}")
+    yield str(path)
+    path.unlink(missing_ok=True)
+
+
+def _xdp_attached(iface: str) -> bool:
+    out = subprocess.run(["ip", "-j", "-d", "link", "show", iface], capture_output=True, text=True, check=True)
+    return "xdp" in json.loads(out.stdout)[0]
+
+
+def _send_raw(tb, frames: list[bytes]) -> None:
+    """Put frames on the wire from the exchange side, as they are."""
+    def go() -> None:
+        with entered(tb.netns):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind((tb.peer_if, 0))
+            for f in frames:
+                s.send(f)
+            s.close()
+    t = threading.Thread(target=go)
+    t.start()
+    t.join()
+
+
+def _cfg(tb, ring_path: str, feeds: list[cap.FeedSpec], **xdp) -> cap.CaptureConfig:
+    return cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M", transport="af_xdp", feeds=feeds,
+                             xdp=AfXdpOptions(**xdp))
+
+
+def test_af_xdp_capture_of_a_b_lines(testbed_cfg, ring_path) -> None:
+    tb = testbed_cfg
+    cfg = _cfg(tb, ring_path, [cap.FeedSpec("itch", "239.7.1.1", 34001, "A"),
+                               cap.FeedSpec("itch", "239.7.1.2", 34001, "B")])
+    sim_cfg = S.SimConfig(lines=[S.Line("239.7.1.1", 34001), S.Line("239.7.1.2", 34001)], rate=20_000, count=4000,
+                          duration_s=0, netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
+    res = _capture_while(cfg, lambda: S.run(sim_cfg))
+    sent = res["sent"]
+    assert res["records"] == sum(sent["sent_pkts"][:2])
+    assert res["setup"]["xdp_mode"] in ("native", "generic") and res["setup"]["zerocopy"] in (True, False)
+    assert res["rx"]["malformed"] == 0 and all(v == 0 for v in res["drops"].values())
+    assert not _xdp_attached(tb.host_if), "XDP detached at the end"
+    with RingReader(ring_path, "oldest") as r:
+        assert r.writer_state()[0] == "closed"
+        desc = r.description()
+        assert desc["capture"]["transport"] == "af_xdp"
+        b = r.poll(100_000)
+        assert len(b) == res["records"]
+        assert set(b.headers["flags"]) == {AF_XDP_FLAG | TS_USER}  # frames as they arrived, not rebuilt
+        frame = bytes(b.payload_of(0))
+        assert frame[:6] == multicast_mac("239.7.1.1") or frame[:6] == multicast_mac("239.7.1.2")
+        assert frame[6:12] != bytes(6), "the sender's real MAC"
+        streams = {s["id"]: s for s in desc["streams"]}
+        for h, i in zip(b.headers[:200], range(200)):
+            f = bytes(b.payload_of(i))
+            assert socket.inet_ntoa(f[30:34]) == streams[int(h["stream"])]["group"]
+
+
+def test_tcp_and_other_udp_still_reach_the_host(testbed_cfg, ring_path) -> None:
+    """Seed 003's per-flow choice: only the feed is bypassed."""
+    tb = testbed_cfg
+    cfg = _cfg(tb, ring_path, [cap.FeedSpec("itch", "239.7.1.3", 34003)])
+    srv = socket.create_server((tb.host_addr, 0))
+    tcp_port = srv.getsockname()[1]
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # same group, another port: not a feed
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    other.bind(("239.7.1.3", 34004))
+    other.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     struct.pack("4s4si", socket.inet_aton("239.7.1.3"), b"\0" * 4, socket.if_nametoindex(tb.host_if)))
+    other.settimeout(5)
+    uni = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    uni.bind((tb.host_addr, 0))
+    uni.settimeout(5)
+    got: dict[str, bytes] = {}
+
+    def traffic() -> dict:
+        def client() -> None:
+            with entered(tb.netns):
+                with socket.create_connection((tb.host_addr, tcp_port), timeout=5) as c:
+                    c.sendall(b"tcp ok")
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                u.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(tb.peer_addr))
+                u.sendto(b"other port ok", ("239.7.1.3", 34004))
+                u.sendto(b"feed", ("239.7.1.3", 34003))
+                u.sendto(b"unicast ok", (tb.host_addr, uni.getsockname()[1]))
+                u.close()
+        t = threading.Thread(target=client)
+        t.start()
+        conn, _ = srv.accept()
+        conn.settimeout(5)
+        got["tcp"] = conn.recv(100)
+        conn.close()
+        t.join()
+        got["other"] = other.recv(100)
+        got["unicast"] = uni.recv(100)
+        return {}
+
+    res = _capture_while(cfg, traffic)
+    for s in (srv, other, uni):
+        s.close()
+    assert got == {"tcp": b"tcp ok", "other": b"other port ok", "unicast": b"unicast ok"}
+    assert res["records"] == 1  # the feed datagram, and only it, went to the ring
+
+
+@pytest.mark.parametrize("policy", ["skip", "keep"])
+def test_malformed_frames_on_the_feed_are_counted(testbed_cfg, ring_path, policy) -> None:
+    tb = testbed_cfg
+    group, port = "239.7.1.5", 34005
+    cfg = _cfg(tb, ring_path, [cap.FeedSpec("itch", group, port)], malformed=policy)
+    good = _frame(b"good datagram", group, port)
+    bad_csum = bytearray(good)
+    bad_csum[24] ^= 0xFF
+    lying = bytearray(good)
+    lying[38:40] = struct.pack("!H", 300)
+    frag = bytearray(good)
+    frag[20:22] = struct.pack("!H", 0x2000)
+    short_ip = bytearray(good)
+    short_ip[16:18] = struct.pack("!H", 600)  # IP total length beyond the frame
+    bad_ihl = bytearray(good)
+    bad_ihl[14] = 0x43
+    frames = [bytes(good), bytes(bad_csum), bytes(lying), bytes(_fix_ip_csum(frag)), bytes(_fix_ip_csum(short_ip)),
+              bytes(bad_ihl), bytes(good)]
+    res = _capture_while(cfg, lambda: _send_raw(tb, frames))
+    rx = res["rx"]
+    assert rx["malformed"] == 5
+    assert (rx["bad_ip_checksum"], rx["bad_udp_length"], rx["fragment"], rx["truncated"], rx["bad_ip_header"]) \
+        == (1, 1, 1, 1, 1)
+    with RingReader(ring_path, "oldest") as r:
+        b = r.poll(100)
+    flags = list(b.headers["flags"])
+    if policy == "skip":
+        assert res["drops"]["malformed"] == 5 and len(b) == 2
+        assert all(not f & MALFORMED_FLAG for f in flags)
+    else:
+        assert res["drops"]["malformed"] == 0 and len(b) == 7
+        assert sum(1 for f in flags if f & MALFORMED_FLAG) == 5
+        assert bytes(b.payload_of(1)) == bytes(bad_csum)  # kept byte for byte
+
+
+def test_feeds_added_while_running(testbed_cfg, ring_path) -> None:
+    tb = testbed_cfg
+    Path(ring_path).unlink(missing_ok=True)
+    from wirespeed.ring import Ring, RingWriter
+
+    Ring.create(ring_path, size="16M")
+    t = AfXdpTransport(tb.host_if, [Stream(1, "a", "239.7.1.6", 34006)])
+    with RingWriter(ring_path) as w:
+        t.open()
+        th = threading.Thread(target=t.run, args=(w._w,))
+        th.start()
+        try:
+            frame = _frame(b"late feed", "239.7.1.7", 34007)
+            _send_raw(tb, [frame])
+            time.sleep(0.2)
+            before = t.stats()["packets"]
+            t.add_stream(Stream(2, "b", "239.7.1.7", 34007))
+            _send_raw(tb, [frame])
+            time.sleep(0.2)
+            after = t.stats()["packets"]
+            t.remove_stream(t.streams[-1])
+            _send_raw(tb, [frame])
+            time.sleep(0.2)
+            final = t.stats()["packets"]
+        finally:
+            t.stop()
+            th.join(5)
+            t.close()
+    assert (before, after, final) == (0, 1, 1)
+
+
+def _capture_proc(tb, ring_path: str, group: str, port: int, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen([sys.executable, "-m", "wirespeed", "capture", "-i", tb.host_if, "--feed",
+                             f"f={group}:{port}", "-t", "af_xdp", "--ring", ring_path, "--ring-size", "16M", "--json",
+                             *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_attached(tb, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 15
+    while not _xdp_attached(tb.host_if):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "capture never attached"
+        time.sleep(0.05)
+
+
+def _rx_thread(pid: int) -> int:
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "comm").read_text().strip() == "ws-rx-af_xdp":
+            return int(task.name)
+    raise AssertionError("no ws-rx-af_xdp thread")
+
+
+@pytest.mark.parametrize("mode", ["busy", "block"])
+def test_busy_loop_makes_no_syscalls_in_steady_state(testbed_cfg, ring_path, mode) -> None:
+    """strace the receive thread for 10 s while the feed runs at 20 k msg/s.
+    block mode (poll() when idle) is the control: the same count sees it."""
+    tb = testbed_cfg
+    proc = _capture_proc(tb, ring_path, "239.7.1.8", 34008, "--duration", "30", "--mode", mode)
+    try:
+        _wait_attached(tb, proc)
+        time.sleep(0.5)
+        tid = _rx_thread(proc.pid)
+        sim_cfg = S.SimConfig(lines=[S.Line("239.7.1.8", 34008)], rate=20_000, count=0, duration_s=12,
+                              netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
+        sender = threading.Thread(target=S.run, args=(sim_cfg,))
+        sender.start()
+        time.sleep(1)  # steady state: the first packets have been through
+        with RingReader(ring_path) as r:
+            head0 = r.head_seq
+        st = subprocess.run(["timeout", "-s", "INT", "10", "strace", "-c", "-q", "-p", str(tid)],
+                            capture_output=True, text=True)
+        with RingReader(ring_path) as r:
+            head1 = r.head_seq
+        sender.join()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, errs = proc.communicate(30)
+    assert head1 - head0 > 50_000, "traffic flowed through the loop while it was traced"
+    lines = [ln for ln in st.stderr.splitlines() if ln.strip() and not ln.startswith(("%", "-", "strace:"))]
+    calls = {ln.split()[-1]: int(ln.split()[3]) for ln in lines if ln.split()[-1] != "total"}
+    assert proc.returncode == 0, errs
+    res = json.loads(out)
+    if mode == "busy":
+        assert not calls, f"syscalls in the receive loop during 10 s:\n{st.stderr}"
+        assert res["rx"]["wakeups"] == 0 and res["rx"]["sleeps"] == 0
+    else:
+        assert calls.get("poll", 0) + calls.get("ppoll", 0) > 1000, st.stderr
+
+
+def test_kill_9_leaves_nothing_behind(testbed_cfg, ring_path) -> None:
+    tb = testbed_cfg
+    group, port = "239.7.1.9", 34009
+    proc = _capture_proc(tb, ring_path, group, port)
+    _wait_attached(tb, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(10)
+    deadline = time.monotonic() + 5
+    while _xdp_attached(tb.host_if) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _xdp_attached(tb.host_if), "the bpf_link died with the process"
+    with RingReader(ring_path, "oldest") as r:
+        assert r.writer_state()[0] == "dead"
+    # traffic is the kernel's again: a plain socket receives the feed
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((group, port))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                 struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, socket.if_nametoindex(tb.host_if)))
+    s.settimeout(5)
+    _send_raw(tb, [udp_frame(bytes(6), multicast_mac(group), tb.peer_addr, group, 40000, port, b"back")])
+    assert s.recv(100) == b"back"
+    s.close()
+    # and a new capture can take the queue at once
+    proc = _capture_proc(tb, ring_path, group, port, "--duration", "1")
+    out, errs = proc.communicate(30)
+    assert proc.returncode == 0, errs
