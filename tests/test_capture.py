@@ -193,11 +193,27 @@ def test_demo_end_to_end() -> None:
     res = json.loads(proc.stdout)
     assert res["captured"]["packets"] == sum(res["sent"]["datagrams"][:2])
     assert res["recorded"]["written"] == res["captured"]["packets"] and res["recorded"]["lost"] == 0
-    lat = res["transports"]["kernel_block"]
+    assert res["transport"] == "af_xdp" and res["setup"]["xdp_mode"] in ("native", "generic")  # the best path here
+    lat = res["transports"]["af_xdp_busy"]
     assert lat["samples"] == 2 * res["sent"]["messages"] and lat["seq_gaps"] == 0
     assert 0 < lat["lat_us_p50"] < lat["lat_us_p99"]
     assert all(Path(f).exists() for f in res["recorded"]["files"])
     assert not any(Path("/dev/shm").glob("wirespeed-demo-*"))
+
+
+@pytest.mark.privileged
+def test_demo_falls_back_to_kernel_when_af_xdp_fails(monkeypatch, tmp_path) -> None:
+    from wirespeed import demo
+    from wirespeed.errors import WirespeedError
+    from wirespeed.transports import af_xdp
+
+    def refuse(self) -> None:
+        raise WirespeedError("af_xdp: refused for this test")
+
+    monkeypatch.setattr(af_xdp.AfXdpTransport, "open", refuse)
+    res = demo.run(demo.DemoOptions(duration_s=1.5, rate=2000, directory=tmp_path))
+    assert res["transport"] == "kernel" and any("refused for this test" in n for n in res["notes"])
+    assert res["captured"]["packets"] == sum(res["sent"]["datagrams"][:2]) > 0
 
 
 @pytest.mark.privileged
@@ -208,4 +224,5 @@ def test_demo_without_root_falls_back_to_loopback(monkeypatch, tmp_path) -> None
     res = demo.run(demo.DemoOptions(duration_s=1.5, rate=2000, directory=tmp_path))
     assert "loopback" in res["where"] and any("not root" in n for n in res["notes"])
     assert res["captured"]["packets"] == res["sent"]["datagrams"][0] > 0
+    assert res["transport"] == "kernel"
     assert res["transports"]["kernel_block"]["samples"] == res["sent"]["messages"]

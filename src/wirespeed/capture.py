@@ -40,6 +40,9 @@ from wirespeed.transports.af_xdp import AfXdpOptions, AfXdpTransport
 from wirespeed.transports.kernel import KernelTransport
 
 TRANSPORTS = ("kernel", "af_xdp")
+# The cores this process may use, as started: callers (the demo, benchmarks)
+# narrow their own threads' affinity to keep the receive core free.
+_CPUS = frozenset(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,8 @@ class CaptureConfig:
             raise UsageError(f"mode {self.mode!r}", "block or busy")
         if self.stamp not in ("kernel", "user"):
             raise UsageError(f"stamp {self.stamp!r}", "kernel or user")
-        if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
-            raise UsageError(f"cpu {self.cpu} is not available to this process",
-                             f"choose from {sorted(os.sched_getaffinity(0))}")
+        if self.cpu is not None and self.cpu not in _CPUS:
+            raise UsageError(f"cpu {self.cpu} is not available to this process", f"choose from {sorted(_CPUS)}")
         parse_size(self.ring_size)
         return self
 

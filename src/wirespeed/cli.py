@@ -607,7 +607,8 @@ def demo(
     wirespeed captures it into the ring and records pcapng, then reports packets, drops and
     one-way latency (from the ITCH timestamps) and removes what it made.
 
-    As root it makes the test host; without root it falls back to loopback and says so.
+    As root it makes the test host and captures with af_xdp (else the kernel transport, saying
+    why); without root it falls back to loopback and the kernel transport, and says so.
     """
     from pathlib import Path
 
@@ -631,6 +632,8 @@ def demo(
     t.add_column(style="bold")
     t.add_column(overflow="fold")
     t.add_row("path", res["where"])
+    setup = ", ".join(f"{k} {v}" for k, v in res.get("setup", {}).items() if k != "transport")
+    t.add_row("transport", f"{res['transport']}" + (f" ({setup})" if setup else ""))
     t.add_row("sent", f"{res['sent']['messages']:,} messages in {res['sent']['packets']:,} packets "
               f"({res['rate']:,.0f} msg/s for {res['duration_s']:g} s)")
     drops = ", ".join(f"{k} {v}" for k, v in res["captured"]["drops"].items() if v) or "none"

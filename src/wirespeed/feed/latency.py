@@ -1,0 +1,102 @@
+"""One-way latency measured from the messages themselves.
+
+A ring reader that decodes every captured MoldUDP64 packet and takes
+rx stamp - ITCH timestamp for each message. Both are CLOCK_REALTIME on the
+same host (the simulator stamps a message when it generates it, the capture
+when it receives or dequeues the packet), taken modulo a day since ITCH
+timestamps count nanoseconds since midnight. Also counts packets, messages
+and sequence gaps per (stream, session).
+
+Used by `wirespeed demo` (live, in a thread) and `wirespeed bench capture`
+(after the run, over the whole ring).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from wirespeed.feed import moldudp64 as mold
+from wirespeed.ring import Batch, RingError, RingReader
+
+DAY_NS = 86_400_000_000_000
+
+
+class LatencyMeter:
+    """Latency of every message in a ring; start() reads live in a thread,
+    drain() reads what is there now."""
+
+    def __init__(self, ring: str) -> None:
+        self.reader = RingReader(ring, "oldest")
+        self.samples: list[np.ndarray] = []
+        self.packets = self.messages = self.gaps = 0
+        self.next_seq: dict[tuple[int, bytes], int] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="wirespeed-latency", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                batch = self.reader.wait(timeout=0.2)
+            except RingError:
+                return
+            self.add(batch)
+
+    def drain(self) -> None:
+        """Take every record the ring holds now (the writer may be gone)."""
+        while True:
+            batch = self.reader.poll(65536)
+            if not len(batch):
+                return
+            self.add(batch)
+
+    def add(self, batch: Batch) -> None:
+        lat = []
+        for h, frame in batch:
+            data = bytes(frame)
+            ihl = (data[14] & 0x0F) * 4
+            p = mold.decode(data[14 + ihl + 8:])
+            if p is None:
+                continue
+            self.packets += 1
+            key = (int(h["stream"]), p.session)
+            if p.messages:
+                expect = self.next_seq.get(key)
+                if expect is not None and p.seq > expect:
+                    self.gaps += p.seq - expect
+                self.next_seq[key] = max(expect or 0, p.next_seq)
+            rx = int(h["ts_ns"]) % DAY_NS
+            for m in p.messages:
+                if len(m) >= 11:
+                    itch_ts = int.from_bytes(m[5:11], "big")
+                    d = rx - itch_ts
+                    if d < -DAY_NS // 2:  # the send was before midnight, the receive after
+                        d += DAY_NS
+                    lat.append(d)
+            self.messages += len(p.messages)
+        if lat:
+            self.samples.append(np.array(lat, dtype=np.int64))
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self, warmup: float = 0.0) -> dict[str, Any]:
+        """Percentiles in µs; `warmup` is the fraction of the first samples
+        left out (caches, page faults, the sender's first wake-ups)."""
+        if self.thread.ident is not None:
+            self.thread.join(10)
+        self.stop.set()
+        self.reader.close()
+        lat = np.concatenate(self.samples) if self.samples else np.zeros(0, dtype=np.int64)
+        lat = lat[int(len(lat) * warmup):]
+        out: dict[str, Any] = {"packets": self.packets, "messages": self.messages, "seq_gaps": self.gaps,
+                               "samples": int(len(lat))}
+        if len(lat):
+            p = np.percentile(lat, [50, 90, 99, 99.9, 99.99]) / 1000
+            out.update({"lat_us_p50": p[0], "lat_us_p90": p[1], "lat_us_p99": p[2], "lat_us_p999": p[3],
+                        "lat_us_p9999": p[4], "lat_us_max": float(lat.max()) / 1000,
+                        "lat_us_stddev": float(lat.std()) / 1000})
+        return out
+
+
