@@ -789,6 +789,67 @@ def bench_sim(
     raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
 
 
+@bench_app.command("capture")
+def bench_capture(
+    quick: Annotated[bool, typer.Option("--quick", help="One latency run, short trials, 3 s confirmation, 64 MB recorder test (about 1.5 min): a smoke run.")] = False,
+    confirm_s: Annotated[Optional[float], typer.Option("--confirm-s", help="How long the best loss-free rate is held (default 60 s; --quick 3 s).")] = None,
+    record_dir: Annotated[Optional[str], typer.Option("--record-dir", help="Filesystem for the recorder-vs-dd test (default: a new folder in /var/tmp).")] = None,
+    no_testpmd: Annotated[bool, typer.Option("--no-testpmd", help="Skip the dpdk-testpmd peer.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """kernel/block, kernel/busy and af_xdp against each other and dpdk-testpmd, on the test host:
+    one-way latency at 10 k msg/s, drain rate of a filled queue, max loss-free rate (held 60 s),
+    and pcapng recording against dd oflag=direct. About 7 minutes; needs root.
+    """
+    from wirespeed.bench import capture as cb
+
+    opts = cb.CaptureBenchOptions(lat_s=2.0, repeats=1, drain_pkts=10_000, trial_s=1.0, confirm_s=3.0, bisect_steps=3,
+                                  record_mb=64) if quick else cb.CaptureBenchOptions()
+    from dataclasses import replace
+
+    opts = replace(opts, record_dir=record_dir, testpmd=not no_testpmd,
+                   confirm_s=confirm_s if confirm_s is not None else opts.confirm_s)
+    try:
+        if as_json:
+            res = cb.run(opts)
+        else:
+            with err.status("benchmarking capture") as status:
+                res = cb.run(opts, lambda m: status.update(f"capture benchmark: {m}"))
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+    else:
+        _bench_capture_table(res)
+        _goals_table(res, "goals (issue #5)")
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
+
+
+def _bench_capture_table(res: dict[str, Any]) -> None:
+    def f(v: Any, fmt: str = "{:,.1f}") -> str:
+        return fmt.format(v) if isinstance(v, (int, float)) else "-"
+
+    t = Table(title="wirespeed bench capture (test host veth; the sender's core also runs the receive path)")
+    for col in ("path", "lat p50 µs", "lat p99 µs", "lat p99.9 µs", "drain pkt/s", "max loss-free pkt/s"):
+        t.add_column(col, justify="left" if col == "path" else "right")
+    for p in ("kernel_block", "kernel_busy", "af_xdp"):
+        t.add_row(p, f(res.get(f"lat_us_p50_{p}")), f(res.get(f"lat_us_p99_{p}")), f(res.get(f"lat_us_p999_{p}")),
+                  f(res.get(f"drain_pps_{p}"), "{:,.0f}"), f(res.get(f"max_pps_{p}"), "{:,.0f}"))
+    t.add_row("dpdk-testpmd (af_xdp pmd, rxonly)", "", "", "", "", f(res.get("max_pps_testpmd"), "{:,.0f}"))
+    out.print(t)
+    r = Table(title="recorder", show_header=False)
+    r.add_column(style="bold")
+    r.add_column(justify="right")
+    r.add_row("pcapng writing", f"{f(res.get('record_mb_per_s'))} MB/s")
+    r.add_row("dd oflag=direct, same filesystem", f"{f(res.get('dd_mb_per_s'))} MB/s")
+    r.add_row("recorder loss during af_xdp's max-rate hold", str(res.get("record_lost_at_max_rate")))
+    out.print(r)
+    for p in res.get("peers_missing", []):
+        err.print(f"[yellow]peer missing:[/] {p}")
+
+
 def main() -> None:
     """Entry point: turns Ctrl-C into exit 130, keeps usage errors at 2."""
     try:

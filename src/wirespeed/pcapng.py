@@ -8,7 +8,11 @@ the pcapng specification (IETF draft-ietf-opsawg-pcapng).
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+from typing import Any, Protocol
+
+import numpy as np
+
+from wirespeed import _native
 
 LINKTYPE_ETHERNET = 1
 _SHB, _IDB, _EPB, _ISB = 0x0A0D0D0A, 0x00000001, 0x00000006, 0x00000005
@@ -25,10 +29,15 @@ def _block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
 
 
-class PcapngWriter:
-    """Write a pcapng stream to a binary file object the caller owns."""
+class Writable(Protocol):
+    def write(self, data: Any, /) -> Any: ...
 
-    def __init__(self, out: BinaryIO, application: str = "wirespeed") -> None:
+
+class PcapngWriter:
+    """Write a pcapng stream to a binary file object the caller owns
+    (anything with write(): a file, BytesIO, directio.DirectFile)."""
+
+    def __init__(self, out: Writable, application: str = "wirespeed") -> None:
         self.out = out
         self.interfaces: list[str] = []
         opts = _opt(4, application.encode()) + _opt(0, b"")  # shb_userappl
@@ -48,6 +57,11 @@ class PcapngWriter:
         hdr = struct.pack("<IIIII", iface, ts_ns >> 32, ts_ns & 0xFFFFFFFF, len(frame),
                           len(frame) if orig_len is None else orig_len)
         self.out.write(_block(_EPB, hdr + frame))
+
+    def packets(self, headers: np.ndarray, payload: np.ndarray | bytes | memoryview, ifaces: np.ndarray) -> None:
+        """A polled ring batch at once (native: one buffer, one write):
+        headers are REC_DTYPE records, ifaces the interface id of each."""
+        self.out.write(_native.pcapng_epbs(headers, payload, np.ascontiguousarray(ifaces, dtype=np.uint32)))
 
     def statistics(self, iface: int, ts_ns: int, received: int, dropped: int, *, start_ns: int | None = None,
                    end_ns: int | None = None, os_dropped: int | None = None, delivered: int | None = None) -> None:

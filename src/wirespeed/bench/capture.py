@@ -1,0 +1,456 @@
+"""`wirespeed bench capture`: the receive paths against each other and
+against dpdk-testpmd, on the test host (root).
+
+Paths: kernel_block (UDP sockets, epoll; seed 001's baseline), kernel_busy
+(non-blocking recvmmsg spin), af_xdp (XDP redirect to AF_XDP, busy-polled).
+The receive thread is pinned to the last core; the simulator (and with it
+the veth and the receiver's XDP/stack work, which runs on the sender's CPU
+on this bed) to the others. Every figure is measured in the same run.
+
+  * latency: the sim sends ITCH at 10 k msg/s (raw frames: the sender's
+    cost is the same for every path); one-way latency per message is ring
+    record stamp - ITCH timestamp, both CLOCK_REALTIME. Every path stamps at
+    dequeue (kernel: --stamp user), i.e. just before the record is
+    published, so the figure ends where the issue says: in the ring. Paths
+    run interleaved, `repeats` times; the medians of the runs are reported.
+  * drain: the transport is opened (sockets bound, XDP attached) but not
+    run; the sim sends `drain_pkts` packets flat out, which wait in the
+    socket queue or the XSK RX ring; then the receive loop starts. Rate =
+    packets / (last dequeue stamp - first dequeue stamp): the receive side's
+    own cost per packet, without the sender in the way.
+  * max loss-free rate: the sim flat out (the bed's ceiling) for trial_s;
+    if the path loses anything, a bisection on the sending rate; then the
+    best loss-free rate is held for confirm_s (60 s by default). Loss is
+    datagrams sent minus records received, whatever the cause. dpdk-testpmd
+    (`--vdev net_af_xdp0,iface=...`, rxonly) gets the same procedure, its
+    count from its own statistics. Then af_xdp runs once more at its best
+    rate for half of confirm_s with a recorder (its own process) writing the
+    ring to pcapng: the recorder's loss is reported (its CPU is taken from
+    the sender's core, so this run is not used for the rate).
+  * recorder: a ring of 1442-byte frames written to pcapng (fsync included)
+    against `dd if=/dev/zero bs=1M oflag=direct` of the same size to the same
+    directory, alternating, at least 3 pairs; the median pair ratio is the
+    figure (single passes vary 2x here with the page cache and the disk).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirespeed import capture as cap
+from wirespeed import sim as S
+from wirespeed import testbed
+from wirespeed.bench.common import Goal, goals_report
+from wirespeed.errors import WirespeedError
+from wirespeed.feed.latency import LatencyMeter
+from wirespeed.ring import Ring, RingReader, RingWriter
+from wirespeed.testbed import TestbedConfig
+from wirespeed.transports.af_xdp import AfXdpOptions
+
+PATHS: dict[str, tuple[str, str]] = {
+    "kernel_block": ("kernel", "block"),
+    "kernel_busy": ("kernel", "busy"),
+    "af_xdp": ("af_xdp", "busy"),
+}
+GROUP, PORT = "239.9.8.1", 30998
+
+GOALS = [
+    Goal("latency p50: kernel_block / af_xdp", "lat_p50_kernel_block_over_af_xdp", ">=", 3.0),
+    Goal("latency p99: kernel_block / af_xdp", "lat_p99_kernel_block_over_af_xdp", ">=", 2.5),
+    Goal("latency p50: kernel_busy / af_xdp", "lat_p50_kernel_busy_over_af_xdp", ">=", 1.4),
+    Goal("drain rate: af_xdp / kernel recvmmsg", "drain_af_xdp_over_kernel", ">=", 10.0),
+    Goal("max loss-free rate: af_xdp / dpdk-testpmd", "max_pps_af_xdp_over_testpmd", ">=", 1.0),
+    Goal("af_xdp loss-free at the bed's ceiling (1 = yes)", "af_xdp_lossless_at_ceiling", ">=", 1.0),
+    Goal("recorder MB/s / dd oflag=direct MB/s", "record_over_dd", ">=", 0.8),
+    Goal("recorder loss at the capture's max rate", "record_lost_at_max_rate", "<=", 0),
+]
+
+
+@dataclass(frozen=True)
+class CaptureBenchOptions:
+    lat_rate: float = 10_000.0
+    lat_s: float = 5.0
+    repeats: int = 3
+    drain_pkts: int = 20_000
+    trial_s: float = 3.0
+    confirm_s: float = 60.0
+    bisect_steps: int = 5
+    record_mb: int = 1024
+    record_dir: str | None = None  # default: a new folder in /var/tmp (a disk, not tmpfs)
+    testpmd: bool = True
+
+
+def _cpus() -> tuple[set[int], int | None]:
+    cpus = sorted(cap._CPUS)
+    return (set(cpus[:-1]) or set(cpus)), (cpus[-1] if len(cpus) > 1 else None)
+
+
+def _sim(tb: TestbedConfig, **kw: Any) -> dict[str, Any]:
+    cfg = S.SimConfig(lines=[S.Line(GROUP, PORT)], netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr, send="raw",
+                      **kw)
+    return S.run(cfg)
+
+
+def _cfg(tb: TestbedConfig, ring: str, path: str, cpu: int | None, **xdp: Any) -> cap.CaptureConfig:
+    transport, mode = PATHS[path]
+    return cap.CaptureConfig(iface=tb.host_if, feeds=[cap.FeedSpec("bench", GROUP, PORT)], ring=ring,
+                             ring_size="512M", transport=transport, mode=mode, stamp="user", cpu=cpu,
+                             xdp=AfXdpOptions(**xdp))
+
+
+class _Capture:
+    """cap.run in a thread; start() returns once the capture is receiving."""
+
+    def __init__(self, cfg: cap.CaptureConfig) -> None:
+        self.cfg = cfg
+        self.stop_ev = threading.Event()
+        self.res: dict[str, Any] = {}
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.res.update(cap.run(self.cfg, stop=self.stop_ev))
+        except BaseException as exc:  # noqa: BLE001 - raised by stop()
+            self.errors.append(exc)
+
+    def __enter__(self) -> _Capture:
+        Path(self.cfg.ring).unlink(missing_ok=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while True:
+            if self.errors:
+                raise self.errors[0]
+            if Path(self.cfg.ring).exists():
+                try:
+                    with RingReader(self.cfg.ring) as r:
+                        if r.description().get("streams"):
+                            break
+                except Exception:  # noqa: BLE001 - not ready yet
+                    pass
+            if time.monotonic() > deadline:
+                raise WirespeedError("the capture did not start within 15 s")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_ev.set()
+        self.thread.join(15)
+        if self.errors and not exc[0]:
+            raise self.errors[0]
+
+
+# -- latency ---------------------------------------------------------------------
+
+def _latency_once(tb: TestbedConfig, ring: str, path: str, opts: CaptureBenchOptions, rx_cpu: int | None) -> dict:
+    with _Capture(_cfg(tb, ring, path, rx_cpu)):
+        sent = _sim(tb, rate=opts.lat_rate, duration_s=opts.lat_s)
+        time.sleep(0.3)
+    meter = LatencyMeter(ring)
+    meter.drain()
+    out = meter.finish(warmup=0.1)
+    out["lost"] = sum(sent["sent_pkts"]) - out["packets"]
+    return out
+
+
+def _latency(tb: TestbedConfig, ring: str, opts: CaptureBenchOptions, rx_cpu: int | None,
+             step: Callable[[str], None]) -> dict[str, Any]:
+    runs: dict[str, list[dict]] = {p: [] for p in PATHS}
+    for i in range(opts.repeats):
+        for path in PATHS:
+            step(f"latency at {opts.lat_rate:,.0f} msg/s, {path}, run {i + 1}/{opts.repeats}")
+            runs[path].append(_latency_once(tb, ring, path, opts, rx_cpu))
+    res: dict[str, Any] = {}
+    for path, rs in runs.items():
+        for q in ("p50", "p90", "p99", "p999", "p9999", "max", "stddev"):
+            vals = [r[f"lat_us_{q}"] for r in rs if f"lat_us_{q}" in r]
+            if vals:
+                res[f"lat_us_{q}_{path}"] = float(np.median(vals))
+        res[f"lat_runs_{path}"] = [{k: v for k, v in r.items() if k.startswith("lat_us") or k in ("samples", "lost")}
+                                   for r in rs]
+    for q in ("p50", "p99"):
+        for other in ("kernel_block", "kernel_busy"):
+            a, b = res.get(f"lat_us_{q}_{other}"), res.get(f"lat_us_{q}_af_xdp")
+            res[f"lat_{q}_{other}_over_af_xdp"] = a / b if a and b else None
+    return res
+
+
+# -- drain -----------------------------------------------------------------------
+
+def _drain_once(tb: TestbedConfig, ring: str, path: str, n: int, rx_cpu: int | None) -> dict[str, Any]:
+    cfg = _cfg(tb, ring, path, rx_cpu, frames=65536 if n > 30000 else 32768, frame_size=2048).validate()
+    Path(ring).unlink(missing_ok=True)
+    Ring.create(ring, size="512M")
+    streams = cfg.streams()
+    t = cap.make_transport(cfg, streams)
+    with RingWriter(ring) as w:
+        t.open()
+        try:
+            sent = _sim(tb, rate=0, count=n, duration_s=0, max_payload=72)
+            time.sleep(0.3)  # the last packets into the queue
+            errors: list[BaseException] = []
+
+            def rx() -> None:
+                try:
+                    if rx_cpu is not None:
+                        os.sched_setaffinity(0, {rx_cpu})
+                    t.run(w._w)
+                except BaseException as exc:  # noqa: BLE001
+                    errors.append(exc)
+
+            th = threading.Thread(target=rx, daemon=True)
+            th.start()
+            want = sum(sent["sent_pkts"])
+            deadline = time.monotonic() + 10
+            while w.next_seq - 1 < want and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.1)
+            t.stop()
+            th.join(5)
+            t.account(w)
+            if errors:
+                raise errors[0]
+        finally:
+            t.close()
+    with RingReader(ring, "oldest") as r:
+        b = r.poll(1 << 20)
+        ts = b.headers["ts_ns"].astype(np.int64)
+        drops = r.info()["drops"]
+    got = len(ts)
+    span = (int(ts[-1]) - int(ts[0])) / 1e9 if got > 1 else 0.0
+    return {"sent": want, "queued_and_drained": got, "fill_drops": {k: v for k, v in drops.items() if v},
+            "drain_s": span, "drain_pps": (got - 1) / span if span > 0 else None}
+
+
+# -- max loss-free rate -------------------------------------------------------------
+
+def _trial_capture(tb: TestbedConfig, ring: str, path: str, rate: float, seconds: float, rx_cpu: int | None,
+                   record_dir: Path | None = None) -> dict[str, Any]:
+    rec = None
+    with _Capture(_cfg(tb, ring, path, rx_cpu)) as c:
+        if record_dir is not None:
+            rec = subprocess.Popen([sys.executable, "-m", "wirespeed", "record", ring, "--dir", str(record_dir),
+                                    "--from", "oldest", "--rotate-mb", "256", "--keep", "2", "--json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sent = _sim(tb, rate=rate, duration_s=seconds, max_payload=72)
+        time.sleep(0.5)
+    got = c.res.get("records", 0)
+    n = sum(sent["sent_pkts"])
+    out = {"rate": rate, "sent": n, "received": got, "lost": max(0, n - got), "pps": sent["pkts_per_s"],
+           "msgs_per_s": sent["msgs_per_s"], "drops": {k: v for k, v in c.res.get("drops", {}).items() if v}}
+    if rec is not None:
+        so, se = rec.communicate(timeout=120)
+        r = json.loads(so) if so.strip() else {"error": se.strip()[-300:]}
+        out["recorder"] = {k: r.get(k) for k in ("written", "lost", "error") if k in r}
+    return out
+
+
+def _testpmd_cmd(tb: TestbedConfig, rx_cpu: int | None) -> list[str] | None:
+    exe = shutil.which("dpdk-testpmd")
+    if not exe:
+        return None
+    main = min(cap._CPUS)
+    lcores = f"{main},{rx_cpu}" if rx_cpu is not None and rx_cpu != main else f"{main}"
+    return [exe, "-l", lcores, "--no-pci", "--no-huge", "-m", "1024", "--file-prefix", f"wsbench{os.getpid()}",
+            "--vdev", f"net_af_xdp0,iface={tb.host_if}", "--log-level", "lib.eal:error", "--",
+            "--forward-mode=rxonly", "--auto-start", "--total-num-mbufs=32768", "--stats-period", "1"]
+
+
+def _trial_testpmd(tb: TestbedConfig, rate: float, seconds: float, rx_cpu: int | None) -> dict[str, Any]:
+    cmd = _testpmd_cmd(tb, rx_cpu)
+    assert cmd is not None
+    # --no-huge: EAL takes anonymous memory, so it cannot delete another
+    # prefix's hugepage files (its cleanup does, without --huge-unlink).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any("Rx-pps" in ln for ln in lines):  # the first stats line: forwarding has started
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise WirespeedError("dpdk-testpmd did not start: " + "".join(lines[-15:]).strip()[-600:])
+            time.sleep(0.1)
+        base = _testpmd_rx(lines)
+        sent = _sim(tb, rate=rate, duration_s=seconds, max_payload=72)
+        time.sleep(1.5)  # one more stats period
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        reader.join(5)
+    got = _testpmd_rx(lines) - base
+    n = sum(sent["sent_pkts"])
+    return {"rate": rate, "sent": n, "received": got, "lost": max(0, n - got), "pps": sent["pkts_per_s"],
+            "msgs_per_s": sent["msgs_per_s"], "drops": {}}
+
+
+def _testpmd_rx(lines: list[str]) -> int:
+    """The last RX-packets figure testpmd printed (its NIC statistics)."""
+    vals = [int(m.group(1)) for ln in list(lines) if (m := re.search(r"RX-packets:\s+(\d+)", ln))]
+    return vals[-1] if vals else 0
+
+
+def _max_rate(trial: Callable[[float, float], dict[str, Any]], opts: CaptureBenchOptions, name: str,
+              step: Callable[[str], None], confirm: Callable[[float, float], dict[str, Any]] | None = None
+              ) -> dict[str, Any]:
+    step(f"max rate, {name}: the bed's ceiling ({opts.trial_s:g} s flat out)")
+    ceiling = trial(0, opts.trial_s)
+    trials = [ceiling]
+    best_rate = 0.0 if ceiling["lost"] == 0 else None
+    if best_rate is None:
+        lo, hi = 0.0, ceiling["msgs_per_s"]
+        for i in range(opts.bisect_steps):
+            mid = (lo + hi) / 2 if lo else hi / 2
+            step(f"max rate, {name}: bisection {i + 1}/{opts.bisect_steps} at {mid:,.0f} msg/s")
+            t = trial(mid, opts.trial_s)
+            trials.append(t)
+            if t["lost"] == 0:
+                lo = mid
+            else:
+                hi = mid
+        best_rate = lo
+    step(f"max rate, {name}: holding {'the ceiling' if best_rate == 0 else f'{best_rate:,.0f} msg/s'} "
+         f"for {opts.confirm_s:g} s")
+    final = (confirm or trial)(best_rate, opts.confirm_s) if best_rate or ceiling["lost"] == 0 else None
+    return {"ceiling": ceiling, "trials": trials, "confirm": final,
+            "max_pps": final["pps"] if final and final["lost"] == 0 else None,
+            "lossless_at_ceiling": ceiling["lost"] == 0 and bool(final) and final["lost"] == 0}
+
+
+# -- recorder ----------------------------------------------------------------------
+
+def _record_once(directory: Path, ring: str, mb: int) -> tuple[float, float, dict[str, Any]]:
+    """(recorder MB/s, dd MB/s, recorder result): one pass each."""
+    from wirespeed import record as rec
+
+    t0 = time.perf_counter()
+    r = rec.run(rec.RecordConfig(ring, directory, rotate_bytes=0, start="oldest", prefix="bench-record"))
+    rec_s = time.perf_counter() - t0
+    size = sum(Path(f).stat().st_size for f in r["files"])
+    for f in r["files"]:
+        Path(f).unlink()
+    dd_file = directory / "bench-dd.bin"
+    t0 = time.perf_counter()
+    out = subprocess.run(["dd", "if=/dev/zero", f"of={dd_file}", "bs=1M", f"count={mb}", "oflag=direct"],
+                         capture_output=True, text=True)
+    dd_s = time.perf_counter() - t0
+    dd_file.unlink(missing_ok=True)
+    if out.returncode != 0:
+        raise WirespeedError(f"dd failed: {out.stderr.strip()[-300:]}")
+    r["bytes"] = size
+    return size / 1e6 / rec_s, mb * 1048576 / 1e6 / dd_s, r
+
+
+def _record(directory: Path, mb: int, repeats: int, step: Callable[[str], None]) -> dict[str, Any]:
+    """The recorder against dd, alternating, `repeats` times: the medians and
+    the median of the per-pair ratios (the disk's mood changes between pairs)."""
+    from wirespeed.frames import multicast_mac, udp_frame
+
+    ring = f"/dev/shm/wsbench-record-{os.getpid()}"
+    frame = udp_frame(bytes.fromhex("020000000002"), multicast_mac(GROUP), "198.18.0.2", GROUP, 40000, PORT,
+                      bytes(1400))
+    n = mb * 1_000_000 // len(frame)
+    Ring.create(ring, size=f"{max(512, 2 * mb)}M")
+    pairs = []
+    try:
+        step(f"recorder: {n:,} frames of {len(frame)} bytes into a ring")
+        with RingWriter(ring) as w:
+            w.describe({"streams": [{"id": 1, "name": "bench", "group": GROUP, "port": PORT, "line": "A"}]})
+            data = np.frombuffer(frame * 1000, dtype=np.uint8)
+            lengths = np.full(1000, len(frame), dtype=np.uint32)
+            for _ in range(n // 1000):
+                w.append_batch(data, lengths, stream=1)
+        for i in range(repeats):
+            step(f"recorder: ring -> pcapng vs dd oflag=direct in {directory}, pair {i + 1}/{repeats}")
+            pairs.append(_record_once(directory, ring, mb))
+    finally:
+        Path(ring).unlink(missing_ok=True)
+    return {"record_mb_per_s": float(np.median([p[0] for p in pairs])),
+            "dd_mb_per_s": float(np.median([p[1] for p in pairs])),
+            "record_over_dd": float(np.median([p[0] / p[1] for p in pairs])),
+            "record_pairs_mb_per_s": [[round(p[0]), round(p[1])] for p in pairs],
+            "record_frames": pairs[-1][2]["written"], "record_lost": pairs[-1][2]["lost"],
+            "record_bytes": pairs[-1][2]["bytes"], "record_dir": str(directory)}
+
+
+# -- all of it -----------------------------------------------------------------------
+
+def run(opts: CaptureBenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def step(msg: str) -> None:
+        if progress:
+            progress(msg)
+
+    tb = TestbedConfig()
+    made = False
+    if not testbed.status(tb).complete:
+        step("making the test host")
+        testbed.up(tb)
+        made = True
+    ring = f"/dev/shm/wsbench-capture-{os.getpid()}"
+    home = set(cap._CPUS)
+    others, rx_cpu = _cpus()
+    rec_dir = Path(opts.record_dir) if opts.record_dir else Path(tempfile.mkdtemp(prefix="wsbench-", dir="/var/tmp"))
+    res: dict[str, Any] = {"rx_cpu": rx_cpu, "sender_cpus": sorted(others)}
+    os.sched_setaffinity(0, others)  # the sim's threads inherit this; the rx thread pins itself to rx_cpu
+    try:
+        res.update(_latency(tb, ring, opts, rx_cpu, step))
+        for path in PATHS:
+            step(f"drain of {opts.drain_pkts:,} queued packets, {path}")
+            d = _drain_once(tb, ring, path, opts.drain_pkts, rx_cpu)
+            res[f"drain_{path}"] = d
+            res[f"drain_pps_{path}"] = d["drain_pps"]
+        kern = max(res["drain_pps_kernel_block"] or 0, res["drain_pps_kernel_busy"] or 0)
+        res["drain_af_xdp_over_kernel"] = res["drain_pps_af_xdp"] / kern if kern and res["drain_pps_af_xdp"] else None
+        for path in PATHS:
+            m = _max_rate(lambda rate, s, p=path: _trial_capture(tb, ring, p, rate, s, rx_cpu), opts, path, step)
+            res[f"max_rate_{path}"] = m
+            res[f"max_pps_{path}"] = m["max_pps"]
+        res["af_xdp_lossless_at_ceiling"] = 1.0 if res["max_rate_af_xdp"]["lossless_at_ceiling"] else 0.0
+        conf = res["max_rate_af_xdp"]["confirm"]
+        if conf is not None:
+            step(f"recorder alongside af_xdp at its max rate for {opts.confirm_s / 2:g} s")
+            r = _trial_capture(tb, ring, "af_xdp", conf["rate"], opts.confirm_s / 2, rx_cpu, rec_dir)
+            res["record_at_max_rate"] = r
+            rec = r.get("recorder") or {}
+            res["record_lost_at_max_rate"] = (rec["lost"] + r["lost"]) if "lost" in rec else None
+        else:
+            res["record_lost_at_max_rate"] = None
+        if opts.testpmd and _testpmd_cmd(tb, rx_cpu):
+            m = _max_rate(lambda rate, s: _trial_testpmd(tb, rate, s, rx_cpu), opts, "dpdk-testpmd", step)
+            res["max_rate_testpmd"] = m
+            res["max_pps_testpmd"] = m["max_pps"]
+            a, b = res["max_pps_af_xdp"], m["max_pps"]
+            res["max_pps_af_xdp_over_testpmd"] = a / b if a and b else None
+        else:
+            res["max_pps_testpmd"] = res["max_pps_af_xdp_over_testpmd"] = None
+            res["peers_missing"] = ["dpdk-testpmd (apt-get install dpdk librte-net-af-xdp23)"]
+        res.update(_record(rec_dir, opts.record_mb, max(opts.repeats, 3), step))
+    finally:
+        os.sched_setaffinity(0, home)
+        Path(ring).unlink(missing_ok=True)
+        if not opts.record_dir:
+            shutil.rmtree(rec_dir, ignore_errors=True)
+        if made:
+            step("removing the test host")
+            testbed.down(tb)
+    res["goals"] = goals_report(GOALS, res)
+    return res
