@@ -38,8 +38,9 @@ from wirespeed.ring import Ring, RingError, RingWriter, parse_size, resolve
 from wirespeed.transports import Stream, Transport
 from wirespeed.transports.af_xdp import AfXdpOptions, AfXdpTransport
 from wirespeed.transports.kernel import KernelTransport
+from wirespeed.transports.pcap import PcapTransport
 
-TRANSPORTS = ("kernel", "af_xdp")
+TRANSPORTS = ("kernel", "af_xdp", "pcap")
 # The cores this process may use, as started: callers (the demo, benchmarks)
 # narrow their own threads' affinity to keep the receive core free.
 _CPUS = frozenset(os.sched_getaffinity(0))
@@ -66,6 +67,9 @@ class CaptureConfig:
     cpu: int | None = None
     transport: str = "kernel"
     xdp: AfXdpOptions = field(default_factory=AfXdpOptions)
+    pcap: str | None = None  # transport pcap: the file to replay
+    pace: str = "max"        # transport pcap: max | recorded
+    speed: float = 1.0       # transport pcap, pace recorded: 10 = ten times faster
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CaptureConfig:
@@ -80,7 +84,8 @@ class CaptureConfig:
             raise UsageError(f"{path}: not valid TOML: {exc}") from None
         xdp_keys = {"xdp_mode": "xdp_mode", "zerocopy": "zerocopy", "xsk_frames": "frames",
                     "xsk_frame_size": "frame_size", "queues": "queues", "malformed": "malformed"}
-        known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed", "transport", *xdp_keys}
+        known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed", "transport", "pcap", "pace", "speed",
+                 *xdp_keys}
         unknown = set(doc) - known
         if unknown:
             raise UsageError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}",
@@ -94,10 +99,11 @@ class CaptureConfig:
             except TypeError as exc:
                 raise UsageError(f"{path}: [[feed]] {i + 1}: {exc}",
                                  "a feed has name, group, port and optionally line, transport, source") from None
-        if "iface" not in doc:
-            raise UsageError(f"{path}: iface is missing", 'add: iface = "ws-host0"')
+        if "iface" not in doc and "pcap" not in doc:
+            raise UsageError(f"{path}: iface is missing", 'add: iface = "ws-host0" (or pcap = "file.pcapng" to replay)')
         xdp = AfXdpOptions(**{attr: doc[key] for key, attr in xdp_keys.items() if key in doc})
-        return cls(iface=doc["iface"], feeds=feeds, ring=doc.get("ring", cls.ring),
+        return cls(iface=doc.get("iface", ""), feeds=feeds, pcap=doc.get("pcap"), pace=doc.get("pace", "max"),
+                   speed=float(doc.get("speed", 1.0)), ring=doc.get("ring", cls.ring),
                    ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode"),
                    stamp=doc.get("stamp", "kernel"), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
                    xdp=xdp).validate()
@@ -120,6 +126,8 @@ class CaptureConfig:
             if (f.group, f.port) in seen:
                 raise UsageError(f"feed {f.name}: {f.group}:{f.port} named twice")
             seen.add((f.group, f.port))
+        if self.pcap and self.transport == "kernel":
+            self.transport = "pcap"  # naming a file to replay says which transport
         if self.transport not in TRANSPORTS:
             raise UsageError(f"unknown transport {self.transport!r}", f"one of {', '.join(TRANSPORTS)}")
         used = {f.transport or self.transport for f in self.feeds}
@@ -127,6 +135,14 @@ class CaptureConfig:
             raise UsageError(f"feeds name different transports ({', '.join(sorted(used))})",
                              "one transport per capture for now: run one capture per transport, each into its own ring")
         self.transport = used.pop()
+        if self.transport == "pcap":
+            if not self.pcap:
+                raise UsageError("transport pcap needs the file to replay", "give --pcap FILE (pcap = \"...\" in TOML)")
+            if self.pace not in ("max", "recorded") or not self.speed > 0:
+                raise UsageError(f"pace {self.pace!r}, speed {self.speed!r}", "pace max or recorded; speed > 0")
+            self.iface = self.iface or f"pcap:{Path(self.pcap).name}"
+        elif not self.iface:
+            raise UsageError("no interface named", "give --iface (the test host's is ws-host0)")
         if self.transport == "af_xdp" and self.stamp == "kernel":
             self.stamp = "user"  # AF_XDP frames carry no kernel stamp: taken at dequeue, flagged TS_USER
         self.xdp.validate()
@@ -217,6 +233,9 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
 
 
 def make_transport(cfg: CaptureConfig, streams: list[Stream]) -> Transport:
+    if cfg.transport == "pcap":
+        assert cfg.pcap is not None
+        return PcapTransport(cfg.pcap, streams, cfg.pace, cfg.speed, cfg.xdp.malformed)
     if cfg.transport == "af_xdp":
         return AfXdpTransport(cfg.iface, streams, cfg.mode, cfg.xdp)
     return KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp)

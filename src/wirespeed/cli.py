@@ -461,7 +461,10 @@ def capture(
     stamp: Annotated[str, typer.Option("--stamp", help="kernel: SO_TIMESTAMPNS receive stamp; user: when the rx thread dequeues (af_xdp: always).")] = "kernel",
     xdp_mode: Annotated[str, typer.Option("--xdp-mode", help="af_xdp: native (in the driver), generic (after the skb), auto (native, else generic).")] = "auto",
     zerocopy: Annotated[str, typer.Option("--zerocopy", help="af_xdp: on, off, or auto (zero-copy where the driver has it, else copy).")] = "auto",
-    malformed: Annotated[str, typer.Option("--malformed", help="af_xdp: skip (count as drops) or keep (publish flagged) frames with bad headers.")] = "skip",
+    malformed: Annotated[str, typer.Option("--malformed", help="af_xdp, pcap: skip (count as drops) or keep (publish flagged) frames with bad headers.")] = "skip",
+    pcap: Annotated[Optional[str], typer.Option("--pcap", help="Replay this pcapng/pcap file instead of an interface (transport pcap).")] = None,
+    pace: Annotated[str, typer.Option("--pace", help="pcap: max (as fast as the ring takes it) or recorded (the file's timing).")] = "max",
+    speed: Annotated[float, typer.Option("--speed", help="pcap with --pace recorded: 10 = ten times faster than recorded.")] = 1.0,
     cpu: Annotated[Optional[int], typer.Option("--cpu", help="Pin the receive thread to this core.")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="Stop after this many seconds (0: at Ctrl-C or SIGTERM).")] = 0.0,
     record_dir: Annotated[Optional[str], typer.Option("--record", help="Also record to pcapng in this folder (a separate process).")] = None,
@@ -478,6 +481,7 @@ def capture(
 
       wirespeed capture -i ws-host0 --feed itch=239.1.1.1:30001 --transport af_xdp --record pcaps/
       wirespeed capture -c capture.toml --json
+      wirespeed capture --pcap day.pcapng --feed itch=239.1.1.1:30001 --pace recorded --speed 10
     """
     from wirespeed import capture as cap
 
@@ -485,14 +489,15 @@ def capture(
         if config:
             cfg = cap.CaptureConfig.from_toml(config)
         else:
-            if not iface:
-                raise UsageErrorT("name the interface with --iface (or give --config)", "the test host's is ws-host0")
+            if not iface and not pcap:
+                raise UsageErrorT("name the interface with --iface (or give --config, or --pcap FILE to replay)",
+                                  "the test host's is ws-host0")
             from wirespeed.transports.af_xdp import AfXdpOptions
 
-            cfg = cap.CaptureConfig(iface=iface, feeds=[cap.parse_feed_flag(f) for f in feed], ring=ring,
+            cfg = cap.CaptureConfig(iface=iface or "", feeds=[cap.parse_feed_flag(f) for f in feed], ring=ring,
                                     ring_size=ring_size, mode=mode, stamp=stamp, cpu=cpu, transport=transport,
-                                    xdp=AfXdpOptions(xdp_mode=xdp_mode, zerocopy=zerocopy,
-                                                     malformed=malformed)).validate()
+                                    xdp=AfXdpOptions(xdp_mode=xdp_mode, zerocopy=zerocopy, malformed=malformed),
+                                    pcap=pcap, pace=pace, speed=speed).validate()
         recorder = None
         if record_dir:
             import subprocess
@@ -524,7 +529,7 @@ def capture(
     out.print(t)
 
 
-_CAUSES = {"kernel": ("sock_overflow", "too_big", "malformed"),
+_CAUSES = {"kernel": ("sock_overflow", "too_big", "malformed"), "pcap": ("malformed", "too_big"),
            "af_xdp": ("xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed", "too_big")}
 
 
@@ -560,7 +565,8 @@ def record(
     rotate_mb: Annotated[float, typer.Option("--rotate-mb", help="Start a new file after this many MB (0: never).")] = 1024,
     rotate_s: Annotated[float, typer.Option("--rotate-s", help="Start a new file after this many seconds (0: never).")] = 0,
     keep: Annotated[int, typer.Option("--keep", help="Keep at most this many files, deleting the oldest (0: all).")] = 0,
-    start: Annotated[str, typer.Option("--from", help="latest or oldest.")] = "latest",
+    start: Annotated[str, typer.Option("--from", help="latest or oldest (when not resuming).")] = "latest",
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Carry on where the last recorder into this folder stopped (loss counted).")] = True,
     wait_for_ring: Annotated[bool, typer.Option("--wait-for-ring", help="Wait up to 30 s for the ring to appear.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -586,7 +592,7 @@ def record(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        res = rec.run(rec.RecordConfig(ring, Path(directory), int(rotate_mb * 1e6), rotate_s, keep, start), stop)
+        res = rec.run(rec.RecordConfig(ring, Path(directory), int(rotate_mb * 1e6), rotate_s, keep, start, resume=resume), stop)
     except WirespeedError as exc:
         raise _fail(exc) from None
     if as_json:

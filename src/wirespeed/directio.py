@@ -43,6 +43,9 @@ class DirectFile:
         self.bufs = [mmap.mmap(-1, chunk), mmap.mmap(-1, chunk)]
         self.cur = 0
         self.fill = 0
+        self.offset = 0   # bytes appended so far (the file's length once closed)
+        self.durable = 0  # bytes the writer thread has handed to the kernel (O_DIRECT: on the device)
+        self._pending = 0
         self._todo: queue.Queue[tuple[int, int] | None] = queue.Queue(maxsize=1)
         self._done = threading.Semaphore(1)  # the other buffer is free
         self._error: BaseException | None = None
@@ -60,6 +63,7 @@ class DirectFile:
             try:
                 while view:
                     view = view[os.write(self.fd, view):]
+                self.durable += n
             except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
                 self._error = exc
             finally:
@@ -99,6 +103,7 @@ class DirectFile:
             n = min(room, len(data))
             self.bufs[self.cur][self.fill:self.fill + n] = data[:n]
             self.fill += n
+            self.offset += n
             data = data[n:]
 
     def space(self, need: int) -> tuple[mmap.mmap, int]:
@@ -112,6 +117,7 @@ class DirectFile:
 
     def commit(self, n: int) -> None:
         self.fill += n
+        self.offset += n
 
     def close(self) -> None:
         """Write what is left, fsync, release everything."""
@@ -129,6 +135,7 @@ class DirectFile:
                 view = view[os.write(self.fd, view):]
             view.release()
             os.fsync(self.fd)
+            self.durable = self.offset
         finally:
             self._todo.put(None)
             self._thread.join(10)

@@ -10,6 +10,7 @@ written on the first interface, with a comment saying so.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -24,7 +25,7 @@ from wirespeed import _native
 from wirespeed.directio import DirectFile
 from wirespeed.errors import UsageError
 from wirespeed.pcapng import PcapngWriter
-from wirespeed.ring import Batch, RingError, RingReader
+from wirespeed.ring import Batch, RingError, RingReader, resolve
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RecordConfig:
     keep: int = 0           # 0: keep every file
     start: str = "latest"
     prefix: str = "wirespeed"
+    resume: bool = True     # carry on from where a previous recorder into this folder stopped
 
 
 class _File:
@@ -55,6 +57,14 @@ class _File:
         self.bytes = 0
         self.opened = time.monotonic()
         self.start_ns = time.time_ns()
+        self.marks: list[tuple[int, int]] = []  # (file offset after a batch, the ring seq after it)
+
+    def durable_seq(self, default: int) -> int:
+        """The ring seq up to which every record is on disk in this file."""
+        seq = default
+        while self.marks and self.marks[0][0] <= self.f.durable:
+            seq = self.marks.pop(0)[1]
+        return seq
 
     def write(self, batch: Batch) -> int:
         """Every intact record of a zero-copy batch, each on its stream's
@@ -108,7 +118,17 @@ def run(cfg: RecordConfig, stop: threading.Event | None = None,
     cfg.directory.mkdir(parents=True, exist_ok=True)
     if not os.access(cfg.directory, os.W_OK):
         raise UsageError(f"cannot write to {cfg.directory}")
+    state = _State(cfg.directory / f".{cfg.prefix}.state.json", str(resolve(cfg.ring)))
+    resume_at = state.load() if cfg.resume else None
+    # Resuming: the records the previous recorder had not written are read
+    # now if the ring still has them; those it has lost are counted by the
+    # reader (it starts at the oldest record and counts the gap exactly).
     reader = RingReader(cfg.ring, cfg.start)  # type: ignore[arg-type]
+    if resume_at is not None and resume_at <= reader.head_seq:  # else: a newer ring under the same name
+        reader.close()
+        reader = RingReader(cfg.ring, resume_at)
+    else:
+        resume_at = None
     streams = reader.description().get("streams", [])
     files: list[Path] = []
     written = 0
@@ -119,6 +139,8 @@ def run(cfg: RecordConfig, stop: threading.Event | None = None,
         nonlocal n_file
         n_file += 1
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        while (cfg.directory / f"{cfg.prefix}-{stamp}-{n_file:04d}.pcapng").exists():
+            n_file += 1  # a restarted recorder never overwrites a file
         f = _File(cfg.directory / f"{cfg.prefix}-{stamp}-{n_file:04d}.pcapng", streams)
         files.append(f.path)
         if cfg.keep and len(files) > cfg.keep:
@@ -126,6 +148,7 @@ def run(cfg: RecordConfig, stop: threading.Event | None = None,
         return f
 
     cur = new_file()
+    on_disk = reader.next_seq  # every record before this seq is on disk (or was counted lost)
     ended = ""
     try:
         while not stop.is_set():
@@ -141,17 +164,52 @@ def run(cfg: RecordConfig, stop: threading.Event | None = None,
             batch.release()
             torn += len(batch) - kept
             written += kept
+            cur.marks.append((cur.f.offset, reader.next_seq))
+            on_disk = cur.durable_seq(on_disk)
             rotate = (cfg.rotate_bytes and cur.bytes >= cfg.rotate_bytes) or \
                 (cfg.rotate_s and time.monotonic() - cur.opened >= cfg.rotate_s)
             if rotate:
                 cur.close(reader.lost + torn, reader.info()["drops"])  # type: ignore[arg-type]
+                on_disk = reader.next_seq
                 cur = new_file()
+            state.save(on_disk)
             if progress:
                 progress({"written": written, "lost": reader.lost + torn, "files": len(files)})
     finally:
         info = reader.info()
         cur.close(reader.lost + torn, info["drops"])  # type: ignore[arg-type]
+        state.save(reader.next_seq, force=True)
         lost = reader.lost + torn
         reader.close()
     return {"written": written, "lost": lost, "files": [str(p) for p in files], "ended": ended or "stopped",
-            "ring_drops": info["drops"]}
+            "ring_drops": info["drops"], "resumed_from": resume_at}
+
+
+class _State:
+    """Where the recorder is in the ring: the first seq not yet on disk,
+    kept in the output folder so a restarted recorder carries on from there.
+    Saved at most every 0.1 s, atomically (rename). After a kill -9 the old
+    file ends at its last whole write (its last block may be cut short) and
+    the new one starts with the records after the saved seq: a record may
+    be in both (up to 0.1 s of them), none is missing without being counted."""
+
+    def __init__(self, path: Path, ring: str) -> None:
+        self.path = path
+        self.ring = ring
+        self.saved = 0.0
+
+    def load(self) -> int | None:
+        try:
+            doc = json.loads(self.path.read_text())
+            return int(doc["next_seq"]) if doc.get("ring") == self.ring and int(doc["next_seq"]) >= 1 else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # no state, or one from something else: start as asked
+
+    def save(self, next_seq: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.saved < 0.1:
+            return
+        self.saved = now
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"ring": self.ring, "next_seq": next_seq}))
+        os.replace(tmp, self.path)
