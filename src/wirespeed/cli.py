@@ -567,6 +567,7 @@ def record(
     keep: Annotated[int, typer.Option("--keep", help="Keep at most this many files, deleting the oldest (0: all).")] = 0,
     start: Annotated[str, typer.Option("--from", help="latest or oldest (when not resuming).")] = "latest",
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Carry on where the last recorder into this folder stopped (loss counted).")] = True,
+    prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX-<UTC time>-<n>.pcapng.")] = "wirespeed",
     wait_for_ring: Annotated[bool, typer.Option("--wait-for-ring", help="Wait up to 30 s for the ring to appear.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -592,7 +593,8 @@ def record(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        res = rec.run(rec.RecordConfig(ring, Path(directory), int(rotate_mb * 1e6), rotate_s, keep, start, resume=resume), stop)
+        res = rec.run(rec.RecordConfig(ring, Path(directory), int(rotate_mb * 1e6), rotate_s, keep, start,
+                                       prefix=prefix, resume=resume), stop)
     except WirespeedError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -161,7 +161,7 @@ def _read_pcapng(f: BinaryIO, path: str) -> Iterator[tuple[int, int, bytes]]:
             else:
                 raise PcapFileError(f"{path}: bad byte-order magic in the section header at byte {off}")
             total = struct.unpack(order + "I", head[4:])[0]
-            body = bom + f.read(max(0, total - 12))
+            body = bom + f.read(max(0, total - 16))
             resol = []  # interface ids restart in every section
         else:
             total = struct.unpack(order + "I", head[4:])[0]

@@ -247,7 +247,8 @@ def _trial_capture(tb: TestbedConfig, ring: str, path: str, rate: float, seconds
     with _Capture(_cfg(tb, ring, path, rx_cpu)) as c:
         if record_dir is not None:
             rec = subprocess.Popen([sys.executable, "-m", "wirespeed", "record", ring, "--dir", str(record_dir),
-                                    "--from", "oldest", "--rotate-mb", "256", "--keep", "2", "--json"],
+                                    "--from", "oldest", "--rotate-mb", "256", "--keep", "2", "--prefix",
+                                    "bench-maxrate", "--no-resume", "--json"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         sent = _sim(tb, rate=rate, duration_s=seconds, max_payload=72)
         time.sleep(0.5)
@@ -480,6 +481,9 @@ def run(opts: CaptureBenchOptions, progress: Callable[[str], None] | None = None
         Path(ring).unlink(missing_ok=True)
         if not opts.record_dir:
             shutil.rmtree(rec_dir, ignore_errors=True)
+        else:  # the user's folder: take away only what the benchmark wrote
+            for f in [*rec_dir.glob("bench-*.pcapng"), *rec_dir.glob(".bench-*.state.json"), rec_dir / "bench-dd.bin"]:
+                f.unlink(missing_ok=True)
         if made:
             step("removing the test host")
             testbed.down(tb)
