@@ -664,6 +664,18 @@ def demo(
 
 # -- bench ----------------------------------------------------------------------
 
+def _run_bench(run: Any, opts: Any, what: str, as_json: bool) -> dict[str, Any]:
+    """Run a benchmark: quietly for --json, else with its steps on a status
+    line; failures (a child process's included) become one-line errors."""
+    try:
+        if as_json:
+            return run(opts)
+        with err.status(f"benchmarking {what}") as status:
+            return run(opts, lambda m: status.update(f"{what} benchmark: {m}"))
+    except (RuntimeError, WirespeedError) as exc:
+        raise _fail(exc if isinstance(exc, WirespeedError) else WirespeedError(str(exc))) from None
+
+
 @bench_app.command("ring")
 def bench_ring(
     quick: Annotated[bool, typer.Option("--quick", help="Fewer records and rounds (about 20 s): a smoke run.")] = False,
@@ -683,14 +695,7 @@ def bench_ring(
     if quick:
         opts = rb.RingBenchOptions(records=5_000_000, rounds=2, py_records=1_000_000, peer_records=50_000,
                                    directory=Path(directory))
-    try:
-        if as_json:
-            res = rb.run(opts)
-        else:
-            with err.status("benchmarking the ring") as status:
-                res = rb.run(opts, lambda m: status.update(f"ring benchmark: {m}"))
-    except (RuntimeError, WirespeedError) as exc:
-        raise _fail(exc if isinstance(exc, WirespeedError) else WirespeedError(str(exc))) from None
+    res = _run_bench(rb.run, opts, "ring", as_json)
     if as_json:
         _print_json(res)
     else:
@@ -757,14 +762,7 @@ def bench_sim(
         opts = sb.SimBenchOptions(msgs=1_000_000, trafgen_pkts=200_000, repeats=1, accuracy_s=0.5)
     else:
         opts = sb.SimBenchOptions()
-    try:
-        if as_json:
-            res = sb.run(opts)
-        else:
-            with err.status("benchmarking the simulator") as status:
-                res = sb.run(opts, lambda m: status.update(f"sim benchmark: {m}"))
-    except WirespeedError as exc:
-        raise _fail(exc) from None
+    res = _run_bench(sb.run, opts, "sim", as_json)
     if as_json:
         _print_json(res)
     else:
@@ -818,14 +816,7 @@ def bench_capture(
 
     opts = replace(opts, record_dir=record_dir, testpmd=not no_testpmd,
                    confirm_s=confirm_s if confirm_s is not None else opts.confirm_s)
-    try:
-        if as_json:
-            res = cb.run(opts)
-        else:
-            with err.status("benchmarking capture") as status:
-                res = cb.run(opts, lambda m: status.update(f"capture benchmark: {m}"))
-    except WirespeedError as exc:
-        raise _fail(exc) from None
+    res = _run_bench(cb.run, opts, "capture", as_json)
     if as_json:
         _print_json(res)
     else:

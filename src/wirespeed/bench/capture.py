@@ -55,8 +55,7 @@ import numpy as np
 
 from wirespeed import capture as cap
 from wirespeed import sim as S
-from wirespeed import testbed
-from wirespeed.bench.common import Goal, goals_report
+from wirespeed.bench.common import Goal, goals_report, test_host
 from wirespeed.errors import WirespeedError
 from wirespeed.feed.latency import LatencyMeter
 from wirespeed.ring import Ring, RingReader, RingWriter
@@ -422,12 +421,13 @@ def run(opts: CaptureBenchOptions, progress: Callable[[str], None] | None = None
         if progress:
             progress(msg)
 
-    tb = TestbedConfig()
-    made = False
-    if not testbed.status(tb).complete:
-        step("making the test host")
-        testbed.up(tb)
-        made = True
+    with test_host(step) as tb:
+        res = _run(tb, opts, step)
+    res["goals"] = goals_report(GOALS, res)
+    return res
+
+
+def _run(tb: TestbedConfig, opts: CaptureBenchOptions, step: Callable[[str], None]) -> dict[str, Any]:
     ring = f"/dev/shm/wsbench-capture-{os.getpid()}"
     home = set(cap._CPUS)
     others, rx_cpu = _cpus()
@@ -484,8 +484,4 @@ def run(opts: CaptureBenchOptions, progress: Callable[[str], None] | None = None
         else:  # the user's folder: take away only what the benchmark wrote
             for f in [*rec_dir.glob("bench-*.pcapng"), *rec_dir.glob(".bench-*.state.json"), rec_dir / "bench-dd.bin"]:
                 f.unlink(missing_ok=True)
-        if made:
-            step("removing the test host")
-            testbed.down(tb)
-    res["goals"] = goals_report(GOALS, res)
     return res

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from wirespeed import sim as S
-from wirespeed.bench.common import Goal, goals_report
+from wirespeed.bench.common import Goal, goals_report, test_host
 from wirespeed.errors import WirespeedError
 from wirespeed.frames import multicast_mac, udp_frame
 from wirespeed.testbed import TestbedConfig
-from wirespeed import testbed
 
 GOALS = [
     Goal("sim messages/s, one core, realistic fill (raw)", "sim_msgs_per_s", ">=", 2e6),
@@ -75,14 +74,8 @@ def run(opts: SimBenchOptions, progress: Any = None) -> dict[str, Any]:
         if progress:
             progress(msg)
 
-    tb = TestbedConfig()
-    made = False
-    if not testbed.status(tb).complete:
-        step("making the test host")
-        testbed.up(tb)
-        made = True
     res: dict[str, Any] = {}
-    try:
+    with test_host(step) as tb:
         step("finding the realistic fill (paced at 2 M msg/s)")
         paced = S.run(_cfg(tb, send="raw", rate=2e6, duration_s=1.0))
         payload = int(paced["bytes"] / paced["packets"]) + 1
@@ -128,8 +121,5 @@ def run(opts: SimBenchOptions, progress: Any = None) -> dict[str, Any]:
             acc[str(rate)] = r["msgs_per_s"] / rate
         res["rate_achieved_over_asked"] = acc
         res["rate_error_worst"] = max(abs(v - 1) for v in acc.values())
-    finally:
-        if made:
-            testbed.down(tb)
     res["goals"] = goals_report(GOALS, res)
     return res
