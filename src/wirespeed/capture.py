@@ -138,6 +138,8 @@ class CaptureConfig:
         if self.transport == "pcap":
             if not self.pcap:
                 raise UsageError("transport pcap needs the file to replay", "give --pcap FILE (pcap = \"...\" in TOML)")
+            if not Path(self.pcap).is_file():
+                raise UsageError(f"no capture file at {self.pcap}")
             if self.pace not in ("max", "recorded") or not self.speed > 0:
                 raise UsageError(f"pace {self.pace!r}, speed {self.speed!r}", "pace max or recorded; speed > 0")
             self.iface = self.iface or f"pcap:{Path(self.pcap).name}"
@@ -191,10 +193,17 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
     cfg.validate()
     stop = stop or threading.Event()
     streams = cfg.streams()
+    made_ring = not resolve(cfg.ring).exists()
     writer = open_ring(cfg)
     transport = make_transport(cfg, streams)
     try:
-        transport.open()
+        try:
+            transport.open()
+        except BaseException:
+            if made_ring:  # nothing was captured: leave no ring behind either
+                writer.close()
+                resolve(cfg.ring).unlink(missing_ok=True)
+            raise
         writer.describe({"capture": {"iface": cfg.iface, "pid": os.getpid()} | transport.describe(),
                          "streams": [asdict(s) | {"transport": transport.name} for s in streams]})
         errors: list[BaseException] = []

@@ -103,9 +103,10 @@ def test_not_a_capture_file_is_a_usage_error(tmp_path) -> None:
     junk.write_bytes(b"hello, world, not a capture")
     proc = run_cli("capture", "--pcap", str(junk), "--feed", "a=239.1.1.1:1", "--ring", f"wsjunk{os.getpid()}")
     assert proc.returncode == 1 and "not a pcap or pcapng file" in proc.stderr and "Traceback" not in proc.stderr
-    Path(f"/dev/shm/wsjunk{os.getpid()}").unlink(missing_ok=True)
+    assert not Path(f"/dev/shm/wsjunk{os.getpid()}").exists(), "a failed capture leaves no ring it made"
     proc = run_cli("capture", "--pcap", str(tmp_path / "missing.pcap"), "--feed", "a=239.1.1.1:1")
     assert proc.returncode == 2 and "no capture file" in proc.stderr
+    assert not Path("/dev/shm/wirespeed").exists(), "refused before any ring was made"
 
 
 def _valid_file() -> bytes:
