@@ -31,8 +31,9 @@ def _fix_ip_csum(f: bytearray) -> bytearray:
 @given(st.binary(max_size=1472))
 def test_a_frame_wirespeed_builds_checks_ok(payload: bytes) -> None:
     f = _frame(payload)
-    verdict, off, length = _native.frame_check(bytes(f))
+    verdict, off, length, daddr, dport = _native.frame_check(bytes(f))
     assert (verdict, off, length) == ("ok", 42, len(payload))
+    assert (daddr, dport) == (bytes([239, 1, 1, 1]), 30001)
     assert bytes(f[off:off + length]) == payload
 
 
@@ -79,7 +80,7 @@ def test_each_defect_has_its_verdict() -> None:
 @settings(max_examples=3000)
 @given(st.binary(max_size=200))
 def test_random_bytes_never_crash(data: bytes) -> None:
-    verdict, off, length = _native.frame_check(data)
+    verdict, off, length = _native.frame_check(data)[:3]
     if verdict == "ok":
         assert off + length <= len(data)
 
@@ -91,6 +92,6 @@ def test_corrupting_a_frame_is_caught_or_harmless(pos: int, value: int, data: st
     cut = data.draw(st.integers(0, len(f)))
     f[pos % len(f)] = value
     g = bytes(f[:cut])
-    verdict, off, length = _native.frame_check(g)
+    verdict, off, length = _native.frame_check(g)[:3]
     if verdict == "ok":  # still well-formed: the payload lies inside the frame
         assert off >= 42 and off + length <= len(g)

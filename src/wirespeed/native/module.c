@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -225,8 +226,10 @@ static PyObject *py_bpf_map_lookup(PyObject *self, PyObject *args)
 	return PyBytes_FromStringAndSize(value, value_sz);
 }
 
-/* frame_check(frame) -> (verdict name, payload_off, payload_len): the
- * header checks the af_xdp receive loop applies, for tests and replay. */
+/* frame_check(frame) -> (verdict, payload_off, payload_len, daddr, dport):
+ * the header checks the af_xdp receive loop applies, for replay and tests.
+ * daddr: 4 bytes (network order) or b"" without an IPv4 header; dport: host
+ * order, 0 when the UDP header cannot be read. */
 static PyObject *py_frame_check(PyObject *self, PyObject *args)
 {
 	(void)self;
@@ -234,9 +237,12 @@ static PyObject *py_frame_check(PyObject *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "y*", &f))
 		return NULL;
 	ws_udp4_view_t v;
-	enum ws_frame_verdict vd = ws_frame_check(f.buf, f.len > UINT32_MAX ? UINT32_MAX : (uint32_t)f.len, &v);
+	uint32_t len = f.len > UINT32_MAX ? UINT32_MAX : (uint32_t)f.len;
+	enum ws_frame_verdict vd = ws_frame_check(f.buf, len, &v);
+	int has_ip = len >= 34 && vd != WS_FRAME_NOT_IPV4;
 	PyBuffer_Release(&f);
-	return Py_BuildValue("sII", ws_frame_verdict_names[vd], v.payload_off, v.payload_len);
+	return Py_BuildValue("sIIy#I", ws_frame_verdict_names[vd], v.payload_off, v.payload_len, (const char *)&v.daddr,
+	                     (Py_ssize_t)(has_ip ? 4 : 0), (unsigned int)ntohs(v.dport));
 }
 
 /* pcapng_epbs(headers, payload, ifaces, out=None, offset=0): the enhanced
@@ -469,7 +475,7 @@ static PyMethodDef ws_methods[] = {
 	{"bpf_map_lookup", py_bpf_map_lookup, METH_VARARGS,
 	 "bpf_map_lookup(fd, key, value_size) -> bytes, or None if absent"},
 	{"frame_check", py_frame_check, METH_VARARGS,
-	 "frame_check(frame) -> (verdict, payload_off, payload_len); verdict 'ok' or why not"},
+	 "frame_check(frame) -> (verdict, payload_off, payload_len, daddr, dport); verdict 'ok' or why not"},
 	{"pcapng_epbs", py_pcapng_epbs, METH_VARARGS,
 	 "pcapng_epbs(headers, payload, ifaces, out=None, offset=0) -> bytes, or bytes written into out (-needed if no room)"},
 	{"xsk_probe", py_xsk_probe, METH_VARARGS,

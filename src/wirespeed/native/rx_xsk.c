@@ -46,7 +46,7 @@ static unsigned ws_rxx_drain(ws_ring_writer_t *w, ws_xsk_t *x, const ws_rxx_flow
 	uint64_t now = ws_ring_now_ns(); /* one clock read per batch: the dequeue time */
 	const struct xdp_desc *d = rx->ring;
 	uint64_t *fa = fr->ring;
-	uint64_t bytes = 0, bad = 0, unknown = 0;
+	uint64_t published = 0, bytes = 0, bad = 0, unknown = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct xdp_desc *desc = &d[(rx->cached_cons + i) & rx->mask];
 		const uint8_t *frame = x->umem + desc->addr;
@@ -69,6 +69,7 @@ static unsigned ws_rxx_drain(ws_ring_writer_t *w, ws_xsk_t *x, const ws_rxx_flow
 			flags |= WS_REC_MALFORMED;
 		}
 		ws_ring_publish(w, frame, desc->len, now, stream, flags);
+		published++;
 		bytes += desc->len;
 	give_back:
 		/* aligned mode: the chunk's base address; the kernel adds headroom */
@@ -78,7 +79,7 @@ static unsigned ws_rxx_drain(ws_ring_writer_t *w, ws_xsk_t *x, const ws_rxx_flow
 	atomic_store_explicit(rx->consumer, rx->cached_cons, memory_order_release);
 	fr->cached_prod += n;
 	atomic_store_explicit(fr->producer, fr->cached_prod, memory_order_release);
-	ws_rxx_add(&st->packets, n - bad);
+	ws_rxx_add(&st->packets, published); /* what went into the ring, kept malformed frames included */
 	ws_rxx_add(&st->bytes, bytes);
 	if (bad)
 		ws_rxx_add(&st->malformed, bad);

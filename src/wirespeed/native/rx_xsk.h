@@ -54,6 +54,7 @@ typedef struct {
 } ws_rxx_flows_t;
 
 typedef struct {
+	/* packets, bytes: published into the ring (kept malformed frames included) */
 	_Atomic uint64_t packets, bytes, polls, empty_polls, wakeups, sleeps, malformed, unknown_flow;
 	_Atomic uint64_t verdicts[WS_FRAME_VERDICTS];
 } ws_rxx_stats_t;

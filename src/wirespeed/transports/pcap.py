@@ -18,7 +18,6 @@ work; the live paths are the native ones.
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,12 @@ from typing import Any
 from wirespeed import _native
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.pcapng import PcapFileError, read_packets
+from wirespeed.ring import DROP_CAUSES
 from wirespeed.transports import Stream
 
-REC_PCAP = 3 << 8
-REC_MALFORMED = 0x0008
+REC_PCAP = 3 << 8         # capture.h: WS_REC_PCAP
+REC_MALFORMED = 0x0008    # capture.h: WS_REC_MALFORMED
+_MALFORMED_CAUSE = DROP_CAUSES.index("malformed")
 VERDICTS = ("truncated", "not_ipv4", "bad_ip_header", "bad_ip_checksum", "bad_ip_length", "fragment", "not_udp",
             "bad_udp_length")
 
@@ -64,15 +65,12 @@ class PcapTransport:
         except PcapFileError as exc:
             raise WirespeedError(str(exc), "is it a pcap or pcapng file, and complete?") from None
 
-    def _stream_of(self, frame: bytes, verdict: str) -> int:
-        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
-            return 0
-        daddr = frame[30:34]
+    def _stream_of(self, verdict: str, daddr: bytes, dport: int) -> int:
+        """The feed a frame belongs to, as the af_xdp loop decides it: by
+        group and port, or by group alone when the port cannot be trusted."""
         if verdict == "ok":
-            ihl = (frame[14] & 0x0F) * 4
-            dport = struct.unpack_from("!H", frame, 14 + ihl + 2)[0]
             return self._flows.get((daddr, dport), 0)
-        return self._groups.get(daddr, 0)  # no trustworthy port: the group is enough to blame a feed
+        return self._groups.get(daddr, 0)
 
     def run(self, writer: Any) -> None:
         """Replay until the file ends or stop(); a corrupt tail ends the
@@ -85,8 +83,8 @@ class PcapTransport:
                 if self._stop:
                     self.ended = "stopped"
                     return
-                verdict = _native.frame_check(frame)[0]
-                stream = self._stream_of(frame, verdict)
+                verdict, _off, _len, daddr, dport = _native.frame_check(frame)
+                stream = self._stream_of(verdict, daddr, dport)
                 flags = REC_PCAP
                 if verdict != "ok":
                     if not stream:
@@ -95,7 +93,7 @@ class PcapTransport:
                     c["malformed"] += 1
                     c[verdict] += 1
                     if self.malformed == "skip":
-                        writer.count_drop(5, 1)  # ring drop cause "malformed"
+                        writer.count_drop(_MALFORMED_CAUSE, 1)
                         continue
                     flags |= REC_MALFORMED
                 elif not stream:
