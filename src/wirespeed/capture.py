@@ -28,7 +28,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ def open_ring(cfg: CaptureConfig) -> RingWriter:
 
 
 def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
-        stop: threading.Event | None = None) -> dict[str, Any]:
+        stop: threading.Event | None = None, ready: threading.Event | None = None) -> dict[str, Any]:
     """Capture until `duration_s` passes, `stop` is set, or SIGINT/SIGTERM.
     The ring is left closed (readers see a clean end) with every counter."""
     cfg.validate()
@@ -220,6 +221,8 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
         old = _install_stop_signals(stop)
         t0 = time.monotonic()
         thread.start()
+        if ready is not None:
+            ready.set()  # the transport is open and its thread receiving
         try:
             while thread.is_alive() and not stop.is_set():
                 if duration_s and time.monotonic() - t0 >= duration_s:
@@ -239,6 +242,72 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
     finally:
         transport.close()
         writer.close()
+
+
+class Background:
+    """A capture in a thread of this process, for jobs that drive the
+    traffic themselves (the demo, benchmarks):
+
+        with Background(cfg) as c:   # returns once the capture receives; raises if it cannot
+            send()
+        c.result                     # what run() returned
+
+    Leaving the block stops the capture and waits for it."""
+
+    def __init__(self, cfg: CaptureConfig) -> None:
+        self.cfg = cfg
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.result: dict[str, Any] = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="wirespeed-capture", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.result.update(run(self.cfg, stop=self.stop, ready=self.ready))
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            self.error = exc
+
+    def start(self) -> Background:
+        """Returns once the capture receives; raises what stopped it if it could not start."""
+        self.thread.start()
+        while not self.ready.wait(0.05):
+            if not self.thread.is_alive():
+                self.thread.join()
+                raise self.error or WirespeedError("the capture ended before it started")
+        return self
+
+    def finish(self) -> dict[str, Any]:
+        """Stop it and wait; an error it met stays in .error."""
+        self.stop.set()
+        self.thread.join(15)
+        return self.result
+
+    def __enter__(self) -> Background:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+@contextmanager
+def receive_core() -> Iterator[int | None]:
+    """A core of its own for the receive thread (it may spin): yields the
+    last core this process may use, after narrowing the calling thread, and
+    so every thread it starts from here on (senders, recorders), to the
+    others; restores the calling thread's cores at the end. None on a
+    one-core machine."""
+    home = set(os.sched_getaffinity(0))
+    cpus = sorted(_CPUS & home) or sorted(home)
+    rx = cpus[-1] if len(cpus) > 1 else None
+    if rx is not None:
+        os.sched_setaffinity(0, set(cpus) - {rx})
+    try:
+        yield rx
+    finally:
+        os.sched_setaffinity(0, home)
 
 
 def make_transport(cfg: CaptureConfig, streams: list[Stream]) -> Transport:

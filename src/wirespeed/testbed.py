@@ -417,3 +417,23 @@ def down(cfg: TestbedConfig, log: Callable[[str], None] = lambda _m: None) -> Te
             log(f"removing network namespace {cfg.netns}")
             _remove_netns(cfg)
         return status(cfg)
+
+
+@contextmanager
+def provided(say: Callable[[str], None] | None = None) -> Iterator[TestbedConfig]:
+    """The default test host for a job (demo, benchmarks): made if it is not
+    up and removed again at the end; one that was already up is left as it was."""
+    tb = TestbedConfig()
+    made = False
+    if not status(tb).complete:
+        if say:
+            say(f"making the test host (network namespace {tb.netns} + veth)")
+        up(tb)
+        made = True
+    try:
+        yield tb
+    finally:
+        if made:
+            if say:
+                say("removing the test host")
+            down(tb)

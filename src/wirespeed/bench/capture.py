@@ -55,7 +55,8 @@ import numpy as np
 
 from wirespeed import capture as cap
 from wirespeed import sim as S
-from wirespeed.bench.common import Goal, goals_report, test_host
+from wirespeed.bench.common import Goal, goals_report
+from wirespeed import testbed
 from wirespeed.errors import WirespeedError
 from wirespeed.feed.latency import LatencyMeter
 from wirespeed.ring import Ring, RingReader, RingWriter
@@ -95,11 +96,6 @@ class CaptureBenchOptions:
     testpmd: bool = True
 
 
-def _cpus() -> tuple[set[int], int | None]:
-    cpus = sorted(cap._CPUS)
-    return (set(cpus[:-1]) or set(cpus)), (cpus[-1] if len(cpus) > 1 else None)
-
-
 def _sim(tb: TestbedConfig, **kw: Any) -> dict[str, Any]:
     cfg = S.SimConfig(lines=[S.Line(GROUP, PORT)], netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr, send="raw",
                       **kw)
@@ -113,53 +109,16 @@ def _cfg(tb: TestbedConfig, ring: str, path: str, cpu: int | None, **xdp: Any) -
                              xdp=AfXdpOptions(**xdp))
 
 
-class _Capture:
-    """cap.run in a thread; start() returns once the capture is receiving."""
-
-    def __init__(self, cfg: cap.CaptureConfig) -> None:
-        self.cfg = cfg
-        self.stop_ev = threading.Event()
-        self.res: dict[str, Any] = {}
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.res.update(cap.run(self.cfg, stop=self.stop_ev))
-        except BaseException as exc:  # noqa: BLE001 - raised by stop()
-            self.errors.append(exc)
-
-    def __enter__(self) -> _Capture:
-        Path(self.cfg.ring).unlink(missing_ok=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while True:
-            if self.errors:
-                raise self.errors[0]
-            if Path(self.cfg.ring).exists():
-                try:
-                    with RingReader(self.cfg.ring) as r:
-                        if r.description().get("streams"):
-                            break
-                except Exception:  # noqa: BLE001 - not ready yet
-                    pass
-            if time.monotonic() > deadline:
-                raise WirespeedError("the capture did not start within 15 s")
-            time.sleep(0.05)
-        time.sleep(0.2)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_ev.set()
-        self.thread.join(15)
-        if self.errors and not exc[0]:
-            raise self.errors[0]
+def _capture(tb: TestbedConfig, ring: str, path: str, cpu: int | None) -> cap.Background:
+    """A capture into a fresh ring, for one measurement."""
+    Path(ring).unlink(missing_ok=True)
+    return cap.Background(_cfg(tb, ring, path, cpu))
 
 
 # -- latency ---------------------------------------------------------------------
 
 def _latency_once(tb: TestbedConfig, ring: str, path: str, opts: CaptureBenchOptions, rx_cpu: int | None) -> dict:
-    with _Capture(_cfg(tb, ring, path, rx_cpu)):
+    with _capture(tb, ring, path, rx_cpu):
         sent = _sim(tb, rate=opts.lat_rate, duration_s=opts.lat_s)
         time.sleep(0.3)
     meter = LatencyMeter(ring)
@@ -243,7 +202,7 @@ def _drain_once(tb: TestbedConfig, ring: str, path: str, n: int, rx_cpu: int | N
 def _trial_capture(tb: TestbedConfig, ring: str, path: str, rate: float, seconds: float, rx_cpu: int | None,
                    record_dir: Path | None = None) -> dict[str, Any]:
     rec = None
-    with _Capture(_cfg(tb, ring, path, rx_cpu)) as c:
+    with _capture(tb, ring, path, rx_cpu) as c:
         if record_dir is not None:
             rec = subprocess.Popen([sys.executable, "-m", "wirespeed", "record", ring, "--dir", str(record_dir),
                                     "--from", "oldest", "--rotate-mb", "256", "--keep", "2", "--prefix",
@@ -251,10 +210,10 @@ def _trial_capture(tb: TestbedConfig, ring: str, path: str, rate: float, seconds
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         sent = _sim(tb, rate=rate, duration_s=seconds, max_payload=72)
         time.sleep(0.5)
-    got = c.res.get("records", 0)
+    got = c.result.get("records", 0)
     n = sum(sent["sent_pkts"])
     out = {"rate": rate, "sent": n, "received": got, "lost": max(0, n - got), "pps": sent["pkts_per_s"],
-           "msgs_per_s": sent["msgs_per_s"], "drops": {k: v for k, v in c.res.get("drops", {}).items() if v}}
+           "msgs_per_s": sent["msgs_per_s"], "drops": {k: v for k, v in c.result.get("drops", {}).items() if v}}
     if rec is not None:
         so, se = rec.communicate(timeout=120)
         r = json.loads(so) if so.strip() else {"error": se.strip()[-300:]}
@@ -266,7 +225,7 @@ def _testpmd_cmd(tb: TestbedConfig, rx_cpu: int | None) -> list[str] | None:
     exe = shutil.which("dpdk-testpmd")
     if not exe:
         return None
-    main = min(cap._CPUS)
+    main = min(os.sched_getaffinity(0))  # a sender core: testpmd's main lcore idles
     lcores = f"{main},{rx_cpu}" if rx_cpu is not None and rx_cpu != main else f"{main}"
     return [exe, "-l", lcores, "--no-pci", "--no-huge", "-m", "1024", "--file-prefix", f"wsbench{os.getpid()}",
             "--vdev", f"net_af_xdp0,iface={tb.host_if}", "--log-level", "lib.eal:error", "--",
@@ -421,19 +380,18 @@ def run(opts: CaptureBenchOptions, progress: Callable[[str], None] | None = None
         if progress:
             progress(msg)
 
-    with test_host(step) as tb:
-        res = _run(tb, opts, step)
+    # the sim's threads inherit the narrowed cores; the rx thread pins itself to rx_cpu
+    with testbed.provided(step) as tb, cap.receive_core() as rx_cpu:
+        res = _run(tb, rx_cpu, opts, step)
     res["goals"] = goals_report(GOALS, res)
     return res
 
 
-def _run(tb: TestbedConfig, opts: CaptureBenchOptions, step: Callable[[str], None]) -> dict[str, Any]:
+def _run(tb: TestbedConfig, rx_cpu: int | None, opts: CaptureBenchOptions, step: Callable[[str], None]
+         ) -> dict[str, Any]:
     ring = f"/dev/shm/wsbench-capture-{os.getpid()}"
-    home = set(cap._CPUS)
-    others, rx_cpu = _cpus()
     rec_dir = Path(opts.record_dir) if opts.record_dir else Path(tempfile.mkdtemp(prefix="wsbench-", dir="/var/tmp"))
-    res: dict[str, Any] = {"rx_cpu": rx_cpu, "sender_cpus": sorted(others)}
-    os.sched_setaffinity(0, others)  # the sim's threads inherit this; the rx thread pins itself to rx_cpu
+    res: dict[str, Any] = {"rx_cpu": rx_cpu, "sender_cpus": sorted(os.sched_getaffinity(0))}
     try:
         res.update(_latency(tb, ring, opts, rx_cpu, step))
         for path in PATHS:
@@ -477,7 +435,6 @@ def _run(tb: TestbedConfig, opts: CaptureBenchOptions, step: Callable[[str], Non
             res["record_lost_at_max_rate"] = None
         res.update(_record(rec_dir, opts.record_mb, max(opts.repeats, 3), step))
     finally:
-        os.sched_setaffinity(0, home)
         Path(ring).unlink(missing_ok=True)
         if not opts.record_dir:
             shutil.rmtree(rec_dir, ignore_errors=True)

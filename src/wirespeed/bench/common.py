@@ -5,8 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,25 +85,3 @@ def goals_report(goals: list[Goal], results: dict[str, Any]) -> list[dict[str, A
     return [{"goal": g.label, "key": g.key, "target": f"{g.op} {g.target:g}", "value": results.get(g.key),
              "met": g.met(results)} for g in goals]
 
-
-@contextmanager
-def test_host(step: Callable[[str], None]) -> Iterator[Any]:
-    """The default test host for a benchmark: made if it is not up, and
-    then removed again at the end (one that was up is left as it was)."""
-    from wirespeed import testbed
-
-    tb = testbed.TestbedConfig()
-    made = False
-    if not testbed.status(tb).complete:
-        step("making the test host")
-        testbed.up(tb)
-        made = True
-    try:
-        yield tb
-    finally:
-        if made:
-            step("removing the test host")
-            testbed.down(tb)
-
-
-test_host.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from wirespeed import sim as S
-from wirespeed.bench.common import Goal, goals_report, test_host
+from wirespeed.bench.common import Goal, goals_report
+from wirespeed import testbed
 from wirespeed.errors import WirespeedError
 from wirespeed.frames import multicast_mac, udp_frame
 from wirespeed.testbed import TestbedConfig
@@ -75,7 +76,7 @@ def run(opts: SimBenchOptions, progress: Any = None) -> dict[str, Any]:
             progress(msg)
 
     res: dict[str, Any] = {}
-    with test_host(step) as tb:
+    with testbed.provided(step) as tb:
         step("finding the realistic fill (paced at 2 M msg/s)")
         paced = S.run(_cfg(tb, send="raw", rate=2e6, duration_s=1.0))
         payload = int(paced["bytes"] / paced["packets"]) + 1
