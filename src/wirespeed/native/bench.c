@@ -66,19 +66,32 @@ int ws_bench_pingpong(int cpu_a, int cpu_b, uint64_t *samples, uint64_t iters)
 	memset(&pp, 0, sizeof(pp));
 	pp.iters = iters;
 	pp.cpu = cpu_b;
+	/* The caller's thread is pinned for the measurement only: it is
+	 * Python's thread, and what it runs next must keep its own cores. */
+	cpu_set_t home;
+	if (pthread_getaffinity_np(pthread_self(), sizeof(home), &home))
+		return -EINVAL;
 	pthread_t t;
 	if (pthread_create(&t, NULL, ws_pp_echo, &pp))
 		return -EAGAIN;
-	ws_pin_cpu(cpu_a);
-	for (uint64_t i = 1; i <= iters; i++) {
+	int rc = ws_pin_cpu(cpu_a);
+	for (uint64_t i = 1; i <= iters && !rc; i++) {
 		uint64_t t0 = ws_tsc();
 		atomic_store_explicit(&pp.ping, i, memory_order_release);
 		while (atomic_load_explicit(&pp.pong, memory_order_acquire) != i)
 			ws_relax();
 		samples[i - 1] = (ws_tsc() - t0) / 2;
 	}
+	if (rc) /* the echo thread waits for pings that will not come: send them */
+		for (uint64_t i = 1; i <= iters; i++) {
+			atomic_store_explicit(&pp.ping, i, memory_order_release);
+			while (atomic_load_explicit(&pp.pong, memory_order_acquire) != i)
+				ws_relax();
+		}
 	pthread_join(t, NULL);
-	return 0;
+	if (pthread_setaffinity_np(pthread_self(), sizeof(home), &home))
+		return rc ? rc : -EINVAL;
+	return rc;
 }
 
 int ws_bench_ring_writer(const char *path, uint64_t n, uint32_t rec_sz, uint64_t gap_ticks,
