@@ -13,8 +13,8 @@ on this bed) to the others. Every figure is measured in the same run.
     dequeue (kernel: --stamp user), i.e. just before the record is
     published, so the figure ends where the issue says: in the ring. Paths
     run interleaved, `repeats` times; the medians of the runs are reported.
-  * drain: the transport is opened (sockets bound, XDP attached) but not
-    run; the sim sends `drain_pkts` packets flat out, which wait in the
+  * drain (`repeats` rounds, interleaved; the median is reported): the
+    transport is opened (sockets bound, XDP attached) but not run; the sim sends `drain_pkts` packets flat out, which wait in the
     socket queue or the XSK RX ring; then the receive loop starts. Rate =
     packets / (last dequeue stamp - first dequeue stamp): the receive side's
     own cost per packet, without the sender in the way.
@@ -94,6 +94,7 @@ class CaptureBenchOptions:
     record_mb: int = 1024
     record_dir: str | None = None  # default: a new folder in /var/tmp (a disk, not tmpfs)
     testpmd: bool = True
+    latency: bool = True  # `wirespeed bench` measures latency in its scenarios instead
 
 
 def _sim(tb: TestbedConfig, **kw: Any) -> dict[str, Any]:
@@ -393,14 +394,25 @@ def _run(tb: TestbedConfig, rx_cpu: int | None, opts: CaptureBenchOptions, step:
     rec_dir = Path(opts.record_dir) if opts.record_dir else Path(tempfile.mkdtemp(prefix="wsbench-", dir="/var/tmp"))
     res: dict[str, Any] = {"rx_cpu": rx_cpu, "sender_cpus": sorted(os.sched_getaffinity(0))}
     try:
-        res.update(_latency(tb, ring, opts, rx_cpu, step))
-        for path in PATHS:
-            step(f"drain of {opts.drain_pkts:,} queued packets, {path}")
-            d = _drain_once(tb, ring, path, opts.drain_pkts, rx_cpu)
-            res[f"drain_{path}"] = d
-            res[f"drain_pps_{path}"] = d["drain_pps"]
+        if opts.latency:
+            res.update(_latency(tb, ring, opts, rx_cpu, step))
+        drains: dict[str, list[dict[str, Any]]] = {p: [] for p in PATHS}
+        for i in range(opts.repeats):  # interleaved, like everything compared
+            for path in PATHS:
+                step(f"drain of {opts.drain_pkts:,} queued packets, {path}, run {i + 1}/{opts.repeats}")
+                drains[path].append(_drain_once(tb, ring, path, opts.drain_pkts, rx_cpu))
+        for path, ds in drains.items():
+            rates = [d["drain_pps"] for d in ds if d["drain_pps"]]
+            res[f"drain_{path}"] = ds[-1]
+            res[f"drain_pps_{path}"] = float(np.median(rates)) if rates else None
+            res[f"drain_pps_runs_{path}"] = [d["drain_pps"] for d in ds]
         kern = max(res["drain_pps_kernel_block"] or 0, res["drain_pps_kernel_busy"] or 0)
         res["drain_af_xdp_over_kernel"] = res["drain_pps_af_xdp"] / kern if kern and res["drain_pps_af_xdp"] else None
+        # run by run: af_xdp over the better kernel path of the same round
+        pairs = [x / max(a or 0, b or 0) for x, a, b in zip(*(res[f"drain_pps_runs_{p}"] for p in
+                                                            ("af_xdp", "kernel_block", "kernel_busy")))
+                 if x and (a or b)]
+        res["drain_af_xdp_over_kernel_runs"] = pairs
         trials: dict[str, Callable[[float, float], dict[str, Any]]] = {
             p: (lambda rate, secs, p=p: _trial_capture(tb, ring, p, rate, secs, rx_cpu)) for p in PATHS}
         if opts.testpmd and _testpmd_cmd(tb, rx_cpu):

@@ -85,3 +85,21 @@ def goals_report(goals: list[Goal], results: dict[str, Any]) -> list[dict[str, A
     return [{"goal": g.label, "key": g.key, "target": f"{g.op} {g.target:g}", "value": results.get(g.key),
              "met": g.met(results)} for g in goals]
 
+
+
+def thread_cpu_ns(prefix: str = "ws-rx-") -> int | None:
+    """CPU time (ns, from schedstat) of this process's threads whose name
+    starts with `prefix` - the native receive threads name themselves
+    ws-rx-kernel / ws-rx-af_xdp. None if there is no such thread."""
+    total, found = 0, False
+    for task in os.scandir("/proc/self/task"):
+        try:
+            with open(f"{task.path}/comm") as f:
+                if not f.read().startswith(prefix):
+                    continue
+            with open(f"{task.path}/schedstat") as f:
+                total += int(f.read().split()[0])
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended while we looked
+    return total if found else None

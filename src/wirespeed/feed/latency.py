@@ -30,6 +30,7 @@ class LatencyMeter:
     def __init__(self, ring: str) -> None:
         self.reader = RingReader(ring, "oldest")
         self.samples: list[np.ndarray] = []
+        self.times: list[np.ndarray] = []  # rx stamp (CLOCK_REALTIME ns) of each sample
         self.packets = self.messages = self.gaps = 0
         self.next_seq: dict[tuple[int, bytes], int] = {}
         self.stop = threading.Event()
@@ -52,7 +53,8 @@ class LatencyMeter:
             self.add(batch)
 
     def add(self, batch: Batch) -> None:
-        lat = []
+        lat: list[int] = []
+        rxs: list[int] = []
         for h, frame in batch:
             data = bytes(frame)
             ihl = (data[14] & 0x0F) * 4
@@ -66,7 +68,8 @@ class LatencyMeter:
                 if expect is not None and p.seq > expect:
                     self.gaps += p.seq - expect
                 self.next_seq[key] = max(expect or 0, p.next_seq)
-            rx = int(h["ts_ns"]) % DAY_NS
+            rx_abs = int(h["ts_ns"])
+            rx = rx_abs % DAY_NS
             for m in p.messages:
                 if len(m) >= 11:
                     itch_ts = int.from_bytes(m[5:11], "big")
@@ -74,12 +77,23 @@ class LatencyMeter:
                     if d < -DAY_NS // 2:  # the send was before midnight, the receive after
                         d += DAY_NS
                     lat.append(d)
+                    rxs.append(rx_abs)
             self.messages += len(p.messages)
         if lat:
             self.samples.append(np.array(lat, dtype=np.int64))
+            self.times.append(np.array(rxs, dtype=np.int64))
 
     def start(self) -> None:
         self.thread.start()
+
+    def arrays(self, warmup_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(rx stamp ns, latency ns) of every sample, in ring order, without
+        those received in the first `warmup_s` seconds."""
+        if not self.samples:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        rx, lat = np.concatenate(self.times), np.concatenate(self.samples)
+        keep = rx >= rx[0] + int(warmup_s * 1e9)
+        return rx[keep], lat[keep]
 
     def finish(self, warmup: float = 0.0) -> dict[str, Any]:
         """Percentiles in µs; `warmup` is the fraction of the first samples
