@@ -1,0 +1,86 @@
+"""Latency distributions as HdrHistograms.
+
+Every latency figure of `wirespeed bench` comes from one of these: values in
+nanoseconds, 1 ns to 100 s, three significant digits. results.json carries
+each one in HdrHistogram's standard compressed form ("HISTFAAA..."), so any
+HdrHistogram implementation (Java, Go, C, the online plotter) can read the
+full distribution back, not just the percentiles printed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+LOWEST_NS, HIGHEST_NS, DIGITS = 1, 100_000_000_000, 3
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "p9999": 99.99}
+
+
+def new() -> HdrHistogram:
+    return HdrHistogram(LOWEST_NS, HIGHEST_NS, DIGITS)
+
+
+def from_ns(values: np.ndarray) -> HdrHistogram:
+    """A histogram of these latencies. Values below 1 ns (a clock step) count
+    as 1 ns and above 100 s as 100 s; recorded as (value, count) pairs after
+    rounding to the histogram's own resolution, so a million samples cost a
+    few thousand calls, not a million."""
+    h = new()
+    add_ns(h, values)
+    return h
+
+
+def add_ns(h: HdrHistogram, values: np.ndarray) -> None:
+    v = np.clip(np.asarray(values, dtype=np.int64), LOWEST_NS, HIGHEST_NS)
+    if not len(v):
+        return
+    # 3 significant decimal digits = 2048 sub-buckets: below 2^11 every value
+    # is its own bucket; above, the low (bit_length - 11) bits do not matter
+    shift = np.maximum(np.floor(np.log2(v)).astype(np.int64) + 1 - 11, 0)
+    q = (v >> shift) << shift
+    vals, counts = np.unique(q, return_counts=True)
+    for x, c in zip(vals.tolist(), counts.tolist()):
+        h.record_value(x, c)
+
+
+def merge(hists: list[HdrHistogram]) -> HdrHistogram:
+    out = new()
+    for h in hists:
+        out.add(h)
+    return out
+
+
+def summary(h: HdrHistogram) -> dict[str, Any]:
+    """p50 ... p99.99, max, mean and stddev (the jitter) in ns; count.
+    Percentiles as HdrHistogram gives them (the highest value equivalent to
+    the sample at rank round(p/100 * n)); mean and stddev over bucket
+    midpoints in one numpy pass (hdrh's own walk the buckets in Python)."""
+    n = h.get_total_count()
+    if not n:
+        return {"count": 0}
+    out: dict[str, Any] = {k: float(h.get_value_at_percentile(p)) for k, p in PERCENTILES.items()}
+    vals, counts = points(h)
+    size = 2.0 ** np.maximum(np.floor(np.log2(np.maximum(vals, 1))) + 1 - 11, 0)
+    mid = vals - size / 2 + 0.5
+    mean = float((mid * counts).sum() / n)
+    out.update({"max": float(h.get_max_value()), "min": float(h.get_min_value()), "mean": mean,
+                "stddev": float(np.sqrt(((mid - mean) ** 2 * counts).sum() / n)), "count": int(n)})
+    return out
+
+
+def encode(h: HdrHistogram) -> str:
+    return h.encode().decode("ascii")
+
+
+def decode(text: str) -> HdrHistogram:
+    return HdrHistogram.decode(text.encode("ascii"))
+
+
+def points(h: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """(value ns, count) of every recorded bucket, ascending: what the plots draw."""
+    vals, counts = [], []
+    for item in h.get_recorded_iterator():
+        vals.append(item.value_iterated_to)
+        counts.append(item.count_at_value_iterated_to)
+    return np.array(vals, dtype=np.float64), np.array(counts, dtype=np.float64)
