@@ -50,14 +50,15 @@ def testbed_cfg():
     testbed.down(cfg)
 
 
-def run_cli(*args: str, user: str | None = None, check_rc: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, user: str | None = None, check_rc: int | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the installed `wirespeed` command; `user="nobody"` drops every
     privilege first (setpriv), as an unprivileged user would run it."""
     cmd = [sys.executable, "-m", "wirespeed", *args]
     if user:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", *cmd]
     env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check_rc is not None:
         assert proc.returncode == check_rc, f"rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc

@@ -53,9 +53,16 @@ app.add_typer(ring_app, name="ring")
 bench_app = typer.Typer(
     help=(
         "Reproducible benchmarks. Every figure that matters is a ratio against a peer or a physical "
-        "floor measured in the same run: this machine is shared and its absolute speed varies."
+        "floor measured in the same run: this machine is shared and its absolute speed varies.\n\n"
+        "`wirespeed bench` alone (root; about 8 minutes, --quick under 2) runs everything on the test host: "
+        "kernel/block, kernel/busy and af_xdp against external peers (sockperf ping-pong, dpdk-testpmd) in "
+        "four scenarios (single feed, four feeds, background traffic, bursts), with full latency distributions "
+        "(HdrHistogram), loss, max loss-free rate and receiver CPU per packet, plus the ring, sim and capture "
+        "sub-benchmarks. It writes results.json (versioned), report.md (Key Results in seed 001's shape), PNG "
+        "plots and a self-contained report.html; --compare A.json B.json puts two runs side by side.\n\n"
+        "The sub-commands run one part."
     ),
-    no_args_is_help=True,
+    invoke_without_command=True,
 )
 app.add_typer(bench_app, name="bench")
 
@@ -674,6 +681,115 @@ def _run_bench(run: Any, opts: Any, what: str, as_json: bool) -> dict[str, Any]:
             return run(opts, lambda m: status.update(f"{what} benchmark: {m}"))
     except (RuntimeError, WirespeedError) as exc:
         raise _fail(exc if isinstance(exc, WirespeedError) else WirespeedError(str(exc))) from None
+
+
+@bench_app.callback()
+def bench_report(
+    ctx: typer.Context,
+    out_dir: Annotated[Optional[str], typer.Option("--out", "-o", help="Folder for results.json, report.md, report.html and the plots (default: ./wirespeed-bench-DATE-TIME).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Everything once, briefly (under 2 minutes): checks that it all runs and the report's shape. Not figures to quote.")] = False,
+    repeats: Annotated[Optional[int], typer.Option("--repeats", "-n", min=1, help="Runs per path and scenario (default 3; --quick 1); the report gives their spread.")] = None,
+    run_s: Annotated[Optional[float], typer.Option("--run-s", min=1.0, help="Seconds per run (default 4; --quick 1.2).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The simulator's seed (same seed, same messages).")] = 1,
+    scenarios: Annotated[Optional[str], typer.Option("--scenarios", help="Comma-separated subset of: single, multi, background, bursts.")] = None,
+    no_sub: Annotated[bool, typer.Option("--no-sub", help="Skip the ring, sim and capture sub-benchmarks.")] = False,
+    no_testpmd: Annotated[bool, typer.Option("--no-testpmd", help="Skip the dpdk-testpmd peer.")] = False,
+    compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", metavar="A.json B.json", help="Show two results.json side by side with changes, and whether B is within A's spread; measures nothing.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole benchmark report (the group's help says what it measures)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from dataclasses import replace
+    from datetime import datetime
+
+    from wirespeed.bench import render
+    from wirespeed.bench import report as rp
+
+    if compare:
+        try:
+            a, b = render.load(compare[0]), render.load(compare[1])
+        except render.ResultsError as exc:
+            raise _fail(WirespeedError(str(exc), "give two results.json files written by `wirespeed bench`")) from None
+        rows = render.compare(a, b)
+        if as_json:
+            _print_json({"a": compare[0], "b": compare[1], "summary": render.compare_summary(rows), "rows": rows})
+        else:
+            _compare_table(rows, compare[0], compare[1])
+        raise typer.Exit(EXIT_OK)
+    opts = rp.QUICK if quick else rp.ReportOptions()
+    opts = replace(opts, seed=seed, sub=not no_sub, testpmd=not no_testpmd,
+                   repeats=repeats if repeats is not None else opts.repeats,
+                   run_s=run_s if run_s is not None else opts.run_s)
+    if scenarios:
+        opts = replace(opts, scenarios=tuple(x.strip() for x in scenarios.split(",") if x.strip()))
+    folder = out_dir or datetime.now().strftime("wirespeed-bench-%Y%m%d-%H%M%S")
+    try:
+        opts.validate()
+        if as_json:
+            res = rp.run(opts)
+        else:
+            res = _with_progress(rp.run, opts)
+        files = render.write(res, folder)
+    except (RuntimeError, WirespeedError) as exc:
+        raise _fail(exc if isinstance(exc, WirespeedError) else WirespeedError(str(exc))) from None
+    if as_json:
+        _print_json({**res, "files": files})
+    else:
+        _key_results_table(res)
+        out.print(f"report: [bold]{files['report_html']}[/] (and report.md, results.json, "
+                  f"{len(files['plots'])} plots in {files['folder']})")
+    raise typer.Exit(EXIT_OK)
+
+
+def _with_progress(run: Callable[..., dict[str, Any]], opts: Any) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]bench[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=err, transient=True) as prog:
+        task = prog.add_task("starting", total=None)
+
+        def progress(msg: str, done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total, **({"description": msg} if msg else {}))
+
+        return run(opts, progress)
+
+
+def _key_results_table(res: dict[str, Any]) -> None:
+    from wirespeed.bench import render
+    from wirespeed.bench.report import BYPASS, KERNEL
+
+    t = Table(title=f"Key Results (kernel = {KERNEL}, bypass = {BYPASS}; run-by-run range in brackets)"
+              + ("  [yellow]QUICK: not figures to quote[/]" if res["options"].get("quick") else ""))
+    for col in ("scenario", "metric", "kernel", "bypass", "improvement"):
+        t.add_column(col, justify="left" if col in ("scenario", "metric") else "right")
+    for r in res["key_results"]:
+        t.add_row(r["scenario"], r["metric"], render.fmt_value(r["kernel"], r["unit"]),
+                  render.fmt_value(r["bypass"], r["unit"]), render.fmt_improvement(r))
+    out.print(t)
+    for p in res.get("peers_missing", []):
+        err.print(f"[yellow]peer missing:[/] {p}")
+    for w in res.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w}")
+
+
+def _compare_table(rows: list[dict[str, Any]], a: str, b: str) -> None:
+    from wirespeed.bench import render
+
+    t = Table(title=f"A = {a}\nB = {b}")
+    for col in ("figure", "A", "B", "change", "within A's spread"):
+        t.add_column(col, justify="left" if col == "figure" else "right")
+    for r in rows:
+        unit = r["unit"]
+        fa = f"{r['a']:.2f}x" if unit == "x" and r["a"] is not None else render.fmt_value(r["a"], unit)
+        fb = f"{r['b']:.2f}x" if unit == "x" and r["b"] is not None else render.fmt_value(r["b"], unit)
+        ch = "-" if r["change"] is None else f"{r['change'] * 100:+.1f} %"
+        w = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]-[/]"}[r["within_spread"]]
+        t.add_row(r["figure"], fa, fb, ch, w)
+    out.print(t)
+    sm = render.compare_summary(rows)
+    out.print(f"{sm['within_spread']} of {sm['with_spread']} figures with a per-run spread: B within A's "
+              f"(their per-run ranges overlap)")
 
 
 @bench_app.command("ring")
