@@ -156,7 +156,7 @@ class TestbedStatus:
 
 # -- privileges, lock, ownership markers -------------------------------------
 
-def _require_privileges() -> None:
+def require_privileges() -> None:
     have = caps.effective(HostFS())
     missing = [c for c in ("CAP_NET_ADMIN", "CAP_SYS_ADMIN") if c not in have]
     if missing:
@@ -315,7 +315,7 @@ def _prepare_link_sysctls(ifname: str) -> None:
 def up(cfg: TestbedConfig, log: Callable[[str], None] = lambda _m: None) -> TestbedStatus:
     """Make the test host (or complete a partial one); return its status."""
     cfg.validate()
-    _require_privileges()
+    require_privileges()
     undo: list[tuple[str, Callable[[], None]]] = []
     with _locked():
         st = status(cfg)
@@ -401,7 +401,7 @@ def _remove_netns(cfg: TestbedConfig) -> None:
 def down(cfg: TestbedConfig, log: Callable[[str], None] = lambda _m: None) -> TestbedStatus:
     """Remove what wirespeed made of this test host, and nothing else."""
     cfg.validate()
-    _require_privileges()
+    require_privileges()
     with _locked():
         st = status(cfg)
         if st.absent:

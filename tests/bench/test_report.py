@@ -174,3 +174,11 @@ def test_bench_quick_on_the_test_host(tmp_path: Path) -> None:
         assert (out / f).stat().st_size > 0
     assert len(res["files"]["plots"]) == 3 * len(rp.SCENARIOS)
     assert not list(Path("/dev/shm").glob("wsbench-*")), "rings left behind"
+
+
+def test_unprivileged_run_fails_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    tmp_path.chmod(0o777)
+    proc = run_cli("bench", "--quick", "-o", str(out), user="nobody", timeout=30)
+    assert proc.returncode == 1 and "CAP_NET_ADMIN" in proc.stderr and "hint:" in proc.stderr
+    assert not out.exists()

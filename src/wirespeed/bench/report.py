@@ -348,6 +348,7 @@ class Plan:
 def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Every measurement; `progress(message, done, total)` is told each step."""
     opts = opts.validate()
+    testbed.require_privileges()  # before minutes of sub-benchmarks, not after
     started = dt.datetime.now(dt.timezone.utc)
     res: dict[str, Any] = {
         "schema": SCHEMA, "created": started.isoformat(timespec="seconds"), "command": sys.argv,
