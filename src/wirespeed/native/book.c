@@ -1,0 +1,628 @@
+/* book.c - ITCH 5.0 order books; see book.h for the structure and rules. */
+#include "book.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "itch.h"
+
+#define WS_PAGE_BITS 12u
+#define WS_PAGE_SLOTS (1u << WS_PAGE_BITS)
+#define WS_PAGED_REFS (1ull << 32)               /* references below this are paged */
+#define WS_PAGE_TABLE (WS_PAGED_REFS >> WS_PAGE_BITS)
+
+typedef struct {
+	uint64_t ref;
+	uint32_t shares, price;
+	uint32_t level;      /* handle of its level */
+	uint32_t prev, next; /* FIFO in the level; next is the free-list link when free */
+	uint16_t locate;
+	uint8_t side;        /* 0 bid, 1 ask */
+	uint8_t paged;       /* in the paged index (else in the table) */
+} ws_order_t;
+
+typedef struct {
+	uint32_t price, count;
+	uint64_t shares;
+	uint32_t head, tail; /* oldest and newest order; head is the free-list link when free */
+} ws_level_t;
+
+/* A level in its side's array: the sort key inline, so a search walks one
+ * contiguous array instead of chasing handles into the level pool. */
+typedef struct {
+	uint32_t key, li;
+} ws_lvref_t;
+
+typedef struct {
+	ws_lvref_t *lv;      /* sorted by key, worst -> best (best at the back) */
+	uint32_t n, cap;
+} ws_side_t;
+
+typedef struct {
+	ws_side_t side[2];
+	uint32_t best_price[2];
+	uint64_t best_shares[2];
+	char symbol[8];
+} ws_book_t;
+
+struct ws_books {
+	ws_book_t *books;    /* [max_locate + 1], locate 0 unused */
+	uint32_t max_locate;
+	ws_order_t *orders;
+	uint32_t max_orders, order_free;
+	uint64_t live;
+	ws_level_t *levels;
+	uint32_t max_levels, level_free;
+	/* reference -> order: a paged direct index for references below
+	 * WS_PAGED_REFS (ITCH counts them up through the day, so live orders
+	 * crowd a few hot pages), and an open-addressing table for the rest and
+	 * for when the page pool is used up */
+	uint32_t *page_of;   /* [WS_PAGE_TABLE]: page handle or NIL */
+	uint32_t *pages;     /* [max_pages][WS_PAGE_SLOTS] order handles */
+	uint32_t *page_live; /* [max_pages] live orders in the page; the free-list link when free */
+	uint32_t max_pages, page_free;
+	uint32_t *index;
+	uint64_t mask, in_index;
+	int shift;
+	ws_book_stats_t st;
+};
+
+/* -- the reference index ------------------------------------------------------ */
+
+static inline uint64_t ws_slot(const ws_books_t *b, uint64_t ref)
+{
+	return (ref * 0x9E3779B97F4A7C15ull) >> b->shift;
+}
+
+static inline uint32_t ws_hash_find(const ws_books_t *b, uint64_t ref)
+{
+	if (!b->in_index)
+		return WS_BOOK_NIL;
+	for (uint64_t i = ws_slot(b, ref);; i = (i + 1) & b->mask) {
+		uint32_t o = b->index[i];
+		if (o == WS_BOOK_NIL || b->orders[o].ref == ref)
+			return o;
+	}
+}
+
+static inline void ws_hash_put(ws_books_t *b, uint64_t ref, uint32_t o)
+{
+	uint64_t i = ws_slot(b, ref);
+	while (b->index[i] != WS_BOOK_NIL)
+		i = (i + 1) & b->mask;
+	b->index[i] = o;
+	b->in_index++;
+}
+
+/* Backward-shift delete: later entries of the probe run move up into the
+ * hole unless their home slot lies cyclically in (hole, j]. */
+static void ws_hash_del(ws_books_t *b, uint64_t ref)
+{
+	b->in_index--;
+	uint64_t i = ws_slot(b, ref);
+	while (b->orders[b->index[i]].ref != ref)
+		i = (i + 1) & b->mask;
+	for (uint64_t j = i;;) {
+		j = (j + 1) & b->mask;
+		uint32_t o = b->index[j];
+		if (o == WS_BOOK_NIL)
+			break;
+		uint64_t k = ws_slot(b, b->orders[o].ref);
+		int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			b->index[i] = o;
+			i = j;
+		}
+	}
+	b->index[i] = WS_BOOK_NIL;
+}
+
+/* The paged part. A page holds WS_PAGE_SLOTS consecutive references. */
+static inline uint32_t *ws_page_slot(const ws_books_t *b, uint64_t ref)
+{
+	if (ref >= WS_PAGED_REFS)
+		return NULL;
+	uint32_t pg = b->page_of[ref >> WS_PAGE_BITS];
+	return pg == WS_BOOK_NIL ? NULL : &b->pages[(size_t)pg * WS_PAGE_SLOTS + (ref & (WS_PAGE_SLOTS - 1))];
+}
+
+static inline uint32_t ws_find(const ws_books_t *b, uint64_t ref)
+{
+	const uint32_t *slot = ws_page_slot(b, ref);
+	if (slot && *slot != WS_BOOK_NIL)
+		return *slot;
+	return ws_hash_find(b, ref);
+}
+
+/* Where a new reference goes: its page (taken from the pool if need be),
+ * else the table; an order remembers which (o->paged). */
+static void ws_index_put(ws_books_t *b, uint64_t ref, uint32_t o)
+{
+	if (ref < WS_PAGED_REFS) {
+		uint32_t *pg = &b->page_of[ref >> WS_PAGE_BITS];
+		if (*pg == WS_BOOK_NIL && b->page_free != WS_BOOK_NIL) {
+			*pg = b->page_free;
+			b->page_free = b->page_live[*pg];
+			b->page_live[*pg] = 0;
+			memset(&b->pages[(size_t)*pg * WS_PAGE_SLOTS], 0xff, WS_PAGE_SLOTS * sizeof(uint32_t));
+		}
+		if (*pg != WS_BOOK_NIL) {
+			b->pages[(size_t)*pg * WS_PAGE_SLOTS + (ref & (WS_PAGE_SLOTS - 1))] = o;
+			b->page_live[*pg]++;
+			b->orders[o].paged = 1;
+			return;
+		}
+	}
+	ws_hash_put(b, ref, o);
+	b->orders[o].paged = 0;
+}
+
+static void ws_index_del(ws_books_t *b, const ws_order_t *o)
+{
+	if (!o->paged) {
+		ws_hash_del(b, o->ref);
+		return;
+	}
+	uint32_t *pg = &b->page_of[o->ref >> WS_PAGE_BITS];
+	b->pages[(size_t)*pg * WS_PAGE_SLOTS + (o->ref & (WS_PAGE_SLOTS - 1))] = WS_BOOK_NIL;
+	if (--b->page_live[*pg] == 0) { /* back to the pool */
+		b->page_live[*pg] = b->page_free;
+		b->page_free = *pg;
+		*pg = WS_BOOK_NIL;
+	}
+}
+
+/* -- levels -------------------------------------------------------------------- */
+
+/* Sort key: ascending keys run worst -> best on both sides. */
+static inline uint32_t ws_key(int side, uint32_t price)
+{
+	return side ? ~price : price;
+}
+
+/* Position of price in the side: where it is, or where it would go. Adds
+ * land near the best, so look at the back first. */
+static uint32_t ws_level_pos(const ws_side_t *s, int side, uint32_t price, int *found)
+{
+	uint32_t k = ws_key(side, price), lo = 0, hi = s->n;
+	for (uint32_t step = 0; step < 32 && hi > 0; step++) { /* books are shallow near the best */
+		uint32_t kk = s->lv[hi - 1].key;
+		if (kk <= k) {
+			*found = kk == k;
+			return kk == k ? hi - 1 : hi;
+		}
+		hi--;
+	}
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s->lv[mid].key < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < s->n && s->lv[lo].key == k;
+	return lo;
+}
+
+static int ws_side_reserve(ws_side_t *s)
+{
+	if (s->n < s->cap)
+		return 0;
+	uint32_t cap = s->cap ? s->cap * 2 : 16;
+	ws_lvref_t *lv = realloc(s->lv, (size_t)cap * sizeof(*lv));
+	if (!lv)
+		return -1;
+	s->lv = lv;
+	s->cap = cap;
+	return 0;
+}
+
+static void ws_note_bbo(ws_books_t *b, ws_book_t *bk, int side)
+{
+	const ws_side_t *s = &bk->side[side];
+	uint32_t p = 0;
+	uint64_t q = 0;
+	if (s->n) {
+		const ws_level_t *l = &b->levels[s->lv[s->n - 1].li];
+		p = l->price;
+		q = l->shares;
+	}
+	if (p != bk->best_price[side] || q != bk->best_shares[side]) {
+		bk->best_price[side] = p;
+		bk->best_shares[side] = q;
+		b->st.bbo_changes++;
+	}
+}
+
+/* -- orders -------------------------------------------------------------------- */
+
+/* Everything an add needs is there (checked by the caller, who found the
+ * level's position): link it in. */
+static void ws_add_checked(ws_books_t *b, uint16_t locate, int side, uint64_t ref, uint32_t shares, uint32_t price,
+                           uint32_t pos, int found)
+{
+	ws_side_t *s = &b->books[locate].side[side];
+	uint32_t li;
+	if (found) {
+		li = s->lv[pos].li;
+	} else {
+		li = b->level_free;
+		b->level_free = b->levels[li].head;
+		b->levels[li] = (ws_level_t){.price = price, .count = 0, .shares = 0, .head = WS_BOOK_NIL,
+		                             .tail = WS_BOOK_NIL};
+		memmove(&s->lv[pos + 1], &s->lv[pos], (size_t)(s->n - pos) * sizeof(*s->lv));
+		s->lv[pos] = (ws_lvref_t){.key = ws_key(side, price), .li = li};
+		s->n++;
+	}
+	uint32_t oi = b->order_free;
+	ws_order_t *o = &b->orders[oi];
+	b->order_free = o->next;
+	ws_level_t *l = &b->levels[li];
+	*o = (ws_order_t){.ref = ref, .shares = shares, .price = price, .level = li, .prev = l->tail,
+	                  .next = WS_BOOK_NIL, .locate = locate, .side = (uint8_t)side};
+	if (l->tail != WS_BOOK_NIL)
+		b->orders[l->tail].next = oi;
+	else
+		l->head = oi;
+	l->tail = oi;
+	l->count++;
+	l->shares += shares;
+	ws_index_put(b, ref, oi);
+	b->live++;
+}
+
+/* Can an add of this price on this side go in without a pool running out?
+ * Finds the level's position on the way. `frees_level`: the caller is
+ * about to free one level (a replace). */
+static int ws_add_fits(ws_books_t *b, uint16_t locate, int side, uint32_t price, int frees_level, uint32_t *pos,
+                       int *found)
+{
+	ws_side_t *s = &b->books[locate].side[side];
+	*pos = ws_level_pos(s, side, price, found);
+	if (!*found && b->level_free == WS_BOOK_NIL && !frees_level)
+		return 0;
+	return !*found ? ws_side_reserve(s) == 0 : 1;
+}
+
+static void ws_remove(ws_books_t *b, uint32_t oi)
+{
+	ws_order_t *o = &b->orders[oi];
+	ws_level_t *l = &b->levels[o->level];
+	if (o->prev != WS_BOOK_NIL)
+		b->orders[o->prev].next = o->next;
+	else
+		l->head = o->next;
+	if (o->next != WS_BOOK_NIL)
+		b->orders[o->next].prev = o->prev;
+	else
+		l->tail = o->prev;
+	l->count--;
+	l->shares -= o->shares;
+	if (!l->count) {
+		ws_side_t *s = &b->books[o->locate].side[o->side];
+		int found;
+		uint32_t pos = ws_level_pos(s, o->side, l->price, &found);
+		memmove(&s->lv[pos], &s->lv[pos + 1], (size_t)(s->n - pos - 1) * sizeof(*s->lv));
+		s->n--;
+		l->head = b->level_free;
+		b->level_free = o->level;
+	}
+	ws_index_del(b, o);
+	o->next = b->order_free;
+	b->order_free = oi;
+	b->live--;
+}
+
+/* -- messages -------------------------------------------------------------------- */
+
+static int ws_locate_ok(ws_books_t *b, uint16_t locate)
+{
+	if (locate == 0 || locate > b->max_locate) {
+		b->st.bad_locate++;
+		return 0;
+	}
+	return 1;
+}
+
+static int ws_on_add(ws_books_t *b, uint16_t locate, const uint8_t *m)
+{
+	uint64_t ref = ws_rd64(m + 11);
+	uint8_t sd = m[19];
+	uint32_t shares = ws_rd32(m + 20), price = ws_rd32(m + 32);
+	if (!ws_locate_ok(b, locate))
+		return 0;
+	if (sd != 'B' && sd != 'S') {
+		b->st.bad_side++;
+		return 0;
+	}
+	int side = sd == 'S';
+	if (ws_find(b, ref) != WS_BOOK_NIL) {
+		b->st.duplicate_ref++;
+		return 0;
+	}
+	uint32_t pos;
+	int found;
+	if (b->order_free == WS_BOOK_NIL || !ws_add_fits(b, locate, side, price, 0, &pos, &found)) {
+		b->st.pool_full++;
+		return 0;
+	}
+	ws_add_checked(b, locate, side, ref, shares, price, pos, found);
+	b->st.adds++;
+	ws_note_bbo(b, &b->books[locate], side);
+	return 1;
+}
+
+/* The order a message names, or NIL (counted). */
+static uint32_t ws_named(ws_books_t *b, uint16_t locate, uint64_t ref)
+{
+	uint32_t oi = ws_find(b, ref);
+	if (oi == WS_BOOK_NIL) {
+		b->st.unknown_ref++;
+		return WS_BOOK_NIL;
+	}
+	if (b->orders[oi].locate != locate) {
+		b->st.locate_mismatch++;
+		return WS_BOOK_NIL;
+	}
+	return oi;
+}
+
+/* E, C, X: take shares off an order; all of them removes it. */
+static int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t ref, uint32_t shares, uint64_t *counter)
+{
+	uint32_t oi = ws_named(b, locate, ref);
+	if (oi == WS_BOOK_NIL)
+		return 0;
+	ws_order_t *o = &b->orders[oi];
+	if (shares > o->shares) {
+		b->st.too_many_shares++;
+		return 0;
+	}
+	int side = o->side;
+	if (shares == o->shares) {
+		ws_remove(b, oi);
+	} else {
+		o->shares -= shares;
+		b->levels[o->level].shares -= shares;
+	}
+	(*counter)++;
+	ws_note_bbo(b, &b->books[locate], side);
+	return 1;
+}
+
+static int ws_on_delete(ws_books_t *b, uint16_t locate, uint64_t ref)
+{
+	uint32_t oi = ws_named(b, locate, ref);
+	if (oi == WS_BOOK_NIL)
+		return 0;
+	int side = b->orders[oi].side;
+	ws_remove(b, oi);
+	b->st.deletes++;
+	ws_note_bbo(b, &b->books[locate], side);
+	return 1;
+}
+
+/* U: the old order leaves, the new one joins the back of its price level
+ * (a replace loses time priority), same side and stock. */
+static int ws_on_replace(ws_books_t *b, uint16_t locate, const uint8_t *m)
+{
+	uint64_t ref = ws_rd64(m + 11), nref = ws_rd64(m + 19);
+	uint32_t shares = ws_rd32(m + 27), price = ws_rd32(m + 31);
+	uint32_t oi = ws_named(b, locate, ref);
+	if (oi == WS_BOOK_NIL)
+		return 0;
+	if (ws_find(b, nref) != WS_BOOK_NIL) {
+		b->st.duplicate_ref++;
+		return 0;
+	}
+	const ws_order_t *o = &b->orders[oi];
+	int side = o->side;
+	int frees_level = b->levels[o->level].count == 1;
+	uint32_t pos;
+	int found;
+	if (!ws_add_fits(b, locate, side, price, frees_level, &pos, &found)) {
+		b->st.pool_full++;
+		return 0;
+	}
+	ws_remove(b, oi); /* may free a level and so move positions: look again */
+	pos = ws_level_pos(&b->books[locate].side[side], side, price, &found);
+	ws_add_checked(b, locate, side, nref, shares, price, pos, found);
+	b->st.replaces++;
+	ws_note_bbo(b, &b->books[locate], side);
+	return 1;
+}
+
+int ws_books_apply(ws_books_t *b, const uint8_t *m, uint32_t len)
+{
+	b->st.messages++;
+	if (len == 0) {
+		b->st.bad_length++;
+		return 0;
+	}
+	uint32_t want = ws_itch_len(m[0]);
+	if (!want) {
+		b->st.unknown_type++;
+		return 0;
+	}
+	if (len != want) {
+		b->st.bad_length++;
+		return 0;
+	}
+	uint16_t locate = ws_rd16(m + 1);
+	int changed = 0;
+	switch (m[0]) {
+	case 'A':
+	case 'F':
+		changed = ws_on_add(b, locate, m);
+		break;
+	case 'E':
+	case 'C':
+		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.executes);
+		break;
+	case 'X':
+		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.cancels);
+		break;
+	case 'D':
+		changed = ws_on_delete(b, locate, ws_rd64(m + 11));
+		break;
+	case 'U':
+		changed = ws_on_replace(b, locate, m);
+		break;
+	case 'P':
+	case 'Q':
+		b->st.trades++;
+		break;
+	case 'S':
+		b->st.system_events++;
+		break;
+	case 'R':
+		b->st.directory++;
+		if (ws_locate_ok(b, locate))
+			memcpy(b->books[locate].symbol, m + 11, 8);
+		break;
+	default:
+		b->st.other++;
+		break;
+	}
+	b->st.applied += (uint64_t)changed;
+	return changed;
+}
+
+uint64_t ws_books_apply_day(ws_books_t *b, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	uint64_t n = 0;
+	while (off + 2 <= len) {
+		uint32_t ml = ws_rd16(buf + off);
+		if (off + 2 + ml > len)
+			break;
+		ws_books_apply(b, buf + off + 2, ml);
+		off += 2 + (size_t)ml;
+		n++;
+	}
+	if (off < len)
+		b->st.truncated++;
+	return n;
+}
+
+/* -- lifetime and reads ------------------------------------------------------------ */
+
+ws_books_t *ws_books_create(uint32_t max_locate, uint32_t max_orders, uint32_t max_levels)
+{
+	if (!max_locate || max_locate > 65535 || !max_orders || max_orders > (1u << 30) || !max_levels ||
+	    max_levels >= WS_BOOK_NIL)
+		return NULL;
+	ws_books_t *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	int bits = 1;
+	while ((1ull << bits) < 2ull * max_orders)
+		bits++;
+	b->mask = (1ull << bits) - 1;
+	b->shift = 64 - bits;
+	b->max_locate = max_locate;
+	b->max_orders = max_orders;
+	b->max_levels = max_levels;
+	b->books = calloc((size_t)max_locate + 1, sizeof(*b->books));
+	b->orders = malloc((size_t)max_orders * sizeof(*b->orders));
+	b->levels = malloc((size_t)max_levels * sizeof(*b->levels));
+	b->index = malloc((size_t)(b->mask + 1) * sizeof(*b->index));
+	b->max_pages = max_orders / 64 + 64; /* 16 KB each; when they run out, the table takes over */
+	b->page_of = malloc(WS_PAGE_TABLE * sizeof(*b->page_of));
+	b->pages = malloc((size_t)b->max_pages * WS_PAGE_SLOTS * sizeof(*b->pages));
+	b->page_live = malloc((size_t)b->max_pages * sizeof(*b->page_live));
+	if (!b->books || !b->orders || !b->levels || !b->index || !b->page_of || !b->pages || !b->page_live) {
+		ws_books_delete(b);
+		return NULL;
+	}
+	memset(b->index, 0xff, (size_t)(b->mask + 1) * sizeof(*b->index));
+	memset(b->page_of, 0xff, WS_PAGE_TABLE * sizeof(*b->page_of));
+	for (uint32_t i = 0; i < b->max_pages; i++)
+		b->page_live[i] = i + 1 < b->max_pages ? i + 1 : WS_BOOK_NIL;
+	b->page_free = 0;
+	for (uint32_t i = 0; i < max_orders; i++)
+		b->orders[i].next = i + 1 < max_orders ? i + 1 : WS_BOOK_NIL;
+	for (uint32_t i = 0; i < max_levels; i++)
+		b->levels[i].head = i + 1 < max_levels ? i + 1 : WS_BOOK_NIL;
+	for (uint32_t i = 0; i <= max_locate; i++)
+		memset(b->books[i].symbol, ' ', 8);
+	return b;
+}
+
+void ws_books_delete(ws_books_t *b)
+{
+	if (!b)
+		return;
+	if (b->books)
+		for (uint32_t i = 0; i <= b->max_locate; i++) {
+			free(b->books[i].side[0].lv);
+			free(b->books[i].side[1].lv);
+		}
+	free(b->books);
+	free(b->orders);
+	free(b->levels);
+	free(b->index);
+	free(b->page_of);
+	free(b->pages);
+	free(b->page_live);
+	free(b);
+}
+
+const ws_book_stats_t *ws_books_stats(const ws_books_t *b)
+{
+	return &b->st;
+}
+
+static const ws_side_t *ws_side_of(const ws_books_t *b, uint16_t locate, int side)
+{
+	if (locate == 0 || locate > b->max_locate || (side != 0 && side != 1))
+		return NULL;
+	return &b->books[locate].side[side];
+}
+
+uint32_t ws_books_levels(const ws_books_t *b, uint16_t locate, int side)
+{
+	const ws_side_t *s = ws_side_of(b, locate, side);
+	return s ? s->n : 0;
+}
+
+uint32_t ws_books_depth(const ws_books_t *b, uint16_t locate, int side, ws_book_level_t *out, uint32_t n)
+{
+	const ws_side_t *s = ws_side_of(b, locate, side);
+	if (!s)
+		return 0;
+	uint32_t k = 0;
+	for (; k < n && k < s->n; k++) {
+		const ws_level_t *l = &b->levels[s->lv[s->n - 1 - k].li];
+		out[k] = (ws_book_level_t){.price = l->price, .count = l->count, .shares = l->shares};
+	}
+	return k;
+}
+
+uint32_t ws_books_orders(const ws_books_t *b, uint16_t locate, int side, uint32_t level, uint64_t *refs,
+                         uint32_t *shares, uint32_t n)
+{
+	const ws_side_t *s = ws_side_of(b, locate, side);
+	if (!s || level >= s->n)
+		return 0;
+	uint32_t k = 0;
+	for (uint32_t oi = b->levels[s->lv[s->n - 1 - level].li].head; oi != WS_BOOK_NIL && k < n;
+	     oi = b->orders[oi].next, k++) {
+		refs[k] = b->orders[oi].ref;
+		shares[k] = b->orders[oi].shares;
+	}
+	return k;
+}
+
+void ws_books_symbol(const ws_books_t *b, uint16_t locate, char out[8])
+{
+	if (locate == 0 || locate > b->max_locate)
+		memset(out, ' ', 8);
+	else
+		memcpy(out, b->books[locate].symbol, 8);
+}
+
+uint64_t ws_books_live_orders(const ws_books_t *b)
+{
+	return b->live;
+}

@@ -1,0 +1,220 @@
+/* py_book.c - _native.BookEngine, the Python type over book.h.
+ *
+ * Ownership: a BookEngine owns its books (freed with the object). apply_day
+ * borrows the caller's buffer for the call and releases the GIL while it
+ * applies; the object refuses a second concurrent apply (the books have one
+ * writer). Reads (depth, orders, stats) hold the GIL, so they never overlap
+ * an apply started from Python.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "book.h"
+
+typedef struct {
+	PyObject_HEAD
+	ws_books_t *books;
+	int busy;
+} BookObject;
+
+static int Book_init(BookObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"max_locate", "max_orders", "max_levels", NULL};
+	unsigned int max_locate = 65535, max_orders = 1u << 22, max_levels = 1u << 20;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|III", kwlist, &max_locate, &max_orders, &max_levels))
+		return -1;
+	if (self->books)
+		ws_books_delete(self->books);
+	self->books = ws_books_create(max_locate, max_orders, max_levels);
+	if (!self->books) {
+		PyErr_SetString(PyExc_ValueError, "BookEngine: max_locate 1..65535, max_orders 1..2^30, max_levels >= 1 "
+		                                  "(or out of memory)");
+		return -1;
+	}
+	return 0;
+}
+
+static void Book_dealloc(BookObject *self)
+{
+	ws_books_delete(self->books);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Book_ready(BookObject *self)
+{
+	if (!self->books) {
+		PyErr_SetString(PyExc_RuntimeError, "BookEngine not initialised");
+		return 0;
+	}
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError, "BookEngine is applying messages in another thread");
+		return 0;
+	}
+	return 1;
+}
+
+static PyObject *Book_apply_day(BookObject *self, PyObject *args)
+{
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "y*", &b))
+		return NULL;
+	if (!Book_ready(self)) {
+		PyBuffer_Release(&b);
+		return NULL;
+	}
+	uint64_t n;
+	self->busy = 1;
+	Py_BEGIN_ALLOW_THREADS
+	n = ws_books_apply_day(self->books, b.buf, (size_t)b.len);
+	Py_END_ALLOW_THREADS
+	self->busy = 0;
+	PyBuffer_Release(&b);
+	return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyObject *Book_apply(BookObject *self, PyObject *args)
+{
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "y*", &b))
+		return NULL;
+	if (!Book_ready(self) || b.len > 65535) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_ValueError, "an ITCH message is at most 65535 bytes");
+		PyBuffer_Release(&b);
+		return NULL;
+	}
+	int changed = ws_books_apply(self->books, b.buf, (uint32_t)b.len);
+	PyBuffer_Release(&b);
+	return PyBool_FromLong(changed);
+}
+
+static PyObject *Book_stats(BookObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Book_ready(self))
+		return NULL;
+	const ws_book_stats_t *s = ws_books_stats(self->books);
+	return Py_BuildValue(
+		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "messages", s->messages, "applied", s->applied,
+		"adds", s->adds, "executes", s->executes, "cancels", s->cancels, "deletes", s->deletes, "replaces",
+		s->replaces, "trades", s->trades, "system_events", s->system_events, "directory", s->directory, "other",
+		s->other, "unknown_type", s->unknown_type, "bad_length", s->bad_length, "truncated", s->truncated,
+		"unknown_ref", s->unknown_ref, "duplicate_ref", s->duplicate_ref, "too_many_shares", s->too_many_shares,
+		"locate_mismatch", s->locate_mismatch, "bad_locate", s->bad_locate, "bad_side", s->bad_side,
+		"pool_full", s->pool_full, "bbo_changes", s->bbo_changes, "live_orders",
+		(unsigned long long)ws_books_live_orders(self->books));
+}
+
+/* depth(locate, side, n) -> list of (price, shares, orders), best first */
+static PyObject *Book_depth(BookObject *self, PyObject *args)
+{
+	unsigned int locate, n;
+	int side;
+	if (!PyArg_ParseTuple(args, "IiI", &locate, &side, &n) || !Book_ready(self))
+		return NULL;
+	if (locate > 65535 || n > 1u << 20) {
+		PyErr_SetString(PyExc_ValueError, "locate is 0..65535 and n at most 2^20");
+		return NULL;
+	}
+	ws_book_level_t *lv = PyMem_Malloc((n ? n : 1) * sizeof(*lv));
+	if (!lv)
+		return PyErr_NoMemory();
+	uint32_t k = ws_books_depth(self->books, (uint16_t)locate, side, lv, n);
+	PyObject *out = PyList_New(k);
+	for (uint32_t i = 0; out && i < k; i++) {
+		PyObject *t = Py_BuildValue("(IKI)", lv[i].price, (unsigned long long)lv[i].shares, lv[i].count);
+		if (!t) {
+			Py_CLEAR(out);
+			break;
+		}
+		PyList_SET_ITEM(out, i, t);
+	}
+	PyMem_Free(lv);
+	return out;
+}
+
+/* orders(locate, side, level) -> list of (ref, shares) in time priority */
+static PyObject *Book_orders(BookObject *self, PyObject *args)
+{
+	unsigned int locate, level;
+	int side;
+	if (!PyArg_ParseTuple(args, "IiI", &locate, &side, &level) || !Book_ready(self))
+		return NULL;
+	if (locate > 65535) {
+		PyErr_SetString(PyExc_ValueError, "locate is 0..65535");
+		return NULL;
+	}
+	uint32_t cap = 1024, k;
+	uint64_t *refs = NULL;
+	uint32_t *shares = NULL;
+	for (;;) { /* a level's length is not kept apart from its count: grow until it fits */
+		PyMem_Free(refs);
+		PyMem_Free(shares);
+		refs = PyMem_Malloc(cap * sizeof(*refs));
+		shares = PyMem_Malloc(cap * sizeof(*shares));
+		if (!refs || !shares) {
+			PyMem_Free(refs);
+			PyMem_Free(shares);
+			return PyErr_NoMemory();
+		}
+		k = ws_books_orders(self->books, (uint16_t)locate, side, level, refs, shares, cap);
+		if (k < cap)
+			break;
+		cap *= 4;
+	}
+	PyObject *out = PyList_New(k);
+	for (uint32_t i = 0; out && i < k; i++) {
+		PyObject *t = Py_BuildValue("(KI)", (unsigned long long)refs[i], shares[i]);
+		if (!t) {
+			Py_CLEAR(out);
+			break;
+		}
+		PyList_SET_ITEM(out, i, t);
+	}
+	PyMem_Free(refs);
+	PyMem_Free(shares);
+	return out;
+}
+
+static PyObject *Book_levels(BookObject *self, PyObject *args)
+{
+	unsigned int locate;
+	int side;
+	if (!PyArg_ParseTuple(args, "Ii", &locate, &side) || !Book_ready(self))
+		return NULL;
+	return PyLong_FromUnsignedLong(locate > 65535 ? 0 : ws_books_levels(self->books, (uint16_t)locate, side));
+}
+
+static PyObject *Book_symbol(BookObject *self, PyObject *args)
+{
+	unsigned int locate;
+	if (!PyArg_ParseTuple(args, "I", &locate) || !Book_ready(self))
+		return NULL;
+	char s[8];
+	ws_books_symbol(self->books, (uint16_t)(locate > 65535 ? 0 : locate), s);
+	return PyBytes_FromStringAndSize(s, 8);
+}
+
+static PyMethodDef Book_methods[] = {
+	{"apply_day", (PyCFunction)Book_apply_day, METH_VARARGS,
+	 "apply_day(buffer) -> messages read: NASDAQ day-file framing (2-byte BE length + message); GIL released"},
+	{"apply", (PyCFunction)Book_apply, METH_VARARGS, "apply(message) -> bool: one unframed message; True if a book changed"},
+	{"stats", (PyCFunction)Book_stats, METH_NOARGS, "stats() -> dict of counters"},
+	{"depth", (PyCFunction)Book_depth, METH_VARARGS, "depth(locate, side, n) -> [(price, shares, orders)], best first"},
+	{"orders", (PyCFunction)Book_orders, METH_VARARGS, "orders(locate, side, level) -> [(ref, shares)], oldest first"},
+	{"levels", (PyCFunction)Book_levels, METH_VARARGS, "levels(locate, side) -> number of price levels"},
+	{"symbol", (PyCFunction)Book_symbol, METH_VARARGS, "symbol(locate) -> 8 bytes from the stock directory"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject BookType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.BookEngine",
+	.tp_basicsize = sizeof(BookObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "BookEngine(max_locate=65535, max_orders=4194304, max_levels=1048576): ITCH 5.0 books (book.h)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Book_init,
+	.tp_dealloc = (destructor)Book_dealloc,
+	.tp_methods = Book_methods,
+};
