@@ -440,3 +440,19 @@ def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> 
             by_type[t] = by_type.get(t, 0) + n
     return {"path": str(path), "msgs": sum(st["msgs"] for st in stats), "packets": pkts, "lines": len(cfg.lines),
             "feeds": len(feeds), "by_type": by_type, "next_seq": stats[0]["next_seq"]}
+
+
+def itch_day(count: int, symbols: int = 8, seed: int = 1) -> bytes:
+    """The simulator's session as a NASDAQ day file: every message framed by
+    its 2-byte big-endian length, no MoldUDP64 around it (its message blocks
+    have that framing already). For books and their benchmarks, offline."""
+    if count < 1 or not 1 <= symbols <= 65535:
+        raise UsageError("itch_day: count >= 1 and 1..65535 symbols")
+    sim = _native.Sim(n_symbols=symbols, seed=seed, total_msgs=count)
+    parts = []
+    while True:
+        pkt, _n = sim.packet()
+        n = int.from_bytes(pkt[18:20], "big")
+        if n == 0xFFFF:  # end of session
+            return b"".join(parts)
+        parts.append(pkt[20:])
