@@ -143,8 +143,7 @@ static void ws_index_put(ws_books_t *b, uint64_t ref, uint32_t o)
 		if (*pg == WS_BOOK_NIL && b->page_free != WS_BOOK_NIL) {
 			*pg = b->page_free;
 			b->page_free = b->page_live[*pg];
-			b->page_live[*pg] = 0;
-			memset(&b->pages[(size_t)*pg * WS_PAGE_SLOTS], 0xff, WS_PAGE_SLOTS * sizeof(uint32_t));
+			b->page_live[*pg] = 0; /* a page goes back to the pool empty: all its slots are NIL */
 		}
 		if (*pg != WS_BOOK_NIL) {
 			b->pages[(size_t)*pg * WS_PAGE_SLOTS + (ref & (WS_PAGE_SLOTS - 1))] = o;
@@ -185,13 +184,15 @@ static inline uint32_t ws_key(int side, uint32_t price)
 static uint32_t ws_level_pos(const ws_side_t *s, int side, uint32_t price, int *found)
 {
 	uint32_t k = ws_key(side, price), lo = 0, hi = s->n;
-	for (uint32_t step = 0; step < 32 && hi > 0; step++) { /* books are shallow near the best */
-		uint32_t kk = s->lv[hi - 1].key;
-		if (kk <= k) {
-			*found = kk == k;
-			return kk == k ? hi - 1 : hi;
-		}
-		hi--;
+	if (hi <= 64) {
+		/* Shallow (the usual case): count the keys below k without a branch
+		 * per level - where an add lands is unpredictable, a mispredicted
+		 * early exit costs more than the few extra compares. */
+		uint32_t below = 0;
+		for (uint32_t i = 0; i < hi; i++)
+			below += s->lv[i].key < k;
+		*found = below < hi && s->lv[below].key == k;
+		return below;
 	}
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -348,8 +349,16 @@ static int ws_on_add(ws_books_t *b, uint16_t locate, const uint8_t *m)
 	}
 	ws_add_checked(b, locate, side, ref, shares, price, pos, found);
 	b->st.adds++;
-	ws_note_bbo(b, &b->books[locate], side);
+	if (pos == b->books[locate].side[side].n - 1) /* only the best level can move the BBO */
+		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
+}
+
+/* Is the order in the best level of its side? (Only changes there move the BBO.) */
+static inline int ws_at_best(const ws_books_t *b, const ws_order_t *o)
+{
+	const ws_side_t *s = &b->books[o->locate].side[o->side];
+	return s->lv[s->n - 1].li == o->level;
 }
 
 /* The order a message names, or NIL (counted). */
@@ -378,7 +387,7 @@ static int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t ref, uint32_t s
 		b->st.too_many_shares++;
 		return 0;
 	}
-	int side = o->side;
+	int side = o->side, best = ws_at_best(b, o);
 	if (shares == o->shares) {
 		ws_remove(b, oi);
 	} else {
@@ -386,7 +395,8 @@ static int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t ref, uint32_t s
 		b->levels[o->level].shares -= shares;
 	}
 	(*counter)++;
-	ws_note_bbo(b, &b->books[locate], side);
+	if (best)
+		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
 }
 
@@ -395,10 +405,11 @@ static int ws_on_delete(ws_books_t *b, uint16_t locate, uint64_t ref)
 	uint32_t oi = ws_named(b, locate, ref);
 	if (oi == WS_BOOK_NIL)
 		return 0;
-	int side = b->orders[oi].side;
+	int side = b->orders[oi].side, best = ws_at_best(b, &b->orders[oi]);
 	ws_remove(b, oi);
 	b->st.deletes++;
-	ws_note_bbo(b, &b->books[locate], side);
+	if (best)
+		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
 }
 
@@ -424,11 +435,13 @@ static int ws_on_replace(ws_books_t *b, uint16_t locate, const uint8_t *m)
 		b->st.pool_full++;
 		return 0;
 	}
+	int best = ws_at_best(b, o);
 	ws_remove(b, oi); /* may free a level and so move positions: look again */
 	pos = ws_level_pos(&b->books[locate].side[side], side, price, &found);
 	ws_add_checked(b, locate, side, nref, shares, price, pos, found);
 	b->st.replaces++;
-	ws_note_bbo(b, &b->books[locate], side);
+	if (best || pos == b->books[locate].side[side].n - 1)
+		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
 }
 
@@ -488,6 +501,28 @@ int ws_books_apply(ws_books_t *b, const uint8_t *m, uint32_t len)
 	return changed;
 }
 
+/* The order a message of a day file will name, brought towards the cache
+ * while earlier messages are applied: its index slot two messages ahead,
+ * the order itself one ahead (orders are scattered over the pool, and their
+ * misses, not the arithmetic, are what a book costs). */
+static inline void ws_prefetch_slot(const ws_books_t *b, const uint8_t *m, uint32_t ml)
+{
+	if (ml >= 19 && (m[0] == 'E' || m[0] == 'C' || m[0] == 'X' || m[0] == 'D' || m[0] == 'U')) {
+		const uint32_t *slot = ws_page_slot(b, ws_rd64(m + 11));
+		if (slot)
+			__builtin_prefetch(slot);
+	}
+}
+
+static inline void ws_prefetch_order(const ws_books_t *b, const uint8_t *m, uint32_t ml)
+{
+	if (ml >= 19 && (m[0] == 'E' || m[0] == 'C' || m[0] == 'X' || m[0] == 'D' || m[0] == 'U')) {
+		const uint32_t *slot = ws_page_slot(b, ws_rd64(m + 11));
+		if (slot && *slot != WS_BOOK_NIL)
+			__builtin_prefetch(&b->orders[*slot]);
+	}
+}
+
 uint64_t ws_books_apply_day(ws_books_t *b, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
@@ -496,8 +531,21 @@ uint64_t ws_books_apply_day(ws_books_t *b, const uint8_t *buf, size_t len)
 		uint32_t ml = ws_rd16(buf + off);
 		if (off + 2 + ml > len)
 			break;
+		size_t o1 = off + 2 + ml;
+		if (o1 + 2 <= len) {
+			uint32_t l1 = ws_rd16(buf + o1);
+			if (o1 + 2 + l1 <= len) {
+				ws_prefetch_order(b, buf + o1 + 2, l1);
+				size_t o2 = o1 + 2 + l1;
+				if (o2 + 2 <= len) {
+					uint32_t l2 = ws_rd16(buf + o2);
+					if (o2 + 2 + l2 <= len)
+						ws_prefetch_slot(b, buf + o2 + 2, l2);
+				}
+			}
+		}
 		ws_books_apply(b, buf + off + 2, ml);
-		off += 2 + (size_t)ml;
+		off = o1;
 		n++;
 	}
 	if (off < len)
@@ -527,7 +575,10 @@ ws_books_t *ws_books_create(uint32_t max_locate, uint32_t max_orders, uint32_t m
 	b->orders = malloc((size_t)max_orders * sizeof(*b->orders));
 	b->levels = malloc((size_t)max_levels * sizeof(*b->levels));
 	b->index = malloc((size_t)(b->mask + 1) * sizeof(*b->index));
-	b->max_pages = max_orders / 64 + 64; /* 16 KB each; when they run out, the table takes over */
+	/* 16 KB each, filled with NIL here so that no page is touched for the
+	 * first time while messages are applied; when they run out, the table
+	 * takes over (slower, never wrong) */
+	b->max_pages = max_orders / 512 + 64;
 	b->page_of = malloc(WS_PAGE_TABLE * sizeof(*b->page_of));
 	b->pages = malloc((size_t)b->max_pages * WS_PAGE_SLOTS * sizeof(*b->pages));
 	b->page_live = malloc((size_t)b->max_pages * sizeof(*b->page_live));
@@ -537,6 +588,7 @@ ws_books_t *ws_books_create(uint32_t max_locate, uint32_t max_orders, uint32_t m
 	}
 	memset(b->index, 0xff, (size_t)(b->mask + 1) * sizeof(*b->index));
 	memset(b->page_of, 0xff, WS_PAGE_TABLE * sizeof(*b->page_of));
+	memset(b->pages, 0xff, (size_t)b->max_pages * WS_PAGE_SLOTS * sizeof(*b->pages));
 	for (uint32_t i = 0; i < b->max_pages; i++)
 		b->page_live[i] = i + 1 < b->max_pages ? i + 1 : WS_BOOK_NIL;
 	b->page_free = 0;
