@@ -942,6 +942,47 @@ def bench_capture(
     raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
 
 
+@bench_app.command("book")
+def bench_book(
+    quick: Annotated[bool, typer.Option("--quick", help="500 k messages, 2 rounds, meatpy on 20 k (a smoke run, seconds).")] = False,
+    msgs: Annotated[Optional[int], typer.Option("--msgs", min=1000, help="Messages in the simulated day (default 5 M).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Book building from an in-memory ITCH 5.0 day, one core: the C engine against
+    itch-book (C++ core, Python API) and meatpy (pure Python) on the same simulator messages.
+    About a minute; no root needed.
+    """
+    from dataclasses import replace
+
+    from wirespeed.bench import book as bb
+
+    opts = bb.BookBenchOptions(msgs=500_000, rounds=2, meatpy_msgs=20_000) if quick else bb.BookBenchOptions()
+    if msgs is not None:
+        opts = replace(opts, msgs=msgs)
+    res = _run_bench(bb.run, opts, "book", as_json)
+    if as_json:
+        _print_json(res)
+    else:
+        t = Table(title=f"wirespeed bench book ({res['msgs']:,} simulator messages, {res['symbols']} stocks, "
+                        "in memory, one core)")
+        for col in ("builder", "msgs/s", "wirespeed is"):
+            t.add_column(col, justify="left" if col == "builder" else "right")
+        t.add_row("wirespeed BookEngine (C)", _rate(res["book_msgs_per_s"]), "")
+        for name, key, ratio in (("itch-book (C++, Session.feed)", "itchbook_msgs_per_s", "book_over_itchbook"),
+                                 ("meatpy (pure Python)", "meatpy_msgs_per_s", "book_over_meatpy")):
+            t.add_row(name, _rate(res.get(key)), f"{res[ratio]:.2f}x" if res.get(ratio) else "")
+        out.print(t)
+        if res.get("meatpy_refused"):
+            err.print(f"meatpy refused {res['meatpy_refused']:,} of {res['meatpy_msgs']:,} messages "
+                      "(executions of orders not first in their level, which the simulator sends)")
+        for m in res["peers_missing"]:
+            err.print(f"[yellow]peer missing:[/] {m}")
+        _goals_table(res, "goals (issue #7)")
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
+
+
 def _bench_capture_table(res: dict[str, Any]) -> None:
     def f(v: Any, fmt: str = "{:,.1f}") -> str:
         return fmt.format(v) if isinstance(v, (int, float)) else "-"

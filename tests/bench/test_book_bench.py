@@ -1,0 +1,26 @@
+"""Smoke test of `wirespeed bench book`: every key the issue names is in
+--json, the engine saw a clean day (no speed asserted)."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+from wirespeed.bench import book as bb
+
+
+def test_bench_book_reports_every_figure() -> None:
+    res = bb.run(bb.BookBenchOptions(msgs=50_000, symbols=10, rounds=1, meatpy_msgs=5_000))
+    for key in ("book_msgs_per_s", "itchbook_msgs_per_s", "meatpy_msgs_per_s", "tick_to_book_ns_p50",
+                "tick_to_book_ns_p99"):
+        assert key in res, key
+    assert res["book_msgs_per_s"] > 0 and res["book_stats"]["messages"] >= 50_000
+    for bad in ("unknown_ref", "duplicate_ref", "too_many_shares", "bad_length", "unknown_type", "truncated"):
+        assert bad not in res["book_stats"], bad
+    assert (res["itchbook_msgs_per_s"] or 0) > 0 or any("itch-book" in m for m in res["peers_missing"])
+    assert (res["meatpy_msgs_per_s"] or 0) > 0 or any("meatpy" in m for m in res["peers_missing"])
+    assert {g["key"] for g in res["goals"]} == {"book_over_itchbook", "book_over_meatpy"}
+
+
+def test_bench_book_cli_json() -> None:
+    proc = run_cli("bench", "book", "--quick", "--msgs", "20000", "--json", check_rc=0)
+    assert json.loads(proc.stdout)["msgs"] == 20_000
