@@ -191,6 +191,30 @@ static uint32_t ws_msg_add(ws_sim_t *s, uint8_t *p, uint32_t si, ws_symbol_t *y,
 
 static void ws_remove(ws_symbol_t *y, uint32_t k) { y->live[k] = y->live[--y->n_live]; }
 
+/* The order an execution hits, as on a real book: the oldest (lowest
+ * reference: a replace gets a new one and loses its place) at the best
+ * price of a side - `side` if it has orders, else the other. Books of a
+ * few hundred orders: a scan costs less than keeping them sorted. */
+static uint32_t ws_front_of_best(const ws_symbol_t *y, uint8_t side)
+{
+	uint32_t best = UINT32_MAX;
+	for (int pass = 0; pass < 2 && best == UINT32_MAX; pass++, side = side == 'B' ? 'S' : 'B')
+		for (uint32_t i = 0; i < y->n_live; i++) {
+			const ws_order_t *o = &y->live[i];
+			if (o->side != side)
+				continue;
+			if (best == UINT32_MAX) {
+				best = i;
+				continue;
+			}
+			const ws_order_t *b = &y->live[best];
+			int better = side == 'B' ? o->price > b->price : o->price < b->price;
+			if (better || (o->price == b->price && o->ref < b->ref))
+				best = i;
+		}
+	return best;
+}
+
 /* ws_msg_flow writes one order-flow message; returns its length. */
 static uint32_t ws_msg_flow(ws_sim_t *s, uint8_t *p)
 {
@@ -261,7 +285,9 @@ delete_one:
 		ws_be32(p + 31, o->price);
 		return 35;
 	}
-	if (r < 972000) { /* E or C: execute part or all of the resting order */
+	if (r < 972000) { /* E or C: execute part or all of the order first in line */
+		k = ws_front_of_best(y, ws_below(s, 2) ? 'B' : 'S');
+		o = &y->live[k];
 		uint32_t n = o->shares > 100 && ws_below(s, 2) ? 100u * (1 + ws_below(s, o->shares / 100 - 1)) : o->shares;
 		int with_price = r >= 970000;
 		ws_itch_hdr(p, with_price ? 'C' : 'E', loc, 0, 0);
