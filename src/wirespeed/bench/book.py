@@ -11,8 +11,8 @@ against the peers on PyPI, all on the same simulator messages.
     stock, each message handed to its stock's processor only (meatpy's way
     to book every stock, without the cost of every processor seeing every
     message). Pure Python, so it gets the first `meatpy_msgs` messages.
-    meatpy refuses an execution of an order that is not first in its level;
-    the simulator sends those, so they are caught and counted.
+    meatpy refuses an execution of an order that is not first in its level
+    (the simulator executes the first; anything it refuses is counted).
 
 The rounds alternate wirespeed and itch-book (the machine's speed drifts);
 the figure is the median of the per-round ratios. Tick-to-book latency
