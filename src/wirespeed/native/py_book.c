@@ -218,3 +218,122 @@ PyTypeObject BookType = {
 	.tp_dealloc = (destructor)Book_dealloc,
 	.tp_methods = Book_methods,
 };
+
+/* -- _native.FeedHandler: one MoldUDP64 session into a BookEngine (feed.h) ----
+ *
+ * Ownership: a FeedHandler holds a reference to its BookEngine (the books
+ * outlive the feed) and owns its hold buffer. Calls hold the GIL: they are
+ * serialised with every other use of the same BookEngine from Python. */
+
+#include "feed.h"
+
+typedef struct {
+	PyObject_HEAD
+	BookObject *books;
+	ws_feed_t *feed;
+} FeedObject;
+
+static int Feed_init(FeedObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"books", "hold_timeout_ns", NULL};
+	PyObject *books;
+	unsigned long long timeout = 50000000ull;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|K", kwlist, &BookType, &books, &timeout))
+		return -1;
+	if (!((BookObject *)books)->books) {
+		PyErr_SetString(PyExc_ValueError, "FeedHandler: the BookEngine is not initialised");
+		return -1;
+	}
+	ws_feed_delete(self->feed);
+	Py_XDECREF(self->books);
+	Py_INCREF(books);
+	self->books = (BookObject *)books;
+	self->feed = ws_feed_create(self->books->books, timeout);
+	if (!self->feed) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+static void Feed_dealloc(FeedObject *self)
+{
+	ws_feed_delete(self->feed);
+	Py_XDECREF(self->books);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Feed_ready(FeedObject *self)
+{
+	if (!self->feed) {
+		PyErr_SetString(PyExc_RuntimeError, "FeedHandler not initialised");
+		return 0;
+	}
+	return Book_ready(self->books);
+}
+
+static PyObject *Feed_packet(FeedObject *self, PyObject *args)
+{
+	Py_buffer b;
+	int line;
+	unsigned long long now;
+	if (!PyArg_ParseTuple(args, "y*iK", &b, &line, &now))
+		return NULL;
+	if (!Feed_ready(self)) {
+		PyBuffer_Release(&b);
+		return NULL;
+	}
+	if (b.len > 65535) { /* more than any UDP payload: refused as a bad packet */
+		PyBuffer_Release(&b);
+		PyErr_SetString(PyExc_ValueError, "a MoldUDP64 packet is at most 65535 bytes");
+		return NULL;
+	}
+	ws_feed_packet(self->feed, b.buf, (uint32_t)b.len, line, now);
+	PyBuffer_Release(&b);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Feed_poll(FeedObject *self, PyObject *args)
+{
+	unsigned long long now;
+	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_ready(self))
+		return NULL;
+	ws_feed_poll(self->feed, now);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Feed_stats(FeedObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Feed_ready(self))
+		return NULL;
+	const ws_feed_stats_t *s = ws_feed_stats(self->feed);
+	return Py_BuildValue(
+		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsisI}", "packets", s->packets, "packets_a", s->line_packets[0],
+		"packets_b", s->line_packets[1], "heartbeats", s->heartbeats, "end_of_session", s->end_of_session,
+		"messages", s->messages, "duplicates", s->duplicates, "gaps", s->gaps, "gaps_filled", s->gaps_filled,
+		"gaps_given_up", s->gaps_given_up, "lost", s->lost, "held", s->held, "hold_full", s->hold_full,
+		"bad_packets", s->bad_packets, "other_session", s->other_session, "next_seq",
+		(unsigned long long)ws_feed_next_seq(self->feed), "stale", ws_feed_stale(self->feed), "held_now",
+		ws_feed_held(self->feed));
+}
+
+static PyMethodDef Feed_methods[] = {
+	{"packet", (PyCFunction)Feed_packet, METH_VARARGS,
+	 "packet(udp_payload, line, now_ns): one MoldUDP64 packet from line 0 (A) or 1 (B)"},
+	{"poll", (PyCFunction)Feed_poll, METH_VARARGS, "poll(now_ns): give up a gap older than the hold timeout"},
+	{"stats", (PyCFunction)Feed_stats, METH_NOARGS, "stats() -> dict: counters, next_seq, stale, held_now"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject FeedType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.FeedHandler",
+	.tp_basicsize = sizeof(FeedObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "FeedHandler(books, hold_timeout_ns=50_000_000): A/B arbitration and gaps for one session (feed.h)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Feed_init,
+	.tp_dealloc = (destructor)Feed_dealloc,
+	.tp_methods = Feed_methods,
+};
