@@ -16,6 +16,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 __version__ = "0.1.0"
 
+from wirespeed.book.books import Books  # noqa: E402
 from wirespeed.ring import Ring, RingError, RingReader, RingWriter  # noqa: E402
 
-__all__ = ["Ring", "RingError", "RingReader", "RingWriter", "__version__"]
+__all__ = ["Books", "Ring", "RingError", "RingReader", "RingWriter", "__version__"]

@@ -16,6 +16,7 @@ k as two digits (WIRESPEE01, WIRESPEE02, ...).
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import socket
 import struct
@@ -395,7 +396,9 @@ def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> 
     """Write the session to pcapng without a network: the frames the sender
     would put on the wire, one interface per line, timestamped as if sent at
     `rate` (messages due within one flush window share a packet); several
-    feeds are merged in time order."""
+    feeds are merged in time order. Each line's drop, dup and reorder faults
+    apply, by probability (seeded) and by sequence range (a packet any of
+    whose messages is in a range); delay faults do not."""
     import heapq
 
     cfg.validate()
@@ -423,6 +426,11 @@ def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> 
             yield off_ns, k, payload
 
     pkts = 0
+    # faults, offline: each line's own seeded dice; drop, dup and reorder (a
+    # packet held back behind the line's next one) apply, delay does not
+    # (the file's clock is the sender's)
+    dice = {ln: random.Random(cfg.seed * 1_000_003 + i) for i, ln in enumerate(cfg.lines)}
+    held: dict[Line, bytes | None] = {ln: None for ln in cfg.lines}
     with open(path, "wb") as f:
         w = PcapngWriter(f)
         ifaces = {ln: w.add_interface(f"feed{ln.feed}-{LINE_NAMES[feeds[ln.feed].index(ln)]}", f"{ln.group}:{ln.port}")
@@ -432,6 +440,26 @@ def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> 
             for ln in feeds[k]:
                 frame = udp_frame(src_mac, multicast_mac(ln.group), src_ip, ln.group, RAW_SPORT + cfg.lines.index(ln),
                                   ln.port, payload, cfg.ttl)
+                fl, r = ln.faults, dice[ln].random()
+                first, n = int.from_bytes(payload[10:18], "big"), int.from_bytes(payload[18:20], "big")
+                last = first + (n - 1 if 0 < n < 0xFFFF else 0)
+
+                def hit(ranges: tuple[tuple[int, int], ...]) -> bool:
+                    return any(lo <= last and first <= hi for lo, hi in ranges)
+
+                if r < fl.drop or hit(fl.drop_seqs):
+                    continue
+                if held[ln] is None and (r < fl.drop + fl.reorder or hit(fl.reorder_seqs)):
+                    held[ln] = frame
+                    continue
+                w.packet(ifaces[ln], t0 + off_ns, frame)
+                if r >= 1 - fl.dup or hit(fl.dup_seqs):
+                    w.packet(ifaces[ln], t0 + off_ns, frame)
+                if held[ln] is not None and frame is not held[ln]:
+                    w.packet(ifaces[ln], t0 + off_ns, held[ln])
+                    held[ln] = None
+        for ln, frame in held.items():
+            if frame is not None:
                 w.packet(ifaces[ln], t0 + off_ns, frame)
     stats = [s.stats() for s in sims]
     by_type: dict[str, int] = {}

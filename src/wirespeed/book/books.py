@@ -1,0 +1,157 @@
+"""`wirespeed.Books`: ITCH 5.0 order books from MoldUDP64 packets.
+
+    books = Books.from_pcapng("day.pcapng")       # offline: a recording
+    books.bbo("AAPL")                             # numpy record: bid/ask price, size, orders
+    bids, asks = books.depth("AAPL", 5)           # numpy arrays: price, shares, orders per level
+    books.stats()                                 # book counters and each session's feed state
+
+Packets are routed by MoldUDP64 session: each session gets a feed handler
+(native/feed.h: A/B arbitration, gaps held and filled or given up, stale
+while open) and all sessions apply to one BookEngine (native/book.h; stock
+locates are unique across a feed's sessions). Lines are told apart by
+destination group and port: the first seen for a session is A, the next B.
+
+Offline reading is one Python call per packet (about a microsecond: the
+messages themselves are applied in C, many per call); the live path from a
+ring, batched in C, is the next step of issue #7.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirespeed import _native
+from wirespeed.errors import WirespeedError
+from wirespeed.feed.itch import PRICE_SCALE
+
+BBO_DTYPE = np.dtype([("bid_px", "f8"), ("bid_sz", "u8"), ("bid_ct", "u4"),
+                      ("ask_px", "f8"), ("ask_sz", "u8"), ("ask_ct", "u4")])
+LEVEL_DTYPE = np.dtype([("price", "f8"), ("shares", "u8"), ("orders", "u4")])
+
+
+class Books:
+    """Books for every stock of a feed, fed packet by packet."""
+
+    def __init__(self, max_locate: int = 65535, max_orders: int = 1 << 22, max_levels: int = 1 << 20,
+                 hold_timeout_ms: float = 50.0) -> None:
+        try:
+            self._engine = _native.BookEngine(max_locate=max_locate, max_orders=max_orders, max_levels=max_levels)
+        except ValueError as exc:
+            raise WirespeedError(f"cannot make the books: {exc}") from None
+        self._timeout_ns = int(hold_timeout_ms * 1e6)
+        self._feeds: dict[bytes, Any] = {}
+        self._lines: dict[bytes, list[tuple[bytes, int]]] = {}
+        self.skipped = {"not_udp4": 0, "not_moldudp64": 0, "third_line": 0}
+        self.last_ns = 0
+        self._max_locate = max_locate
+        self._dir_seen = -1
+        self._symbols: dict[str, int] = {}
+
+    # -- input ---------------------------------------------------------------------
+
+    def packet(self, payload: bytes, flow: tuple[bytes, int], ts_ns: int) -> None:
+        """One MoldUDP64 packet (the UDP payload) of flow (group address, port)."""
+        if len(payload) < 20:
+            self.skipped["not_moldudp64"] += 1
+            return
+        session = bytes(payload[:10])
+        feed = self._feeds.get(session)
+        if feed is None:
+            feed = self._feeds[session] = _native.FeedHandler(self._engine, hold_timeout_ns=self._timeout_ns)
+            self._lines[session] = []
+        lines = self._lines[session]
+        if flow not in lines:
+            if len(lines) == 2:
+                self.skipped["third_line"] += 1
+                return
+            lines.append(flow)
+        feed.poll(ts_ns)
+        feed.packet(payload, lines.index(flow), ts_ns)
+        self.last_ns = max(self.last_ns, ts_ns)
+
+    def frame(self, frame: bytes, ts_ns: int) -> None:
+        """One Ethernet frame as captured (checked like a live one)."""
+        verdict, off, length, daddr, dport = _native.frame_check(frame)
+        if verdict != "ok":
+            self.skipped["not_udp4"] += 1
+            return
+        self.packet(frame[off:off + length], (bytes(daddr), dport), ts_ns)
+
+    def finish(self) -> None:
+        """The end of the input: every gap still open is given up (and counted lost)."""
+        for feed in self._feeds.values():
+            for k in range(1, 4):  # a give-up may uncover another hole, with its own timeout
+                feed.poll(self.last_ns + k * (self._timeout_ns + 1))
+
+    @classmethod
+    def from_pcapng(cls, path: str | Path, **kw: Any) -> Books:
+        """Books built from a recording (pcapng or pcap), to its end."""
+        from wirespeed.pcapng import PcapFileError, read_packets
+
+        books = cls(**kw)
+        try:
+            for _iface, ts, frame in read_packets(str(path)):
+                books.frame(frame, ts)
+        except (OSError, PcapFileError) as exc:
+            raise WirespeedError(f"cannot read {path}: {exc}", "give a pcapng or pcap file") from None
+        books.finish()
+        return books
+
+    # -- reads ------------------------------------------------------------------------
+
+    def symbols(self) -> dict[str, int]:
+        """Symbol -> stock locate, from the stock directory (R) messages seen."""
+        seen = self._engine.stats()["directory"]
+        if seen != self._dir_seen:
+            self._symbols = {}
+            for loc in range(1, self._max_locate + 1):
+                name = self._engine.symbol(loc)
+                if name.strip():
+                    self._symbols[name.decode("ascii", "replace").strip()] = loc
+            self._dir_seen = seen
+        return dict(self._symbols)
+
+    def _locate(self, symbol: str | int) -> int:
+        if isinstance(symbol, int):
+            return symbol
+        loc = self.symbols().get(symbol.upper())
+        if loc is None:
+            raise WirespeedError(f"no stock {symbol!r} in the directory", "see Books.symbols()")
+        return loc
+
+    def depth(self, symbol: str | int, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """(bids, asks): up to n levels each, best first, as LEVEL_DTYPE arrays."""
+        loc = self._locate(symbol)
+        sides = []
+        for side in (0, 1):
+            lv = self._engine.depth(loc, side, n)
+            a = np.zeros(len(lv), dtype=LEVEL_DTYPE)
+            if lv:
+                raw = np.array(lv, dtype=np.float64)
+                a["price"], a["shares"], a["orders"] = raw[:, 0] / PRICE_SCALE, raw[:, 1], raw[:, 2]
+            sides.append(a)
+        return sides[0], sides[1]
+
+    def bbo(self, symbol: str | int) -> np.record:
+        """Best bid and offer: prices NaN and sizes 0 for an empty side."""
+        bids, asks = self.depth(symbol, 1)
+        out = np.zeros(1, dtype=BBO_DTYPE)[0]
+        out["bid_px"], out["ask_px"] = np.nan, np.nan
+        if len(bids):
+            out["bid_px"], out["bid_sz"], out["bid_ct"] = bids[0]["price"], bids[0]["shares"], bids[0]["orders"]
+        if len(asks):
+            out["ask_px"], out["ask_sz"], out["ask_ct"] = asks[0]["price"], asks[0]["shares"], asks[0]["orders"]
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """The books' counters, each session's feed counters and state, what was skipped."""
+        return {"books": self._engine.stats(),
+                "sessions": {s.decode("ascii", "replace").strip(): f.stats() for s, f in self._feeds.items()},
+                "skipped": dict(self.skipped)}
+
+    @property
+    def stale(self) -> bool:
+        """A gap is open in some session: books may lack messages."""
+        return any(f.stats()["stale"] for f in self._feeds.values())

@@ -1,0 +1,70 @@
+"""wirespeed.Books from a recording: the simulator's A/B session written to
+pcapng with faults on the lines gives the books of the undamaged stream."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wirespeed
+from wirespeed import sim as S
+from wirespeed.book.reference import ReferenceBooks
+from wirespeed.errors import WirespeedError
+from tests.book.test_engine import _messages
+
+
+def _recording(tmp_path: Path, a: S.Faults, b: S.Faults, count: int = 20_000) -> Path:
+    cfg = S.SimConfig(lines=[S.Line("239.1.1.1", 30001, faults=a), S.Line("239.1.2.1", 30001, faults=b)],
+                      count=count, symbols=6, seed=5, rate=0, duration_s=0)
+    path = tmp_path / "day.pcapng"
+    S.to_pcapng(cfg, path)
+    return path
+
+
+def _reference(count: int = 20_000) -> ReferenceBooks:
+    ref = ReferenceBooks()
+    for m in _messages(S.itch_day(count, symbols=6, seed=5)):
+        ref.apply(m)
+    return ref
+
+
+def test_books_from_ab_recording_with_losses_on_each_line(tmp_path: Path) -> None:
+    # losses on each line, never the same packets on both (that is the next test)
+    path = _recording(tmp_path, S.Faults(drop_seqs=((100, 300), (5000, 5400)), reorder=0.03),
+                      S.Faults(drop_seqs=((2000, 2600), (9000, 9100)), dup=0.03))
+    books = wirespeed.Books.from_pcapng(path, max_orders=1 << 16, max_levels=1 << 14)
+    ref = _reference()
+    syms = books.symbols()
+    assert len(syms) == 6
+    for name, loc in syms.items():
+        bids, asks = books.depth(name, 50)
+        assert [(round(p * 10_000), q, c) for p, q, c in bids.tolist()] == ref.depth(loc, 0, 50)
+        assert [(round(p * 10_000), q, c) for p, q, c in asks.tolist()] == ref.depth(loc, 1, 50)
+        bbo = books.bbo(name)
+        assert (np.isnan(bbo["bid_px"]) and not len(bids)) or bbo["bid_px"] == bids[0]["price"]
+        assert (np.isnan(bbo["ask_px"]) and not len(asks)) or bbo["ask_sz"] == asks[0]["shares"]
+    st = books.stats()
+    (sess,) = st["sessions"].values()
+    # each line lost, reordered or repeated packets on its own; together they had every one (the
+    # recording puts B's copy right after A's, so holes close at once: gaps are test_feed's subject)
+    assert sess["lost"] == 0 and sess["gaps"] == sess["gaps_filled"] and sess["duplicates"] > 0
+    assert sess["packets_a"] != sess["packets_b"] and not books.stale
+    assert st["books"]["messages"] == sess["messages"] and st["books"]["unknown_ref"] == 0
+
+
+def test_a_packet_lost_on_both_lines_is_counted(tmp_path: Path) -> None:
+    path = _recording(tmp_path, S.Faults(drop_seqs=((500, 500),)), S.Faults(drop_seqs=((500, 500),)), count=3000)
+    books = wirespeed.Books.from_pcapng(path, max_orders=1 << 16, max_levels=1 << 14)
+    (sess,) = books.stats()["sessions"].values()
+    assert sess["lost"] > 0 and sess["gaps_given_up"] == 1 and not books.stale
+
+
+def test_bbo_of_an_empty_side_and_unknown_symbol(tmp_path: Path) -> None:
+    books = wirespeed.Books(max_orders=1 << 10, max_levels=1 << 8)
+    bbo = books.bbo(1)
+    assert np.isnan(bbo["bid_px"]) and bbo["ask_sz"] == 0
+    with pytest.raises(WirespeedError, match="no stock"):
+        books.bbo("NOPE")
+    with pytest.raises(WirespeedError, match="cannot read"):
+        wirespeed.Books.from_pcapng(tmp_path / "missing.pcapng")
