@@ -669,6 +669,118 @@ def demo(
     out.print(t)
 
 
+# -- book -----------------------------------------------------------------------
+
+@app.command()
+def book(
+    pcapng: Annotated[Optional[str], typer.Option("--pcapng", help="Build the books from this recording (pcapng or pcap) and show them at its end.")] = None,
+    ring: Annotated[Optional[str], typer.Option("--ring", help="Build the books live from this ring (a capture writes it); a table until Ctrl-C or --duration.")] = None,
+    symbols: Annotated[Optional[str], typer.Option("--symbols", help="Comma-separated symbols to show (default: all, up to --limit).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many symbols in the table.")] = 20,
+    duration: Annotated[float, typer.Option("--duration", min=0.0, help="With --ring: stop after this many seconds (0: Ctrl-C).")] = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Order books from ITCH 5.0 over MoldUDP64: top of book per symbol, with the feed's state
+    (A/B arbitration, gaps filled or lost, stale while a gap is open).
+
+    With --ring and --json it takes what the ring holds now and prints one snapshot.
+    """
+    import time
+
+    from wirespeed.book.books import Books
+
+    if (pcapng is None) == (ring is None):
+        raise _fail(UsageErrorT("give one of --pcapng FILE or --ring PATH", "e.g. wirespeed book --pcapng day.pcapng"))
+    want = [x.strip().upper() for x in symbols.split(",") if x.strip()] if symbols else None
+    try:
+        if pcapng is not None:
+            books = Books.from_pcapng(pcapng)
+            _book_out(books, want, limit, as_json, rate=None)
+            raise typer.Exit(EXIT_OK)
+        from wirespeed.ring import RingError, RingReader
+
+        books = Books()
+        try:
+            reader = RingReader(ring, "oldest")
+        except (RingError, OSError) as exc:
+            raise WirespeedError(f"cannot open the ring {ring}: {exc}", "is a capture writing it? wirespeed ring info PATH") from None
+        with reader:
+            if as_json:
+                while len(batch := reader.poll(65536)):
+                    for h, frame in batch:
+                        books.frame(bytes(frame), int(h["ts_ns"]))
+                _book_out(books, want, limit, True, rate=None)
+                raise typer.Exit(EXIT_OK)
+            from rich.live import Live
+
+            t0 = last = time.monotonic()
+            n = n_last = 0
+            rate = 0.0
+            ended = None
+            with Live(_book_table(books, want, limit, 0.0), console=out, refresh_per_second=4) as live:
+                while not duration or time.monotonic() - t0 < duration:
+                    batch = reader.poll(65536)
+                    if not len(batch):
+                        try:
+                            batch = reader.wait(timeout=0.25)
+                        except RingError as exc:  # the writer closed and everything is read
+                            ended = str(exc)
+                            break
+                    for h, frame in batch:
+                        books.frame(bytes(frame), int(h["ts_ns"]))
+                        n += 1
+                    now = time.monotonic()
+                    if now - last >= 0.25:
+                        rate, n_last, last = (n - n_last) / (now - last), n, now
+                        live.update(_book_table(books, want, limit, rate))
+                live.update(_book_table(books, want, limit, rate))
+            if ended:
+                err.print(f"ring ended: {ended}")
+    except WirespeedError as exc:
+        raise _fail(exc) from None
+
+
+def _book_rows(books: Any, want: list[str] | None, limit: int) -> list[dict[str, Any]]:
+    syms = books.symbols()
+    names = [s for s in (want or sorted(syms)) if s in syms][:limit]
+    rows = []
+    for name in names:
+        b = books.bbo(name)
+        rows.append({"symbol": name, "locate": syms[name], **{k: (None if v != v else v) for k, v in
+                                                              zip(b.dtype.names, b.tolist())}})
+    return rows
+
+
+def _book_out(books: Any, want: list[str] | None, limit: int, as_json: bool, rate: float | None) -> None:
+    if as_json:
+        _print_json({"bbo": _book_rows(books, want, limit), "stale": books.stale, **books.stats()})
+    else:
+        out.print(_book_table(books, want, limit, rate))
+
+
+def _book_table(books: Any, want: list[str] | None, limit: int, rate: float | None) -> Any:
+    from rich.console import Group
+
+    t = Table(title="top of book" + (f"  ({rate:,.0f} packets/s)" if rate is not None else ""))
+    for col in ("symbol", "bid size", "bid", "ask", "ask size", "orders b/a"):
+        t.add_column(col, justify="left" if col == "symbol" else "right")
+    for r in _book_rows(books, want, limit):
+        bid = "-" if r["bid_px"] is None else f"{r['bid_px']:,.4f}"
+        ask = "-" if r["ask_px"] is None else f"{r['ask_px']:,.4f}"
+        t.add_row(r["symbol"], f"{r['bid_sz']:,}", bid, ask, f"{r['ask_sz']:,}", f"{r['bid_ct']}/{r['ask_ct']}")
+    f = Table(title="feed", show_header=True)
+    for col in ("session", "state", "messages", "duplicates", "gaps", "filled", "lost", "held now"):
+        f.add_column(col, justify="left" if col in ("session", "state") else "right")
+    for name, s in books.stats()["sessions"].items():
+        f.add_row(name, "[red]stale[/]" if s["stale"] else "[green]ok[/]", f"{s['messages']:,}",
+                  f"{s['duplicates']:,}", str(s["gaps"]), str(s["gaps_filled"]), f"{s['lost']:,}", str(s["held_now"]))
+    bs = books.stats()["books"]
+    bad = {k: bs[k] for k in ("unknown_ref", "too_many_shares", "duplicate_ref", "bad_length", "unknown_type",
+                              "locate_mismatch", "pool_full") if bs[k]}
+    note = "book errors: " + (", ".join(f"{k} {v:,}" for k, v in bad.items()) or "none")
+    return Group(t, f, note)
+
+
 # -- bench ----------------------------------------------------------------------
 
 def _run_bench(run: Any, opts: Any, what: str, as_json: bool) -> dict[str, Any]:
