@@ -678,6 +678,7 @@ def book(
     symbols: Annotated[Optional[str], typer.Option("--symbols", help="Comma-separated symbols to show (default: all, up to --limit).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many symbols in the table.")] = 20,
     duration: Annotated[float, typer.Option("--duration", min=0.0, help="With --ring: stop after this many seconds (0: Ctrl-C).")] = 0.0,
+    rtx: Annotated[Optional[str], typer.Option("--rtx", metavar="HOST:PORT", help="With --ring: re-request gaps from this MoldUDP64 retransmission server (the test host's sim: --rtx-port).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Order books from ITCH 5.0 over MoldUDP64: top of book per symbol, with the feed's state
@@ -699,7 +700,13 @@ def book(
             raise typer.Exit(EXIT_OK)
         from wirespeed.ring import RingError, RingReader
 
-        books = Books()
+        server = None
+        if rtx:
+            host, _, port = rtx.rpartition(":")
+            if not host or not port.isdigit():
+                raise UsageErrorT(f"--rtx {rtx}: give HOST:PORT", "e.g. --rtx 198.18.0.2:31000")
+            server = (host, int(port))
+        books = Books(rtx=server)
         try:
             reader = RingReader(ring, "oldest")
         except (RingError, OSError) as exc:
@@ -709,6 +716,11 @@ def book(
                 while len(batch := reader.poll(65536)):
                     for h, frame in batch:
                         books.frame(bytes(frame), int(h["ts_ns"]))
+                    books.service()
+                deadline = time.monotonic() + 2.0  # re-requests in flight: give them their time
+                while server and books.stale and time.monotonic() < deadline:
+                    books.service()
+                    time.sleep(0.001)
                 _book_out(books, want, limit, True, rate=None)
                 raise typer.Exit(EXIT_OK)
             from rich.live import Live
@@ -729,6 +741,7 @@ def book(
                     for h, frame in batch:
                         books.frame(bytes(frame), int(h["ts_ns"]))
                         n += 1
+                    books.service()
                     now = time.monotonic()
                     if now - last >= 0.25:
                         rate, n_last, last = (n - n_last) / (now - last), n, now

@@ -12,6 +12,7 @@ from wirespeed import sim as S
 from wirespeed.book.reference import ReferenceBooks
 from wirespeed.errors import WirespeedError
 from tests.book.test_engine import _messages
+from tests.book.test_feed import session
 
 
 def _recording(tmp_path: Path, a: S.Faults, b: S.Faults, count: int = 20_000) -> Path:
@@ -68,3 +69,64 @@ def test_bbo_of_an_empty_side_and_unknown_symbol(tmp_path: Path) -> None:
         books.bbo("NOPE")
     with pytest.raises(WirespeedError, match="cannot read"):
         wirespeed.Books.from_pcapng(tmp_path / "missing.pcapng")
+
+
+def test_gaps_recovered_from_a_retransmission_server_over_udp() -> None:
+    """A server on loopback answering from the simulator's history; both lines lose packets."""
+    import socket
+    import threading
+    import time
+
+
+    sim, pkts = session(3000, 9, symbols=6)
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+    answered = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                req, addr = server.recvfrom(100)
+            except TimeoutError:
+                continue
+            _session, seq, count = req[:10], int.from_bytes(req[10:18], "big"), int.from_bytes(req[18:20], "big")
+            reply = sim.retransmit(seq, count)
+            if reply is not None:
+                answered.append(seq)
+                server.sendto(reply, addr)
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    books = wirespeed.Books(max_orders=1 << 16, max_levels=1 << 14, rtx=server.getsockname(),
+                            request_after_ms=0.5, retry_ms=20, hold_timeout_ms=2000)
+    lost_both = {k for k in range(20, len(pkts) - 2, 37)}
+    try:
+        for k, p in enumerate(pkts):
+            if k not in lost_both:
+                books.packet(p, (b"\xef\x01\x01\x01", 30001), time.time_ns())
+                books.packet(p, (b"\xef\x01\x02\x01", 30001), time.time_ns())
+            books.service()
+        deadline = time.monotonic() + 5
+        while books.stale and time.monotonic() < deadline:
+            books.service()
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        th.join(2)
+        books.close()
+        server.close()
+    (sess,) = books.stats()["sessions"].values()
+    assert not books.stale and sess["lost"] == 0 and sess["requests"] >= 1 and answered
+    assert sess["recovered"] >= sum(int.from_bytes(pkts[k][18:20], "big") for k in lost_both)
+    ref = ReferenceBooks()
+    for p in pkts:
+        n, off = int.from_bytes(p[18:20], "big"), 20
+        for _ in range(n if n != 0xFFFF else 0):
+            ln = int.from_bytes(p[off:off + 2], "big")
+            ref.apply(p[off + 2:off + 2 + ln])
+            off += 2 + ln
+    for loc in range(1, 7):
+        bids, asks = books.depth(loc, 100)
+        assert [(round(px * 10_000), q, c) for px, q, c in bids.tolist()] == ref.depth(loc, 0, 100)

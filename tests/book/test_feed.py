@@ -20,14 +20,19 @@ SYMBOLS = 6
 # Small engines: hypothesis keeps failing examples' frames (and their engines) while it shrinks
 
 
-def _packets(n_msgs: int, seed: int) -> list[bytes]:
-    sim = _native.Sim(n_symbols=SYMBOLS, seed=seed, total_msgs=n_msgs, max_payload=400)
+def session(n_msgs: int, seed: int, symbols: int = SYMBOLS) -> tuple[_native.Sim, list[bytes]]:
+    """The simulator (it answers re-requests from its history) and every packet of its session."""
+    sim = _native.Sim(n_symbols=symbols, seed=seed, total_msgs=n_msgs, max_payload=400)
     out = []
     while True:
         pkt, _ = sim.packet()
         out.append(pkt)
         if int.from_bytes(pkt[18:20], "big") == 0xFFFF:
-            return out
+            return sim, out
+
+
+def _packets(n_msgs: int, seed: int) -> list[bytes]:
+    return session(n_msgs, seed)[1]
 
 
 def _messages(pkt: bytes) -> list[bytes]:
@@ -138,3 +143,47 @@ def test_stale_while_a_gap_is_open() -> None:
     feed.poll(2_000)                                     # nobody brings 3: given up
     s = feed.stats()
     assert s["stale"] == 0 and s["lost"] == len(_messages(pkts[3])) and s["gaps_given_up"] == 1
+
+
+@pytest.mark.property
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(1, 5000), n_both=st.integers(1, 6), rtt_us=st.integers(20, 400))
+def test_losses_on_both_lines_recovered_by_re_request(seed: int, n_both: int, rtt_us: int) -> None:
+    sim, pkts = session(2000, seed)
+    rng = random.Random(seed)
+    data = [i for i, p in enumerate(pkts) if _messages(p)][1:-1]
+    both = set(rng.sample(data, n_both))
+    arrivals = _arrivals(pkts, rng, 0.02, 0.02, both, 30, 10)
+    eng = _native.BookEngine(max_locate=64, max_orders=1 << 16, max_levels=1 << 14)
+    feed = _native.FeedHandler(eng, hold_timeout_ns=50_000_000, request_after_ns=50_000, retry_ns=1_000_000,
+                               max_requests=4)
+    replies: list[tuple[int, bytes]] = []   # (due ns, packet)
+    asked = 0
+    events = sorted(arrivals, key=lambda a: a[0])
+    i = 0
+    for now in range(0, events[-1][0] + 20_000_000, 10_000):   # 10 µs ticks
+        while i < len(events) and events[i][0] <= now:
+            t, line, p = events[i]
+            feed.packet(p, line, t)
+            i += 1
+        for due, rp in [r for r in replies if r[0] <= now]:
+            replies.remove((due, rp))
+            feed.packet(rp, 2, now)
+        req = feed.request(now)
+        if req is not None:
+            _session, seq, count = req
+            asked += 1
+            rp = sim.retransmit(seq, count)
+            if rp is not None and asked % 3:          # every third reply is lost: the retry must cover it
+                replies.append((now + rtt_us * 1000, rp))
+        feed.poll(now)
+    ref = ReferenceBooks(max_locate=64)
+    for p in pkts:
+        for m in _messages(p):
+            ref.apply(m)
+    for loc in range(1, SYMBOLS + 1):
+        _same_book(eng, ref, loc)
+    s = feed.stats()
+    assert s["lost"] == 0 and s["stale"] == 0 and s["gaps_given_up"] == 0
+    assert s["recovered"] >= sum(len(_messages(pkts[k])) for k in both)
+    assert s["requests"] >= 1 and s["packets_rtx"] >= 1

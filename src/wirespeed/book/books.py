@@ -11,12 +11,17 @@ while open) and all sessions apply to one BookEngine (native/book.h; stock
 locates are unique across a feed's sessions). Lines are told apart by
 destination group and port: the first seen for a session is A, the next B.
 
+With `rtx=(address, port)` open gaps are re-requested from the session's
+retransmission server (MoldUDP64 requests; replies are read by service()).
+
 Offline reading is one Python call per packet (about a microsecond: the
 messages themselves are applied in C, many per call); the live path from a
 ring, batched in C, is the next step of issue #7.
 """
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ import numpy as np
 
 from wirespeed import _native
 from wirespeed.errors import WirespeedError
+from wirespeed.feed import moldudp64 as mold
 from wirespeed.feed.itch import PRICE_SCALE
 
 BBO_DTYPE = np.dtype([("bid_px", "f8"), ("bid_sz", "u8"), ("bid_ct", "u4"),
@@ -35,15 +41,28 @@ class Books:
     """Books for every stock of a feed, fed packet by packet."""
 
     def __init__(self, max_locate: int = 65535, max_orders: int = 1 << 22, max_levels: int = 1 << 20,
-                 hold_timeout_ms: float = 50.0) -> None:
+                 hold_timeout_ms: float = 50.0, rtx: tuple[str, int] | None = None,
+                 request_after_ms: float = 1.0, retry_ms: float = 10.0, max_requests: int = 3) -> None:
+        """`rtx`: the session's retransmission server (address, UDP port); with it an open
+        gap is re-requested after `request_after_ms`, again every `retry_ms`, at most
+        `max_requests` times, and replies are read by service(). Without it gaps wait for
+        the other line until `hold_timeout_ms`."""
         try:
             self._engine = _native.BookEngine(max_locate=max_locate, max_orders=max_orders, max_levels=max_levels)
         except ValueError as exc:
             raise WirespeedError(f"cannot make the books: {exc}") from None
         self._timeout_ns = int(hold_timeout_ms * 1e6)
+        self._feed_kw = {"hold_timeout_ns": self._timeout_ns,
+                         "request_after_ns": int(request_after_ms * 1e6) if rtx else 0,
+                         "retry_ns": int(retry_ms * 1e6), "max_requests": max_requests}
+        self._rtx = rtx
+        self._sock: socket.socket | None = None
+        if rtx is not None:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._sock.setblocking(False)
         self._feeds: dict[bytes, Any] = {}
         self._lines: dict[bytes, list[tuple[bytes, int]]] = {}
-        self.skipped = {"not_udp4": 0, "not_moldudp64": 0, "third_line": 0}
+        self.skipped = {"not_udp4": 0, "not_moldudp64": 0, "third_line": 0, "request_failed": 0}
         self.last_ns = 0
         self._max_locate = max_locate
         self._dir_seen = -1
@@ -59,7 +78,7 @@ class Books:
         session = bytes(payload[:10])
         feed = self._feeds.get(session)
         if feed is None:
-            feed = self._feeds[session] = _native.FeedHandler(self._engine, hold_timeout_ns=self._timeout_ns)
+            feed = self._feeds[session] = _native.FeedHandler(self._engine, **self._feed_kw)
             self._lines[session] = []
         lines = self._lines[session]
         if flow not in lines:
@@ -70,6 +89,39 @@ class Books:
         feed.poll(ts_ns)
         feed.packet(payload, lines.index(flow), ts_ns)
         self.last_ns = max(self.last_ns, ts_ns)
+
+    def service(self, now_ns: int | None = None) -> None:
+        """Re-requests that are due, replies that came, gaps that timed out; call it
+        between batches (and when nothing arrives). Clock: CLOCK_REALTIME ns, as the
+        capture stamps packets."""
+        now = time.time_ns() if now_ns is None else now_ns
+        if self._sock is not None:
+            while True:
+                try:
+                    reply = self._sock.recv(65535)
+                except BlockingIOError:
+                    break
+                feed = self._feeds.get(bytes(reply[:10]))
+                if feed is None:
+                    self.skipped["not_moldudp64"] += 1
+                    continue
+                feed.packet(reply, 2, now)
+            for feed in self._feeds.values():
+                req = feed.request(now)
+                if req is not None:
+                    session, seq, count = req
+                    try:
+                        self._sock.sendto(mold.request(session, seq, count), self._rtx)
+                    except OSError:
+                        self.skipped["request_failed"] += 1
+        for feed in self._feeds.values():
+            feed.poll(now)
+        self.last_ns = max(self.last_ns, now)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def frame(self, frame: bytes, ts_ns: int) -> None:
         """One Ethernet frame as captured (checked like a live one)."""

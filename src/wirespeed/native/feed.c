@@ -11,12 +11,15 @@ typedef struct {
 	uint32_t len;
 	uint16_t count;
 	uint8_t used;
+	uint8_t rtx;         /* a retransmission (counted recovered when applied) */
 	uint8_t data[WS_FEED_MAX_PAYLOAD];
 } ws_held_pkt_t;
 
 struct ws_feed {
 	ws_books_t *books;
-	uint64_t timeout_ns;
+	ws_feed_cfg_t cfg;
+	uint32_t gap_requests; /* asked for the open gap */
+	uint64_t last_request;
 	uint8_t session[10];
 	int have_session;
 	uint64_t next;       /* next sequence number to apply: sessions count from 1, so a
@@ -51,8 +54,10 @@ static int ws_mold_check(const uint8_t *p, uint32_t len, uint64_t *seq, uint16_t
 }
 
 /* Apply the packet's messages from the skip-th on (the first `skip` were applied already). */
-static void ws_apply_from(ws_feed_t *f, const uint8_t *p, uint16_t count, uint64_t skip)
+static void ws_apply_from(ws_feed_t *f, const uint8_t *p, uint16_t count, uint64_t skip, int rtx)
 {
+	if (rtx && count > skip)
+		f->st.recovered += count - skip;
 	uint32_t off = WS_MOLD_HDR;
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t ml = ws_rd16(p + off);
@@ -65,7 +70,7 @@ static void ws_apply_from(ws_feed_t *f, const uint8_t *p, uint16_t count, uint64
 }
 
 /* A packet whose first message is at or before next: apply what is new. */
-static void ws_take(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count)
+static void ws_take(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count, int rtx)
 {
 	uint64_t end = seq + count;
 	if (end <= f->next) {
@@ -74,7 +79,7 @@ static void ws_take(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count
 	}
 	uint64_t skip = f->next - seq;
 	f->st.duplicates += skip;
-	ws_apply_from(f, p, count, skip);
+	ws_apply_from(f, p, count, skip, rtx);
 	f->next = end;
 }
 
@@ -83,6 +88,7 @@ static void ws_open_gap(ws_feed_t *f, uint64_t now)
 	if (!f->gap_open) {
 		f->gap_open = 1;
 		f->gap_since = now;
+		f->gap_requests = 0;
 		f->st.gaps++;
 	}
 }
@@ -97,7 +103,7 @@ static void ws_drain(ws_feed_t *f, uint64_t now)
 				min = &f->hold[i];
 		if (min->seq > f->next)
 			break;
-		ws_take(f, min->data, min->seq, min->count);
+		ws_take(f, min->data, min->seq, min->count, min->rtx);
 		min->used = 0;
 		f->n_held--;
 	}
@@ -109,7 +115,7 @@ static void ws_drain(ws_feed_t *f, uint64_t now)
 	}
 }
 
-static void ws_hold(ws_feed_t *f, const uint8_t *p, uint32_t len, uint64_t seq, uint16_t count)
+static void ws_hold(ws_feed_t *f, const uint8_t *p, uint32_t len, uint64_t seq, uint16_t count, int rtx)
 {
 	ws_held_pkt_t *free_slot = NULL;
 	for (uint32_t i = 0; i < WS_FEED_HOLD; i++) {
@@ -126,6 +132,7 @@ static void ws_hold(ws_feed_t *f, const uint8_t *p, uint32_t len, uint64_t seq, 
 		return;
 	}
 	free_slot->used = 1;
+	free_slot->rtx = (uint8_t)rtx;
 	free_slot->seq = seq;
 	free_slot->count = count;
 	free_slot->len = len;
@@ -159,7 +166,7 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 		return;
 	}
 	f->st.packets++;
-	f->st.line_packets[line ? 1 : 0]++;
+	f->st.line_packets[line == 2 ? 2 : line ? 1 : 0]++;
 	if (count == WS_MOLD_HEARTBEAT || count == WS_MOLD_EOS) {
 		if (count == WS_MOLD_EOS)
 			f->st.end_of_session++;
@@ -171,18 +178,23 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 	if (seq + count > f->known_end)
 		f->known_end = seq + count;
 	if (seq <= f->next) {
-		ws_take(f, p, seq, count);
+		uint64_t before = f->next;
+		ws_take(f, p, seq, count, line == 2);
 		if (f->n_held || f->gap_open)
 			ws_drain(f, now);
+		if (f->gap_open && f->next > before) { /* progress: the hole now in front is a new one */
+			f->gap_since = now;
+			f->gap_requests = 0;
+		}
 		return;
 	}
 	ws_open_gap(f, now);
-	ws_hold(f, p, len, seq, count);
+	ws_hold(f, p, len, seq, count, line == 2);
 }
 
 void ws_feed_poll(ws_feed_t *f, uint64_t now)
 {
-	if (!f->gap_open || now - f->gap_since < f->timeout_ns)
+	if (!f->gap_open || now - f->gap_since < f->cfg.hold_timeout_ns)
 		return;
 	uint64_t target = f->known_end;
 	for (uint32_t i = 0; i < WS_FEED_HOLD; i++)
@@ -197,9 +209,37 @@ void ws_feed_poll(ws_feed_t *f, uint64_t now)
 	ws_drain(f, now); /* what is held after the lost stretch; a further hole opens a new gap */
 }
 
-ws_feed_t *ws_feed_create(ws_books_t *books, uint64_t hold_timeout_ns)
+int ws_feed_request(ws_feed_t *f, uint64_t now, uint64_t *seq, uint16_t *count)
 {
-	if (!books)
+	if (!f->gap_open || !f->cfg.request_after_ns || f->gap_requests >= f->cfg.max_requests)
+		return 0;
+	if (now - f->gap_since < f->cfg.request_after_ns)
+		return 0;
+	if (f->gap_requests && now - f->last_request < f->cfg.retry_ns)
+		return 0;
+	uint64_t end = f->known_end; /* the hole: from next to the oldest held packet */
+	for (uint32_t i = 0; i < WS_FEED_HOLD; i++)
+		if (f->hold[i].used && f->hold[i].seq < end)
+			end = f->hold[i].seq;
+	if (end <= f->next)
+		return 0;
+	*seq = f->next;
+	*count = (uint16_t)(end - f->next > 65534 ? 65534 : end - f->next);
+	f->gap_requests++;
+	f->last_request = now;
+	f->st.requests++;
+	f->st.requested_msgs += *count;
+	return 1;
+}
+
+const uint8_t *ws_feed_session(const ws_feed_t *f)
+{
+	return f->have_session ? f->session : NULL;
+}
+
+ws_feed_t *ws_feed_create(ws_books_t *books, const ws_feed_cfg_t *cfg)
+{
+	if (!books || !cfg)
 		return NULL;
 	ws_feed_t *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -210,7 +250,7 @@ ws_feed_t *ws_feed_create(ws_books_t *books, uint64_t hold_timeout_ns)
 		return NULL;
 	}
 	f->books = books;
-	f->timeout_ns = hold_timeout_ns;
+	f->cfg = *cfg;
 	f->next = 1;
 	f->known_end = 1;
 	return f;

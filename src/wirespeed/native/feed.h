@@ -6,9 +6,13 @@
  * order: the first arrival of a sequence number wins, later copies are
  * dropped and counted; a packet from beyond the next expected number opens
  * a gap and is held (copied) until the gap is filled by the other line (or
- * a re-request, later); a gap open longer than the hold timeout is given
- * up: its messages are counted lost and the feed carries on from the
- * oldest held packet. Sessions count from 1: a feed started mid-session
+ * a re-request); a hole at the front for longer than the hold timeout is
+ * given up: its messages are counted lost and the feed carries on from the
+ * oldest held packet. With re-requests on, an open gap asks the session's
+ * retransmission server (ws_feed_request says what to send; the caller owns
+ * the socket) after request_after_ns, again every retry_ns, at most
+ * max_requests times; replies come in as line 2 and fill the gap like any
+ * other copy. The hold timeout stays the last word. Sessions count from 1: a feed started mid-session
  * has a gap from 1 and says so. While a gap is open the feed is `stale`: the books
  * lack messages that came before ones they will show.
  *
@@ -35,7 +39,7 @@
 
 typedef struct {
 	uint64_t packets;        /* with a valid header, this session */
-	uint64_t line_packets[2];
+	uint64_t line_packets[3]; /* A, B, retransmissions */
 	uint64_t heartbeats, end_of_session;
 	uint64_t messages;       /* applied to the books, in sequence */
 	uint64_t duplicates;     /* messages that arrived again (the other line) */
@@ -46,20 +50,36 @@ typedef struct {
 	uint64_t held;           /* packets held while a gap was open */
 	uint64_t hold_full;      /* packets dropped: the hold buffer was full */
 	uint64_t bad_packets, other_session;
+	uint64_t requests;       /* re-requests asked for (retries included) */
+	uint64_t requested_msgs; /* messages they asked for */
+	uint64_t recovered;      /* messages applied from retransmissions */
 } ws_feed_stats_t;
+
+typedef struct {
+	uint64_t hold_timeout_ns;  /* a gap open this long is given up */
+	uint64_t request_after_ns; /* 0: never re-request */
+	uint64_t retry_ns;         /* between requests for the same gap */
+	uint32_t max_requests;     /* per gap */
+} ws_feed_cfg_t;
 
 typedef struct ws_feed ws_feed_t;
 
-/* hold_timeout_ns: how long a gap may stay open before it is given up. */
-ws_feed_t *ws_feed_create(ws_books_t *books, uint64_t hold_timeout_ns);
+ws_feed_t *ws_feed_create(ws_books_t *books, const ws_feed_cfg_t *cfg);
 void ws_feed_delete(ws_feed_t *f);
 
-/* One UDP payload (a MoldUDP64 packet) from line 0 (A) or 1 (B), received
+/* One UDP payload (a MoldUDP64 packet) from line 0 (A), 1 (B) or 2 (a
+ * reply of the retransmission server), received
  * at now_ns (any monotonic clock, the same for every call). */
 void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint64_t now_ns);
 
 /* Gives up a gap older than the hold timeout; call it when no packet comes. */
 void ws_feed_poll(ws_feed_t *f, uint64_t now_ns);
+
+/* ws_feed_request: 1 and the range to ask for (at most 65535 messages from
+ * *seq) if a request is due now, 0 if not. The caller sends a MoldUDP64
+ * request (session, seq, count) to the server; ws_feed_session gives it. */
+int ws_feed_request(ws_feed_t *f, uint64_t now_ns, uint64_t *seq, uint16_t *count);
+const uint8_t *ws_feed_session(const ws_feed_t *f); /* 10 bytes; NULL before the first packet */
 
 const ws_feed_stats_t *ws_feed_stats(const ws_feed_t *f);
 uint64_t ws_feed_next_seq(const ws_feed_t *f); /* 1 before the first packet */

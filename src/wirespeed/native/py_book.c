@@ -235,11 +235,19 @@ typedef struct {
 
 static int Feed_init(FeedObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"books", "hold_timeout_ns", NULL};
+	static char *kwlist[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests", NULL};
 	PyObject *books;
-	unsigned long long timeout = 50000000ull;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|K", kwlist, &BookType, &books, &timeout))
+	ws_feed_cfg_t cfg = {.hold_timeout_ns = 50000000ull, .request_after_ns = 0, .retry_ns = 5000000ull,
+	                     .max_requests = 3};
+	unsigned long long timeout = cfg.hold_timeout_ns, after = 0, retry = cfg.retry_ns;
+	unsigned int max_req = cfg.max_requests;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|KKKI", kwlist, &BookType, &books, &timeout, &after, &retry,
+	                                 &max_req))
 		return -1;
+	cfg.hold_timeout_ns = timeout;
+	cfg.request_after_ns = after;
+	cfg.retry_ns = retry;
+	cfg.max_requests = max_req;
 	if (!((BookObject *)books)->books) {
 		PyErr_SetString(PyExc_ValueError, "FeedHandler: the BookEngine is not initialised");
 		return -1;
@@ -248,7 +256,7 @@ static int Feed_init(FeedObject *self, PyObject *args, PyObject *kw)
 	Py_XDECREF(self->books);
 	Py_INCREF(books);
 	self->books = (BookObject *)books;
-	self->feed = ws_feed_create(self->books->books, timeout);
+	self->feed = ws_feed_create(self->books->books, &cfg);
 	if (!self->feed) {
 		PyErr_NoMemory();
 		return -1;
@@ -302,6 +310,20 @@ static PyObject *Feed_poll(FeedObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* request(now_ns) -> (session, seq, count) to ask the retransmission server for, or None */
+static PyObject *Feed_request(FeedObject *self, PyObject *args)
+{
+	unsigned long long now;
+	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_ready(self))
+		return NULL;
+	uint64_t seq;
+	uint16_t count;
+	const uint8_t *session = ws_feed_session(self->feed);
+	if (!session || !ws_feed_request(self->feed, now, &seq, &count))
+		Py_RETURN_NONE;
+	return Py_BuildValue("(y#KI)", session, (Py_ssize_t)10, (unsigned long long)seq, (unsigned int)count);
+}
+
 static PyObject *Feed_stats(FeedObject *self, PyObject *unused)
 {
 	(void)unused;
@@ -309,19 +331,22 @@ static PyObject *Feed_stats(FeedObject *self, PyObject *unused)
 		return NULL;
 	const ws_feed_stats_t *s = ws_feed_stats(self->feed);
 	return Py_BuildValue(
-		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsisI}", "packets", s->packets, "packets_a", s->line_packets[0],
+		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsisI}", "packets", s->packets, "packets_a", s->line_packets[0],
 		"packets_b", s->line_packets[1], "heartbeats", s->heartbeats, "end_of_session", s->end_of_session,
 		"messages", s->messages, "duplicates", s->duplicates, "gaps", s->gaps, "gaps_filled", s->gaps_filled,
 		"gaps_given_up", s->gaps_given_up, "lost", s->lost, "held", s->held, "hold_full", s->hold_full,
-		"bad_packets", s->bad_packets, "other_session", s->other_session, "next_seq",
+		"bad_packets", s->bad_packets, "other_session", s->other_session, "requests", s->requests,
+		"requested_msgs", s->requested_msgs, "recovered", s->recovered, "packets_rtx", s->line_packets[2], "next_seq",
 		(unsigned long long)ws_feed_next_seq(self->feed), "stale", ws_feed_stale(self->feed), "held_now",
 		ws_feed_held(self->feed));
 }
 
 static PyMethodDef Feed_methods[] = {
 	{"packet", (PyCFunction)Feed_packet, METH_VARARGS,
-	 "packet(udp_payload, line, now_ns): one MoldUDP64 packet from line 0 (A) or 1 (B)"},
+	 "packet(udp_payload, line, now_ns): one MoldUDP64 packet from line 0 (A), 1 (B) or 2 (retransmission)"},
 	{"poll", (PyCFunction)Feed_poll, METH_VARARGS, "poll(now_ns): give up a gap older than the hold timeout"},
+	{"request", (PyCFunction)Feed_request, METH_VARARGS,
+	 "request(now_ns) -> (session, seq, count) to re-request now, or None"},
 	{"stats", (PyCFunction)Feed_stats, METH_NOARGS, "stats() -> dict: counters, next_seq, stale, held_now"},
 	{NULL, NULL, 0, NULL},
 };
@@ -331,7 +356,8 @@ PyTypeObject FeedType = {
 	.tp_name = "wirespeed._native.FeedHandler",
 	.tp_basicsize = sizeof(FeedObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "FeedHandler(books, hold_timeout_ns=50_000_000): A/B arbitration and gaps for one session (feed.h)",
+	.tp_doc = "FeedHandler(books, hold_timeout_ns=50_000_000, request_after_ns=0, retry_ns=5_000_000, "
+	          "max_requests=3): A/B arbitration, gaps and re-requests for one session (feed.h)",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)Feed_init,
 	.tp_dealloc = (destructor)Feed_dealloc,
