@@ -249,6 +249,10 @@ def test_demo_end_to_end() -> None:
     assert lat["samples"] == 2 * res["sent"]["messages"] and lat["seq_gaps"] == 0
     assert 0 < lat["lat_us_p50"] < lat["lat_us_p99"]
     assert all(Path(f).exists() for f in res["recorded"]["files"])
+    books = res["books"]  # every message applied once from A and B, a book for every symbol
+    (sess,) = books["sessions"].values()
+    assert sess["messages"] == res["sent"]["messages"] and sess["lost"] == 0 and not books["stale"]
+    assert len(books["bbo"]) == 8 and not books["errors"]
     assert not any(Path("/dev/shm").glob("wirespeed-demo-*"))
 
 

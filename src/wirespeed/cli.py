@@ -667,6 +667,11 @@ def demo(
     else:
         t.add_row("[red]recorder[/]", str(recd.get("error")))
     out.print(t)
+    bk = res.get("books")
+    if bk:
+        out.print(_bbo_table(bk["bbo"], None))
+        out.print(_feed_table(bk["sessions"]))
+        out.print("book errors: " + (", ".join(f"{k} {v:,}" for k, v in bk["errors"].items()) or "none"))
 
 
 # -- book -----------------------------------------------------------------------
@@ -753,20 +758,9 @@ def book(
         raise _fail(exc) from None
 
 
-def _book_rows(books: Any, want: list[str] | None, limit: int) -> list[dict[str, Any]]:
-    syms = books.symbols()
-    names = [s for s in (want or sorted(syms)) if s in syms][:limit]
-    rows = []
-    for name in names:
-        b = books.bbo(name)
-        rows.append({"symbol": name, "locate": syms[name], **{k: (None if v != v else v) for k, v in
-                                                              zip(b.dtype.names, b.tolist())}})
-    return rows
-
-
 def _book_out(books: Any, want: list[str] | None, limit: int, as_json: bool, rate: float | None) -> None:
     if as_json:
-        _print_json({"bbo": _book_rows(books, want, limit), "stale": books.stale, **books.stats()})
+        _print_json({"bbo": books.top(want, limit), "stale": books.stale, **books.stats()})
     else:
         out.print(_book_table(books, want, limit, rate))
 
@@ -774,24 +768,31 @@ def _book_out(books: Any, want: list[str] | None, limit: int, as_json: bool, rat
 def _book_table(books: Any, want: list[str] | None, limit: int, rate: float | None) -> Any:
     from rich.console import Group
 
+    stats = books.stats()
+    return Group(_bbo_table(books.top(want, limit), rate), _feed_table(stats["sessions"]),
+                 "book errors: " + (", ".join(f"{k} {v:,}" for k, v in books.book_errors().items()) or "none"))
+
+
+def _bbo_table(rows: list[dict[str, Any]], rate: float | None) -> Table:
     t = Table(title="top of book" + (f"  ({rate:,.0f} packets/s)" if rate is not None else ""))
     for col in ("symbol", "bid size", "bid", "ask", "ask size", "orders b/a"):
         t.add_column(col, justify="left" if col == "symbol" else "right")
-    for r in _book_rows(books, want, limit):
+    for r in rows:
         bid = "-" if r["bid_px"] is None else f"{r['bid_px']:,.4f}"
         ask = "-" if r["ask_px"] is None else f"{r['ask_px']:,.4f}"
         t.add_row(r["symbol"], f"{r['bid_sz']:,}", bid, ask, f"{r['ask_sz']:,}", f"{r['bid_ct']}/{r['ask_ct']}")
+    return t
+
+
+def _feed_table(sessions: dict[str, dict[str, Any]]) -> Table:
     f = Table(title="feed", show_header=True)
-    for col in ("session", "state", "messages", "duplicates", "gaps", "filled", "lost", "held now"):
+    for col in ("session", "state", "messages", "duplicates", "gaps", "filled", "recovered", "lost", "held now"):
         f.add_column(col, justify="left" if col in ("session", "state") else "right")
-    for name, s in books.stats()["sessions"].items():
+    for name, s in sessions.items():
         f.add_row(name, "[red]stale[/]" if s["stale"] else "[green]ok[/]", f"{s['messages']:,}",
-                  f"{s['duplicates']:,}", str(s["gaps"]), str(s["gaps_filled"]), f"{s['lost']:,}", str(s["held_now"]))
-    bs = books.stats()["books"]
-    bad = {k: bs[k] for k in ("unknown_ref", "too_many_shares", "duplicate_ref", "bad_length", "unknown_type",
-                              "locate_mismatch", "pool_full") if bs[k]}
-    note = "book errors: " + (", ".join(f"{k} {v:,}" for k, v in bad.items()) or "none")
-    return Group(t, f, note)
+                  f"{s['duplicates']:,}", str(s["gaps"]), str(s["gaps_filled"]), f"{s['recovered']:,}",
+                  f"{s['lost']:,}", str(s["held_now"]))
+    return f
 
 
 # -- bench ----------------------------------------------------------------------

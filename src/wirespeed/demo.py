@@ -61,6 +61,7 @@ def run(opts: DemoOptions, progress: Callable[[str], None] | None = None) -> dic
     transport = ""
     rec_res: dict[str, Any] = {}
     lat_res: dict[str, Any] = {}
+    books_res: dict[str, Any] = {}
     with ExitStack() as stack:  # unwound in reverse: cores, ring, then the test host if the demo made it
         if _privileged():
             tb = stack.enter_context(testbed.provided(say))
@@ -120,6 +121,9 @@ def run(opts: DemoOptions, progress: Callable[[str], None] | None = None) -> dic
             if latency is not None:
                 latency.drain()
                 lat_res = latency.finish()
+            if capture is not None and Path(ring).exists():
+                say("building the order books from the ring")
+                books_res = _books(ring)
     if capture is not None and capture.error is not None:
         raise capture.error
     drops = cap_res.get("drops", {})
@@ -129,7 +133,22 @@ def run(opts: DemoOptions, progress: Callable[[str], None] | None = None) -> dic
                          "sock_overflow": drops.get("sock_overflow", 0)},
             "transport": transport, "setup": cap_res.get("setup", {}),
             "transports": {f"{transport}_{cap_res.get('mode', '')}": lat_res},
-            "recorded": rec_res, "pcapng_dir": str(out_dir)}
+            "recorded": rec_res, "pcapng_dir": str(out_dir), "books": books_res}
+
+
+def _books(ring: str) -> dict[str, Any]:
+    """The feed's books from everything the ring holds (after the run, like the
+    latency: on a small machine a live reader would take the sender's CPU)."""
+    from wirespeed.book.books import Books
+
+    books = Books(max_orders=1 << 20, max_levels=1 << 18)
+    with RingReader(ring, "oldest") as r:
+        while len(batch := r.poll(65536)):
+            for h, frame in batch:
+                books.frame(bytes(frame), int(h["ts_ns"]))
+    books.finish()
+    return {"bbo": books.top(), "sessions": books.stats()["sessions"], "errors": books.book_errors(),
+            "stale": books.stale}
 
 
 def _published(ring: str) -> int:

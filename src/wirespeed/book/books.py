@@ -197,6 +197,24 @@ class Books:
             out["ask_px"], out["ask_sz"], out["ask_ct"] = asks[0]["price"], asks[0]["shares"], asks[0]["orders"]
         return out
 
+    def top(self, symbols: list[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Top of book per symbol (the given ones, else all by name), as plain dicts
+        (None for an empty side's price): what tables and JSON show."""
+        syms = self.symbols()
+        names = [s.upper() for s in (symbols or sorted(syms)) if s.upper() in syms][:limit]
+        rows = []
+        for name in names:
+            b = self.bbo(name)
+            rows.append({"symbol": name, "locate": syms[name],
+                         **{k: (None if v != v else v) for k, v in zip(b.dtype.names, b.tolist())}})
+        return rows
+
+    def book_errors(self) -> dict[str, int]:
+        """The books' counters of messages they could not apply, those that are not zero."""
+        bs = self._engine.stats()
+        return {k: bs[k] for k in ("unknown_ref", "too_many_shares", "duplicate_ref", "bad_length", "unknown_type",
+                                   "locate_mismatch", "bad_locate", "bad_side", "pool_full", "truncated") if bs[k]}
+
     def stats(self) -> dict[str, Any]:
         """The books' counters, each session's feed counters and state, what was skipped."""
         return {"books": self._engine.stats(),
