@@ -130,3 +130,24 @@ def test_gaps_recovered_from_a_retransmission_server_over_udp() -> None:
     for loc in range(1, 7):
         bids, asks = books.depth(loc, 100)
         assert [(round(px * 10_000), q, c) for px, q, c in bids.tolist()] == ref.depth(loc, 0, 100)
+
+
+def test_bbo_changes_come_in_batches_and_end_at_the_current_bbo(tmp_path: Path) -> None:
+    path = _recording(tmp_path, S.Faults(), S.Faults(), count=5000)
+    books = wirespeed.Books.from_pcapng(path, max_orders=1 << 16, max_levels=1 << 14)
+    ch = books.bbo_changes()
+    st = books.stats()["books"]
+    assert len(ch) == st["bbo_changes"] > 100 and st["bbo_log_full"] == 0
+    assert np.all(np.diff(ch["msg"].astype(np.int64)) >= 0)
+    for name, loc in books.symbols().items():
+        last = ch[ch["locate"] == loc][-1]
+        now = books.bbo(name)
+        assert last["bid_px"] / 10_000 == now["bid_px"] and last["ask_sz"] == now["ask_sz"]
+    assert len(books.bbo_changes()) == 0  # taken: the log is empty until something changes
+
+
+def test_a_full_bbo_log_counts_what_it_drops(tmp_path: Path) -> None:
+    path = _recording(tmp_path, S.Faults(), S.Faults(), count=5000)
+    books = wirespeed.Books.from_pcapng(path, max_orders=1 << 16, max_levels=1 << 14, bbo_log=50)
+    st = books.stats()["books"]
+    assert len(books.bbo_changes()) == 50 and st["bbo_log_full"] == st["bbo_changes"] - 50

@@ -2,6 +2,7 @@
 
     books = Books.from_pcapng("day.pcapng")       # offline: a recording
     books.bbo("AAPL")                             # numpy record: bid/ask price, size, orders
+    books.bbo_changes()                           # every BBO change since the last call, one array
     bids, asks = books.depth("AAPL", 5)           # numpy arrays: price, shares, orders per level
     books.stats()                                 # book counters and each session's feed state
 
@@ -35,6 +36,10 @@ from wirespeed.feed.itch import PRICE_SCALE
 BBO_DTYPE = np.dtype([("bid_px", "f8"), ("bid_sz", "u8"), ("bid_ct", "u4"),
                       ("ask_px", "f8"), ("ask_sz", "u8"), ("ask_ct", "u4")])
 LEVEL_DTYPE = np.dtype([("price", "f8"), ("shares", "u8"), ("orders", "u4")])
+# ws_bbo_change_t (book.h), byte for byte; prices in ITCH's 4 implied decimals
+BBO_CHANGE_DTYPE = np.dtype([("msg", "<u8"), ("bid_sz", "<u8"), ("ask_sz", "<u8"), ("bid_px", "<u4"),
+                             ("ask_px", "<u4"), ("bid_ct", "<u4"), ("ask_ct", "<u4"), ("locate", "<u2"),
+                             ("_pad", "<u2", (3,))])
 
 
 class Books:
@@ -42,15 +47,18 @@ class Books:
 
     def __init__(self, max_locate: int = 65535, max_orders: int = 1 << 22, max_levels: int = 1 << 20,
                  hold_timeout_ms: float = 50.0, rtx: tuple[str, int] | None = None,
-                 request_after_ms: float = 1.0, retry_ms: float = 10.0, max_requests: int = 3) -> None:
+                 request_after_ms: float = 1.0, retry_ms: float = 10.0, max_requests: int = 3,
+                 bbo_log: int = 1 << 18) -> None:
         """`rtx`: the session's retransmission server (address, UDP port); with it an open
         gap is re-requested after `request_after_ms`, again every `retry_ms`, at most
         `max_requests` times, and replies are read by service(). Without it gaps wait for
-        the other line until `hold_timeout_ms`."""
+        the other line until `hold_timeout_ms`. `bbo_log`: BBO changes kept between two
+        bbo_changes() calls (more are counted, bbo_log_full; 0: none kept)."""
         try:
             self._engine = _native.BookEngine(max_locate=max_locate, max_orders=max_orders, max_levels=max_levels)
         except ValueError as exc:
             raise WirespeedError(f"cannot make the books: {exc}") from None
+        self._engine.log_bbo(bbo_log)
         self._timeout_ns = int(hold_timeout_ms * 1e6)
         self._feed_kw = {"hold_timeout_ns": self._timeout_ns,
                          "request_after_ns": int(request_after_ms * 1e6) if rtx else 0,
@@ -196,6 +204,12 @@ class Books:
         if len(asks):
             out["ask_px"], out["ask_sz"], out["ask_ct"] = asks[0]["price"], asks[0]["shares"], asks[0]["orders"]
         return out
+
+    def bbo_changes(self) -> np.ndarray:
+        """Every BBO change since the last call, in order, as one BBO_CHANGE_DTYPE array (a
+        batch: one call per batch, never one per message). `msg` is the message's ordinal
+        over the books; prices are ITCH's integers (divide by 10,000); an empty side is 0."""
+        return np.frombuffer(self._engine.take_bbo(), dtype=BBO_CHANGE_DTYPE)
 
     def top(self, symbols: list[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """Top of book per symbol (the given ones, else all by name), as plain dicts

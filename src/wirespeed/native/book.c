@@ -1,6 +1,7 @@
 /* book.c - ITCH 5.0 order books; see book.h for the structure and rules. */
 #include "book.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,9 @@ struct ws_books {
 	uint64_t mask, in_index;
 	int shift;
 	ws_book_stats_t st;
+	ws_bbo_change_t *log; /* BBO changes since the last take; NULL: not logged */
+	uint32_t log_cap, log_n;
+	ws_bbo_change_t *log_out; /* what the last take handed out (swapped with log) */
 };
 
 /* -- the reference index ------------------------------------------------------ */
@@ -218,6 +222,31 @@ static int ws_side_reserve(ws_side_t *s)
 	return 0;
 }
 
+static void ws_log_bbo(ws_books_t *b, const ws_book_t *bk)
+{
+	if (b->log_n == b->log_cap) {
+		b->st.bbo_log_full++;
+		return;
+	}
+	ws_bbo_change_t *c = &b->log[b->log_n++];
+	*c = (ws_bbo_change_t){.msg = b->st.messages, .locate = (uint16_t)(bk - b->books)};
+	for (int sd = 0; sd < 2; sd++) {
+		const ws_side_t *s = &bk->side[sd];
+		if (!s->n)
+			continue;
+		const ws_level_t *l = &b->levels[s->lv[s->n - 1].li];
+		if (sd == 0) {
+			c->bid_price = l->price;
+			c->bid_shares = l->shares;
+			c->bid_orders = l->count;
+		} else {
+			c->ask_price = l->price;
+			c->ask_shares = l->shares;
+			c->ask_orders = l->count;
+		}
+	}
+}
+
 static void ws_note_bbo(ws_books_t *b, ws_book_t *bk, int side)
 {
 	const ws_side_t *s = &bk->side[side];
@@ -232,6 +261,8 @@ static void ws_note_bbo(ws_books_t *b, ws_book_t *bk, int side)
 		bk->best_price[side] = p;
 		bk->best_shares[side] = q;
 		b->st.bbo_changes++;
+		if (b->log)
+			ws_log_bbo(b, bk);
 	}
 }
 
@@ -614,6 +645,8 @@ void ws_books_delete(ws_books_t *b)
 	free(b->orders);
 	free(b->levels);
 	free(b->index);
+	free(b->log);
+	free(b->log_out);
 	free(b->page_of);
 	free(b->pages);
 	free(b->page_live);
@@ -672,6 +705,38 @@ void ws_books_symbol(const ws_books_t *b, uint16_t locate, char out[8])
 		memset(out, ' ', 8);
 	else
 		memcpy(out, b->books[locate].symbol, 8);
+}
+
+int ws_books_log_bbo(ws_books_t *b, uint32_t cap)
+{
+	free(b->log);
+	free(b->log_out);
+	b->log = b->log_out = NULL;
+	b->log_cap = b->log_n = 0;
+	if (!cap)
+		return 0;
+	b->log = malloc((size_t)cap * sizeof(*b->log));
+	b->log_out = malloc((size_t)cap * sizeof(*b->log_out));
+	if (!b->log || !b->log_out) {
+		free(b->log);
+		free(b->log_out);
+		b->log = b->log_out = NULL;
+		return -ENOMEM;
+	}
+	b->log_cap = cap;
+	return 0;
+}
+
+const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n)
+{
+	*n = b->log_n;
+	if (!b->log)
+		return NULL;
+	ws_bbo_change_t *out = b->log; /* double buffer: applying goes on into the other */
+	b->log = b->log_out;
+	b->log_out = out;
+	b->log_n = 0;
+	return out;
 }
 
 uint64_t ws_books_live_orders(const ws_books_t *b)

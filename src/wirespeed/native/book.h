@@ -55,7 +55,19 @@ typedef struct {
 	uint64_t bad_side;        /* side not B or S */
 	uint64_t pool_full;       /* no free order or level: message dropped */
 	uint64_t bbo_changes;     /* best bid or offer price or size changed */
+	uint64_t bbo_log_full;    /* changes not logged: the log was full (ws_books_take_bbo) */
 } ws_book_stats_t;
+
+/* One BBO change, logged for ws_books_take_bbo: both sides as they are
+ * after the message (price 0 and size 0 for an empty side). */
+typedef struct {
+	uint64_t msg;             /* stats.messages when it changed: the message's ordinal */
+	uint64_t bid_shares, ask_shares;
+	uint32_t bid_price, ask_price;
+	uint32_t bid_orders, ask_orders;
+	uint16_t locate;
+	uint16_t pad[3];
+} ws_bbo_change_t;
 
 typedef struct {
 	uint32_t price;   /* 4 implied decimals */
@@ -97,6 +109,14 @@ uint32_t ws_books_levels(const ws_books_t *b, uint16_t locate, int side);
 /* ws_books_symbol: the 8-byte, space-padded symbol R gave this locate
  * (spaces if none yet). */
 void ws_books_symbol(const ws_books_t *b, uint16_t locate, char out[8]);
+
+/* ws_books_log_bbo: keep a log of BBO changes, up to cap of them between
+ * takes (allocated here, once; 0 turns the log off). -ENOMEM on failure. */
+int ws_books_log_bbo(ws_books_t *b, uint32_t cap);
+
+/* ws_books_take_bbo: the logged changes in order (*n of them); the log is
+ * empty afterwards. The pointer is valid until the next apply or take. */
+const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n);
 
 /* ws_books_live_orders: orders in all books now. */
 uint64_t ws_books_live_orders(const ws_books_t *b);

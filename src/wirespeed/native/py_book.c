@@ -95,13 +95,13 @@ static PyObject *Book_stats(BookObject *self, PyObject *unused)
 		return NULL;
 	const ws_book_stats_t *s = ws_books_stats(self->books);
 	return Py_BuildValue(
-		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "messages", s->messages, "applied", s->applied,
+		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "messages", s->messages, "applied", s->applied,
 		"adds", s->adds, "executes", s->executes, "cancels", s->cancels, "deletes", s->deletes, "replaces",
 		s->replaces, "trades", s->trades, "system_events", s->system_events, "directory", s->directory, "other",
 		s->other, "unknown_type", s->unknown_type, "bad_length", s->bad_length, "truncated", s->truncated,
 		"unknown_ref", s->unknown_ref, "duplicate_ref", s->duplicate_ref, "too_many_shares", s->too_many_shares,
 		"locate_mismatch", s->locate_mismatch, "bad_locate", s->bad_locate, "bad_side", s->bad_side,
-		"pool_full", s->pool_full, "bbo_changes", s->bbo_changes, "live_orders",
+		"pool_full", s->pool_full, "bbo_changes", s->bbo_changes, "bbo_log_full", s->bbo_log_full, "live_orders",
 		(unsigned long long)ws_books_live_orders(self->books));
 }
 
@@ -195,7 +195,36 @@ static PyObject *Book_symbol(BookObject *self, PyObject *args)
 	return PyBytes_FromStringAndSize(s, 8);
 }
 
+static PyObject *Book_log_bbo(BookObject *self, PyObject *args)
+{
+	unsigned int cap;
+	if (!PyArg_ParseTuple(args, "I", &cap) || !Book_ready(self))
+		return NULL;
+	if (cap > (1u << 26)) {
+		PyErr_SetString(PyExc_ValueError, "log_bbo: at most 2^26 changes between takes");
+		return NULL;
+	}
+	if (ws_books_log_bbo(self->books, cap))
+		return PyErr_NoMemory();
+	Py_RETURN_NONE;
+}
+
+/* take_bbo() -> bytes of ws_bbo_change_t records (numpy reads them with BBO_CHANGE_DTYPE) */
+static PyObject *Book_take_bbo(BookObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Book_ready(self))
+		return NULL;
+	uint32_t n;
+	const ws_bbo_change_t *c = ws_books_take_bbo(self->books, &n);
+	return PyBytes_FromStringAndSize((const char *)c, c ? (Py_ssize_t)n * (Py_ssize_t)sizeof(*c) : 0);
+}
+
 static PyMethodDef Book_methods[] = {
+	{"log_bbo", (PyCFunction)Book_log_bbo, METH_VARARGS,
+	 "log_bbo(cap): log BBO changes, up to cap between takes (0: off); overflow is counted bbo_log_full"},
+	{"take_bbo", (PyCFunction)Book_take_bbo, METH_NOARGS,
+	 "take_bbo() -> bytes: the changes logged since the last take, 48-byte records (see book.h)"},
 	{"apply_day", (PyCFunction)Book_apply_day, METH_VARARGS,
 	 "apply_day(buffer) -> messages read: NASDAQ day-file framing (2-byte BE length + message); GIL released"},
 	{"apply", (PyCFunction)Book_apply, METH_VARARGS, "apply(message) -> bool: one unframed message; True if a book changed"},
