@@ -785,8 +785,9 @@ def _bbo_table(rows: list[dict[str, Any]], rate: float | None) -> Table:
 
 
 def _feed_table(sessions: dict[str, dict[str, Any]]) -> Table:
-    f = Table(title="feed", show_header=True)
-    for col in ("session", "state", "messages", "duplicates", "gaps", "filled", "recovered", "lost", "held now"):
+    f = Table(title="feed  (dups: copies dropped; rtx: recovered by re-request; held: waiting behind a gap)",
+              show_header=True)
+    for col in ("session", "state", "msgs", "dups", "gaps", "filled", "rtx", "lost", "held"):
         f.add_column(col, justify="left" if col in ("session", "state") else "right")
     for name, s in sessions.items():
         f.add_row(name, "[red]stale[/]" if s["stale"] else "[green]ok[/]", f"{s['messages']:,}",
