@@ -91,7 +91,7 @@ def test_gaps_recovered_from_a_retransmission_server_over_udp() -> None:
                 req, addr = server.recvfrom(100)
             except TimeoutError:
                 continue
-            _session, seq, count = req[:10], int.from_bytes(req[10:18], "big"), int.from_bytes(req[18:20], "big")
+            seq, count = int.from_bytes(req[10:18], "big"), int.from_bytes(req[18:20], "big")
             reply = sim.retransmit(seq, count)
             if reply is not None:
                 answered.append(seq)

@@ -335,16 +335,6 @@ def _scenario(tb: TestbedConfig, sc: Scenario, opts: ReportOptions, rx_cpu: int 
 
 # -- the whole report -------------------------------------------------------------------
 
-@dataclass
-class Plan:
-    """The steps of a run, known up front so the progress bar has a total."""
-
-    tasks: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
-
-    def add(self, label: str, fn: Callable[[], None]) -> None:
-        self.tasks.append((label, fn))
-
-
 def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Every measurement; `progress(message, done, total)` is told each step."""
     opts = opts.validate()
@@ -384,7 +374,7 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
         step("ring sub-benchmark")
         ro = rb.RingBenchOptions(records=5_000_000, rounds=2, py_records=1_000_000, peer_records=50_000) \
             if opts.quick else rb.RingBenchOptions()
-        res["sub"]["ring"] = _sub_result(rb.run(ro, lambda m: step(f"ring: {m}")))
+        res["sub"]["ring"] = _jsonable(rb.run(ro, lambda m: step(f"ring: {m}")))
         finish_task("ring")
     ring = f"/dev/shm/wsbench-report-{os.getpid()}"
     try:
@@ -395,7 +385,7 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
 
                 so = sb.SimBenchOptions(msgs=1_000_000, trafgen_pkts=200_000, repeats=1, accuracy_s=0.5) \
                     if opts.quick else sb.SimBenchOptions()
-                res["sub"]["sim"] = _sub_result(sb.run(so, lambda m: step(f"sim: {m}")))
+                res["sub"]["sim"] = _jsonable(sb.run(so, lambda m: step(f"sim: {m}")))
                 finish_task("sim")
             # the sim's threads inherit the narrowed cores; the rx thread pins itself to rx_cpu
             with cap.receive_core() as rx_cpu:
@@ -408,7 +398,7 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
                 c = cb._run(tb, rx_cpu, co, lambda m: step(f"capture: {m}"))
                 c["goals"] = goals_report([g for g in cb.GOALS if not g.key.startswith("lat_")], c)
                 res["peers_missing"] += c.pop("peers_missing", [])
-                res["sub"]["capture"] = _sub_result(c)
+                res["sub"]["capture"] = _jsonable(c)
                 finish_task("capture")
     finally:
         Path(ring).unlink(missing_ok=True)
@@ -424,10 +414,6 @@ def _bed(tb: TestbedConfig) -> dict[str, Any]:
             "host_if": tb.host_if, "peer_if": tb.peer_if, "netns": tb.netns,
             "note": "the sender's CPU runs the receiver's veth, XDP and kernel stack work, so rates are "
                     "sender-bound and the receive thread's CPU time is not the whole receive cost"}
-
-
-def _sub_result(r: dict[str, Any]) -> dict[str, Any]:
-    return _jsonable(r)
 
 
 def _jsonable(v: Any) -> Any:
