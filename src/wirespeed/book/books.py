@@ -94,7 +94,6 @@ class Books:
                 self.skipped["third_line"] += 1
                 return
             lines.append(flow)
-        feed.poll(ts_ns)
         feed.packet(payload, lines.index(flow), ts_ns)
         self.last_ns = max(self.last_ns, ts_ns)
 

@@ -154,6 +154,7 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 {
 	uint64_t seq;
 	uint16_t count;
+	ws_feed_poll(f, now); /* a gap past its time is given up before this packet counts */
 	if (ws_mold_check(p, len, &seq, &count)) {
 		f->st.bad_packets++;
 		return;

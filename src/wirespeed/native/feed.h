@@ -72,7 +72,8 @@ void ws_feed_delete(ws_feed_t *f);
  * at now_ns (any monotonic clock, the same for every call). */
 void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint64_t now_ns);
 
-/* Gives up a gap older than the hold timeout; call it when no packet comes. */
+/* Gives up a gap older than the hold timeout. ws_feed_packet does it too;
+ * call this when no packet comes. */
 void ws_feed_poll(ws_feed_t *f, uint64_t now_ns);
 
 /* ws_feed_request: 1 and the range to ask for (at most 65535 messages from
