@@ -150,6 +150,16 @@ static void ws_seen_upto(ws_feed_t *f, uint64_t seq, uint64_t now)
 		ws_open_gap(f, now);
 }
 
+/* One past the hole in front: the oldest held packet, else the highest number known to exist. */
+static uint64_t ws_hole_end(const ws_feed_t *f)
+{
+	uint64_t end = f->known_end;
+	for (uint32_t i = 0; i < WS_FEED_HOLD; i++)
+		if (f->hold[i].used && f->hold[i].seq < end)
+			end = f->hold[i].seq;
+	return end;
+}
+
 void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint64_t now)
 {
 	uint64_t seq;
@@ -197,10 +207,7 @@ void ws_feed_poll(ws_feed_t *f, uint64_t now)
 {
 	if (!f->gap_open || now - f->gap_since < f->cfg.hold_timeout_ns)
 		return;
-	uint64_t target = f->known_end;
-	for (uint32_t i = 0; i < WS_FEED_HOLD; i++)
-		if (f->hold[i].used && f->hold[i].seq < target)
-			target = f->hold[i].seq;
+	uint64_t target = ws_hole_end(f);
 	if (target > f->next) {
 		f->st.lost += target - f->next;
 		f->next = target;
@@ -218,10 +225,7 @@ int ws_feed_request(ws_feed_t *f, uint64_t now, uint64_t *seq, uint16_t *count)
 		return 0;
 	if (f->gap_requests && now - f->last_request < f->cfg.retry_ns)
 		return 0;
-	uint64_t end = f->known_end; /* the hole: from next to the oldest held packet */
-	for (uint32_t i = 0; i < WS_FEED_HOLD; i++)
-		if (f->hold[i].used && f->hold[i].seq < end)
-			end = f->hold[i].seq;
+	uint64_t end = ws_hole_end(f);
 	if (end <= f->next)
 		return 0;
 	*seq = f->next;
