@@ -718,9 +718,7 @@ def book(
             raise WirespeedError(f"cannot open the ring {ring}: {exc}", "is a capture writing it? wirespeed ring info PATH") from None
         with reader:
             if as_json:
-                while len(batch := reader.poll(65536)):
-                    for h, frame in batch:
-                        books.frame(bytes(frame), int(h["ts_ns"]))
+                while books.records(reader.poll(65536)):
                     books.service()
                 deadline = time.monotonic() + 2.0  # re-requests in flight: give them their time
                 while server and books.stale and time.monotonic() < deadline:
@@ -743,9 +741,7 @@ def book(
                         except RingError as exc:  # the writer closed and everything is read
                             ended = str(exc)
                             break
-                    for h, frame in batch:
-                        books.frame(bytes(frame), int(h["ts_ns"]))
-                        n += 1
+                    n += books.records(batch)
                     books.service()
                     now = time.monotonic()
                     if now - last >= 0.25:

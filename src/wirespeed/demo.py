@@ -143,9 +143,8 @@ def _books(ring: str) -> dict[str, Any]:
 
     books = Books(max_orders=1 << 20, max_levels=1 << 18)
     with RingReader(ring, "oldest") as r:
-        while len(batch := r.poll(65536)):
-            for h, frame in batch:
-                books.frame(bytes(frame), int(h["ts_ns"]))
+        while books.records(r.poll(65536)):
+            pass
     books.finish()
     return {"bbo": books.top(), "sessions": books.stats()["sessions"], "errors": books.book_errors(),
             "stale": books.stale}

@@ -35,8 +35,7 @@ def test_live_books_recover_a_hole_on_both_lines(testbed_cfg, tmp_path: Path) ->
                     batch = r.poll(4096) or r.wait(timeout=0.05)
                 except RingError:
                     return
-                for h, frame in batch:
-                    books.frame(bytes(frame), int(h["ts_ns"]))
+                books.records(batch)
                 books.service()
 
     try:

@@ -78,7 +78,7 @@ class Books:
 
     # -- input ---------------------------------------------------------------------
 
-    def packet(self, payload: bytes, flow: tuple[bytes, int], ts_ns: int) -> None:
+    def packet(self, payload: bytes | memoryview, flow: tuple[bytes, int], ts_ns: int) -> None:
         """One MoldUDP64 packet (the UDP payload) of flow (group address, port)."""
         if len(payload) < 20:
             self.skipped["not_moldudp64"] += 1
@@ -130,13 +130,20 @@ class Books:
             self._sock.close()
             self._sock = None
 
-    def frame(self, frame: bytes, ts_ns: int) -> None:
+    def frame(self, frame: bytes | memoryview, ts_ns: int) -> None:
         """One Ethernet frame as captured (checked like a live one)."""
         verdict, off, length, daddr, dport = _native.frame_check(frame)
         if verdict != "ok":
             self.skipped["not_udp4"] += 1
             return
-        self.packet(frame[off:off + length], (bytes(daddr), dport), ts_ns)
+        self.packet(frame[off:off + length], (daddr, dport), ts_ns)
+
+    def records(self, batch: Any) -> int:
+        """Every record of a ring batch (RingReader.poll / wait), with its stamp; returns how
+        many. The frames are read in place: anything a feed holds it copies."""
+        for h, frame in batch:
+            self.frame(frame, int(h["ts_ns"]))
+        return len(batch)
 
     def finish(self) -> None:
         """The end of the input: every gap still open is given up (and counted lost)."""
