@@ -532,28 +532,6 @@ int ws_books_apply(ws_books_t *b, const uint8_t *m, uint32_t len)
 	return changed;
 }
 
-/* The order a message of a day file will name, brought towards the cache
- * while earlier messages are applied: its index slot two messages ahead,
- * the order itself one ahead (orders are scattered over the pool, and their
- * misses, not the arithmetic, are what a book costs). */
-static inline void ws_prefetch_slot(const ws_books_t *b, const uint8_t *m, uint32_t ml)
-{
-	if (ml >= 19 && (m[0] == 'E' || m[0] == 'C' || m[0] == 'X' || m[0] == 'D' || m[0] == 'U')) {
-		const uint32_t *slot = ws_page_slot(b, ws_rd64(m + 11));
-		if (slot)
-			__builtin_prefetch(slot);
-	}
-}
-
-static inline void ws_prefetch_order(const ws_books_t *b, const uint8_t *m, uint32_t ml)
-{
-	if (ml >= 19 && (m[0] == 'E' || m[0] == 'C' || m[0] == 'X' || m[0] == 'D' || m[0] == 'U')) {
-		const uint32_t *slot = ws_page_slot(b, ws_rd64(m + 11));
-		if (slot && *slot != WS_BOOK_NIL)
-			__builtin_prefetch(&b->orders[*slot]);
-	}
-}
-
 uint64_t ws_books_apply_day(ws_books_t *b, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
@@ -562,21 +540,8 @@ uint64_t ws_books_apply_day(ws_books_t *b, const uint8_t *buf, size_t len)
 		uint32_t ml = ws_rd16(buf + off);
 		if (off + 2 + ml > len)
 			break;
-		size_t o1 = off + 2 + ml;
-		if (o1 + 2 <= len) {
-			uint32_t l1 = ws_rd16(buf + o1);
-			if (o1 + 2 + l1 <= len) {
-				ws_prefetch_order(b, buf + o1 + 2, l1);
-				size_t o2 = o1 + 2 + l1;
-				if (o2 + 2 <= len) {
-					uint32_t l2 = ws_rd16(buf + o2);
-					if (o2 + 2 + l2 <= len)
-						ws_prefetch_slot(b, buf + o2 + 2, l2);
-				}
-			}
-		}
 		ws_books_apply(b, buf + off + 2, ml);
-		off = o1;
+		off += 2 + (size_t)ml;
 		n++;
 	}
 	if (off < len)
@@ -690,13 +655,13 @@ uint32_t ws_books_orders(const ws_books_t *b, uint16_t locate, int side, uint32_
 	const ws_side_t *s = ws_side_of(b, locate, side);
 	if (!s || level >= s->n)
 		return 0;
+	const ws_level_t *l = &b->levels[s->lv[s->n - 1 - level].li];
 	uint32_t k = 0;
-	for (uint32_t oi = b->levels[s->lv[s->n - 1 - level].li].head; oi != WS_BOOK_NIL && k < n;
-	     oi = b->orders[oi].next, k++) {
+	for (uint32_t oi = l->head; oi != WS_BOOK_NIL && k < n; oi = b->orders[oi].next, k++) {
 		refs[k] = b->orders[oi].ref;
 		shares[k] = b->orders[oi].shares;
 	}
-	return k;
+	return l->count;
 }
 
 void ws_books_symbol(const ws_books_t *b, uint16_t locate, char out[8])

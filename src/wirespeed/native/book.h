@@ -99,7 +99,8 @@ const ws_book_stats_t *ws_books_stats(const ws_books_t *b);
 uint32_t ws_books_depth(const ws_books_t *b, uint16_t locate, int side, ws_book_level_t *out, uint32_t n);
 
 /* ws_books_orders: the orders of level `level` (0 = best) of a side, in time
- * priority: refs[i], shares[i]. Returns how many (at most n). */
+ * priority: refs[i], shares[i], at most n of them. Returns how many the
+ * level holds (call with n = 0 to size the arrays); 0 for no such level. */
 uint32_t ws_books_orders(const ws_books_t *b, uint16_t locate, int side, uint32_t level, uint64_t *refs,
                          uint32_t *shares, uint32_t n);
 

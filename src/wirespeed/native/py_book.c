@@ -144,24 +144,17 @@ static PyObject *Book_orders(BookObject *self, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "locate is 0..65535");
 		return NULL;
 	}
-	uint32_t cap = 1024, k;
-	uint64_t *refs = NULL;
-	uint32_t *shares = NULL;
-	for (;;) { /* a level's length is not kept apart from its count: grow until it fits */
+	uint32_t cap = ws_books_orders(self->books, (uint16_t)locate, side, level, NULL, NULL, 0);
+	uint64_t *refs = PyMem_Malloc((cap ? cap : 1) * sizeof(*refs));
+	uint32_t *shares = PyMem_Malloc((cap ? cap : 1) * sizeof(*shares));
+	if (!refs || !shares) {
 		PyMem_Free(refs);
 		PyMem_Free(shares);
-		refs = PyMem_Malloc(cap * sizeof(*refs));
-		shares = PyMem_Malloc(cap * sizeof(*shares));
-		if (!refs || !shares) {
-			PyMem_Free(refs);
-			PyMem_Free(shares);
-			return PyErr_NoMemory();
-		}
-		k = ws_books_orders(self->books, (uint16_t)locate, side, level, refs, shares, cap);
-		if (k < cap)
-			break;
-		cap *= 4;
+		return PyErr_NoMemory();
 	}
+	uint32_t k = ws_books_orders(self->books, (uint16_t)locate, side, level, refs, shares, cap);
+	if (k > cap)
+		k = cap;
 	PyObject *out = PyList_New(k);
 	for (uint32_t i = 0; out && i < k; i++) {
 		PyObject *t = Py_BuildValue("(KI)", (unsigned long long)refs[i], shares[i]);
