@@ -904,8 +904,7 @@ def _compare_table(rows: list[dict[str, Any]], a: str, b: str) -> None:
         t.add_column(col, justify="left" if col == "figure" else "right")
     for r in rows:
         unit = r["unit"]
-        fa = f"{r['a']:.2f}x" if unit == "x" and r["a"] is not None else render.fmt_value(r["a"], unit)
-        fb = f"{r['b']:.2f}x" if unit == "x" and r["b"] is not None else render.fmt_value(r["b"], unit)
+        fa, fb = render.fmt_value(r["a"], unit), render.fmt_value(r["b"], unit)
         ch = "-" if r["change"] is None else f"{r['change'] * 100:+.1f} %"
         w = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]-[/]"}[r["within_spread"]]
         t.add_row(r["figure"], fa, fb, ch, w)

@@ -392,6 +392,15 @@ def _merge(cfg: SimConfig, stats: list[dict[str, Any]], wall_s: float) -> dict[s
     return out
 
 
+def _in_ranges(packet: bytes, ranges: tuple[tuple[int, int], ...]) -> bool:
+    """Does a MoldUDP64 packet carry a message whose number is in one of the ranges?"""
+    if not ranges:
+        return False
+    first, n = int.from_bytes(packet[10:18], "big"), int.from_bytes(packet[18:20], "big")
+    last = first + (n - 1 if 0 < n < 0xFFFF else 0)
+    return any(lo <= last and first <= hi for lo, hi in ranges)
+
+
 def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> dict[str, Any]:
     """Write the session to pcapng without a network: the frames the sender
     would put on the wire, one interface per line, timestamped as if sent at
@@ -441,19 +450,13 @@ def to_pcapng(cfg: SimConfig, path: Path, start_epoch_ns: int | None = None) -> 
                 frame = udp_frame(src_mac, multicast_mac(ln.group), src_ip, ln.group, RAW_SPORT + cfg.lines.index(ln),
                                   ln.port, payload, cfg.ttl)
                 fl, r = ln.faults, dice[ln].random()
-                first, n = int.from_bytes(payload[10:18], "big"), int.from_bytes(payload[18:20], "big")
-                last = first + (n - 1 if 0 < n < 0xFFFF else 0)
-
-                def hit(ranges: tuple[tuple[int, int], ...]) -> bool:
-                    return any(lo <= last and first <= hi for lo, hi in ranges)
-
-                if r < fl.drop or hit(fl.drop_seqs):
+                if r < fl.drop or _in_ranges(payload, fl.drop_seqs):
                     continue
-                if held[ln] is None and (r < fl.drop + fl.reorder or hit(fl.reorder_seqs)):
+                if held[ln] is None and (r < fl.drop + fl.reorder or _in_ranges(payload, fl.reorder_seqs)):
                     held[ln] = frame
                     continue
                 w.packet(ifaces[ln], t0 + off_ns, frame)
-                if r >= 1 - fl.dup or hit(fl.dup_seqs):
+                if r >= 1 - fl.dup or _in_ranges(payload, fl.dup_seqs):
                     w.packet(ifaces[ln], t0 + off_ns, frame)
                 if held[ln] is not None and frame is not held[ln]:
                     w.packet(ifaces[ln], t0 + off_ns, held[ln])

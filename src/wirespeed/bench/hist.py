@@ -21,6 +21,13 @@ def new() -> HdrHistogram:
     return HdrHistogram(LOWEST_NS, HIGHEST_NS, DIGITS)
 
 
+def _shift(v: np.ndarray) -> np.ndarray:
+    """log2 of the bucket width at each value (>= 1): 3 significant decimal digits are
+    2048 sub-buckets, so below 2^11 every value is its own bucket and above it the
+    low (bit_length - 11) bits do not matter."""
+    return np.maximum(np.floor(np.log2(np.maximum(v, 1))).astype(np.int64) + 1 - 11, 0)
+
+
 def from_ns(values: np.ndarray) -> HdrHistogram:
     """A histogram of these latencies. Values below 1 ns (a clock step) count
     as 1 ns and above 100 s as 100 s; recorded as (value, count) pairs after
@@ -35,9 +42,7 @@ def add_ns(h: HdrHistogram, values: np.ndarray) -> None:
     v = np.clip(np.asarray(values, dtype=np.int64), LOWEST_NS, HIGHEST_NS)
     if not len(v):
         return
-    # 3 significant decimal digits = 2048 sub-buckets: below 2^11 every value
-    # is its own bucket; above, the low (bit_length - 11) bits do not matter
-    shift = np.maximum(np.floor(np.log2(v)).astype(np.int64) + 1 - 11, 0)
+    shift = _shift(v)
     q = (v >> shift) << shift
     vals, counts = np.unique(q, return_counts=True)
     for x, c in zip(vals.tolist(), counts.tolist()):
@@ -61,7 +66,7 @@ def summary(h: HdrHistogram) -> dict[str, Any]:
         return {"count": 0}
     out: dict[str, Any] = {k: float(h.get_value_at_percentile(p)) for k, p in PERCENTILES.items()}
     vals, counts = points(h)
-    size = 2.0 ** np.maximum(np.floor(np.log2(np.maximum(vals, 1))) + 1 - 11, 0)
+    size = 2.0 ** _shift(vals)
     mid = vals - size / 2 + 0.5
     mean = float((mid * counts).sum() / n)
     out.update({"max": float(h.get_max_value()), "min": float(h.get_min_value()), "mean": mean,

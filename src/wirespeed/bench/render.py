@@ -50,6 +50,8 @@ def fmt_value(v: float | None, unit: str) -> str:
         return f"{v / 1000:,.1f} µs" if v >= 1000 else f"{v:,.0f} ns"
     if unit == "pkt/s":
         return f"{v:,.0f} pkt/s"
+    if unit == "x":
+        return _x(v)
     return f"{v:,.0f} {unit}".strip()
 
 
