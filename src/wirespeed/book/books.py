@@ -69,7 +69,7 @@ class Books:
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
         self._feeds: dict[bytes, Any] = {}
-        self._lines: dict[bytes, list[tuple[bytes, int]]] = {}
+        self._lines: dict[bytes, dict[tuple[bytes, int], int]] = {}  # session -> flow -> line (0 A, 1 B)
         self.skipped = {"not_udp4": 0, "not_moldudp64": 0, "third_line": 0, "request_failed": 0}
         self.last_ns = 0
         self._max_locate = max_locate
@@ -87,14 +87,15 @@ class Books:
         feed = self._feeds.get(session)
         if feed is None:
             feed = self._feeds[session] = _native.FeedHandler(self._engine, **self._feed_kw)
-            self._lines[session] = []
+            self._lines[session] = {}
         lines = self._lines[session]
-        if flow not in lines:
+        line = lines.get(flow)
+        if line is None:
             if len(lines) == 2:
                 self.skipped["third_line"] += 1
                 return
-            lines.append(flow)
-        feed.packet(payload, lines.index(flow), ts_ns)
+            line = lines[flow] = len(lines)
+        feed.packet(payload, line, ts_ns)
         self.last_ns = max(self.last_ns, ts_ns)
 
     def service(self, now_ns: int | None = None) -> None:
