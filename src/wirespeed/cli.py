@@ -848,7 +848,6 @@ def bench_report(
         opts = replace(opts, scenarios=tuple(x.strip() for x in scenarios.split(",") if x.strip()))
     folder = out_dir or datetime.now().strftime("wirespeed-bench-%Y%m%d-%H%M%S")
     try:
-        opts.validate()
         if as_json:
             res = rp.run(opts)
         else:

@@ -50,7 +50,7 @@ from wirespeed import testbed
 from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
 from wirespeed.bench.common import goals_report, thread_cpu_ns
-from wirespeed.errors import WirespeedError
+from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.feed.latency import LatencyMeter
 from wirespeed.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
@@ -106,9 +106,9 @@ class ReportOptions:
         names = {s.name for s in SCENARIOS}
         bad = [s for s in self.scenarios if s not in names]
         if bad:
-            raise WirespeedError(f"unknown scenario {', '.join(bad)}", f"choose from {', '.join(sorted(names))}")
+            raise UsageError(f"unknown scenario {', '.join(bad)}", f"choose from {', '.join(sorted(names))}")
         if self.repeats < 1 or self.run_s <= self.warmup_s or self.warmup_s < 0:
-            raise WirespeedError("repeats must be >= 1 and a run longer than its warm-up")
+            raise UsageError("repeats must be >= 1 and a run longer than its warm-up")
         return self
 
 
