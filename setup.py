@@ -37,7 +37,7 @@ def _flags() -> list[str]:
     if os.environ.get("WIRESPEED_DEBUG") == "1":
         flags += ["-O0", "-g3"]
     else:
-        flags += ["-O2", "-g"]
+        flags += ["-O3", "-g"]
     san = os.environ.get("WIRESPEED_SANITIZE")
     if san:
         flags += [f"-fsanitize={san}", "-fno-omit-frame-pointer"]

@@ -167,3 +167,55 @@ def test_full_pools_drop_and_count() -> None:
 def test_bad_sizes_refused() -> None:
     with pytest.raises(ValueError, match="max_locate"):
         _native.BookEngine(max_locate=0)
+
+
+
+@pytest.mark.property
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(1, 10_000), wide=st.booleans(), adds=st.sampled_from([0.55, 0.7]))
+def test_deep_books_equal_reference(seed: int, wide: bool, adds: float) -> None:
+    """Books that grow a hundred and more levels deep and then drain, where
+    adds and removals land far from the best: the engine searches and
+    shifts the 16 levels at the back in one go, falls back to a binary
+    search and a long move below them, grows its side arrays past their
+    first size, and must leave only padding past the last level as the
+    book shrinks back into the window. Prices include 0 and 2^32 - 1 (the
+    ends of the sort keys)."""
+    rng = random.Random(seed)
+    eng, ref = _native.BookEngine(max_locate=4, max_orders=1 << 12, max_levels=1 << 11), ReferenceBooks(max_locate=4)
+    live: list[tuple[int, int]] = []                            # (reference, locate)
+    deepest = 0
+    for next_ref in range(1, 2600):
+        grow = next_ref < 1000                                  # grow, then drain
+        p_add = adds if grow else 0.1
+        tick = rng.randrange(300)
+        price = (0, 0xFFFF_FFFF)[tick % 2] if tick >= 298 else 10_000 + tick * (100 if wide else 1)
+        shares = rng.randint(1, 500)
+        if rng.random() < p_add or not live:
+            locate = rng.randint(1, 2)
+            m = _add(next_ref, locate=locate, side=rng.choice([b"B", b"S"]), shares=shares, price=price)
+            live.append((next_ref, locate))
+        else:
+            k = rng.randrange(len(live))
+            victim, locate = live[k]
+            kind = rng.choice("DDUEX" if grow else "DDDDDDUEX")
+            if kind in "DU":
+                live[k] = live[-1]
+                live.pop()
+            if kind == "D":
+                m = _delete(victim, locate=locate)
+            elif kind == "U":
+                m = _replace(victim, next_ref, shares=shares, price=price, locate=locate)
+                live.append((next_ref, locate))
+            elif kind == "E":
+                m = _exec(victim, shares, locate=locate)
+            else:
+                m = b"X" + locate.to_bytes(2, "big") + bytes(8) + victim.to_bytes(8, "big") + shares.to_bytes(4, "big")
+        assert eng.apply(m) == ref.apply(m), m.hex()
+        _same_book(eng, ref, locate)
+        deepest = max(deepest, eng.levels(locate, 0), eng.levels(locate, 1))
+    for loc in (1, 2):
+        _same_book(eng, ref, loc)
+    assert _stats(eng) == {k: v for k, v in ref.stats.items() if v}
+    assert deepest > 64 or not wide and adds < 0.6
+    assert max(eng.levels(loc, sd) for loc in (1, 2) for sd in (0, 1)) < 16         # drained into the window

@@ -6,13 +6,17 @@
  *
  * Structure (the shape that makes books fast, per itch-book's measurements):
  *   - books in a flat array indexed by stock locate (ITCH's own dense id);
- *   - per side, a sorted array of level handles with the best price at the
- *     back, so the busy end moves least on insert and erase;
+ *   - per side, a sorted array of (key, level handle) with the best price
+ *     at the back, searched and shifted 16 levels at a time from the back
+ *     (where the traffic is) with no depth-dependent branch;
  *   - each order holds the handle of its level and sits in that level's
- *     FIFO (time priority), linked by pool indices, not pointers;
- *   - order reference -> order via an open-addressing table (linear probing,
- *     backward-shift delete: no tombstones, so probes stay short all day);
- *   - orders and levels come from pools with free lists, sized at create.
+ *     ring (time priority), linked by pool indices, not pointers;
+ *   - order reference -> order via a paged direct index (ITCH counts
+ *     references up through the day, so live orders crowd a few pages),
+ *     with an open-addressing table for references past 2^32 and for when
+ *     the page pool is used up;
+ *   - orders, levels and index pages come from pools with free lists,
+ *     sized at create.
  *
  * Memory: ws_books_create allocates everything but the per-side level
  * arrays, which grow by doubling the first time a book's side gets deeper
