@@ -6,18 +6,18 @@
     bids, asks = books.depth("AAPL", 5)           # numpy arrays: price, shares, orders per level
     books.stats()                                 # book counters and each session's feed state
 
-Packets are routed by MoldUDP64 session: each session gets a feed handler
-(native/feed.h: A/B arbitration, gaps held and filled or given up, stale
-while open) and all sessions apply to one BookEngine (native/book.h; stock
-locates are unique across a feed's sessions). Lines are told apart by
-destination group and port: the first seen for a session is A, the next B.
+Packets are routed in C (native/route.h) by MoldUDP64 session: each session
+gets a feed handler (native/feed.h: A/B arbitration, gaps held and filled or
+given up, stale while open) and all sessions apply to one BookEngine
+(native/book.h; stock locates are unique across a feed's sessions). Lines
+are told apart by destination group and port: the first seen for a session
+is A, the next B.
 
-With `rtx=(address, port)` open gaps are re-requested from the session's
-retransmission server (MoldUDP64 requests; replies are read by service()).
-
-Offline reading is one Python call per packet (about a microsecond: the
-messages themselves are applied in C, many per call); the live path from a
-ring, batched in C, is the next step of issue #7.
+Live, `records(batch)` hands a whole ring batch to C in one call (frame
+checks, routing, arbitration, books): no Python per packet. With
+`rtx=(address, port)` open gaps are re-requested from the session's
+retransmission server (MoldUDP64 requests; replies are read by service(),
+which the caller runs between batches).
 """
 from __future__ import annotations
 
@@ -60,17 +60,15 @@ class Books:
             raise WirespeedError(f"cannot make the books: {exc}") from None
         self._engine.log_bbo(bbo_log)
         self._timeout_ns = int(hold_timeout_ms * 1e6)
-        self._feed_kw = {"hold_timeout_ns": self._timeout_ns,
-                         "request_after_ns": int(request_after_ms * 1e6) if rtx else 0,
-                         "retry_ns": int(retry_ms * 1e6), "max_requests": max_requests}
+        self._router = _native.FeedRouter(self._engine, hold_timeout_ns=self._timeout_ns,
+                                          request_after_ns=int(request_after_ms * 1e6) if rtx else 0,
+                                          retry_ns=int(retry_ms * 1e6), max_requests=max_requests)
         self._rtx = rtx
         self._sock: socket.socket | None = None
         if rtx is not None:
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
-        self._feeds: dict[bytes, Any] = {}
-        self._lines: dict[bytes, dict[tuple[bytes, int], int]] = {}  # session -> flow -> line (0 A, 1 B)
-        self.skipped = {"not_udp4": 0, "not_moldudp64": 0, "third_line": 0, "request_failed": 0}
+        self._request_failed = 0
         self.last_ns = 0
         self._max_locate = max_locate
         self._dir_seen = -1
@@ -79,23 +77,8 @@ class Books:
     # -- input ---------------------------------------------------------------------
 
     def packet(self, payload: bytes | memoryview, flow: tuple[bytes, int], ts_ns: int) -> None:
-        """One MoldUDP64 packet (the UDP payload) of flow (group address, port)."""
-        if len(payload) < 20:
-            self.skipped["not_moldudp64"] += 1
-            return
-        session = bytes(payload[:10])
-        feed = self._feeds.get(session)
-        if feed is None:
-            feed = self._feeds[session] = _native.FeedHandler(self._engine, **self._feed_kw)
-            self._lines[session] = {}
-        lines = self._lines[session]
-        line = lines.get(flow)
-        if line is None:
-            if len(lines) == 2:
-                self.skipped["third_line"] += 1
-                return
-            line = lines[flow] = len(lines)
-        feed.packet(payload, line, ts_ns)
+        """One MoldUDP64 packet (the UDP payload) of flow (group address: 4 bytes, port)."""
+        self._router.packet(payload, flow[0], flow[1], ts_ns)
         self.last_ns = max(self.last_ns, ts_ns)
 
     def service(self, now_ns: int | None = None) -> None:
@@ -109,21 +92,13 @@ class Books:
                     reply = self._sock.recv(65535)
                 except BlockingIOError:
                     break
-                feed = self._feeds.get(bytes(reply[:10]))
-                if feed is None:
-                    self.skipped["not_moldudp64"] += 1
-                    continue
-                feed.packet(reply, 2, now)
-            for feed in self._feeds.values():
-                req = feed.request(now)
-                if req is not None:
-                    session, seq, count = req
-                    try:
-                        self._sock.sendto(mold.request(session, seq, count), self._rtx)
-                    except OSError:
-                        self.skipped["request_failed"] += 1
-        for feed in self._feeds.values():
-            feed.poll(now)
+                self._router.reply(reply, now)
+            for session, seq, count in self._router.requests(now):
+                try:
+                    self._sock.sendto(mold.request(session, seq, count), self._rtx)
+                except OSError:
+                    self._request_failed += 1
+        self._router.poll(now)
         self.last_ns = max(self.last_ns, now)
 
     def close(self) -> None:
@@ -133,24 +108,24 @@ class Books:
 
     def frame(self, frame: bytes | memoryview, ts_ns: int) -> None:
         """One Ethernet frame as captured (checked like a live one)."""
-        verdict, off, length, daddr, dport = _native.frame_check(frame)
-        if verdict != "ok":
-            self.skipped["not_udp4"] += 1
-            return
-        self.packet(frame[off:off + length], (daddr, dport), ts_ns)
+        self._router.frame(frame, ts_ns)
+        self.last_ns = max(self.last_ns, ts_ns)
 
-    def records(self, batch: Any) -> int:
-        """Every record of a ring batch (RingReader.poll / wait), with its stamp; returns how
-        many. The frames are read in place: anything a feed holds it copies."""
-        for h, frame in batch:
-            self.frame(frame, int(h["ts_ns"]))
-        return len(batch)
+    def records(self, batch: Any, latency_ns: np.ndarray | None = None) -> int:
+        """A ring batch (RingReader.poll / wait) into the books in one C call; returns how
+        many records. `latency_ns`: an int64 array of at least len(batch), filled with each
+        record's tick to book (applied minus received, ns). A zero-copy batch is read in
+        place: check batch.verify() afterwards as with any zero-copy read."""
+        n = len(batch)
+        if n:
+            self._router.records(batch.headers, batch.payload, n, latency_ns)
+            self.last_ns = max(self.last_ns, int(batch.headers["ts_ns"][n - 1]))
+        return n
 
     def finish(self) -> None:
         """The end of the input: every gap still open is given up (and counted lost)."""
-        for feed in self._feeds.values():
-            for k in range(1, 4):  # a give-up may uncover another hole, with its own timeout
-                feed.poll(self.last_ns + k * (self._timeout_ns + 1))
+        for k in range(1, 4):  # a give-up may uncover another hole, with its own timeout
+            self._router.poll(self.last_ns + k * (self._timeout_ns + 1))
 
     @classmethod
     def from_pcapng(cls, path: str | Path, **kw: Any) -> Books:
@@ -236,13 +211,20 @@ class Books:
         return {k: bs[k] for k in ("unknown_ref", "too_many_shares", "duplicate_ref", "bad_length", "unknown_type",
                                    "locate_mismatch", "bad_locate", "bad_side", "pool_full", "truncated") if bs[k]}
 
+    @property
+    def skipped(self) -> dict[str, int]:
+        """What never reached a feed, and why (frames that are not IPv4/UDP, payloads too
+        short for MoldUDP64, a third line of a session, ...), plus failed re-requests."""
+        st = self._router.stats()
+        return {**{k: v for k, v in st.items() if k not in ("frames", "stale")}, "request_failed": self._request_failed}
+
     def stats(self) -> dict[str, Any]:
         """The books' counters, each session's feed counters and state, what was skipped."""
         return {"books": self._engine.stats(),
-                "sessions": {s.decode("ascii", "replace").strip(): f.stats() for s, f in self._feeds.items()},
-                "skipped": dict(self.skipped)}
+                "sessions": {s.decode("ascii", "replace").strip(): f for s, f in self._router.sessions()},
+                "skipped": self.skipped}
 
     @property
     def stale(self) -> bool:
         """A gap is open in some session: books may lack messages."""
-        return any(f.stats()["stale"] for f in self._feeds.values())
+        return bool(self._router.stats()["stale"])

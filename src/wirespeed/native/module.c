@@ -41,6 +41,7 @@ extern PyTypeObject XskRxType;
 extern PyTypeObject SimType;
 extern PyTypeObject BookType;
 extern PyTypeObject FeedType;
+extern PyTypeObject RouterType;
 PyObject *py_itch_decode(PyObject *self, PyObject *args);
 
 /* ws_raise builds OSError(errno, "<call>: <strerror>") of the errno's own
@@ -520,7 +521,8 @@ PyMODINIT_FUNC PyInit__native(void)
 	    PyType_Ready(&KernelRxType) < 0 || PyModule_AddObjectRef(m, "KernelRx", (PyObject *)&KernelRxType) < 0 ||
 	    PyType_Ready(&XskRxType) < 0 || PyModule_AddObjectRef(m, "XskRx", (PyObject *)&XskRxType) < 0 ||
 	    PyType_Ready(&BookType) < 0 || PyModule_AddObjectRef(m, "BookEngine", (PyObject *)&BookType) < 0 ||
-	    PyType_Ready(&FeedType) < 0 || PyModule_AddObjectRef(m, "FeedHandler", (PyObject *)&FeedType) < 0)
+	    PyType_Ready(&FeedType) < 0 || PyModule_AddObjectRef(m, "FeedHandler", (PyObject *)&FeedType) < 0 ||
+	    PyType_Ready(&RouterType) < 0 || PyModule_AddObjectRef(m, "FeedRouter", (PyObject *)&RouterType) < 0)
 		goto fail;
 	if (PyType_Ready(&RingWriterType) < 0 || PyType_Ready(&RingReaderType) < 0 ||
 	    PyModule_AddObjectRef(m, "RingWriter", (PyObject *)&RingWriterType) < 0 ||

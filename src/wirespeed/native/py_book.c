@@ -255,6 +255,31 @@ typedef struct {
 	ws_feed_t *feed;
 } FeedObject;
 
+/* A feed's counters and state as a dict (FeedHandler.stats, FeedRouter.sessions). */
+static PyObject *feed_stats_dict(const ws_feed_t *f)
+{
+	const ws_feed_stats_t *s = ws_feed_stats(f);
+	return Py_BuildValue(
+		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsisI}", "packets", s->packets, "packets_a", s->line_packets[0],
+		"packets_b", s->line_packets[1], "heartbeats", s->heartbeats, "end_of_session", s->end_of_session,
+		"messages", s->messages, "duplicates", s->duplicates, "gaps", s->gaps, "gaps_filled", s->gaps_filled,
+		"gaps_given_up", s->gaps_given_up, "lost", s->lost, "held", s->held, "hold_full", s->hold_full,
+		"bad_packets", s->bad_packets, "other_session", s->other_session, "requests", s->requests,
+		"requested_msgs", s->requested_msgs, "recovered", s->recovered, "packets_rtx", s->line_packets[2], "next_seq",
+		(unsigned long long)ws_feed_next_seq(f), "stale", ws_feed_stale(f), "held_now", ws_feed_held(f));
+}
+
+/* A re-request a feed wants now, as (session, seq, count), or None (new reference). */
+static PyObject *feed_request_tuple(ws_feed_t *f, uint64_t now)
+{
+	uint64_t seq;
+	uint16_t count;
+	const uint8_t *session = ws_feed_session(f);
+	if (!session || !ws_feed_request(f, now, &seq, &count))
+		Py_RETURN_NONE;
+	return Py_BuildValue("(y#KI)", session, (Py_ssize_t)10, (unsigned long long)seq, (unsigned int)count);
+}
+
 static int Feed_init(FeedObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests", NULL};
@@ -338,12 +363,7 @@ static PyObject *Feed_request(FeedObject *self, PyObject *args)
 	unsigned long long now;
 	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_ready(self))
 		return NULL;
-	uint64_t seq;
-	uint16_t count;
-	const uint8_t *session = ws_feed_session(self->feed);
-	if (!session || !ws_feed_request(self->feed, now, &seq, &count))
-		Py_RETURN_NONE;
-	return Py_BuildValue("(y#KI)", session, (Py_ssize_t)10, (unsigned long long)seq, (unsigned int)count);
+	return feed_request_tuple(self->feed, now);
 }
 
 static PyObject *Feed_stats(FeedObject *self, PyObject *unused)
@@ -351,16 +371,7 @@ static PyObject *Feed_stats(FeedObject *self, PyObject *unused)
 	(void)unused;
 	if (!Feed_ready(self))
 		return NULL;
-	const ws_feed_stats_t *s = ws_feed_stats(self->feed);
-	return Py_BuildValue(
-		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsisI}", "packets", s->packets, "packets_a", s->line_packets[0],
-		"packets_b", s->line_packets[1], "heartbeats", s->heartbeats, "end_of_session", s->end_of_session,
-		"messages", s->messages, "duplicates", s->duplicates, "gaps", s->gaps, "gaps_filled", s->gaps_filled,
-		"gaps_given_up", s->gaps_given_up, "lost", s->lost, "held", s->held, "hold_full", s->hold_full,
-		"bad_packets", s->bad_packets, "other_session", s->other_session, "requests", s->requests,
-		"requested_msgs", s->requested_msgs, "recovered", s->recovered, "packets_rtx", s->line_packets[2], "next_seq",
-		(unsigned long long)ws_feed_next_seq(self->feed), "stale", ws_feed_stale(self->feed), "held_now",
-		ws_feed_held(self->feed));
+	return feed_stats_dict(self->feed);
 }
 
 static PyMethodDef Feed_methods[] = {
@@ -384,4 +395,237 @@ PyTypeObject FeedType = {
 	.tp_init = (initproc)Feed_init,
 	.tp_dealloc = (destructor)Feed_dealloc,
 	.tp_methods = Feed_methods,
+};
+
+/* -- _native.FeedRouter: frames -> sessions -> feeds, a batch per call (route.h) --
+ *
+ * Ownership: holds a reference to its BookEngine and owns the router (and
+ * through it every session's feed). Calls hold the GIL, like FeedHandler's:
+ * the books are read from Python between batches, never during one. */
+
+#include <arpa/inet.h>
+
+#include "route.h"
+
+typedef struct {
+	PyObject_HEAD
+	BookObject *books;
+	ws_route_t *route;
+} RouterObject;
+
+static int Router_init(RouterObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests",
+	                         "max_sessions", NULL};
+	PyObject *books;
+	unsigned long long timeout = 50000000ull, after = 0, retry = 5000000ull;
+	unsigned int max_req = 3, max_sessions = 64;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|KKKII", kwlist, &BookType, &books, &timeout, &after, &retry,
+	                                 &max_req, &max_sessions))
+		return -1;
+	if (!((BookObject *)books)->books) {
+		PyErr_SetString(PyExc_ValueError, "FeedRouter: the BookEngine is not initialised");
+		return -1;
+	}
+	if (!max_sessions || max_sessions > 4096) {
+		PyErr_SetString(PyExc_ValueError, "FeedRouter: max_sessions is 1..4096");
+		return -1;
+	}
+	ws_feed_cfg_t cfg = {.hold_timeout_ns = timeout, .request_after_ns = after, .retry_ns = retry,
+	                     .max_requests = max_req};
+	ws_route_delete(self->route);
+	Py_XDECREF(self->books);
+	Py_INCREF(books);
+	self->books = (BookObject *)books;
+	self->route = ws_route_create(self->books->books, &cfg, max_sessions);
+	if (!self->route) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+static void Router_dealloc(RouterObject *self)
+{
+	ws_route_delete(self->route);
+	Py_XDECREF(self->books);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Router_ready(RouterObject *self)
+{
+	if (!self->route) {
+		PyErr_SetString(PyExc_RuntimeError, "FeedRouter not initialised");
+		return 0;
+	}
+	return Book_ready(self->books);
+}
+
+/* records(headers, payload, n, lat=None) -> n: a ring batch (REC_DTYPE
+ * headers, the payload buffer they point into); lat: an int64 array of at
+ * least n, filled with each record's tick-to-book nanoseconds. */
+static PyObject *Router_records(RouterObject *self, PyObject *args)
+{
+	Py_buffer h, pl, lat = {0};
+	unsigned int n;
+	PyObject *lat_obj = Py_None;
+	if (!PyArg_ParseTuple(args, "y*y*I|O", &h, &pl, &n, &lat_obj))
+		return NULL;
+	PyObject *res = NULL;
+	if (lat_obj != Py_None && PyObject_GetBuffer(lat_obj, &lat, PyBUF_WRITABLE) < 0)
+		goto out;
+	if (!Router_ready(self))
+		goto out;
+	if ((size_t)h.len < (size_t)n * sizeof(ws_ring_rec_t) || (lat.buf && (size_t)lat.len < (size_t)n * 8)) {
+		PyErr_SetString(PyExc_ValueError, "records: headers (or lat) hold fewer than n records");
+		goto out;
+	}
+	res = PyLong_FromUnsignedLong(ws_route_records(self->route, h.buf, n, pl.buf, (uint64_t)pl.len, lat.buf));
+out:
+	if (lat.buf)
+		PyBuffer_Release(&lat);
+	PyBuffer_Release(&h);
+	PyBuffer_Release(&pl);
+	return res;
+}
+
+static PyObject *Router_frame(RouterObject *self, PyObject *args)
+{
+	Py_buffer f;
+	unsigned long long ts;
+	if (!PyArg_ParseTuple(args, "y*K", &f, &ts))
+		return NULL;
+	if (!Router_ready(self)) {
+		PyBuffer_Release(&f);
+		return NULL;
+	}
+	ws_route_frame(self->route, f.buf, f.len > UINT32_MAX ? UINT32_MAX : (uint32_t)f.len, ts);
+	PyBuffer_Release(&f);
+	Py_RETURN_NONE;
+}
+
+/* packet(udp_payload, daddr, dport, ts_ns): daddr 4 bytes (network order), dport host order. */
+static PyObject *Router_packet(RouterObject *self, PyObject *args)
+{
+	Py_buffer p, a;
+	unsigned int port;
+	unsigned long long ts;
+	if (!PyArg_ParseTuple(args, "y*y*IK", &p, &a, &port, &ts))
+		return NULL;
+	PyObject *res = NULL;
+	if (!Router_ready(self))
+		goto out;
+	if (a.len != 4 || port > 65535 || p.len > 65535) {
+		PyErr_SetString(PyExc_ValueError, "packet: daddr is 4 bytes, dport 0..65535, a payload at most 65535 bytes");
+		goto out;
+	}
+	uint32_t daddr;
+	memcpy(&daddr, a.buf, 4);
+	ws_route_payload(self->route, p.buf, (uint32_t)p.len, daddr, htons((uint16_t)port), ts);
+	res = Py_None;
+	Py_INCREF(res);
+out:
+	PyBuffer_Release(&p);
+	PyBuffer_Release(&a);
+	return res;
+}
+
+static PyObject *Router_reply(RouterObject *self, PyObject *args)
+{
+	Py_buffer p;
+	unsigned long long now;
+	if (!PyArg_ParseTuple(args, "y*K", &p, &now))
+		return NULL;
+	if (!Router_ready(self)) {
+		PyBuffer_Release(&p);
+		return NULL;
+	}
+	ws_route_reply(self->route, p.buf, p.len > 65535 ? 65535 : (uint32_t)p.len, now);
+	PyBuffer_Release(&p);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Router_poll(RouterObject *self, PyObject *args)
+{
+	unsigned long long now;
+	if (!PyArg_ParseTuple(args, "K", &now) || !Router_ready(self))
+		return NULL;
+	ws_route_poll(self->route, now);
+	Py_RETURN_NONE;
+}
+
+/* requests(now_ns) -> [(session, seq, count)]: what to re-request now, per session. */
+static PyObject *Router_requests(RouterObject *self, PyObject *args)
+{
+	unsigned long long now;
+	if (!PyArg_ParseTuple(args, "K", &now) || !Router_ready(self))
+		return NULL;
+	PyObject *out = PyList_New(0);
+	for (uint32_t i = 0; out && i < ws_route_sessions(self->route); i++) {
+		const uint8_t *id;
+		PyObject *t = feed_request_tuple(ws_route_feed(self->route, i, &id), now);
+		if (!t || (t != Py_None && PyList_Append(out, t) < 0))
+			Py_CLEAR(out);
+		Py_XDECREF(t);
+	}
+	return out;
+}
+
+/* sessions() -> [(session, stats)] in the order they were first seen. */
+static PyObject *Router_sessions(RouterObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Router_ready(self))
+		return NULL;
+	PyObject *out = PyList_New(0);
+	for (uint32_t i = 0; out && i < ws_route_sessions(self->route); i++) {
+		const uint8_t *id;
+		PyObject *st = feed_stats_dict(ws_route_feed(self->route, i, &id));
+		PyObject *t = st ? Py_BuildValue("(y#N)", id, (Py_ssize_t)10, st) : NULL;
+		if (!t || PyList_Append(out, t) < 0)
+			Py_CLEAR(out);
+		Py_XDECREF(t);
+	}
+	return out;
+}
+
+static PyObject *Router_stats(RouterObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Router_ready(self))
+		return NULL;
+	const ws_route_stats_t *s = ws_route_stats(self->route);
+	return Py_BuildValue("{sKsKsKsKsKsKsKsi}", "frames", s->frames, "not_udp4", s->not_udp4, "not_moldudp64",
+	                     s->not_moldudp64, "third_line", s->third_line, "too_many_sessions", s->too_many_sessions,
+	                     "bad_record", s->bad_record, "unknown_reply", s->unknown_reply, "stale",
+	                     ws_route_stale(self->route));
+}
+
+static PyMethodDef Router_methods[] = {
+	{"records", (PyCFunction)Router_records, METH_VARARGS,
+	 "records(headers, payload, n, lat=None) -> n: a ring batch into the books in one call; lat (int64[n]): "
+	 "tick-to-book ns per record"},
+	{"frame", (PyCFunction)Router_frame, METH_VARARGS, "frame(frame, ts_ns): one Ethernet frame"},
+	{"packet", (PyCFunction)Router_packet, METH_VARARGS,
+	 "packet(udp_payload, daddr, dport, ts_ns): one UDP payload of flow (daddr: 4 bytes, dport)"},
+	{"reply", (PyCFunction)Router_reply, METH_VARARGS, "reply(payload, now_ns): a retransmission reply (line 2)"},
+	{"poll", (PyCFunction)Router_poll, METH_VARARGS, "poll(now_ns): give up gaps older than the hold timeout"},
+	{"requests", (PyCFunction)Router_requests, METH_VARARGS,
+	 "requests(now_ns) -> [(session, seq, count)] to re-request now"},
+	{"sessions", (PyCFunction)Router_sessions, METH_NOARGS, "sessions() -> [(session, feed stats)]"},
+	{"stats", (PyCFunction)Router_stats, METH_NOARGS, "stats() -> dict: frames, what was skipped and why, stale"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject RouterType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.FeedRouter",
+	.tp_basicsize = sizeof(RouterObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "FeedRouter(books, hold_timeout_ns=50_000_000, request_after_ns=0, retry_ns=5_000_000, "
+	          "max_requests=3, max_sessions=64): frames -> MoldUDP64 sessions -> feeds (route.h)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Router_init,
+	.tp_dealloc = (destructor)Router_dealloc,
+	.tp_methods = Router_methods,
 };

@@ -1,0 +1,101 @@
+"""The C router (native/route.h) behind Books.records: a ring batch in one
+call gives exactly what the frames one by one give, and every frame that
+cannot reach a feed is counted by its reason - never a crash."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import wirespeed
+from wirespeed import _native
+from wirespeed.frames import udp_frame
+from wirespeed.pcapng import read_packets
+from wirespeed.ring import REC_DTYPE, Batch
+from wirespeed import sim as S
+from tests.book.test_books import _recording
+
+
+def _batch(frames: list[bytes], ts: list[int]) -> Batch:
+    """A batch as RingReader.poll makes it: headers pointing into one payload buffer."""
+    hdr = np.zeros(len(frames), dtype=REC_DTYPE)
+    off = 0
+    for i, f in enumerate(frames):
+        hdr[i]["seq"], hdr[i]["ts_ns"], hdr[i]["off"], hdr[i]["len"] = i + 1, ts[i], off, len(f)
+        off += len(f)
+    return Batch(hdr, np.frombuffer(b"".join(frames), dtype=np.uint8).copy())
+
+
+def _frame(payload: bytes, group: str = "239.1.1.1", port: int = 30001) -> bytes:
+    return udp_frame(b"\x02" * 6, b"\x01\x00\x5e\x01\x01\x01", "10.0.0.1", group, 40000, port, payload)
+
+
+def _books() -> wirespeed.Books:
+    return wirespeed.Books(max_orders=1 << 16, max_levels=1 << 14)
+
+
+def test_a_batch_equals_the_frames_one_by_one(tmp_path: Path) -> None:
+    path = _recording(tmp_path, S.Faults(drop_seqs=((100, 300),), reorder=0.03), S.Faults(dup=0.05), count=8000)
+    pkts = list(read_packets(str(path)))
+    one, batched = _books(), _books()
+    for _iface, ts, frame in pkts:
+        one.frame(frame, ts)
+    for k in range(0, len(pkts), 700):                     # batches of 700, as a poll would return them
+        part = pkts[k:k + 700]
+        assert batched.records(_batch([f for _, _, f in part], [t for _, t, _ in part])) == len(part)
+    assert one.stats() == batched.stats()
+    (sess,) = batched.stats()["sessions"].values()
+    assert sess["messages"] > 7000 and sess["lost"] == 0 and sess["duplicates"] > 0
+    for loc in range(1, 7):
+        assert one.depth(loc, 20)[0].tolist() == batched.depth(loc, 20)[0].tolist()
+
+
+def test_what_cannot_reach_a_feed_is_counted_by_reason() -> None:
+    payload = b"SESSION001" + (1).to_bytes(8, "big") + (0).to_bytes(2, "big")  # a heartbeat
+    other = b"SESSION002" + payload[10:]
+    frames = [
+        _frame(payload),                                               # its record will point past the buffer
+        b"\x00" * 60,                                                  # not IPv4
+        _frame(b"short"),                                              # too short for MoldUDP64
+        _frame(payload, "239.1.1.1"), _frame(payload, "239.1.2.1"),    # A, B
+        _frame(payload, "239.1.3.1"),                                  # a third line
+        _frame(other),                                                 # past max_sessions
+    ]
+    books = wirespeed.Books(max_orders=1 << 10, max_levels=1 << 8)
+    books._router = _native.FeedRouter(books._engine, max_sessions=1)  # noqa: SLF001 - one session only
+    b = _batch(frames, [time.time_ns()] * len(frames))
+    b.headers[0]["off"] = 1 << 40
+    books.records(b)
+    books._router.reply(other, time.time_ns())                         # noqa: SLF001 - a session never seen
+    assert books.skipped == {"not_udp4": 1, "not_moldudp64": 1, "third_line": 1, "too_many_sessions": 1,
+                             "bad_record": 1, "unknown_reply": 1, "request_failed": 0}
+    (sess,) = books.stats()["sessions"].values()
+    assert sess["packets_a"] == 1 and sess["packets_b"] == 1 and sess["heartbeats"] == 2
+
+
+def test_tick_to_book_is_measured_per_record() -> None:
+    payload = b"SESSION001" + (1).to_bytes(8, "big") + (0).to_bytes(2, "big")
+    frames = [_frame(payload)] * 50
+    now = time.time_ns()
+    lat = np.full(50, -1, dtype=np.int64)
+    books = wirespeed.Books(max_orders=1 << 10, max_levels=1 << 8)
+    books.records(_batch(frames, [now - 1_000_000] * 50), lat)
+    assert np.all(lat >= 1_000_000) and np.all(lat < 10_000_000_000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(frames=st.lists(st.one_of(st.binary(max_size=200),
+                                 st.binary(min_size=20, max_size=120).map(_frame)), max_size=30),
+       cut=st.integers(0, 64))
+def test_random_frames_and_records_never_crash(frames: list[bytes], cut: int) -> None:
+    books = wirespeed.Books(max_locate=64, max_orders=1 << 10, max_levels=1 << 8)
+    b = _batch(frames, [1] * len(frames))
+    if frames:                                                         # the last record runs past the buffer
+        b.headers[-1]["len"] += cut
+    assert books.records(b) == len(frames)
+    st_ = books._router.stats()                                        # noqa: SLF001
+    assert st_["frames"] == len(frames)
+    assert sum(s["packets"] + s["bad_packets"] for s in books.stats()["sessions"].values()) <= len(frames)
