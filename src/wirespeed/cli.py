@@ -1067,18 +1067,21 @@ def bench_capture(
 def bench_book(
     quick: Annotated[bool, typer.Option("--quick", help="500 k messages, 2 rounds, meatpy on 20 k (a smoke run, seconds).")] = False,
     msgs: Annotated[Optional[int], typer.Option("--msgs", min=1000, help="Messages in the simulated day (default 5 M).")] = None,
+    live: Annotated[bool, typer.Option("--live/--no-live", help="Also measure tick to book on the test host (root; about 10 s).")] = True,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Book building from an in-memory ITCH 5.0 day, one core: the C engine against
     itch-book (C++ core, Python API) and meatpy (pure Python) on the same simulator messages.
-    About a minute; no root needed.
+    As root, also tick to book live on the test host: capture stamp -> ring -> Books.follow
+    (the C loop) -> book updated, p50/p99 per record. About a minute.
     """
     from dataclasses import replace
 
     from wirespeed.bench import book as bb
 
-    opts = bb.BookBenchOptions(msgs=500_000, rounds=2, meatpy_msgs=20_000) if quick else bb.BookBenchOptions()
+    opts = bb.BookBenchOptions(msgs=500_000, rounds=2, meatpy_msgs=20_000, live_s=1.5) if quick else bb.BookBenchOptions()
+    opts = replace(opts, live=live)
     if msgs is not None:
         opts = replace(opts, msgs=msgs)
     res = _run_bench(bb.run, opts, "book", as_json)
@@ -1094,6 +1097,15 @@ def bench_book(
                                  ("meatpy (pure Python)", "meatpy_msgs_per_s", "book_over_meatpy")):
             t.add_row(name, _rate(res.get(key)), f"{res[ratio]:.2f}x" if res.get(ratio) else "")
         out.print(t)
+        if res.get("tick_to_book_ns_p50") is not None:
+            lt = Table(title=f"tick to book, live on the test host ({res['tick_to_book_records']:,} records, "
+                             f"{res['tick_to_book_lost_msgs']:,} messages lost)")
+            for col in ("p50", "p90", "p99", "p99.9", "max"):
+                lt.add_column(col, justify="right")
+            lt.add_row(*(f"{res[f'tick_to_book_ns_{q}'] / 1000:,.1f} µs" for q in ("p50", "p90", "p99", "p999", "max")))
+            out.print(lt)
+        elif res.get("tick_to_book_skipped"):
+            err.print(f"tick to book not measured: {res['tick_to_book_skipped']}")
         if res.get("meatpy_refused"):
             err.print(f"meatpy refused {res['meatpy_refused']:,} of {res['meatpy_msgs']:,} messages "
                       "(executions of orders not first in their level, which the simulator sends)")

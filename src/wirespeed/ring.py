@@ -287,6 +287,11 @@ class RingReader:
         while True:
             yield self.wait()
 
+    @property
+    def native(self) -> _native.RingReader:
+        """The native reader, for native consumers that read the ring in C (Books.follow)."""
+        return self._r
+
     # -- state ---------------------------------------------------------------
     def writer_state(self) -> tuple[WriterState, bool]:
         """(alive | closed | dead | never, restarted since last asked)."""

@@ -15,9 +15,17 @@ against the peers on PyPI, all on the same simulator messages.
     (the simulator executes the first; anything it refuses is counted).
 
 The rounds alternate wirespeed and itch-book (the machine's speed drifts);
-the figure is the median of the per-round ratios. Tick-to-book latency
-(record in the ring -> book updated) needs the live feed handler, which is
-not built yet: it is reported as None, not guessed.
+the figure is the median of the per-round ratios.
+
+Tick to book (root: it needs the test host): the simulator sends A and B
+lines into the test host's veth; a capture stamps each frame as it takes it
+from the socket and publishes it into a ring; a reader process on a core of
+its own runs `Books.follow` (the C loop: ring -> frame check -> session ->
+A/B arbitration -> books, spinning) and notes, per record, the time from
+the capture's stamp to the book being updated. The capture blocks in recv
+on the sender's core: with two cores, a busy-polling capture would take
+the reader's. The first half second is left out (warm-up). Without root
+the figure is None and says why.
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ import datetime
 import os
 import tempfile
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +56,9 @@ class BookBenchOptions:
     seed: int = 1
     rounds: int = 5
     meatpy_msgs: int = 200_000
+    live: bool = True             # tick to book on the test host (root)
+    live_rate: float = 20_000.0   # messages/s the simulator sends
+    live_s: float = 4.0
 
 
 def _wirespeed(day: bytes) -> tuple[float, dict[str, int]]:
@@ -106,6 +118,64 @@ def _meatpy(day: bytes) -> tuple[float, int, int] | None:
         return n / (time.perf_counter() - t), n, refused
 
 
+def _read_books(ring: str, seconds: float) -> dict[str, Any]:
+    """The reader: Books.follow on the ring for `seconds` (C, spinning); returns each
+    record's tick to book, the feed's state and what the reader lost."""
+    import wirespeed
+    from wirespeed.ring import RingReader
+
+    books = wirespeed.Books(max_orders=1 << 20, max_levels=1 << 18)
+    lat = np.empty(4_000_000, dtype=np.int64)
+    with RingReader(ring, "oldest") as r:
+        records, measured = books.follow(r, seconds, lat)
+        lost = r.native.lost
+    sessions = list(books.stats()["sessions"].values())
+    return {"lat": lat[:measured].copy(), "records": records, "ring_lost": lost,
+            "feed": sessions[0] if sessions else {}}
+
+
+def _tick_to_book(opts: BookBenchOptions, step: Callable[[str], None]) -> dict[str, Any]:
+    """Capture stamp -> book updated, per record, live on the test host."""
+    from wirespeed import capture as cap
+    from wirespeed import sim as S
+    from wirespeed import testbed
+    from wirespeed.bench.common import collect, run_child
+
+    ring = f"/dev/shm/wsbench-book-{os.getpid()}"
+    groups = [("239.9.7.1", 30971, "A"), ("239.9.7.2", 30972, "B")]
+    with testbed.provided(step) as tb, cap.receive_core() as reader_cpu:
+        send_cpu = min(os.sched_getaffinity(0))
+        feeds = [cap.FeedSpec("itch", g, p, line) for g, p, line in groups]
+        # the reader spins on a core of its own; the capture blocks in recv on the sender's
+        # (a busy-polling capture would need a third core this bed does not have)
+        cfg = cap.CaptureConfig(iface=tb.host_if, feeds=feeds, ring=ring, ring_size="256M", transport="kernel",
+                                mode="block", stamp="user", cpu=send_cpu)
+        sim_cfg = S.SimConfig(lines=[S.Line(g, p) for g, p, _ in groups], rate=opts.live_rate,
+                              duration_s=opts.live_s, symbols=opts.symbols, seed=opts.seed, netns=tb.netns,
+                              iface=tb.peer_if, source=tb.peer_addr, send="raw")
+        step(f"tick to book: {opts.live_rate:,.0f} msg/s on A and B for {opts.live_s:g} s")
+        try:
+            with cap.Background(cfg):
+                proc, conn = run_child(_read_books, ring, opts.live_s + 1.5, cpu=reader_cpu)
+                time.sleep(0.3)
+                sent = S.run(sim_cfg)
+                got = collect(proc, conn, timeout=opts.live_s + 30)
+        finally:
+            Path(ring).unlink(missing_ok=True)
+    lat = got["lat"]
+    keep = lat[int(len(lat) * 0.5 / (opts.live_s + 0.3)):]  # the first half second is warm-up
+    feed = got["feed"]
+    out: dict[str, Any] = {"tick_to_book_records": int(len(keep)), "tick_to_book_ring_lost": got["ring_lost"],
+                           "tick_to_book_sent_msgs": int(sent.get("next_seq", 1)) - 1,
+                           "tick_to_book_applied_msgs": feed.get("messages", 0),
+                           "tick_to_book_lost_msgs": feed.get("lost", 0)}
+    if len(keep):
+        for q, name in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
+            out[f"tick_to_book_ns_{name}"] = float(np.percentile(keep, q))
+        out["tick_to_book_ns_max"] = float(keep.max())
+    return out
+
+
 def run(opts: BookBenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     def step(msg: str) -> None:
         if progress:
@@ -144,6 +214,12 @@ def run(opts: BookBenchOptions, progress: Callable[[str], None] | None = None) -
     else:
         res["meatpy_msgs_per_s"], res["meatpy_msgs"], res["meatpy_refused"] = m
         res["book_over_meatpy"] = res["book_msgs_per_s"] / m[0]
-    res["tick_to_book_ns_p50"] = res["tick_to_book_ns_p99"] = None  # needs the live feed handler (#7, next)
+    res["tick_to_book_ns_p50"] = res["tick_to_book_ns_p99"] = None
+    if not opts.live:
+        res["tick_to_book_skipped"] = "not asked for (--no-live)"
+    elif os.geteuid() != 0:
+        res["tick_to_book_skipped"] = "needs root: the test host (network namespace, veth, af_xdp)"
+    else:
+        res.update(_tick_to_book(opts, step))
     res["goals"] = goals_report(GOALS, res)
     return res

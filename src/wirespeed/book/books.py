@@ -122,6 +122,24 @@ class Books:
             self.last_ns = max(self.last_ns, int(batch.headers["ts_ns"][n - 1]))
         return n
 
+    def follow(self, reader: Any, seconds: float, latency_ns: np.ndarray | None = None,
+               slice_s: float = 0.02) -> tuple[int, int]:
+        """The live loop in C: read `reader` (a RingReader) and apply every record for
+        `seconds`, spinning on the ring (no sleep, no syscall, no Python per batch), with
+        service() (re-requests, replies, timeouts) between slices of `slice_s`. This
+        thread owns the books meanwhile. `latency_ns`: an int64 array for each record's
+        tick to book, filled from the start. Returns (records, how many were measured)."""
+        end = time.monotonic() + seconds
+        records = measured = 0
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return records, measured
+            lat = latency_ns[measured:] if latency_ns is not None else None
+            n, m = self._router.follow(reader.native, min(slice_s, left), lat)
+            records, measured = records + n, measured + m
+            self.service()
+
     def finish(self) -> None:
         """The end of the input: every gap still open is given up (and counted lost)."""
         for k in range(1, 4):  # a give-up may uncover another hole, with its own timeout

@@ -23,13 +23,6 @@ uint64_t ws_tsc(void)
 #endif
 }
 
-static inline void ws_relax(void)
-{
-#if defined(__x86_64__)
-	__asm__ __volatile__("pause");
-#endif
-}
-
 int ws_pin_cpu(int cpu)
 {
 	if (cpu < 0)

@@ -404,8 +404,12 @@ PyTypeObject FeedType = {
  * the books are read from Python between batches, never during one. */
 
 #include <arpa/inet.h>
+#include <time.h>
 
 #include "route.h"
+
+ws_ring_reader_t *py_ring_reader(PyObject *o);                                   /* py_ring.c */
+PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path); /* py_ring.c */
 
 typedef struct {
 	PyObject_HEAD
@@ -487,6 +491,48 @@ out:
 	PyBuffer_Release(&h);
 	PyBuffer_Release(&pl);
 	return res;
+}
+
+/* follow(reader, seconds, lat=None) -> (records, measured): the live loop in C
+ * (ws_route_follow) for `seconds`, spinning on the ring; lat: an int64 array
+ * for tick-to-book ns, filled from 0 (measured says how far). Holds the GIL
+ * meanwhile - the books are not to be read while they are written - so a
+ * caller runs it in short slices. */
+static PyObject *Router_follow(RouterObject *self, PyObject *args)
+{
+	PyObject *reader, *lat_obj = Py_None;
+	double seconds;
+	if (!PyArg_ParseTuple(args, "Od|O", &reader, &seconds, &lat_obj) || !Router_ready(self))
+		return NULL;
+	ws_ring_reader_t *rd = py_ring_reader(reader);
+	if (!rd)
+		return NULL;
+	if (!(seconds >= 0 && seconds <= 3600)) {
+		PyErr_SetString(PyExc_ValueError, "follow: seconds is 0..3600");
+		return NULL;
+	}
+	Py_buffer lat = {0};
+	if (lat_obj != Py_None && PyObject_GetBuffer(lat_obj, &lat, PyBUF_WRITABLE) < 0)
+		return NULL;
+	uint64_t buf_sz = 8ull * WS_RING_MAX_PAYLOAD;
+	uint8_t *buf = PyMem_Malloc(buf_sz);
+	if (!buf) {
+		if (lat.buf)
+			PyBuffer_Release(&lat);
+		return PyErr_NoMemory();
+	}
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t until = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec + (uint64_t)(seconds * 1e9);
+	uint64_t measured = 0;
+	int64_t n = ws_route_follow(self->route, rd, until, buf, buf_sz, lat.buf, lat.buf ? (uint64_t)lat.len / 8 : 0,
+	                            &measured);
+	PyMem_Free(buf);
+	if (lat.buf)
+		PyBuffer_Release(&lat);
+	if (n < 0)
+		return ws_ring_raise((int)n, NULL, NULL);
+	return Py_BuildValue("(LK)", (long long)n, (unsigned long long)measured);
 }
 
 static PyObject *Router_frame(RouterObject *self, PyObject *args)
@@ -605,6 +651,9 @@ static PyMethodDef Router_methods[] = {
 	{"records", (PyCFunction)Router_records, METH_VARARGS,
 	 "records(headers, payload, n, lat=None) -> n: a ring batch into the books in one call; lat (int64[n]): "
 	 "tick-to-book ns per record"},
+	{"follow", (PyCFunction)Router_follow, METH_VARARGS,
+	 "follow(reader, seconds, lat=None) -> (records, measured): read the ring and apply it, in C, spinning for "
+	 "seconds; lat (int64): tick-to-book ns per record, the first `measured` of them"},
 	{"frame", (PyCFunction)Router_frame, METH_VARARGS, "frame(frame, ts_ns): one Ethernet frame"},
 	{"packet", (PyCFunction)Router_packet, METH_VARARGS,
 	 "packet(udp_payload, daddr, dport, ts_ns): one UDP payload of flow (daddr: 4 bytes, dport)"},

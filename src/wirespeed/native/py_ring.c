@@ -22,8 +22,9 @@
 
 extern PyObject *ws_RingError; /* defined in module.c */
 
-/* ws_ring_raise: RingError for ring errors, OSError naming the syscall. */
-static PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path)
+/* ws_ring_raise: RingError for ring errors, OSError naming the syscall
+ * (also for py_book.c's FeedRouter.follow). */
+PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path)
 {
 	if (rc == WS_RING_ESYS && se) {
 		char msg[512];
@@ -325,6 +326,20 @@ static int reader_ok(RingReaderObject *self)
 		return 0;
 	}
 	return 1;
+}
+
+extern PyTypeObject RingReaderType;
+
+/* py_ring_reader: the joined reader inside a RingReader object, for other
+ * native code that reads the ring in C (FeedRouter.follow); NULL with a
+ * Python error set if o is not a joined RingReader. */
+ws_ring_reader_t *py_ring_reader(PyObject *o)
+{
+	if (!PyObject_TypeCheck(o, &RingReaderType)) {
+		PyErr_SetString(PyExc_TypeError, "expected a _native.RingReader");
+		return NULL;
+	}
+	return reader_ok((RingReaderObject *)o) ? &((RingReaderObject *)o)->r : NULL;
 }
 
 /* read_batch(headers, payload, max) -> n: headers is a writable buffer of
