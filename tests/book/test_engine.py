@@ -219,3 +219,38 @@ def test_deep_books_equal_reference(seed: int, wide: bool, adds: float) -> None:
     assert _stats(eng) == {k: v for k, v in ref.stats.items() if v}
     assert deepest > 64 or not wide and adds < 0.6
     assert max(eng.levels(loc, sd) for loc in (1, 2) for sd in (0, 1)) < 16         # drained into the window
+
+
+def test_emptied_levels_are_invisible_and_given_back_when_the_pool_runs_dry() -> None:
+    """A level emptied below the best is kept (a ghost) so that the next add at
+    its price finds it; reads never show it, and a full level pool takes the
+    ghosts back before it refuses an add - for an add and for a replace."""
+    eng = _native.BookEngine(max_locate=4, max_orders=16, max_levels=4)
+    for ref, price in ((1, 10_000), (2, 10_100), (3, 10_200), (4, 10_300)):
+        assert eng.apply(_add(ref, price=price))
+    assert eng.apply(_delete(2)) and eng.apply(_delete(3))              # two ghosts under the best
+    assert eng.levels(1, 0) == 2 and eng.depth(1, 0, 9) == [(10_300, 100, 1), (10_000, 100, 1)]
+    assert eng.orders(1, 0, 1) == [(1, 100)]
+    assert eng.apply(_add(5, price=10_100))                             # the ghost comes back
+    assert eng.apply(_add(6, price=10_400))                             # a full pool: the other ghost is taken
+    assert eng.depth(1, 0, 9) == [(10_400, 100, 1), (10_300, 100, 1), (10_100, 100, 1), (10_000, 100, 1)]
+    assert not eng.apply(_add(7, price=10_500)) and eng.stats()["pool_full"] == 1  # no ghost left to take
+    small = _native.BookEngine(max_locate=4, max_orders=16, max_levels=2)
+    assert small.apply(_add(1, price=10_000)) and small.apply(_add(2, price=10_100))
+    assert small.apply(_replace(1, 3, price=10_200))                    # its level becomes a ghost, then is taken
+    assert small.depth(1, 0, 9) == [(10_200, 50, 1), (10_100, 100, 1)] and small.stats()["pool_full"] == 0
+    assert small.apply(_delete(3)) and small.apply(_delete(2)) and small.levels(1, 0) == 0
+
+
+def test_many_ghosts_on_a_trending_side_stay_bounded() -> None:
+    """Bids that step up all day leave an empty level behind at every step: the side
+    is compacted, never carries more than a window of them, and equals the reference."""
+    eng, ref = _native.BookEngine(max_locate=4, max_orders=1 << 10, max_levels=64), ReferenceBooks(max_locate=4)
+    for k in range(1, 2000):
+        msgs = [_add(2 * k, price=10_000 + k)] + ([_add(1, price=9_000)] if k == 1 else [])
+        if k > 1:
+            msgs.append(_delete(2 * k - 2))                             # the previous step's order leaves
+        for m in msgs:
+            assert eng.apply(m) == ref.apply(m)
+    _same_book(eng, ref, 1)
+    assert eng.stats()["pool_full"] == 0 and eng.levels(1, 0) == 2

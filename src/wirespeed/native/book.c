@@ -54,9 +54,19 @@ typedef struct {
 	uint32_t key, li;
 } ws_lvref_t;
 
+/* Empty levels below the best stay in the side as ghosts (count 0, their
+ * pool entry kept, their ring empty): the price is likely to be quoted
+ * again, and then the add finds its level instead of making one, and the
+ * delete that emptied it moved nothing. The best level is never a ghost:
+ * when it empties, it and the ghosts under it leave. A side keeps at most
+ * WS_MAX_GHOSTS (then it is compacted), and a full level pool takes them
+ * all back before an add is refused. Reads skip them. */
+#define WS_MAX_GHOSTS 16u
+
 typedef struct {
 	ws_lvref_t *lv;      /* sorted by key, worst -> best (best at the back) */
 	uint32_t n, cap;
+	uint32_t ghosts;     /* entries of lv whose level is empty */
 } ws_side_t;
 
 typedef struct {
@@ -82,6 +92,7 @@ struct ws_books {
 	uint32_t *pages;     /* [max_pages][WS_PAGE_SLOTS] order handles */
 	uint32_t *page_live; /* [max_pages] live orders in the page; the free-list link when free */
 	uint32_t max_pages, page_free;
+	uint64_t ghosts;     /* over all sides */
 	uint32_t *index;
 	uint64_t mask, in_index;
 	int shift;
@@ -309,6 +320,39 @@ WS_HOT static inline void ws_side_close(ws_side_t *s, uint32_t pos)
 	s->n--;
 }
 
+static inline void ws_level_free(ws_books_t *b, uint32_t li)
+{
+	b->levels[li].free = b->level_free;
+	b->level_free = li;
+}
+
+/* Drop a side's ghosts: their levels go back to the pool. Moves positions. */
+static void ws_side_compact(ws_books_t *b, ws_side_t *s)
+{
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (b->levels[s->lv[i].li].count)
+			s->lv[j++] = s->lv[i];
+		else
+			ws_level_free(b, s->lv[i].li);
+	}
+	for (uint32_t i = j; i < s->n; i++)
+		s->lv[i] = (ws_lvref_t){WS_PAD, WS_BOOK_NIL};
+	s->n = j;
+	b->ghosts -= s->ghosts;
+	s->ghosts = 0;
+}
+
+/* The level pool ran dry: every side gives its ghosts back (rare - the
+ * pool is sized for the live levels - and a walk over the books). */
+static void ws_reclaim_ghosts(ws_books_t *b)
+{
+	for (uint32_t loc = 1; b->ghosts && loc <= b->max_locate; loc++)
+		for (int sd = 0; sd < 2; sd++)
+			if (b->books[loc].side[sd].ghosts)
+				ws_side_compact(b, &b->books[loc].side[sd]);
+}
+
 static void ws_log_bbo(ws_books_t *b, const ws_book_t *bk)
 {
 	if (b->log_n == b->log_cap) {
@@ -364,6 +408,9 @@ WS_HOT static inline void ws_add_checked(ws_books_t *b, uint16_t locate, int sid
 	uint32_t li;
 	if (found) {
 		li = s->lv[pos].li;
+		uint32_t ghost = !b->levels[li].count; /* a ghost comes back (no branch: a coin toss) */
+		s->ghosts -= ghost;
+		b->ghosts -= ghost;
 	} else {
 		li = b->level_free;
 		b->level_free = b->levels[li].free;
@@ -397,8 +444,12 @@ WS_HOT static inline int ws_add_fits(ws_books_t *b, uint16_t locate, int side, u
 {
 	ws_side_t *s = &b->books[locate].side[side];
 	*pos = ws_level_pos(s, side, price, found);
-	if (WS_UNLIKELY(!*found && b->level_free == WS_BOOK_NIL && !frees_level))
-		return 0;
+	if (WS_UNLIKELY(!*found && b->level_free == WS_BOOK_NIL && !frees_level)) {
+		if (!b->ghosts)
+			return 0;
+		ws_reclaim_ghosts(b); /* frees at least one level; positions moved */
+		*pos = ws_level_pos(s, side, price, found);
+	}
 	return !*found ? ws_side_reserve(s) == 0 : 1;
 }
 
@@ -412,11 +463,17 @@ WS_HOT static inline void ws_remove(ws_books_t *b, uint32_t oi)
 	l->shares -= o->shares;
 	if (!l->count) {
 		ws_side_t *s = &b->books[o->locate].side[o->side];
-		int found;
-		uint32_t pos = ws_level_pos(s, o->side, l->price, &found);
-		ws_side_close(s, pos);
-		l->free = b->level_free;
-		b->level_free = o->level;
+		if (s->lv[s->n - 1].li == o->level) {
+			/* the best went: it and the ghosts right under it leave */
+			do {
+				ws_level_free(b, s->lv[--s->n].li);
+				s->lv[s->n] = (ws_lvref_t){WS_PAD, WS_BOOK_NIL};
+			} while (s->n && !b->levels[s->lv[s->n - 1].li].count && (s->ghosts--, b->ghosts--, 1));
+		} else {
+			b->ghosts++;
+			if (WS_UNLIKELY(++s->ghosts > WS_MAX_GHOSTS))
+				ws_side_compact(b, s);
+		}
 	}
 	ws_index_del(b, o);
 	o->next = b->order_free;
@@ -547,8 +604,13 @@ WS_HOT static inline int ws_on_replace(ws_books_t *b, uint16_t locate, const uin
 	}
 	int best = ws_at_best(b, o);
 	ws_remove(b, oi);
-	if (frees_level) /* a level went: positions moved, look again */
+	if (frees_level) { /* its level emptied: positions may have moved, look again */
 		pos = ws_level_pos(&b->books[locate].side[side], side, price, &found);
+		if (!found && b->level_free == WS_BOOK_NIL) { /* it stayed as a ghost: take it back */
+			ws_reclaim_ghosts(b);
+			pos = ws_level_pos(&b->books[locate].side[side], side, price, &found);
+		}
+	}
 	ws_add_checked(b, locate, side, nref, shares, price, pos, found);
 	b->st.replaces++;
 	if (best || pos == b->books[locate].side[side].n - 1)
@@ -721,7 +783,7 @@ static const ws_side_t *ws_side_of(const ws_books_t *b, uint16_t locate, int sid
 uint32_t ws_books_levels(const ws_books_t *b, uint16_t locate, int side)
 {
 	const ws_side_t *s = ws_side_of(b, locate, side);
-	return s ? s->n : 0;
+	return s ? s->n - s->ghosts : 0;
 }
 
 uint32_t ws_books_depth(const ws_books_t *b, uint16_t locate, int side, ws_book_level_t *out, uint32_t n)
@@ -730,9 +792,10 @@ uint32_t ws_books_depth(const ws_books_t *b, uint16_t locate, int side, ws_book_
 	if (!s)
 		return 0;
 	uint32_t k = 0;
-	for (; k < n && k < s->n; k++) {
-		const ws_level_t *l = &b->levels[s->lv[s->n - 1 - k].li];
-		out[k] = (ws_book_level_t){.price = l->price, .count = l->count, .shares = l->shares};
+	for (uint32_t i = s->n; k < n && i > 0; i--) {
+		const ws_level_t *l = &b->levels[s->lv[i - 1].li];
+		if (l->count) /* not a ghost */
+			out[k++] = (ws_book_level_t){.price = l->price, .count = l->count, .shares = l->shares};
 	}
 	return k;
 }
@@ -741,9 +804,14 @@ uint32_t ws_books_orders(const ws_books_t *b, uint16_t locate, int side, uint32_
                          uint32_t *shares, uint32_t n)
 {
 	const ws_side_t *s = ws_side_of(b, locate, side);
-	if (!s || level >= s->n)
+	if (!s || level >= s->n - s->ghosts)
 		return 0;
-	const ws_level_t *l = &b->levels[s->lv[s->n - 1 - level].li];
+	const ws_level_t *l = NULL;
+	for (uint32_t i = s->n, live = 0; i > 0; i--) { /* the level-th that is not a ghost */
+		l = &b->levels[s->lv[i - 1].li];
+		if (l->count && live++ == level)
+			break;
+	}
 	uint32_t k = 0;
 	uint32_t hi = b->max_orders + (uint32_t)(l - b->levels);
 	for (uint32_t oi = b->orders[hi].next; oi != hi && k < n; oi = b->orders[oi].next, k++) {

@@ -9,6 +9,9 @@
  *   - per side, a sorted array of (key, level handle) with the best price
  *     at the back, searched and shifted 16 levels at a time from the back
  *     (where the traffic is) with no depth-dependent branch;
+ *   - a level emptied below the best stays as a ghost (invisible to reads,
+ *     at most 16 a side) so that the price quoted again finds it; a full
+ *     level pool takes the ghosts back before it refuses an add;
  *   - each order holds the handle of its level and sits in that level's
  *     ring (time priority), linked by pool indices, not pointers;
  *   - order reference -> order via a paged direct index (ITCH counts
