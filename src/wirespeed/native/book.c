@@ -293,9 +293,9 @@ static int ws_side_reserve(ws_side_t *s)
 	return 0;
 }
 
-/* Open a hole at pos (n grows by one) / close the one at pos (n shrinks).
- * Within the window, a fixed-size copy through registers; the padding moves
- * along, so the entries past n stay WS_PAD. */
+/* Open a hole at pos (n grows by one). Within the window, a fixed-size
+ * copy through registers; the padding moves along, so the entries past n
+ * stay WS_PAD. (Levels leave only from the back or by compaction.) */
 WS_HOT static inline void ws_side_open(ws_side_t *s, uint32_t pos)
 {
 	ws_lvref_t t[WS_WIN];
@@ -306,18 +306,6 @@ WS_HOT static inline void ws_side_open(ws_side_t *s, uint32_t pos)
 		memmove(&s->lv[pos + 1], &s->lv[pos], (size_t)(s->n - pos) * sizeof(*s->lv));
 	}
 	s->n++;
-}
-
-WS_HOT static inline void ws_side_close(ws_side_t *s, uint32_t pos)
-{
-	ws_lvref_t t[WS_WIN];
-	if (WS_LIKELY(s->n - pos <= WS_WIN)) {
-		memcpy(t, &s->lv[pos + 1], sizeof(t));
-		memcpy(&s->lv[pos], t, sizeof(t));
-	} else {
-		memmove(&s->lv[pos], &s->lv[pos + 1], (size_t)(s->n - pos) * sizeof(*s->lv));
-	}
-	s->n--;
 }
 
 static inline void ws_level_free(ws_books_t *b, uint32_t li)
