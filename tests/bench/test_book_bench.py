@@ -38,3 +38,9 @@ def test_tick_to_book_live_on_the_test_host() -> None:
     assert res["tick_to_book_applied_msgs"] == res["tick_to_book_sent_msgs"] > 10_000
     assert res["tick_to_book_records"] > 1_000
     assert 0 < res["tick_to_book_ns_p50"] <= res["tick_to_book_ns_p99"] <= res["tick_to_book_ns_max"]
+
+
+def test_without_root_tick_to_book_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bb.os, "geteuid", lambda: 1000)
+    res = bb.run(bb.BookBenchOptions(msgs=10_000, symbols=5, rounds=1, meatpy_msgs=1_000))
+    assert res["tick_to_book_ns_p50"] is None and "needs root" in res["tick_to_book_skipped"]
