@@ -23,7 +23,6 @@ import mmap
 import os
 import queue
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 ALIGN = 4096

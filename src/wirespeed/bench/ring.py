@@ -13,7 +13,6 @@ Measured in one run, on this machine:
 """
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from dataclasses import dataclass
