@@ -8,6 +8,7 @@ instead, so CI never goes green by skipping them.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,17 @@ def run_cli(*args: str, user: str | None = None, check_rc: int | None = None,
     cmd = [sys.executable, "-m", "wirespeed", *args]
     if user:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", *cmd]
-    env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    # PYTHONFAULTHANDLER: a command that hangs is aborted with every thread's stack on stderr
+    env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(REPO / "src"), PYTHONFAULTHANDLER="1")
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as p:
+        try:
+            out, errs = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGABRT)
+            out, errs = p.communicate(timeout=30)
+            raise AssertionError(f"`wirespeed {' '.join(args)}` still running after {timeout:.0f} s; "
+                                 f"its stacks:\n{errs[-6000:]}") from None
+    proc = subprocess.CompletedProcess(cmd, p.returncode, out, errs)
     if check_rc is not None:
         assert proc.returncode == check_rc, f"rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc

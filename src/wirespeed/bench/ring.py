@@ -114,11 +114,15 @@ def _py_drain(path: str, n: int, copy: bool) -> float:
 
 def _timed_consume(recv: Any, n: int) -> float:
     """Records per second of n calls of recv(), timed from the second one
-    (the first waits for the producer to start)."""
-    recv()
-    t0 = time.perf_counter()
-    for _ in range(n - 1):
+    (the first waits for the producer to start). recv raises when nothing
+    comes for 30 s (a producer that died): an error, never a hang."""
+    try:
         recv()
+        t0 = time.perf_counter()
+        for _ in range(n - 1):
+            recv()
+    except Exception as exc:  # noqa: BLE001 - queue.Empty, zmq.Again: what a timeout raises
+        raise RuntimeError(f"a peer's producer went quiet for 30 s ({type(exc).__name__})") from None
     return (n - 1) / (time.perf_counter() - t0)
 
 
@@ -134,7 +138,7 @@ def _peer_mp_queue(n: int) -> float:
         return n
 
     p, c = run_child(produce)
-    rate = _timed_consume(q.get, n)
+    rate = _timed_consume(lambda: q.get(timeout=30), n)
     collect(p, c)
     return rate
 
@@ -167,6 +171,7 @@ def _peer_pyzmq(n: int) -> float:
     path = tempfile.mktemp(prefix="ws-zmq-", dir="/tmp")
     ctx = zmq.Context()
     pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVTIMEO, 30_000)  # zmq.Again after 30 s of nothing
     pull.bind(f"ipc://{path}")
     rec = bytes(REC)
 
