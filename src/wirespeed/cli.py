@@ -1098,11 +1098,15 @@ def bench_book(
             t.add_row(name, _rate(res.get(key)), f"{res[ratio]:.2f}x" if res.get(ratio) else "")
         out.print(t)
         if res.get("tick_to_book_ns_p50") is not None:
-            lt = Table(title=f"tick to book, live on the test host ({res['tick_to_book_records']:,} records, "
-                             f"{res['tick_to_book_lost_msgs']:,} messages lost)")
-            for col in ("p50", "p90", "p99", "p99.9", "max"):
-                lt.add_column(col, justify="right")
-            lt.add_row(*(f"{res[f'tick_to_book_ns_{q}'] / 1000:,.1f} µs" for q in ("p50", "p90", "p99", "p999", "max")))
+            lt = Table(title="tick to book, live on the test host: capture stamp -> book updated")
+            for col in ("reader", "records", "lost", "p50", "p90", "p99", "p99.9", "max"):
+                lt.add_column(col, justify="left" if col == "reader" else "right")
+            for name, key in (("C: Books.follow", "tick_to_book"),
+                              ("Python: poll + records", "tick_to_book_py")):
+                if res.get(f"{key}_ns_p50") is None:
+                    continue
+                lt.add_row(name, f"{res[f'{key}_records']:,}", f"{res[f'{key}_lost_msgs']:,}",
+                           *(f"{res[f'{key}_ns_{q}'] / 1000:,.1f} µs" for q in ("p50", "p90", "p99", "p999", "max")))
             out.print(lt)
         elif res.get("tick_to_book_skipped"):
             err.print(f"tick to book not measured: {res['tick_to_book_skipped']}")

@@ -32,12 +32,16 @@ def test_bench_book_cli_json() -> None:
 @pytest.mark.privileged
 def test_tick_to_book_live_on_the_test_host() -> None:
     """Every message the simulator sent reached the books through the ring and
-    Books.follow, and each record's tick to book was measured."""
+    Books.follow (and again through the Python loop, its peer), and each
+    record's tick to book was measured."""
     res = bb.run(bb.BookBenchOptions(msgs=20_000, symbols=10, rounds=1, meatpy_msgs=1_000, live_s=1.0))
     assert res["tick_to_book_lost_msgs"] == 0 and res["tick_to_book_ring_lost"] == 0
     assert res["tick_to_book_applied_msgs"] == res["tick_to_book_sent_msgs"] > 10_000
     assert res["tick_to_book_records"] > 1_000
     assert 0 < res["tick_to_book_ns_p50"] <= res["tick_to_book_ns_p99"] <= res["tick_to_book_ns_max"]
+    # the peer, the Python loop, in the same run
+    assert res["tick_to_book_py_lost_msgs"] == 0 and res["tick_to_book_py_ns_p50"] > 0
+    assert res["tick_to_book_py_over_follow_p50"] is not None
 
 
 def test_without_root_tick_to_book_says_why(monkeypatch: pytest.MonkeyPatch) -> None:

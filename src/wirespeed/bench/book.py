@@ -22,7 +22,9 @@ lines into the test host's veth; a capture stamps each frame as it takes it
 from the socket and publishes it into a ring; a reader process on a core of
 its own runs `Books.follow` (the C loop: ring -> frame check -> session ->
 A/B arbitration -> books, spinning) and notes, per record, the time from
-the capture's stamp to the book being updated. The capture blocks in recv
+the capture's stamp to the book being updated. Its peer, in the same run
+on the same bed: the Python loop over `RingReader.poll` and `Books.records`
+(`tick_to_book_py_*`). The capture blocks in recv
 on the sender's core: with two cores, a busy-polling capture would take
 the reader's. The first half second is left out (warm-up). Without root
 the figure is None and says why.
@@ -119,24 +121,37 @@ def _meatpy(day: bytes) -> tuple[float, int, int] | None:
         return n / (time.perf_counter() - t), n, refused
 
 
-def _read_books(ring: str, seconds: float) -> dict[str, Any]:
-    """The reader: Books.follow on the ring for `seconds` (C, spinning); returns each
-    record's tick to book, the feed's state and what the reader lost."""
+def _read_books(ring: str, seconds: float, how: str) -> dict[str, Any]:
+    """The reader, spinning on the ring for `seconds`: `follow` is Books.follow (the C
+    loop), `poll` the Python loop over RingReader.poll and Books.records (a C call per
+    batch). Returns each record's tick to book, the feed's state and what was lost."""
     import wirespeed
     from wirespeed.ring import RingReader
 
     books = wirespeed.Books(max_orders=1 << 20, max_levels=1 << 18)
     lat = np.empty(4_000_000, dtype=np.int64)
+    torn = 0
     with RingReader(ring, "oldest") as r:
-        records, measured = books.follow(r, seconds, lat)
+        if how == "follow":
+            _records, measured = books.follow(r, seconds, lat)
+        else:
+            measured, end = 0, time.monotonic() + seconds
+            while time.monotonic() < end:
+                batch = r.poll(65536, copy=False)
+                n = books.records(batch, lat[measured:])
+                torn += n - int(batch.verify().sum())
+                measured += n
+                batch.release()
         lost = r.native.lost
     sessions = list(books.stats()["sessions"].values())
-    return {"lat": lat[:measured].copy(), "records": records, "ring_lost": lost,
-            "feed": sessions[0] if sessions else {}}
+    return {"lat": lat[:measured].copy(), "ring_lost": lost + torn, "feed": sessions[0] if sessions else {}}
+
+
+READERS = {"follow": "", "poll": "_py"}  # how -> key infix: Books.follow is the figure, the Python loop its peer
 
 
 def _tick_to_book(opts: BookBenchOptions, step: Callable[[str], None]) -> dict[str, Any]:
-    """Capture stamp -> book updated, per record, live on the test host."""
+    """Capture stamp -> book updated, per record, live on the test host, for each reader."""
     from wirespeed import capture as cap
     from wirespeed import sim as S
     from wirespeed import testbed
@@ -144,6 +159,7 @@ def _tick_to_book(opts: BookBenchOptions, step: Callable[[str], None]) -> dict[s
 
     ring = f"/dev/shm/wsbench-book-{os.getpid()}"
     groups = [("239.9.7.1", 30971, "A"), ("239.9.7.2", 30972, "B")]
+    out: dict[str, Any] = {}
     with testbed.provided(step) as tb, cap.receive_core() as reader_cpu:
         send_cpu = min(os.sched_getaffinity(0))
         feeds = [cap.FeedSpec("itch", g, p, line) for g, p, line in groups]
@@ -154,27 +170,36 @@ def _tick_to_book(opts: BookBenchOptions, step: Callable[[str], None]) -> dict[s
         sim_cfg = S.SimConfig(lines=[S.Line(g, p) for g, p, _ in groups], rate=opts.live_rate,
                               duration_s=opts.live_s, symbols=opts.symbols, seed=opts.seed, netns=tb.netns,
                               iface=tb.peer_if, source=tb.peer_addr, send="raw")
-        step(f"tick to book: {opts.live_rate:,.0f} msg/s on A and B for {opts.live_s:g} s")
-        try:
-            with cap.Background(cfg):
-                proc, conn = run_child(_read_books, ring, opts.live_s + 1.5, cpu=reader_cpu)
-                time.sleep(0.3)
-                sent = S.run(sim_cfg)
-                got = collect(proc, conn, timeout=opts.live_s + 30)
-        finally:
+        for how, infix in READERS.items():
+            step(f"tick to book ({how}): {opts.live_rate:,.0f} msg/s on A and B for {opts.live_s:g} s")
             Path(ring).unlink(missing_ok=True)
+            try:
+                with cap.Background(cfg):
+                    proc, conn = run_child(_read_books, ring, opts.live_s + 1.5, how, cpu=reader_cpu)
+                    time.sleep(0.3)
+                    sent = S.run(sim_cfg)
+                    got = collect(proc, conn, timeout=opts.live_s + 30)
+            finally:
+                Path(ring).unlink(missing_ok=True)
+            out.update(_tick_summary(f"tick_to_book{infix}", got, sent, opts))
+    for q in ("p50", "p99"):
+        c, py = out.get(f"tick_to_book_ns_{q}"), out.get(f"tick_to_book_py_ns_{q}")
+        out[f"tick_to_book_py_over_follow_{q}"] = py / c if c and py else None
+    return out
+
+
+def _tick_summary(key: str, got: dict[str, Any], sent: dict[str, Any], opts: BookBenchOptions) -> dict[str, Any]:
     lat = got["lat"]
     keep = lat[int(len(lat) * 0.5 / opts.live_s):]  # the sim is paced: its first half second is warm-up
     feed = got["feed"]
-    out: dict[str, Any] = {"tick_to_book_records": int(len(keep)), "tick_to_book_ring_lost": got["ring_lost"],
-                           "tick_to_book_sent_msgs": int(sent.get("next_seq", 1)) - 1,
-                           "tick_to_book_applied_msgs": feed.get("messages", 0),
-                           "tick_to_book_lost_msgs": feed.get("lost", 0)}
+    out: dict[str, Any] = {f"{key}_records": int(len(keep)), f"{key}_ring_lost": got["ring_lost"],
+                           f"{key}_sent_msgs": int(sent.get("next_seq", 1)) - 1,
+                           f"{key}_applied_msgs": feed.get("messages", 0), f"{key}_lost_msgs": feed.get("lost", 0)}
     if len(keep):
         h = hist.from_ns(keep)
         summ = hist.summary(h)
-        out.update({f"tick_to_book_ns_{q}": summ[q] for q in ("p50", "p90", "p99", "p999", "max", "mean")})
-        out["tick_to_book_hist"] = hist.encode(h)
+        out.update({f"{key}_ns_{q}": summ[q] for q in ("p50", "p90", "p99", "p999", "max", "mean")})
+        out[f"{key}_hist"] = hist.encode(h)
     return out
 
 
