@@ -280,25 +280,41 @@ static PyObject *feed_request_tuple(ws_feed_t *f, uint64_t now)
 	return Py_BuildValue("(y#KI)", session, (Py_ssize_t)10, (unsigned long long)seq, (unsigned int)count);
 }
 
-static int Feed_init(FeedObject *self, PyObject *args, PyObject *kw)
+/* The arguments FeedHandler and FeedRouter share - the books and a feed's
+ * config (hold 50 ms, no re-requests, retry 5 ms, 3 requests a gap) - and,
+ * when max_sessions is given, the router's table size (64). */
+static int feed_args(PyObject *args, PyObject *kw, const char *who, PyObject **books, ws_feed_cfg_t *cfg,
+                     unsigned int *max_sessions)
 {
-	static char *kwlist[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests", NULL};
-	PyObject *books;
-	ws_feed_cfg_t cfg = {.hold_timeout_ns = 50000000ull, .request_after_ns = 0, .retry_ns = 5000000ull,
-	                     .max_requests = 3};
-	unsigned long long timeout = cfg.hold_timeout_ns, after = 0, retry = cfg.retry_ns;
-	unsigned int max_req = cfg.max_requests;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|KKKI", kwlist, &BookType, &books, &timeout, &after, &retry,
-	                                 &max_req))
+	static char *feed_kw[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests", NULL};
+	static char *route_kw[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests",
+	                           "max_sessions", NULL};
+	unsigned long long timeout = 50000000ull, after = 0, retry = 5000000ull;
+	unsigned int max_req = 3, sessions = 64;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, max_sessions ? "O!|KKKII" : "O!|KKKI", max_sessions ? route_kw : feed_kw,
+	                                 &BookType, books, &timeout, &after, &retry, &max_req, &sessions))
 		return -1;
-	cfg.hold_timeout_ns = timeout;
-	cfg.request_after_ns = after;
-	cfg.retry_ns = retry;
-	cfg.max_requests = max_req;
-	if (!((BookObject *)books)->books) {
-		PyErr_SetString(PyExc_ValueError, "FeedHandler: the BookEngine is not initialised");
+	if (!((BookObject *)*books)->books) {
+		PyErr_Format(PyExc_ValueError, "%s: the BookEngine is not initialised", who);
 		return -1;
 	}
+	if (max_sessions && (!sessions || sessions > 4096)) {
+		PyErr_Format(PyExc_ValueError, "%s: max_sessions is 1..4096", who);
+		return -1;
+	}
+	*cfg = (ws_feed_cfg_t){.hold_timeout_ns = timeout, .request_after_ns = after, .retry_ns = retry,
+	                       .max_requests = max_req};
+	if (max_sessions)
+		*max_sessions = sessions;
+	return 0;
+}
+
+static int Feed_init(FeedObject *self, PyObject *args, PyObject *kw)
+{
+	PyObject *books;
+	ws_feed_cfg_t cfg;
+	if (feed_args(args, kw, "FeedHandler", &books, &cfg, NULL))
+		return -1;
 	ws_feed_delete(self->feed);
 	Py_XDECREF(self->books);
 	Py_INCREF(books);
@@ -419,24 +435,11 @@ typedef struct {
 
 static int Router_init(RouterObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"books", "hold_timeout_ns", "request_after_ns", "retry_ns", "max_requests",
-	                         "max_sessions", NULL};
 	PyObject *books;
-	unsigned long long timeout = 50000000ull, after = 0, retry = 5000000ull;
-	unsigned int max_req = 3, max_sessions = 64;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|KKKII", kwlist, &BookType, &books, &timeout, &after, &retry,
-	                                 &max_req, &max_sessions))
+	ws_feed_cfg_t cfg;
+	unsigned int max_sessions;
+	if (feed_args(args, kw, "FeedRouter", &books, &cfg, &max_sessions))
 		return -1;
-	if (!((BookObject *)books)->books) {
-		PyErr_SetString(PyExc_ValueError, "FeedRouter: the BookEngine is not initialised");
-		return -1;
-	}
-	if (!max_sessions || max_sessions > 4096) {
-		PyErr_SetString(PyExc_ValueError, "FeedRouter: max_sessions is 1..4096");
-		return -1;
-	}
-	ws_feed_cfg_t cfg = {.hold_timeout_ns = timeout, .request_after_ns = after, .retry_ns = retry,
-	                     .max_requests = max_req};
 	ws_route_delete(self->route);
 	Py_XDECREF(self->books);
 	Py_INCREF(books);
