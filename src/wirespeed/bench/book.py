@@ -24,10 +24,10 @@ its own runs `Books.follow` (the C loop: ring -> frame check -> session ->
 A/B arbitration -> books, spinning) and notes, per record, the time from
 the capture's stamp to the book being updated. Its peer, in the same run
 on the same bed: the Python loop over `RingReader.poll` and `Books.records`
-(`tick_to_book_py_*`). The capture blocks in recv
-on the sender's core: with two cores, a busy-polling capture would take
-the reader's. The first half second is left out (warm-up). Without root
-the figure is None and says why.
+(`tick_to_book_py_*`). The capture blocks in recv on the sender's core:
+with two cores, a busy-polling capture would take the reader's. The first
+half second is left out (warm-up). Without root the figure is None and
+says why.
 """
 from __future__ import annotations
 
@@ -245,7 +245,7 @@ def run(opts: BookBenchOptions, progress: Callable[[str], None] | None = None) -
     if not opts.live:
         res["tick_to_book_skipped"] = "not asked for (--no-live)"
     elif os.geteuid() != 0:
-        res["tick_to_book_skipped"] = "needs root: the test host (network namespace, veth, af_xdp)"
+        res["tick_to_book_skipped"] = "needs root: the test host (network namespace, veth, capture)"
     else:
         res.update(_tick_to_book(opts, step))
     res["goals"] = goals_report(GOALS, res)

@@ -314,6 +314,13 @@ static inline void ws_level_free(ws_books_t *b, uint32_t li)
 	b->level_free = li;
 }
 
+/* The back (best) level leaves its side; the padding follows it. */
+static inline void ws_side_pop(ws_books_t *b, ws_side_t *s)
+{
+	ws_level_free(b, s->lv[--s->n].li);
+	s->lv[s->n] = (ws_lvref_t){WS_PAD, WS_BOOK_NIL};
+}
+
 /* Drop a side's ghosts: their levels go back to the pool. Moves positions. */
 static void ws_side_compact(ws_books_t *b, ws_side_t *s)
 {
@@ -452,11 +459,12 @@ WS_HOT static inline void ws_remove(ws_books_t *b, uint32_t oi)
 	if (!l->count) {
 		ws_side_t *s = &b->books[o->locate].side[o->side];
 		if (s->lv[s->n - 1].li == o->level) {
-			/* the best went: it and the ghosts right under it leave */
-			do {
-				ws_level_free(b, s->lv[--s->n].li);
-				s->lv[s->n] = (ws_lvref_t){WS_PAD, WS_BOOK_NIL};
-			} while (s->n && !b->levels[s->lv[s->n - 1].li].count && (s->ghosts--, b->ghosts--, 1));
+			ws_side_pop(b, s); /* the best went, and the ghosts right under it */
+			while (s->n && !b->levels[s->lv[s->n - 1].li].count) {
+				s->ghosts--;
+				b->ghosts--;
+				ws_side_pop(b, s);
+			}
 		} else {
 			b->ghosts++;
 			if (WS_UNLIKELY(++s->ghosts > WS_MAX_GHOSTS))
