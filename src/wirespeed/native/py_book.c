@@ -420,7 +420,6 @@ PyTypeObject FeedType = {
  * the books are read from Python between batches, never during one. */
 
 #include <arpa/inet.h>
-#include <time.h>
 
 #include "route.h"
 
@@ -524,11 +523,8 @@ static PyObject *Router_follow(RouterObject *self, PyObject *args)
 			PyBuffer_Release(&lat);
 		return PyErr_NoMemory();
 	}
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	uint64_t until = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec + (uint64_t)(seconds * 1e9);
 	uint64_t measured = 0;
-	int64_t n = ws_route_follow(self->route, rd, until, buf, buf_sz, lat.buf, lat.buf ? (uint64_t)lat.len / 8 : 0,
+	int64_t n = ws_route_follow(self->route, rd, (uint64_t)(seconds * 1e9), buf, buf_sz, lat.buf, lat.buf ? (uint64_t)lat.len / 8 : 0,
 	                            &measured);
 	PyMem_Free(buf);
 	if (lat.buf)

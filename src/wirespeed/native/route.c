@@ -133,11 +133,8 @@ uint32_t ws_route_records(ws_route_t *r, const ws_ring_rec_t *recs, uint32_t n, 
 		} else {
 			ws_route_frame(r, payload + rec->pos, rec->len, rec->ts_ns);
 		}
-		if (lat_ns) {
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			lat_ns[i] = (int64_t)((uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec - rec->ts_ns);
-		}
+		if (lat_ns)
+			lat_ns[i] = (int64_t)(ws_ring_now_ns() - rec->ts_ns); /* the stamps' clock, CLOCK_REALTIME */
 	}
 	return n;
 }
@@ -149,9 +146,10 @@ static uint64_t ws_mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t until_ns, uint8_t *buf, uint64_t buf_sz,
+int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t for_ns, uint8_t *buf, uint64_t buf_sz,
                         int64_t *lat_ns, uint64_t lat_cap, uint64_t *lat_n)
 {
+	uint64_t until_ns = ws_mono_ns() + for_ns;
 	ws_ring_rec_t recs[256];
 	int64_t total = 0;
 	*lat_n = 0;

@@ -58,13 +58,13 @@ uint32_t ws_route_records(ws_route_t *r, const ws_ring_rec_t *recs, uint32_t n, 
 
 /* ws_route_follow: the live loop. Reads rd (copying each record out, so a
  * record the writer laps is never applied torn) and routes every batch,
- * spinning without sleeping or a syscall until CLOCK_MONOTONIC passes
- * until_ns. lat_ns[0..lat_cap) takes each record's tick to book, in
- * order, as in ws_route_records; *lat_n says how many were written (the
+ * spinning without sleeping or a syscall for for_ns (CLOCK_MONOTONIC).
+ * lat_ns[0..lat_cap) takes each record's tick to book, in order, as in
+ * ws_route_records; *lat_n says how many were written (the
  * rest are not measured, never an error). buf (buf_sz >= 8 x
  * WS_RING_MAX_PAYLOAD) is scratch for the payloads. Returns the records
  * read, or a negative WS_RING_E* from the ring. */
-int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t until_ns, uint8_t *buf, uint64_t buf_sz,
+int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t for_ns, uint8_t *buf, uint64_t buf_sz,
                         int64_t *lat_ns, uint64_t lat_cap, uint64_t *lat_n);
 
 /* ws_route_reply: a retransmission reply (line 2), routed by its session. */
