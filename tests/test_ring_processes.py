@@ -116,10 +116,10 @@ def _reader_proc(path: str, total_last: int, slow: bool, out) -> None:
         out.send("joined")
         got = 0
         while r.next_seq <= total_last:
-            b = r.wait(timeout=5, max=1000)
+            b = r.wait(timeout=5, max=200 if slow else 1000)
             check_batch(b)
             got += len(b)
-            if slow and len(b):
+            if slow and len(b) and not r.lost:  # once lapped, catch up: the count is what is checked
                 time.sleep(0.05)
             if not len(b) and not b.lost:
                 break
@@ -128,10 +128,15 @@ def _reader_proc(path: str, total_last: int, slow: bool, out) -> None:
 
 def test_four_readers_one_slow(ring_dir) -> None:
     """Fast readers see every record; the slow one gets an exact loss count;
-    the writer keeps its pace."""
+    the writer keeps its pace.
+
+    Five processes share two cores here, and a CI machine can take a reader
+    off its core for a few hundred milliseconds. The ring holds 1.3 s of the
+    writer's output so that only a reader that is truly slow (4 k records/s
+    against 100 k/s) is lapped, never a fast one that was descheduled."""
     path = ring_dir / "four"
-    Ring.create(path, size="4M", entries=1 << 14)
-    total, rate = 150_000, 100_000
+    Ring.create(path, size="32M", entries=1 << 17)
+    total, rate = 200_000, 100_000
     pipes, procs = [], []
     for i in range(4):
         a, b = ctx.Pipe(duplex=False)
