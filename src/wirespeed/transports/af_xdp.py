@@ -62,7 +62,7 @@ class AfXdpOptions:
         if self.zerocopy not in ZEROCOPY:
             raise UsageError(f"zerocopy {self.zerocopy!r}", "auto, on or off")
         if self.frames < 64 or self.frames & (self.frames - 1):
-            raise UsageError(f"xsk_frames {self.frames}", "a power of two, at least 64 (default 4096)")
+            raise UsageError(f"xsk_frames {self.frames}", "a power of two, at least 64 (default 16384)")
         if self.frame_size not in (2048, 4096):
             raise UsageError(f"xsk_frame_size {self.frame_size}", "2048 or 4096")
         if self.malformed not in ("skip", "keep"):
