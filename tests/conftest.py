@@ -39,6 +39,22 @@ def _fail_unprivileged() -> None:
     pytest.fail("privileged test run without root where privilege is required (CI)")
 
 
+@pytest.fixture
+def ring_path() -> str:
+    """A ring file's path in /dev/shm for one test, removed after it."""
+    path = Path(f"/dev/shm/ws-test-ring-{os.getpid()}")
+    yield str(path)
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def alloc_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The malloc counter of tests/alloc.py, built once, for LD_PRELOAD."""
+    from tests import alloc
+
+    return alloc.build(tmp_path_factory.mktemp("alloc"))
+
+
 @pytest.fixture(scope="session")
 def testbed_cfg():
     """A test host of its own (names unlike the default, so a developer's

@@ -21,13 +21,6 @@ from wirespeed.ring import RingReader
 REBUILT, TS_KERNEL, KERNEL = 0x1, 0x2, 0x100
 
 
-@pytest.fixture
-def ring_path():
-    path = Path(f"/dev/shm/ws-captest-{os.getpid()}")
-    yield str(path)
-    path.unlink(missing_ok=True)
-
-
 def _capture_while(cfg: cap.CaptureConfig, send) -> dict:
     stop = threading.Event()
     res: dict = {}

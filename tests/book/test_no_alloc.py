@@ -8,22 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-# malloc, calloc and realloc, counted, then glibc's own
-COUNTER = r"""
-#include <stddef.h>
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static unsigned long n;
-void *malloc(size_t s) { n++; return __libc_malloc(s); }
-void *calloc(size_t a, size_t b) { n++; return __libc_calloc(a, b); }
-void *realloc(void *p, size_t s) { n++; return __libc_realloc(p, s); }
-unsigned long ws_malloc_count(void) { return n; }
-"""
+from tests.conftest import REPO
 
 CHILD = r"""
 import ctypes, numpy as np
@@ -41,15 +26,6 @@ before = count()
 n = eng.apply_day(second)
 print("apply_day", n, count() - before)
 """
-
-
-@pytest.fixture(scope="module")
-def counter(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("malloc")
-    (d / "count.c").write_text(COUNTER)
-    so = d / "libcount.so"
-    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(so), str(d / "count.c")], check=True)
-    return so
 
 
 ROUTER = r"""
@@ -82,22 +58,22 @@ def _child(so: Path, code: str) -> list[str]:
     return out.stdout.split()
 
 
-def test_the_books_allocate_nothing_per_message(counter: Path) -> None:
-    name, n, mallocs = _child(counter, CHILD)
+def test_the_books_allocate_nothing_per_message(alloc_shim: Path) -> None:
+    name, n, mallocs = _child(alloc_shim, CHILD)
     assert name == "apply_day" and int(n) > 150_000
     assert int(mallocs) == 0, f"{mallocs} allocations while applying {n} messages"
 
 
-def test_the_counter_sees_allocations(counter: Path) -> None:
+def test_the_counter_sees_allocations(alloc_shim: Path) -> None:
     """The check can fail: a fresh engine's first messages grow its side arrays."""
     code = CHILD.replace("eng.apply_day(first)\n", "")
-    _name, _n, mallocs = _child(counter, code)
+    _name, _n, mallocs = _child(alloc_shim, code)
     assert int(mallocs) > 50
 
 
-def test_the_router_allocates_nothing_per_frame(counter: Path, tmp_path: Path) -> None:
+def test_the_router_allocates_nothing_per_frame(alloc_shim: Path, tmp_path: Path) -> None:
     """A/B frames with reordering and duplicates through FeedRouter.records: once the
     session's feed exists, frames, arbitration, holds and books allocate nothing."""
-    name, n, mallocs = _child(counter, f"PATH = {str(tmp_path / 'ab.pcapng')!r}\n" + ROUTER)
+    name, n, mallocs = _child(alloc_shim, f"PATH = {str(tmp_path / 'ab.pcapng')!r}\n" + ROUTER)
     assert name == "records" and int(n) > 10_000
     assert int(mallocs) == 0, f"{mallocs} allocations for {n} frames"

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import dpkt
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,13 +20,6 @@ from wirespeed.pcapng import PcapFileError, PcapngWriter, read_packets
 from wirespeed.ring import RingReader
 
 PCAP_FLAG, MALFORMED_FLAG = 0x300, 0x8
-
-
-@pytest.fixture
-def ring_path():
-    path = Path(f"/dev/shm/ws-pcaptest-{os.getpid()}")
-    yield str(path)
-    path.unlink(missing_ok=True)
 
 
 def _sim_file(tmp_path: Path, count: int = 3000, rate: float = 20_000) -> Path:
