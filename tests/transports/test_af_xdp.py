@@ -32,13 +32,6 @@ pytestmark = pytest.mark.privileged
 AF_XDP_FLAG, TS_USER, MALFORMED_FLAG, REBUILT = 0x200, 0x4, 0x8, 0x1
 
 
-@pytest.fixture
-def ring_path():
-    path = Path(f"/dev/shm/ws-xdptest-{os.getpid()}")
-    yield str(path)
-    path.unlink(missing_ok=True)
-
-
 def _xdp_attached(iface: str) -> bool:
     out = subprocess.run(["ip", "-j", "-d", "link", "show", iface], capture_output=True, text=True, check=True)
     return "xdp" in json.loads(out.stdout)[0]
@@ -203,10 +196,11 @@ def test_feeds_added_while_running(testbed_cfg, ring_path) -> None:
     assert (before, after, final) == (0, 1, 1)
 
 
-def _capture_proc(tb, ring_path: str, group: str, port: int, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+def _capture_proc(tb, ring_path: str, group: str, port: int, *extra: str, transport: str = "af_xdp",
+                  env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), **(env or {}))
     return subprocess.Popen([sys.executable, "-m", "wirespeed", "capture", "-i", tb.host_if, "--feed",
-                             f"f={group}:{port}", "-t", "af_xdp", "--ring", ring_path, "--ring-size", "16M", "--json",
+                             f"f={group}:{port}", "-t", transport, "--ring", ring_path, "--ring-size", "16M", "--json",
                              *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -218,11 +212,19 @@ def _wait_attached(tb, proc: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-def _rx_thread(pid: int) -> int:
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        if (task / "comm").read_text().strip() == "ws-rx-af_xdp":
-            return int(task.name)
-    raise AssertionError("no ws-rx-af_xdp thread")
+def _rx_thread(pid: int, name: str = "ws-rx-af_xdp", timeout: float = 0.0) -> int:
+    """The kernel thread id of the capture's receive loop (named when it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                if (task / "comm").read_text().strip() == name:
+                    return int(task.name)
+            except FileNotFoundError:  # a thread that ended while we looked
+                continue
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no {name} thread in process {pid}")
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("mode", ["busy", "block"])
