@@ -7,16 +7,13 @@ tests/book/test_no_alloc.py; the af_xdp loop's syscalls in test_af_xdp.py.)"""
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests import alloc
-from tests.transports.test_af_xdp import _capture_proc, _rx_thread, _wait_attached
-from wirespeed import sim as S
-from wirespeed.ring import RingReader
+from tests.transports.test_af_xdp import _capture_proc, _rx_thread, _steady_feed, _wait_attached
 
 pytestmark = pytest.mark.privileged
 
@@ -34,24 +31,15 @@ def test_receive_loop_allocates_nothing_per_packet(testbed_cfg, ring_path, alloc
         if transport == "af_xdp":
             _wait_attached(tb, proc)
         tid = _rx_thread(proc.pid, f"ws-rx-{transport}", timeout=15)
-        sim_cfg = S.SimConfig(lines=[S.Line(group, port)], rate=20_000, count=0, duration_s=6,
-                              netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
-        sender = threading.Thread(target=S.run, args=(sim_cfg,))
-        sender.start()
-        time.sleep(1.5)  # steady state: the first packets have been through
-        with RingReader(ring_path) as r:
-            head0 = r.head_seq
-        before = alloc.snapshot(proc.pid, report)
-        time.sleep(3)
-        after = alloc.snapshot(proc.pid, report)
-        with RingReader(ring_path) as r:
-            head1 = r.head_seq
-        sender.join()
+        with _steady_feed(tb, ring_path, group, port, 5) as window:
+            before = alloc.snapshot(proc.pid, report)
+            time.sleep(3)
+            after = alloc.snapshot(proc.pid, report)
     finally:
         proc.send_signal(signal.SIGINT)
         out, errs = proc.communicate(30)
     assert proc.returncode == 0, errs
-    assert head1 - head0 > 20_000, "traffic flowed through the loop while it was counted"
+    assert window["packets"] > 20_000, "traffic flowed through the loop while it was counted"
     assert sum(after.values()) > sum(before.values()), "the counter saw nothing in the whole process"
     grown = after.get(tid, 0) - before.get(tid, 0)
-    assert grown == 0, f"{grown} allocations in {transport}/{mode}'s receive loop for {head1 - head0} packets"
+    assert grown == 0, f"{grown} allocations in {transport}/{mode}'s receive loop for {window['packets']} packets"
