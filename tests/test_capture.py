@@ -22,20 +22,20 @@ REBUILT, TS_KERNEL, KERNEL = 0x1, 0x2, 0x100
 
 
 def _capture_while(cfg: cap.CaptureConfig, send) -> dict:
-    stop = threading.Event()
-    res: dict = {}
-    t = threading.Thread(target=lambda: res.update(cap.run(cfg, stop=stop)))
-    t.start()
-    deadline = time.monotonic() + 10
-    while not Path(cfg.ring).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    sent = send()
-    time.sleep(0.5)
-    stop.set()
-    t.join(10)
-    res["sent"] = sent
-    return res
+    """Capture while send() runs: run()'s result, with send()'s as "sent". The
+    capture receives before send() starts (Background waits until the
+    transport is open) and stops once the ring has been still for 0.5 s, so
+    a receive thread that a busy machine held back still takes everything."""
+    with cap.Background(cfg) as c:
+        sent = send()
+        with RingReader(cfg.ring) as r:
+            head, still_since = r.head_seq, time.monotonic()
+            deadline = still_since + 15
+            while time.monotonic() - still_since < 0.5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                if r.head_seq != head:
+                    head, still_since = r.head_seq, time.monotonic()
+    return dict(c.result, sent=sent)
 
 
 @pytest.mark.privileged

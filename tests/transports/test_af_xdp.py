@@ -168,34 +168,44 @@ def test_malformed_frames_on_the_feed_are_counted(testbed_cfg, ring_path, policy
 
 
 def test_feeds_added_while_running(testbed_cfg, ring_path) -> None:
+    """A feed added while the loop runs is captured from its next frame, and
+    no more once removed. Each step sends the late feed's frame and then a
+    marker on the first feed: frames are taken in order, so once the marker
+    is in the ring the late frame's fate is decided (no sleeping and hoping)."""
     tb = testbed_cfg
     Path(ring_path).unlink(missing_ok=True)
     from wirespeed.ring import Ring, RingWriter
 
     Ring.create(ring_path, size="16M")
     t = AfXdpTransport(tb.host_if, [Stream(1, "a", "239.7.1.6", 34006)])
-    with RingWriter(ring_path) as w:
+    late = _frame(b"late feed", "239.7.1.7", 34007)
+
+    def step(r: RingReader, k: int) -> list[bytes]:
+        marker = f"marker {k}".encode()
+        _send_raw(tb, [late, _frame(marker, "239.7.1.6", 34006)])
+        got: list[bytes] = []
+        deadline = time.monotonic() + 10
+        while not got or not got[-1].endswith(marker):
+            assert time.monotonic() < deadline, f"{marker!r} never reached the ring"
+            b = r.wait(timeout=0.1)
+            got += [bytes(b.payload_of(i))[42:] for i in range(len(b))]  # UDP payloads
+        return got
+
+    with RingWriter(ring_path) as w, RingReader(ring_path, "oldest") as r:
         t.open()
         th = threading.Thread(target=t.run, args=(w._w,))
         th.start()
         try:
-            frame = _frame(b"late feed", "239.7.1.7", 34007)
-            _send_raw(tb, [frame])
-            time.sleep(0.2)
-            before = t.stats()["packets"]
+            before = step(r, 0)
             t.add_stream(Stream(2, "b", "239.7.1.7", 34007))
-            _send_raw(tb, [frame])
-            time.sleep(0.2)
-            after = t.stats()["packets"]
+            after = step(r, 1)
             t.remove_stream(t.streams[-1])
-            _send_raw(tb, [frame])
-            time.sleep(0.2)
-            final = t.stats()["packets"]
+            final = step(r, 2)
         finally:
             t.stop()
             th.join(5)
             t.close()
-    assert (before, after, final) == (0, 1, 1)
+    assert (before, after, final) == ([b"marker 0"], [b"late feed", b"marker 1"], [b"marker 2"])
 
 
 def _capture_proc(tb, ring_path: str, group: str, port: int, *extra: str, transport: str = "af_xdp",
