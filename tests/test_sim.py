@@ -239,6 +239,14 @@ class Receiver:
             if p.is_end_of_session:  # a reordered packet may still be behind it
                 self.sock.settimeout(0.3)
 
+    def wait_past(self, seq: int, timeout: float = 15.0) -> None:
+        """Until the sim has sent message `seq` (so its re-request server, bound
+        before the first packet, is up and has that message), instead of sleeping."""
+        deadline = time.monotonic() + timeout
+        while not any(p.seq + p.count > seq for p in self.packets[-8:]):
+            assert time.monotonic() < deadline, f"message {seq} never arrived"
+            time.sleep(0.01)
+
     def data(self) -> list[mold.Packet]:
         self.thread.join(10)
         self.sock.close()
@@ -283,7 +291,7 @@ def test_live_retransmission_server(testbed_cfg) -> None:
     result: dict = {}
     t = threading.Thread(target=lambda: result.update(S.run(cfg)))
     t.start()
-    time.sleep(1.0)
+    rx.wait_past(20)
     q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     q.bind((tb.host_addr, 0))
     q.settimeout(2)
@@ -325,10 +333,11 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
     tb = testbed_cfg
     cfg = live_cfg(tb, lines=[S.Line("239.5.0.5", 31005)], rate=10_000, duration_s=1.5, rtx_port=31101,
                    rtx_allow="10.99.0.0/16")
+    rx = Receiver("239.5.0.5", 31005, tb.host_addr)
     result: dict = {}
     t = threading.Thread(target=lambda: result.update(S.run(cfg)))
     t.start()
-    time.sleep(0.7)
+    rx.wait_past(5)
     q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     q.bind((tb.host_addr, 0))
     q.settimeout(0.5)
@@ -336,6 +345,7 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
     with pytest.raises(socket.timeout):
         q.recv(9000)
     t.join()
+    rx.data()
     assert result["rtx_refused_addr"] == 1 and result["rtx_answered"] == 0
 
 
