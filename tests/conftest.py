@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,15 @@ def testbed_cfg():
     testbed.up(cfg)
     yield cfg
     testbed.down(cfg)
+
+
+def wait_until(cond: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait for cond() rather than sleep a guess (a loaded CI machine is slow);
+    fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
 
 
 def run_cli(*args: str, user: str | None = None, check_rc: int | None = None,

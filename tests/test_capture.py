@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from wirespeed import capture as cap
 from wirespeed import record as rec
 from wirespeed import sim as S
@@ -84,11 +84,13 @@ def test_socket_overflow_is_counted_exactly(testbed_cfg, ring_path, monkeypatch)
                               netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr))  # nobody reads meanwhile
         th = threading.Thread(target=lambda: t.run(writer._w))
         th.start()
-        time.sleep(0.5)
+        wait_until(lambda: t.stats()["packets"] > 0, "the receive thread took nothing from the queue")
+        time.sleep(0.2)  # the few datagrams a 4 KiB queue holds come in the same batch
         # one more datagram carries the overflow count of the ones before it
         s2 = S.run(S.SimConfig(lines=[S.Line("239.7.0.3", 33003)], rate=1000, count=1, duration_s=0, seed=9,
                                netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr))
-        time.sleep(0.3)
+        total = s["sent_pkts"][0] + s2["sent_pkts"][0]
+        wait_until(lambda: t.stats()["packets"] + t.stats()["sock_overflow"] >= total, "the last datagram never came")
         t.stop()
         th.join(5)
         st = t.stats()

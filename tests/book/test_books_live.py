@@ -4,12 +4,12 @@ the hole from the simulator's retransmission server - nothing lost."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import wirespeed
+from tests.conftest import wait_until
 from wirespeed import capture as cap
 from wirespeed import sim as S
 from wirespeed.ring import RingError, RingReader
@@ -44,7 +44,8 @@ def test_live_books_recover_a_hole_on_both_lines(testbed_cfg, tmp_path: Path) ->
             th = threading.Thread(target=consume, daemon=True)
             th.start()
             sent = S.run(sim_cfg)
-            time.sleep(0.5)
+            wait_until(lambda: not books.stale and sum(f["messages"] for f in books.stats()["sessions"].values())
+                   >= sent["next_seq"] - 1, "the books never caught up with what was sent")
             stop.set()
             th.join(5)
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 from tests.test_capture import _capture_while
 from tests.test_frames import _fix_ip_csum, _frame
 from wirespeed import capture as cap
@@ -217,11 +217,11 @@ def _capture_proc(tb, ring_path: str, group: str, port: int, *extra: str, transp
 
 
 def _wait_attached(tb, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 15
-    while not _xdp_attached(tb.host_if):
+    def attached() -> bool:
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "capture never attached"
-        time.sleep(0.05)
+        return _xdp_attached(tb.host_if)
+
+    wait_until(attached, "capture never attached")
 
 
 def _rx_thread(pid: int, name: str = "ws-rx-af_xdp", timeout: float = 0.0) -> int:
@@ -268,8 +268,7 @@ def test_busy_loop_makes_no_syscalls_in_steady_state(testbed_cfg, ring_path, mod
     proc = _capture_proc(tb, ring_path, "239.7.1.8", 34008, "--duration", "30", "--mode", mode)
     try:
         _wait_attached(tb, proc)
-        time.sleep(0.5)
-        tid = _rx_thread(proc.pid)
+        tid = _rx_thread(proc.pid, timeout=15)
         with _steady_feed(tb, ring_path, "239.7.1.8", 34008, 12) as window:
             st = subprocess.run(["timeout", "-s", "INT", "10", "strace", "-c", "-q", "-p", str(tid)],
                                 capture_output=True, text=True)
@@ -295,10 +294,7 @@ def test_kill_9_leaves_nothing_behind(testbed_cfg, ring_path) -> None:
     _wait_attached(tb, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(10)
-    deadline = time.monotonic() + 5
-    while _xdp_attached(tb.host_if) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _xdp_attached(tb.host_if), "the bpf_link died with the process"
+    wait_until(lambda: not _xdp_attached(tb.host_if), "the bpf_link should die with the process", timeout=5)
     with RingReader(ring_path, "oldest") as r:
         assert r.writer_state()[0] == "dead"
     # traffic is the kernel's again: a plain socket receives the feed
