@@ -3,10 +3,12 @@ call gives exactly what the frames one by one give, and every frame that
 cannot reach a feed is counted by its reason - never a crash."""
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,6 +127,57 @@ def test_follow_reads_a_ring_in_c_like_records(tmp_path: Path) -> None:
         assert live.stats() == batched.stats()
         (sess,) = live.stats()["sessions"].values()
         assert sess["lost"] == 0 and sess["messages"] > 3000
+    finally:
+        Path(ring).unlink(missing_ok=True)
+
+
+def test_follow_lets_other_threads_read_the_books(tmp_path: Path) -> None:
+    """follow spins in C without the GIL and locks the books per batch only: while
+    it runs one 1.5 s slice in a thread and a writer feeds the ring, this thread
+    reads depth and stats thousands of times (with the GIL held for the slice,
+    as before, it could not read once); the reader and the engine cannot be
+    closed or remade under it; and the books end as records() makes them."""
+    from tests.conftest import wait_until
+    from wirespeed.ring import Ring, RingReader, RingWriter
+
+    path = _recording(tmp_path, S.Faults(drop_seqs=((40, 90),)), S.Faults(dup=0.05), count=20_000)
+    frames = [f for _, _, f in read_packets(str(path))]
+    ring = f"/dev/shm/wsp-follow-mt-{id(tmp_path)}"
+    live, batched = _books(), _books()
+    done: list[tuple[int, int]] = []
+    try:
+        Ring.create(ring, size="64M")
+        with RingWriter(ring) as w, RingReader(ring, "oldest") as r:
+            now = time.time_ns()
+
+            def feed() -> None:
+                for k in range(0, len(frames), 50):
+                    for f in frames[k:k + 50]:
+                        w.append(f, ts_ns=now)
+                    time.sleep(0.002)
+
+            follower = threading.Thread(target=lambda: done.append(live.follow(r, 1.5, slice_s=1.5)))
+            writer = threading.Thread(target=feed)
+            follower.start()
+            writer.start()
+            wait_until(lambda: live.stats()["books"]["messages"] > 0, "follow applied nothing")
+            with pytest.raises(RuntimeError, match="in use"):
+                r.close()
+            with pytest.raises(RuntimeError, match="in use"):
+                live._engine.__init__()
+            reads = 0
+            while follower.is_alive():
+                live.depth(1, 5)
+                live.stats()
+                reads += 1
+            writer.join()
+            follower.join()
+        assert done == [(len(frames), 0)]
+        assert reads > 1000, f"only {reads} reads while follow ran"
+        batched.records(_batch(frames, [now] * len(frames)))
+        assert live.stats() == batched.stats()
+        for loc in range(1, 7):
+            assert live.depth(loc, 20)[0].tolist() == batched.depth(loc, 20)[0].tolist()
     finally:
         Path(ring).unlink(missing_ok=True)
 

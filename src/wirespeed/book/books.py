@@ -126,9 +126,12 @@ class Books:
                slice_s: float = 0.02) -> tuple[int, int]:
         """The live loop in C: read `reader` (a RingReader) and apply every record for
         `seconds`, spinning on the ring (no sleep, no syscall, no Python per batch), with
-        service() (re-requests, replies, timeouts) between slices of `slice_s`. This
-        thread owns the books meanwhile. `latency_ns`: an int64 array for each record's
-        tick to book, filled from the start. Returns (records, how many were measured)."""
+        service() (re-requests, replies, timeouts) between slices of `slice_s`. The C loop
+        runs without the GIL and locks the books only while it applies a batch, so other
+        Python threads run meanwhile and may read the books (bbo, depth, stats...: each
+        waits at most one batch). The reader serves this call alone until it returns.
+        `latency_ns`: an int64 array for each record's tick to book, filled from the
+        start. Returns (records, how many were measured)."""
         end = time.monotonic() + seconds
         records = measured = 0
         while True:

@@ -1,20 +1,37 @@
-/* py_book.c - _native.BookEngine, the Python type over book.h.
+/* py_book.c - _native.BookEngine, FeedHandler and FeedRouter: the Python
+ * types over book.h, feed.h and route.h.
  *
- * Ownership: a BookEngine owns its books (freed with the object). apply_day
- * borrows the caller's buffer for the call and releases the GIL while it
- * applies; the object refuses a second concurrent apply (the books have one
- * writer). Reads (depth, orders, stats) hold the GIL, so they never overlap
- * an apply started from Python.
+ * Ownership: a BookEngine owns its books (freed with the object); a
+ * FeedHandler or FeedRouter holds a reference to its BookEngine.
+ *
+ * Threads: the books have one lock, the BookEngine's mutex. Every call
+ * that touches the books, a feed or a router holds it, and so does
+ * FeedRouter.follow - which runs without the GIL - but only while it
+ * applies a batch, never while it spins on the ring. So another Python
+ * thread may read the books while follow runs, waiting at most one batch.
+ * Two rules keep this free of deadlock and of surprises:
+ *   - the mutex is never held while waiting for the GIL (follow takes it
+ *     without the GIL, and lets go before taking the GIL back);
+ *   - under the mutex no object the cyclic GC tracks (tuple, list, dict) is
+ *     made, since a collection could run Python code: calls copy what they
+ *     read into C memory, let go, then build their result.
+ * apply_day also runs without the GIL, for a whole day: the engine is busy
+ * meanwhile and every other call refuses rather than wait.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <pthread.h>
 
 #include "book.h"
 
 typedef struct {
 	PyObject_HEAD
 	ws_books_t *books;
-	int busy;
+	int busy;      /* apply_day running without the GIL */
+	int following; /* FeedRouter.follow calls running without the GIL */
+	int lock_made;
+	pthread_mutex_t lock; /* see Threads at the top */
 } BookObject;
 
 static int Book_init(BookObject *self, PyObject *args, PyObject *kw)
@@ -23,6 +40,17 @@ static int Book_init(BookObject *self, PyObject *args, PyObject *kw)
 	unsigned int max_locate = 65535, max_orders = 1u << 22, max_levels = 1u << 20;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|III", kwlist, &max_locate, &max_orders, &max_levels))
 		return -1;
+	if (self->busy || self->following) {
+		PyErr_SetString(PyExc_RuntimeError, "BookEngine is in use by another thread");
+		return -1;
+	}
+	if (!self->lock_made) {
+		if (pthread_mutex_init(&self->lock, NULL)) {
+			PyErr_SetString(PyExc_RuntimeError, "BookEngine: pthread_mutex_init() failed");
+			return -1;
+		}
+		self->lock_made = 1;
+	}
 	if (self->books)
 		ws_books_delete(self->books);
 	self->books = ws_books_create(max_locate, max_orders, max_levels);
@@ -37,6 +65,8 @@ static int Book_init(BookObject *self, PyObject *args, PyObject *kw)
 static void Book_dealloc(BookObject *self)
 {
 	ws_books_delete(self->books);
+	if (self->lock_made)
+		pthread_mutex_destroy(&self->lock);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -53,12 +83,29 @@ static int Book_ready(BookObject *self)
 	return 1;
 }
 
+/* Book_enter: ready, then the books' mutex (held by another thread at most
+ * for one of follow's batches). 0 with an error set if not ready. */
+static int Book_enter(BookObject *self)
+{
+	if (!Book_ready(self))
+		return 0;
+	pthread_mutex_lock(&self->lock);
+	return 1;
+}
+
+static void Book_leave(BookObject *self)
+{
+	pthread_mutex_unlock(&self->lock);
+}
+
 static PyObject *Book_apply_day(BookObject *self, PyObject *args)
 {
 	Py_buffer b;
 	if (!PyArg_ParseTuple(args, "y*", &b))
 		return NULL;
-	if (!Book_ready(self)) {
+	if (!Book_ready(self) || self->following) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_RuntimeError, "BookEngine is being followed in another thread");
 		PyBuffer_Release(&b);
 		return NULL;
 	}
@@ -77,13 +124,14 @@ static PyObject *Book_apply(BookObject *self, PyObject *args)
 	Py_buffer b;
 	if (!PyArg_ParseTuple(args, "y*", &b))
 		return NULL;
-	if (!Book_ready(self) || b.len > 65535) {
+	if (b.len > 65535 || !Book_enter(self)) {
 		if (!PyErr_Occurred())
 			PyErr_SetString(PyExc_ValueError, "an ITCH message is at most 65535 bytes");
 		PyBuffer_Release(&b);
 		return NULL;
 	}
 	int changed = ws_books_apply(self->books, b.buf, (uint32_t)b.len);
+	Book_leave(self);
 	PyBuffer_Release(&b);
 	return PyBool_FromLong(changed);
 }
@@ -91,9 +139,11 @@ static PyObject *Book_apply(BookObject *self, PyObject *args)
 static PyObject *Book_stats(BookObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Book_ready(self))
+	if (!Book_enter(self))
 		return NULL;
-	const ws_book_stats_t *s = ws_books_stats(self->books);
+	ws_book_stats_t snap = *ws_books_stats(self->books), *s = &snap;
+	unsigned long long live = ws_books_live_orders(self->books);
+	Book_leave(self);
 	return Py_BuildValue(
 		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "messages", s->messages, "applied", s->applied,
 		"adds", s->adds, "executes", s->executes, "cancels", s->cancels, "deletes", s->deletes, "replaces",
@@ -102,7 +152,7 @@ static PyObject *Book_stats(BookObject *self, PyObject *unused)
 		"unknown_ref", s->unknown_ref, "duplicate_ref", s->duplicate_ref, "too_many_shares", s->too_many_shares,
 		"locate_mismatch", s->locate_mismatch, "bad_locate", s->bad_locate, "bad_side", s->bad_side,
 		"pool_full", s->pool_full, "bbo_changes", s->bbo_changes, "bbo_log_full", s->bbo_log_full, "live_orders",
-		(unsigned long long)ws_books_live_orders(self->books));
+		live);
 }
 
 /* depth(locate, side, n) -> list of (price, shares, orders), best first */
@@ -110,7 +160,7 @@ static PyObject *Book_depth(BookObject *self, PyObject *args)
 {
 	unsigned int locate, n;
 	int side;
-	if (!PyArg_ParseTuple(args, "IiI", &locate, &side, &n) || !Book_ready(self))
+	if (!PyArg_ParseTuple(args, "IiI", &locate, &side, &n))
 		return NULL;
 	if (locate > 65535 || n > 1u << 20) {
 		PyErr_SetString(PyExc_ValueError, "locate is 0..65535 and n at most 2^20");
@@ -119,7 +169,12 @@ static PyObject *Book_depth(BookObject *self, PyObject *args)
 	ws_book_level_t *lv = PyMem_Malloc((n ? n : 1) * sizeof(*lv));
 	if (!lv)
 		return PyErr_NoMemory();
+	if (!Book_enter(self)) {
+		PyMem_Free(lv);
+		return NULL;
+	}
 	uint32_t k = ws_books_depth(self->books, (uint16_t)locate, side, lv, n);
+	Book_leave(self);
 	PyObject *out = PyList_New(k);
 	for (uint32_t i = 0; out && i < k; i++) {
 		PyObject *t = Py_BuildValue("(IKI)", lv[i].price, (unsigned long long)lv[i].shares, lv[i].count);
@@ -138,21 +193,25 @@ static PyObject *Book_orders(BookObject *self, PyObject *args)
 {
 	unsigned int locate, level;
 	int side;
-	if (!PyArg_ParseTuple(args, "IiI", &locate, &side, &level) || !Book_ready(self))
+	if (!PyArg_ParseTuple(args, "IiI", &locate, &side, &level))
 		return NULL;
 	if (locate > 65535) {
 		PyErr_SetString(PyExc_ValueError, "locate is 0..65535");
 		return NULL;
 	}
+	if (!Book_enter(self))
+		return NULL;
+	/* PyMem_Malloc under the mutex: plain memory, no collection can run */
 	uint32_t cap = ws_books_orders(self->books, (uint16_t)locate, side, level, NULL, NULL, 0);
 	uint64_t *refs = PyMem_Malloc((cap ? cap : 1) * sizeof(*refs));
 	uint32_t *shares = PyMem_Malloc((cap ? cap : 1) * sizeof(*shares));
+	uint32_t k = refs && shares ? ws_books_orders(self->books, (uint16_t)locate, side, level, refs, shares, cap) : 0;
+	Book_leave(self);
 	if (!refs || !shares) {
 		PyMem_Free(refs);
 		PyMem_Free(shares);
 		return PyErr_NoMemory();
 	}
-	uint32_t k = ws_books_orders(self->books, (uint16_t)locate, side, level, refs, shares, cap);
 	if (k > cap)
 		k = cap;
 	PyObject *out = PyList_New(k);
@@ -173,31 +232,38 @@ static PyObject *Book_levels(BookObject *self, PyObject *args)
 {
 	unsigned int locate;
 	int side;
-	if (!PyArg_ParseTuple(args, "Ii", &locate, &side) || !Book_ready(self))
+	if (!PyArg_ParseTuple(args, "Ii", &locate, &side) || !Book_enter(self))
 		return NULL;
-	return PyLong_FromUnsignedLong(locate > 65535 ? 0 : ws_books_levels(self->books, (uint16_t)locate, side));
+	unsigned long n = locate > 65535 ? 0 : ws_books_levels(self->books, (uint16_t)locate, side);
+	Book_leave(self);
+	return PyLong_FromUnsignedLong(n);
 }
 
 static PyObject *Book_symbol(BookObject *self, PyObject *args)
 {
 	unsigned int locate;
-	if (!PyArg_ParseTuple(args, "I", &locate) || !Book_ready(self))
+	if (!PyArg_ParseTuple(args, "I", &locate) || !Book_enter(self))
 		return NULL;
 	char s[8];
 	ws_books_symbol(self->books, (uint16_t)(locate > 65535 ? 0 : locate), s);
+	Book_leave(self);
 	return PyBytes_FromStringAndSize(s, 8);
 }
 
 static PyObject *Book_log_bbo(BookObject *self, PyObject *args)
 {
 	unsigned int cap;
-	if (!PyArg_ParseTuple(args, "I", &cap) || !Book_ready(self))
+	if (!PyArg_ParseTuple(args, "I", &cap))
 		return NULL;
 	if (cap > (1u << 26)) {
 		PyErr_SetString(PyExc_ValueError, "log_bbo: at most 2^26 changes between takes");
 		return NULL;
 	}
-	if (ws_books_log_bbo(self->books, cap))
+	if (!Book_enter(self))
+		return NULL;
+	int rc = ws_books_log_bbo(self->books, cap);
+	Book_leave(self);
+	if (rc)
 		return PyErr_NoMemory();
 	Py_RETURN_NONE;
 }
@@ -206,11 +272,14 @@ static PyObject *Book_log_bbo(BookObject *self, PyObject *args)
 static PyObject *Book_take_bbo(BookObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Book_ready(self))
+	if (!Book_enter(self))
 		return NULL;
 	uint32_t n;
 	const ws_bbo_change_t *c = ws_books_take_bbo(self->books, &n);
-	return PyBytes_FromStringAndSize((const char *)c, c ? (Py_ssize_t)n * (Py_ssize_t)sizeof(*c) : 0);
+	/* bytes: not tracked by the cyclic GC, so made under the mutex (the log is the books') */
+	PyObject *out = PyBytes_FromStringAndSize((const char *)c, c ? (Py_ssize_t)n * (Py_ssize_t)sizeof(*c) : 0);
+	Book_leave(self);
+	return out;
 }
 
 static PyMethodDef Book_methods[] = {
@@ -244,8 +313,7 @@ PyTypeObject BookType = {
 /* -- _native.FeedHandler: one MoldUDP64 session into a BookEngine (feed.h) ----
  *
  * Ownership: a FeedHandler holds a reference to its BookEngine (the books
- * outlive the feed) and owns its hold buffer. Calls hold the GIL: they are
- * serialised with every other use of the same BookEngine from Python. */
+ * outlive the feed) and owns its hold buffer. Calls take the books' mutex. */
 
 #include "feed.h"
 
@@ -255,10 +323,27 @@ typedef struct {
 	ws_feed_t *feed;
 } FeedObject;
 
-/* A feed's counters and state as a dict (FeedHandler.stats, FeedRouter.sessions). */
-static PyObject *feed_stats_dict(const ws_feed_t *f)
+/* A feed's counters and state, copied under the books' mutex and made a
+ * dict after (FeedHandler.stats, FeedRouter.sessions). */
+typedef struct {
+	ws_feed_stats_t st;
+	unsigned long long next_seq;
+	int stale;
+	unsigned int held;
+	uint8_t id[10];
+} feed_snap_t;
+
+static void feed_snap(const ws_feed_t *f, feed_snap_t *out)
 {
-	const ws_feed_stats_t *s = ws_feed_stats(f);
+	out->st = *ws_feed_stats(f);
+	out->next_seq = ws_feed_next_seq(f);
+	out->stale = ws_feed_stale(f);
+	out->held = ws_feed_held(f);
+}
+
+static PyObject *feed_stats_dict(const feed_snap_t *snap)
+{
+	const ws_feed_stats_t *s = &snap->st;
 	return Py_BuildValue(
 		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsisI}", "packets", s->packets, "packets_a", s->line_packets[0],
 		"packets_b", s->line_packets[1], "heartbeats", s->heartbeats, "end_of_session", s->end_of_session,
@@ -266,18 +351,29 @@ static PyObject *feed_stats_dict(const ws_feed_t *f)
 		"gaps_given_up", s->gaps_given_up, "lost", s->lost, "held", s->held, "hold_full", s->hold_full,
 		"bad_packets", s->bad_packets, "other_session", s->other_session, "requests", s->requests,
 		"requested_msgs", s->requested_msgs, "recovered", s->recovered, "packets_rtx", s->line_packets[2], "next_seq",
-		(unsigned long long)ws_feed_next_seq(f), "stale", ws_feed_stale(f), "held_now", ws_feed_held(f));
+		snap->next_seq, "stale", snap->stale, "held_now", snap->held);
 }
 
-/* A re-request a feed wants now, as (session, seq, count), or None (new reference). */
-static PyObject *feed_request_tuple(ws_feed_t *f, uint64_t now)
-{
+/* A re-request a feed wants now, taken under the books' mutex: 1 with
+ * (session, seq, count) filled, else 0. */
+typedef struct {
+	uint8_t session[10];
 	uint64_t seq;
 	uint16_t count;
+} feed_req_t;
+
+static int feed_request_take(ws_feed_t *f, uint64_t now, feed_req_t *out)
+{
 	const uint8_t *session = ws_feed_session(f);
-	if (!session || !ws_feed_request(f, now, &seq, &count))
-		Py_RETURN_NONE;
-	return Py_BuildValue("(y#KI)", session, (Py_ssize_t)10, (unsigned long long)seq, (unsigned int)count);
+	if (!session || !ws_feed_request(f, now, &out->seq, &out->count))
+		return 0;
+	memcpy(out->session, session, 10);
+	return 1;
+}
+
+static PyObject *feed_request_tuple(const feed_req_t *r)
+{
+	return Py_BuildValue("(y#KI)", r->session, (Py_ssize_t)10, (unsigned long long)r->seq, (unsigned int)r->count);
 }
 
 /* The arguments FeedHandler and FeedRouter share - the books and a feed's
@@ -334,13 +430,14 @@ static void Feed_dealloc(FeedObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int Feed_ready(FeedObject *self)
+/* Feed_enter: initialised, then the books' mutex (Book_enter); Book_leave after. */
+static int Feed_enter(FeedObject *self)
 {
 	if (!self->feed) {
 		PyErr_SetString(PyExc_RuntimeError, "FeedHandler not initialised");
 		return 0;
 	}
-	return Book_ready(self->books);
+	return Book_enter(self->books);
 }
 
 static PyObject *Feed_packet(FeedObject *self, PyObject *args)
@@ -350,16 +447,17 @@ static PyObject *Feed_packet(FeedObject *self, PyObject *args)
 	unsigned long long now;
 	if (!PyArg_ParseTuple(args, "y*iK", &b, &line, &now))
 		return NULL;
-	if (!Feed_ready(self)) {
-		PyBuffer_Release(&b);
-		return NULL;
-	}
 	if (b.len > 65535) { /* more than any UDP payload: refused as a bad packet */
 		PyBuffer_Release(&b);
 		PyErr_SetString(PyExc_ValueError, "a MoldUDP64 packet is at most 65535 bytes");
 		return NULL;
 	}
+	if (!Feed_enter(self)) {
+		PyBuffer_Release(&b);
+		return NULL;
+	}
 	ws_feed_packet(self->feed, b.buf, (uint32_t)b.len, line, now);
+	Book_leave(self->books);
 	PyBuffer_Release(&b);
 	Py_RETURN_NONE;
 }
@@ -367,9 +465,10 @@ static PyObject *Feed_packet(FeedObject *self, PyObject *args)
 static PyObject *Feed_poll(FeedObject *self, PyObject *args)
 {
 	unsigned long long now;
-	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_ready(self))
+	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_enter(self))
 		return NULL;
 	ws_feed_poll(self->feed, now);
+	Book_leave(self->books);
 	Py_RETURN_NONE;
 }
 
@@ -377,17 +476,25 @@ static PyObject *Feed_poll(FeedObject *self, PyObject *args)
 static PyObject *Feed_request(FeedObject *self, PyObject *args)
 {
 	unsigned long long now;
-	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_ready(self))
+	if (!PyArg_ParseTuple(args, "K", &now) || !Feed_enter(self))
 		return NULL;
-	return feed_request_tuple(self->feed, now);
+	feed_req_t r;
+	int want = feed_request_take(self->feed, now, &r);
+	Book_leave(self->books);
+	if (!want)
+		Py_RETURN_NONE;
+	return feed_request_tuple(&r);
 }
 
 static PyObject *Feed_stats(FeedObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Feed_ready(self))
+	if (!Feed_enter(self))
 		return NULL;
-	return feed_stats_dict(self->feed);
+	feed_snap_t snap;
+	feed_snap(self->feed, &snap);
+	Book_leave(self->books);
+	return feed_stats_dict(&snap);
 }
 
 static PyMethodDef Feed_methods[] = {
@@ -416,20 +523,22 @@ PyTypeObject FeedType = {
 /* -- _native.FeedRouter: frames -> sessions -> feeds, a batch per call (route.h) --
  *
  * Ownership: holds a reference to its BookEngine and owns the router (and
- * through it every session's feed). Calls hold the GIL, like FeedHandler's:
- * the books are read from Python between batches, never during one. */
+ * through it every session's feed). Calls take the books' mutex; follow
+ * takes it per batch, without the GIL (see Threads at the top). */
 
 #include <arpa/inet.h>
 
 #include "route.h"
 
-ws_ring_reader_t *py_ring_reader(PyObject *o);                                   /* py_ring.c */
+ws_ring_reader_t *py_ring_reader_hold(PyObject *o);                              /* py_ring.c */
+void py_ring_reader_drop(PyObject *o);                                            /* py_ring.c */
 PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path); /* py_ring.c */
 
 typedef struct {
 	PyObject_HEAD
 	BookObject *books;
 	ws_route_t *route;
+	int following; /* follow calls on this router running without the GIL */
 } RouterObject;
 
 static int Router_init(RouterObject *self, PyObject *args, PyObject *kw)
@@ -439,6 +548,10 @@ static int Router_init(RouterObject *self, PyObject *args, PyObject *kw)
 	unsigned int max_sessions;
 	if (feed_args(args, kw, "FeedRouter", &books, &cfg, &max_sessions))
 		return -1;
+	if (self->following) {
+		PyErr_SetString(PyExc_RuntimeError, "FeedRouter is following a ring in another thread");
+		return -1;
+	}
 	ws_route_delete(self->route);
 	Py_XDECREF(self->books);
 	Py_INCREF(books);
@@ -467,6 +580,17 @@ static int Router_ready(RouterObject *self)
 	return Book_ready(self->books);
 }
 
+/* Router_enter: ready, then the books' mutex; Router_leave after. */
+static int Router_enter(RouterObject *self)
+{
+	return Router_ready(self) && Book_enter(self->books);
+}
+
+static void Router_leave(RouterObject *self)
+{
+	Book_leave(self->books);
+}
+
 /* records(headers, payload, n, lat=None) -> n: a ring batch (REC_DTYPE
  * headers, the payload buffer they point into); lat: an int64 array of at
  * least n, filled with each record's tick-to-book nanoseconds. */
@@ -480,13 +604,15 @@ static PyObject *Router_records(RouterObject *self, PyObject *args)
 	PyObject *res = NULL;
 	if (lat_obj != Py_None && PyObject_GetBuffer(lat_obj, &lat, PyBUF_WRITABLE) < 0)
 		goto out;
-	if (!Router_ready(self))
-		goto out;
 	if ((size_t)h.len < (size_t)n * sizeof(ws_ring_rec_t) || (lat.buf && (size_t)lat.len < (size_t)n * 8)) {
 		PyErr_SetString(PyExc_ValueError, "records: headers (or lat) hold fewer than n records");
 		goto out;
 	}
-	res = PyLong_FromUnsignedLong(ws_route_records(self->route, h.buf, n, pl.buf, (uint64_t)pl.len, lat.buf));
+	if (!Router_enter(self))
+		goto out;
+	uint32_t done = ws_route_records(self->route, h.buf, n, pl.buf, (uint64_t)pl.len, lat.buf);
+	Router_leave(self);
+	res = PyLong_FromUnsignedLong(done);
 out:
 	if (lat.buf)
 		PyBuffer_Release(&lat);
@@ -496,18 +622,16 @@ out:
 }
 
 /* follow(reader, seconds, lat=None) -> (records, measured): the live loop in C
- * (ws_route_follow) for `seconds`, spinning on the ring; lat: an int64 array
- * for tick-to-book ns, filled from 0 (measured says how far). Holds the GIL
- * meanwhile - the books are not to be read while they are written - so a
- * caller runs it in short slices. */
+ * (ws_route_follow) for `seconds`, spinning on the ring without the GIL and
+ * holding the books' mutex only while a batch is applied, so other threads
+ * run meanwhile and may read the books; lat: an int64 array for tick-to-book
+ * ns, filled from 0 (measured says how far). The reader is held for the
+ * call (py_ring_reader_hold): it cannot be closed or read elsewhere. */
 static PyObject *Router_follow(RouterObject *self, PyObject *args)
 {
 	PyObject *reader, *lat_obj = Py_None;
 	double seconds;
 	if (!PyArg_ParseTuple(args, "Od|O", &reader, &seconds, &lat_obj) || !Router_ready(self))
-		return NULL;
-	ws_ring_reader_t *rd = py_ring_reader(reader);
-	if (!rd)
 		return NULL;
 	if (!(seconds >= 0 && seconds <= 3600)) {
 		PyErr_SetString(PyExc_ValueError, "follow: seconds is 0..3600");
@@ -518,14 +642,23 @@ static PyObject *Router_follow(RouterObject *self, PyObject *args)
 		return NULL;
 	uint64_t buf_sz = 8ull * WS_RING_MAX_PAYLOAD;
 	uint8_t *buf = PyMem_Malloc(buf_sz);
-	if (!buf) {
+	ws_ring_reader_t *rd = buf ? py_ring_reader_hold(reader) : NULL;
+	if (!rd) {
+		PyMem_Free(buf);
 		if (lat.buf)
 			PyBuffer_Release(&lat);
-		return PyErr_NoMemory();
+		return buf ? NULL : PyErr_NoMemory();
 	}
-	uint64_t measured = 0;
-	int64_t n = ws_route_follow(self->route, rd, (uint64_t)(seconds * 1e9), buf, buf_sz, lat.buf, lat.buf ? (uint64_t)lat.len / 8 : 0,
-	                            &measured);
+	uint64_t measured = 0, lat_cap = lat.buf ? (uint64_t)lat.len / 8 : 0, for_ns = (uint64_t)(seconds * 1e9);
+	int64_t n;
+	self->following++;
+	self->books->following++;
+	Py_BEGIN_ALLOW_THREADS
+	n = ws_route_follow(self->route, rd, &self->books->lock, for_ns, buf, buf_sz, lat.buf, lat_cap, &measured);
+	Py_END_ALLOW_THREADS
+	self->books->following--;
+	self->following--;
+	py_ring_reader_drop(reader);
 	PyMem_Free(buf);
 	if (lat.buf)
 		PyBuffer_Release(&lat);
@@ -540,11 +673,12 @@ static PyObject *Router_frame(RouterObject *self, PyObject *args)
 	unsigned long long ts;
 	if (!PyArg_ParseTuple(args, "y*K", &f, &ts))
 		return NULL;
-	if (!Router_ready(self)) {
+	if (!Router_enter(self)) {
 		PyBuffer_Release(&f);
 		return NULL;
 	}
 	ws_route_frame(self->route, f.buf, f.len > UINT32_MAX ? UINT32_MAX : (uint32_t)f.len, ts);
+	Router_leave(self);
 	PyBuffer_Release(&f);
 	Py_RETURN_NONE;
 }
@@ -558,15 +692,16 @@ static PyObject *Router_packet(RouterObject *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "y*y*IK", &p, &a, &port, &ts))
 		return NULL;
 	PyObject *res = NULL;
-	if (!Router_ready(self))
-		goto out;
 	if (a.len != 4 || port > 65535 || p.len > 65535) {
 		PyErr_SetString(PyExc_ValueError, "packet: daddr is 4 bytes, dport 0..65535, a payload at most 65535 bytes");
 		goto out;
 	}
+	if (!Router_enter(self))
+		goto out;
 	uint32_t daddr;
 	memcpy(&daddr, a.buf, 4);
 	ws_route_payload(self->route, p.buf, (uint32_t)p.len, daddr, htons((uint16_t)port), ts);
+	Router_leave(self);
 	res = Py_None;
 	Py_INCREF(res);
 out:
@@ -581,11 +716,12 @@ static PyObject *Router_reply(RouterObject *self, PyObject *args)
 	unsigned long long now;
 	if (!PyArg_ParseTuple(args, "y*K", &p, &now))
 		return NULL;
-	if (!Router_ready(self)) {
+	if (!Router_enter(self)) {
 		PyBuffer_Release(&p);
 		return NULL;
 	}
 	ws_route_reply(self->route, p.buf, p.len > 65535 ? 65535 : (uint32_t)p.len, now);
+	Router_leave(self);
 	PyBuffer_Release(&p);
 	Py_RETURN_NONE;
 }
@@ -593,9 +729,10 @@ static PyObject *Router_reply(RouterObject *self, PyObject *args)
 static PyObject *Router_poll(RouterObject *self, PyObject *args)
 {
 	unsigned long long now;
-	if (!PyArg_ParseTuple(args, "K", &now) || !Router_ready(self))
+	if (!PyArg_ParseTuple(args, "K", &now) || !Router_enter(self))
 		return NULL;
 	ws_route_poll(self->route, now);
+	Router_leave(self);
 	Py_RETURN_NONE;
 }
 
@@ -603,16 +740,25 @@ static PyObject *Router_poll(RouterObject *self, PyObject *args)
 static PyObject *Router_requests(RouterObject *self, PyObject *args)
 {
 	unsigned long long now;
-	if (!PyArg_ParseTuple(args, "K", &now) || !Router_ready(self))
+	if (!PyArg_ParseTuple(args, "K", &now) || !Router_enter(self))
 		return NULL;
-	PyObject *out = PyList_New(0);
-	for (uint32_t i = 0; out && i < ws_route_sessions(self->route); i++) {
+	uint32_t n = ws_route_sessions(self->route), k = 0;
+	feed_req_t *want = PyMem_Malloc((n ? n : 1) * sizeof(*want)); /* plain memory: fine under the mutex */
+	for (uint32_t i = 0; want && i < n; i++) {
 		const uint8_t *id;
-		PyObject *t = feed_request_tuple(ws_route_feed(self->route, i, &id), now);
-		if (!t || (t != Py_None && PyList_Append(out, t) < 0))
+		k += (uint32_t)feed_request_take(ws_route_feed(self->route, i, &id), now, &want[k]);
+	}
+	Router_leave(self);
+	if (!want)
+		return PyErr_NoMemory();
+	PyObject *out = PyList_New(0);
+	for (uint32_t i = 0; out && i < k; i++) {
+		PyObject *t = feed_request_tuple(&want[i]);
+		if (!t || PyList_Append(out, t) < 0)
 			Py_CLEAR(out);
 		Py_XDECREF(t);
 	}
+	PyMem_Free(want);
 	return out;
 }
 
@@ -620,30 +766,41 @@ static PyObject *Router_requests(RouterObject *self, PyObject *args)
 static PyObject *Router_sessions(RouterObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Router_ready(self))
+	if (!Router_enter(self))
 		return NULL;
-	PyObject *out = PyList_New(0);
-	for (uint32_t i = 0; out && i < ws_route_sessions(self->route); i++) {
+	uint32_t n = ws_route_sessions(self->route);
+	feed_snap_t *snap = PyMem_Malloc((n ? n : 1) * sizeof(*snap)); /* plain memory: fine under the mutex */
+	for (uint32_t i = 0; snap && i < n; i++) {
 		const uint8_t *id;
-		PyObject *st = feed_stats_dict(ws_route_feed(self->route, i, &id));
-		PyObject *t = st ? Py_BuildValue("(y#N)", id, (Py_ssize_t)10, st) : NULL;
+		feed_snap(ws_route_feed(self->route, i, &id), &snap[i]);
+		memcpy(snap[i].id, id, 10);
+	}
+	Router_leave(self);
+	if (!snap)
+		return PyErr_NoMemory();
+	PyObject *out = PyList_New(0);
+	for (uint32_t i = 0; out && i < n; i++) {
+		PyObject *st = feed_stats_dict(&snap[i]);
+		PyObject *t = st ? Py_BuildValue("(y#N)", snap[i].id, (Py_ssize_t)10, st) : NULL;
 		if (!t || PyList_Append(out, t) < 0)
 			Py_CLEAR(out);
 		Py_XDECREF(t);
 	}
+	PyMem_Free(snap);
 	return out;
 }
 
 static PyObject *Router_stats(RouterObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Router_ready(self))
+	if (!Router_enter(self))
 		return NULL;
-	const ws_route_stats_t *s = ws_route_stats(self->route);
+	ws_route_stats_t snap = *ws_route_stats(self->route), *s = &snap;
+	int stale = ws_route_stale(self->route);
+	Router_leave(self);
 	return Py_BuildValue("{sKsKsKsKsKsKsKsi}", "frames", s->frames, "not_udp4", s->not_udp4, "not_moldudp64",
 	                     s->not_moldudp64, "third_line", s->third_line, "too_many_sessions", s->too_many_sessions,
-	                     "bad_record", s->bad_record, "unknown_reply", s->unknown_reply, "stale",
-	                     ws_route_stale(self->route));
+	                     "bad_record", s->bad_record, "unknown_reply", s->unknown_reply, "stale", stale);
 }
 
 static PyMethodDef Router_methods[] = {

@@ -10,7 +10,10 @@
  *     laps them: check with still_valid() after use (ring.h, peek).
  *   - Batch reads write into buffers the caller passes (numpy arrays); nothing
  *     here keeps a reference to them after the call.
- * The GIL is released around every loop over records.
+ * The GIL is released around every loop over records. A reader is used by
+ * one thread at a time: while a call runs on it without the GIL (a batch
+ * read, FeedRouter.follow) it is held (users), and close() and every other
+ * call on it refuse, so no thread unmaps or moves it under another.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -291,6 +294,7 @@ typedef struct {
 	PyObject_HEAD
 	ws_ring_reader_t r;
 	int joined;
+	int users; /* calls running on it without the GIL (see the top) */
 	Py_ssize_t exports;
 } RingReaderObject;
 
@@ -325,21 +329,37 @@ static int reader_ok(RingReaderObject *self)
 		PyErr_SetString(PyExc_ValueError, "ring reader is closed");
 		return 0;
 	}
+	if (self->users) {
+		PyErr_SetString(PyExc_RuntimeError, "ring reader is in use by another thread (a reader serves one thread "
+		                                    "at a time: open one RingReader per thread)");
+		return 0;
+	}
 	return 1;
 }
 
 extern PyTypeObject RingReaderType;
 
-/* py_ring_reader: the joined reader inside a RingReader object, for other
- * native code that reads the ring in C (FeedRouter.follow); NULL with a
- * Python error set if o is not a joined RingReader. */
-ws_ring_reader_t *py_ring_reader(PyObject *o)
+/* py_ring_reader_hold: the joined reader inside a RingReader object, held
+ * for other native code that reads the ring without the GIL
+ * (FeedRouter.follow) until py_ring_reader_drop; NULL with a Python error
+ * set if o is not a joined RingReader or is in use. The caller keeps its
+ * reference to o meanwhile. */
+ws_ring_reader_t *py_ring_reader_hold(PyObject *o)
 {
 	if (!PyObject_TypeCheck(o, &RingReaderType)) {
 		PyErr_SetString(PyExc_TypeError, "expected a _native.RingReader");
 		return NULL;
 	}
-	return reader_ok((RingReaderObject *)o) ? &((RingReaderObject *)o)->r : NULL;
+	RingReaderObject *self = (RingReaderObject *)o;
+	if (!reader_ok(self))
+		return NULL;
+	self->users++;
+	return &self->r;
+}
+
+void py_ring_reader_drop(PyObject *o)
+{
+	((RingReaderObject *)o)->users--;
 }
 
 /* read_batch(headers, payload, max) -> n: headers is a writable buffer of
@@ -358,9 +378,11 @@ static PyObject *RingReader_read_batch(RingReaderObject *self, PyObject *args)
 		goto out;
 	}
 	int n;
+	self->users++;
 	Py_BEGIN_ALLOW_THREADS
 	n = ws_ring_read_batch(&self->r, hdr.buf, max, pay.buf, (uint64_t)pay.len);
 	Py_END_ALLOW_THREADS
+	self->users--;
 	if (n < 0) {
 		ws_ring_raise(n, NULL, NULL);
 		goto out;
@@ -386,9 +408,11 @@ static PyObject *RingReader_peek_batch(RingReaderObject *self, PyObject *args)
 		goto out;
 	}
 	int n;
+	self->users++;
 	Py_BEGIN_ALLOW_THREADS
 	n = ws_ring_peek_batch(&self->r, hdr.buf, max);
 	Py_END_ALLOW_THREADS
+	self->users--;
 	if (n < 0) {
 		ws_ring_raise(n, NULL, NULL);
 		goto out;
@@ -493,6 +517,10 @@ static PyObject *RingReader_close(RingReaderObject *self, PyObject *noargs)
 	if (self->exports > 0) {
 		PyErr_SetString(PyExc_BufferError,
 		                "zero-copy views of this ring are still alive: release them before close()");
+		return NULL;
+	}
+	if (self->users) {
+		PyErr_SetString(PyExc_RuntimeError, "ring reader is in use by another thread: close it when that ends");
 		return NULL;
 	}
 	if (self->joined) {

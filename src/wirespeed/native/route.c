@@ -146,8 +146,8 @@ static uint64_t ws_mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t for_ns, uint8_t *buf, uint64_t buf_sz,
-                        int64_t *lat_ns, uint64_t lat_cap, uint64_t *lat_n)
+int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, pthread_mutex_t *lock, uint64_t for_ns, uint8_t *buf,
+                        uint64_t buf_sz, int64_t *lat_ns, uint64_t lat_cap, uint64_t *lat_n)
 {
 	uint64_t until_ns = ws_mono_ns() + for_ns;
 	ws_ring_rec_t recs[256];
@@ -159,7 +159,11 @@ int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t for_ns, ui
 			return n;
 		if (n > 0) {
 			int64_t *lat = lat_ns && *lat_n + (uint64_t)n <= lat_cap ? lat_ns + *lat_n : NULL;
+			if (lock && pthread_mutex_lock(lock))
+				return WS_RING_EINVAL; /* a bad mutex: never apply unguarded */
 			ws_route_records(r, recs, (uint32_t)n, buf, buf_sz, lat);
+			if (lock)
+				pthread_mutex_unlock(lock);
 			if (lat)
 				*lat_n += (uint64_t)n;
 			total += n;

@@ -15,7 +15,11 @@
  * record and payload buffers are the caller's; nothing keeps pointers to
  * the buffers after a call returns (the feeds copy what they hold).
  *
- * Threads: one thread - the books' writer - makes every call.
+ * Threads: one thread at a time, the books' writer, makes every call.
+ * ws_route_follow may instead be given a mutex: it then holds it only
+ * while it applies a batch (never while it spins on the ring), so other
+ * threads may read the books, or call in here, under the same mutex
+ * between batches.
  *
  * Bad input is counted, never fatal: a frame that is not IPv4/UDP
  * (not_udp4), a payload too short for a MoldUDP64 header (not_moldudp64),
@@ -26,6 +30,7 @@
 #ifndef WS_ROUTE_H
 #define WS_ROUTE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "feed.h"
@@ -62,9 +67,12 @@ uint32_t ws_route_records(ws_route_t *r, const ws_ring_rec_t *recs, uint32_t n, 
  * lat_ns[0..lat_cap) takes each record's tick to book, in order, as in
  * ws_route_records; *lat_n says how many were written (the
  * rest are not measured, never an error). buf (buf_sz >= 8 x
- * WS_RING_MAX_PAYLOAD) is scratch for the payloads. Returns the records
- * read, or a negative WS_RING_E* from the ring. */
-int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, uint64_t for_ns, uint8_t *buf, uint64_t buf_sz,
+ * WS_RING_MAX_PAYLOAD) is scratch for the payloads. lock (or NULL) is
+ * held around each batch's routing (see Threads). Returns the records
+ * read, or a negative WS_RING_E* from the ring (WS_RING_EINVAL if lock
+ * cannot be taken). */
+int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, pthread_mutex_t *lock, uint64_t for_ns, uint8_t *buf,
+                        uint64_t buf_sz,
                         int64_t *lat_ns, uint64_t lat_cap, uint64_t *lat_n);
 
 /* ws_route_reply: a retransmission reply (line 2), routed by its session. */
