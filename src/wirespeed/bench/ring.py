@@ -112,17 +112,21 @@ def _py_drain(path: str, n: int, copy: bool) -> float:
 
 # -- peers: the same 64-byte records between two processes ---------------------
 
-def _timed_consume(recv: Any, n: int) -> float:
+def _timed_consume(recv: Any, n: int, producer: Any) -> float:
     """Records per second of n calls of recv(), timed from the second one
     (the first waits for the producer to start). recv raises when nothing
-    comes for 30 s (a producer that died): an error, never a hang."""
+    comes for 30 s (a producer that died): an error that says what the
+    producer (its run_child connection) reported, never a hang."""
+    got = 0
     try:
         recv()
         t0 = time.perf_counter()
-        for _ in range(n - 1):
+        for got in range(1, n):
             recv()
     except Exception as exc:  # noqa: BLE001 - queue.Empty, zmq.Again: what a timeout raises
-        raise RuntimeError(f"a peer's producer went quiet for 30 s ({type(exc).__name__})") from None
+        said = producer.recv()[1] if producer.poll(0) else "nothing"
+        raise RuntimeError(f"a peer's producer went quiet for 30 s ({type(exc).__name__}) after {got} of {n} "
+                           f"records; it reported: {said}") from None
     return (n - 1) / (time.perf_counter() - t0)
 
 
@@ -138,7 +142,7 @@ def _peer_mp_queue(n: int) -> float:
         return n
 
     p, c = run_child(produce)
-    rate = _timed_consume(lambda: q.get(timeout=30), n)
+    rate = _timed_consume(lambda: q.get(timeout=30), n, c)
     collect(p, c)
     return rate
 
@@ -166,27 +170,39 @@ def _peer_faster_fifo(n: int) -> float:
 
 
 def _peer_pyzmq(n: int) -> float:
+    import multiprocessing as mp
+
     import zmq
 
     path = tempfile.mktemp(prefix="ws-zmq-", dir="/tmp")
-    ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    pull.setsockopt(zmq.RCVTIMEO, 30_000)  # zmq.Again after 30 s of nothing
-    pull.bind(f"ipc://{path}")
     rec = bytes(REC)
+    received = mp.get_context("fork").Event()
 
     def produce() -> int:
         c2 = zmq.Context()
         push = c2.socket(zmq.PUSH)
-        push.connect(f"ipc://{path}")
+        push.connect(f"ipc://{path}")  # before the bind is fine: zmq connects once it exists
         for _ in range(n):
             push.send(rec)
-        push.close(linger=5000)
+        # An ipc socket closed with messages still queued may drop them, linger
+        # or not (libzmq#4660): it stays open until the consumer has them all.
+        received.wait(60)
+        push.close(linger=0)
         c2.term()
         return n
 
+    # The producer is forked before this process makes a zmq context: a child
+    # forked while zmq's I/O threads run can hang making its own. Either that
+    # or the drop above looks like a producer that "went quiet" (CI, twice).
     p, c = run_child(produce)
-    rate = _timed_consume(pull.recv, n)
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVTIMEO, 30_000)  # zmq.Again after 30 s of nothing
+    pull.bind(f"ipc://{path}")
+    try:
+        rate = _timed_consume(pull.recv, n, c)
+    finally:
+        received.set()
     collect(p, c)
     pull.close()
     ctx.term()
