@@ -164,6 +164,8 @@ def test_follow_lets_other_threads_read_the_books(tmp_path: Path) -> None:
             with pytest.raises(RuntimeError, match="in use"):
                 r.close()
             with pytest.raises(RuntimeError, match="in use"):
+                r.poll()
+            with pytest.raises(RuntimeError, match="in use"):
                 live._engine.__init__()
             reads = 0
             while follower.is_alive():
