@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "itch.h"
 
@@ -137,13 +137,6 @@ uint32_t ws_route_records(ws_route_t *r, const ws_ring_rec_t *recs, uint32_t n, 
 			lat_ns[i] = (int64_t)(ws_ring_now_ns() - rec->ts_ns); /* the stamps' clock, CLOCK_REALTIME */
 	}
 	return n;
-}
-
-static uint64_t ws_mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
 int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, pthread_mutex_t *lock, uint64_t for_ns, uint8_t *buf,

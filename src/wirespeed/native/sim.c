@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "itch.h"
 
@@ -63,13 +64,6 @@ uint64_t ws_sim_midnight_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((uint64_t)ts.tv_sec % 86400ull) * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t ws_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* -- life cycle ------------------------------------------------------------------ */
