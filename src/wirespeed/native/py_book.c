@@ -528,11 +528,9 @@ PyTypeObject FeedType = {
 
 #include <arpa/inet.h>
 
+#include "py_ring.h"
 #include "route.h"
 
-ws_ring_reader_t *py_ring_reader_hold(PyObject *o);                              /* py_ring.c */
-void py_ring_reader_drop(PyObject *o);                                            /* py_ring.c */
-PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path); /* py_ring.c */
 
 typedef struct {
 	PyObject_HEAD
@@ -626,7 +624,7 @@ out:
  * holding the books' mutex only while a batch is applied, so other threads
  * run meanwhile and may read the books; lat: an int64 array for tick-to-book
  * ns, filled from 0 (measured says how far). The reader is held for the
- * call (py_ring_reader_hold): it cannot be closed or read elsewhere. */
+ * call (ws_py_ring_reader_hold): it cannot be closed or read elsewhere. */
 static PyObject *Router_follow(RouterObject *self, PyObject *args)
 {
 	PyObject *reader, *lat_obj = Py_None;
@@ -642,7 +640,7 @@ static PyObject *Router_follow(RouterObject *self, PyObject *args)
 		return NULL;
 	uint64_t buf_sz = 8ull * WS_RING_MAX_PAYLOAD;
 	uint8_t *buf = PyMem_Malloc(buf_sz);
-	ws_ring_reader_t *rd = buf ? py_ring_reader_hold(reader) : NULL;
+	ws_ring_reader_t *rd = buf ? ws_py_ring_reader_hold(reader) : NULL;
 	if (!rd) {
 		PyMem_Free(buf);
 		if (lat.buf)
@@ -658,7 +656,7 @@ static PyObject *Router_follow(RouterObject *self, PyObject *args)
 	Py_END_ALLOW_THREADS
 	self->books->following--;
 	self->following--;
-	py_ring_reader_drop(reader);
+	ws_py_ring_reader_drop(reader);
 	PyMem_Free(buf);
 	if (lat.buf)
 		PyBuffer_Release(&lat);

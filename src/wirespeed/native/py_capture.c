@@ -11,9 +11,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "py_ring.h"
 #include "rx_kernel.h"
-
-ws_ring_writer_t *ws_py_ring_writer(PyObject *o);
 
 typedef struct {
 	PyObject_HEAD

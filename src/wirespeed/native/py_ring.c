@@ -21,12 +21,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ring.h"
+#include "py_ring.h"
 
 extern PyObject *ws_RingError; /* defined in module.c */
 
-/* ws_ring_raise: RingError for ring errors, OSError naming the syscall
- * (also for py_book.c's FeedRouter.follow). */
+/* ws_ring_raise: see py_ring.h. */
 PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path)
 {
 	if (rc == WS_RING_ESYS && se) {
@@ -257,10 +256,7 @@ static PyGetSetDef RingWriter_getset[] = {
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
-/* ws_py_ring_writer: the joined writer behind a RingWriter object, for other
- * native modules (the rx engines), or NULL with an exception set. */
-ws_ring_writer_t *ws_py_ring_writer(PyObject *o);
-
+/* ws_py_ring_writer: see py_ring.h (for the rx engines). */
 PyTypeObject RingWriterType;
 
 ws_ring_writer_t *ws_py_ring_writer(PyObject *o)
@@ -339,12 +335,8 @@ static int reader_ok(RingReaderObject *self)
 
 extern PyTypeObject RingReaderType;
 
-/* py_ring_reader_hold: the joined reader inside a RingReader object, held
- * for other native code that reads the ring without the GIL
- * (FeedRouter.follow) until py_ring_reader_drop; NULL with a Python error
- * set if o is not a joined RingReader or is in use. The caller keeps its
- * reference to o meanwhile. */
-ws_ring_reader_t *py_ring_reader_hold(PyObject *o)
+/* ws_py_ring_reader_hold / _drop: see py_ring.h (for FeedRouter.follow). */
+ws_ring_reader_t *ws_py_ring_reader_hold(PyObject *o)
 {
 	if (!PyObject_TypeCheck(o, &RingReaderType)) {
 		PyErr_SetString(PyExc_TypeError, "expected a _native.RingReader");
@@ -357,7 +349,7 @@ ws_ring_reader_t *py_ring_reader_hold(PyObject *o)
 	return &self->r;
 }
 
-void py_ring_reader_drop(PyObject *o)
+void ws_py_ring_reader_drop(PyObject *o)
 {
 	((RingReaderObject *)o)->users--;
 }
