@@ -104,6 +104,9 @@
 #define WS_RING_ENTRY_SZ 32u
 #define WS_RING_ALIGN 64u /* payload records start on a cache line */
 #define WS_RING_MAX_PAYLOAD 9216u /* a jumbo frame */
+#define WS_RING_MIN_PAYLOAD_SZ (WS_RING_MAX_PAYLOAD * 8u) /* rounded up to 128 KiB */
+#define WS_RING_DROP_CNT 16
+#define WS_RING_TAIL_STEPS 64u /* tail_pos advances by payload_sz/64 at a time */
 
 /* ws_relax: the spin-wait hint for a reader polling an empty ring (lets
  * the sibling hyperthread run, saves power; no syscall). */
@@ -113,9 +116,6 @@ static inline void ws_relax(void)
 	__asm__ __volatile__("pause");
 #endif
 }
-#define WS_RING_MIN_PAYLOAD_SZ (WS_RING_MAX_PAYLOAD * 8u) /* rounded up to 128 KiB */
-#define WS_RING_DROP_CNT 16
-#define WS_RING_TAIL_STEPS 64u /* tail_pos advances by payload_sz/64 at a time */
 
 /* Drop causes: indices into ctrl.drops. Names in ws_ring_drop_names. */
 enum ws_ring_drop {
