@@ -52,8 +52,11 @@ setup(
     ext_modules=[
         Extension(
             "wirespeed._native",
-            sources=sorted(str(p) for p in NATIVE.glob("*.c")),
-            depends=sorted(str(p) for p in NATIVE.glob("*.h")),
+            # One folder per layer or domain (native/ring, native/book, ...);
+            # includes are written from native/ ("ring/ring.h"). Only
+            # native/python/ includes Python.h (tests/test_native_layout.py).
+            sources=sorted(str(p) for p in NATIVE.rglob("*.c")),
+            depends=sorted(str(p) for p in NATIVE.rglob("*.h")),
             include_dirs=[str(NATIVE)],
             extra_compile_args=_flags(),
             extra_link_args=[f"-fsanitize={san}"] if san else [],

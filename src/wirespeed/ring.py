@@ -3,7 +3,7 @@
 One writer, any number of independent readers in their own processes; the
 writer never waits for a reader, and a reader that falls behind is told
 exactly how many records it lost. The protocol is written down in
-native/ring.h; this module is the Python face:
+native/ring/ring.h; this module is the Python face:
 
     Ring.create("/dev/shm/feed", size="64M")
     with Ring.writer("/dev/shm/feed") as w:
@@ -13,7 +13,7 @@ native/ring.h; this module is the Python face:
         batch.headers["seq"], batch.headers["ts_ns"], batch.payload_of(0)
         r.lost                              # exact count of records skipped
 
-Memory ownership (see also native/py_ring.c):
+Memory ownership (see also native/python/ring.c):
   * `poll()` (copy=True, the default) returns numpy arrays the caller owns;
     they stay valid forever.
   * `poll(copy=False)` returns headers plus a read-only memoryview of the
@@ -38,7 +38,7 @@ import numpy as np
 from wirespeed import _native
 from wirespeed.errors import UsageError, WirespeedError
 
-#: One record header; the layout of ws_ring_rec_t in native/ring.h.
+#: One record header; the layout of ws_ring_rec_t in native/ring/ring.h.
 REC_DTYPE = np.dtype([
     ("seq", "<u8"),      # 64-bit sequence number, from 1
     ("ts_ns", "<u8"),    # rx timestamp, CLOCK_REALTIME ns

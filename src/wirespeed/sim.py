@@ -1,6 +1,6 @@
 """`wirespeed sim`: NASDAQ TotalView-ITCH 5.0 over MoldUDP64, like an exchange.
 
-The generator and the sender are C (native/sim.c, which documents the order
+The generator and the sender are C (native/exchange/sim.c, which documents the order
 flow model); this module is the job around them: feeds and their lines,
 sockets opened inside the test host when asked, fault injection per line, the
 re-request server, live progress, and the offline mode that writes the same

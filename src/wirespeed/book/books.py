@@ -6,10 +6,10 @@
     bids, asks = books.depth("AAPL", 5)           # numpy arrays: price, shares, orders per level
     books.stats()                                 # book counters and each session's feed state
 
-Packets are routed in C (native/route.h) by MoldUDP64 session: each session
-gets a feed handler (native/feed.h: A/B arbitration, gaps held and filled or
+Packets are routed in C (native/book/route.h) by MoldUDP64 session: each session
+gets a feed handler (native/book/feed.h: A/B arbitration, gaps held and filled or
 given up, stale while open) and all sessions apply to one BookEngine
-(native/book.h; stock locates are unique across a feed's sessions). Lines
+(native/book/book.h; stock locates are unique across a feed's sessions). Lines
 are told apart by destination group and port: the first seen for a session
 is A, the next B.
 

@@ -1,5 +1,5 @@
 """The reference order book: plain Python, written for obviousness, not
-speed. The C engine (native/book.c) must agree with it after every message,
+speed. The C engine (native/book/book.c) must agree with it after every message,
 counters included; tests/book checks that on long random streams.
 
 Rules (the same as book.h): a message that cannot be applied as a whole

@@ -4,7 +4,7 @@ What happens on open(), in this order, so that every failure surfaces before
 the interface is touched and a half-built state is always unwound:
 
 1. one AF_XDP socket and UMEM per receive queue of the interface, bound in
-   zero-copy mode where the driver has it, else copy (native/xsk.c);
+   zero-copy mode where the driver has it, else copy (native/transports/xsk.c);
 2. two BPF maps: `flows` (group:port -> stream) and `xsks` (queue -> socket);
 3. the XDP program (xdp/programs.py, assembled here, no clang, no libbpf),
    loaded with bpf();

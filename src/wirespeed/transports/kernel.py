@@ -1,5 +1,5 @@
 """The kernel transport: UDP sockets joined to the feed groups, received by
-native/rx_kernel.c (recvmmsg, SO_TIMESTAMPNS, SO_RXQ_OVFL) into the ring.
+native/transports/rx_kernel.c (recvmmsg, SO_TIMESTAMPNS, SO_RXQ_OVFL) into the ring.
 
 Only standard socket calls: it runs unchanged under OpenOnload's `onload`.
 """

@@ -1,0 +1,46 @@
+/* bench/bench.h - native kernels for `wirespeed bench` (measurement only).
+ *
+ * What it is for: numbers that Python cannot measure itself: the cache-line
+ * ping-pong between two cores (the physical floor for any one-way handoff),
+ * and a ring writer and reader that run in separate processes, each pinned to
+ * its own core, timing with the TSC.
+ *
+ * Time: ws_tsc() reads the invariant TSC (x86-64); elsewhere it falls back to
+ * CLOCK_MONOTONIC ns. Callers convert ticks to ns with a rate they calibrate
+ * (wirespeed/bench/ring.py), so both processes use one clock.
+ *
+ * Ownership: sample arrays are the caller's (numpy), written in place.
+ * Threads: each function runs on the calling thread (ping-pong starts one
+ * helper thread and joins it). All block for the length of the run.
+ */
+#ifndef WS_BENCH_H
+#define WS_BENCH_H
+
+#include <stdint.h>
+
+uint64_t ws_tsc(void);
+
+/* ws_pin_cpu pins the calling thread to cpu (-1: leave as is). 0 or -errno. */
+int ws_pin_cpu(int cpu);
+
+/* ws_bench_pingpong bounces a cache line between cpu_a and cpu_b iters
+ * times; samples[i] = round-trip ticks / 2 (one-way). 0 or -errno. */
+int ws_bench_pingpong(int cpu_a, int cpu_b, uint64_t *samples, uint64_t iters);
+
+/* ws_bench_ring_writer publishes n records of rec_sz bytes to the ring at
+ * path. gap_ticks = 0: as fast as possible (one clock read per 64 records);
+ * else one record every gap_ticks with ts_ns = ws_tsc() taken just before
+ * publishing (latency mode). *elapsed_ticks = first to last publish.
+ * Returns 0 or a WS_RING_* error. */
+int ws_bench_ring_writer(const char *path, uint64_t n, uint32_t rec_sz, uint64_t gap_ticks,
+                         uint64_t *elapsed_ticks);
+
+/* ws_bench_ring_reader reads from the ring at path (started at `latest`)
+ * until it has seen seq >= last_seq or timeout_ticks pass with nothing new.
+ * If lat is not NULL, lat[i] = ws_tsc() at receipt - record ts (latency mode,
+ * at most lat_cap samples). *got = records read, *lost = records lost,
+ * *elapsed_ticks = first to last record. Returns 0 or a WS_RING_* error. */
+int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_ticks, uint64_t *lat,
+                         uint64_t lat_cap, uint64_t *got, uint64_t *lost, uint64_t *elapsed_ticks);
+
+#endif /* WS_BENCH_H */

@@ -1,0 +1,721 @@
+/* exchange/sim.c - see sim.h for the contract and the order-flow model. */
+#include "exchange/sim.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "system/clock.h"
+#include "net/frame.h"
+#include "feed/itch.h"
+
+enum { PH_START_O, PH_DIRECTORY, PH_START_S, PH_START_Q, PH_TRADING, PH_END_M, PH_END_E, PH_END_C, PH_EOS };
+
+typedef struct {
+	uint64_t ref;
+	uint32_t shares;
+	uint32_t price;
+	uint8_t side;
+} ws_order_t;
+
+typedef struct {
+	char stock[8];
+	uint32_t mid;       /* Price(4) */
+	uint32_t n_live;
+	ws_order_t *live;   /* order_cap entries */
+} ws_symbol_t;
+
+struct ws_sim {
+	ws_sim_cfg_t cfg;
+	uint64_t rng;
+	ws_symbol_t *syms;
+	uint64_t next_ref, next_match, seq, flow_sent;
+	int phase;
+	uint32_t dir_idx;
+	/* history: message bytes by seq, for retransmission */
+	uint8_t *hist_buf;
+	uint64_t hist_buf_sz, hist_buf_mask, hist_pos; /* size a power of two: mask, never divide */
+	uint64_t *hist_off;  /* per seq slot: (pos << 8) | len; pos in the virtual byte stream */
+	uint64_t hist_mask;
+	_Atomic int stop;
+	ws_sim_stats_t st;
+};
+
+/* -- randomness: xorshift64*, deterministic per seed -------------------------- */
+
+static inline uint64_t ws_rand(ws_sim_t *s)
+{
+	uint64_t x = s->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	s->rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static inline uint32_t ws_below(ws_sim_t *s, uint32_t n) { return (uint32_t)((ws_rand(s) >> 32) * n >> 32); }
+
+uint64_t ws_sim_midnight_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec % 86400ull) * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* -- life cycle ------------------------------------------------------------------ */
+
+ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg)
+{
+	if (!cfg->n_symbols || cfg->symbol_base + cfg->n_symbols > 65535 || cfg->max_payload < WS_MOLD_HDR + 2 + 50 ||
+	    cfg->max_payload > 9000)
+		return NULL;
+	ws_sim_t *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	if (!s->cfg.order_cap)
+		s->cfg.order_cap = 1024;
+	if (!s->cfg.history_lg || s->cfg.history_lg > 26)
+		s->cfg.history_lg = 20;
+	s->rng = cfg->seed ? cfg->seed * 0x9E3779B97F4A7C15ull : 0x1234567887654321ull;
+	s->next_ref = 1;
+	s->next_match = 1;
+	s->seq = 1;
+	s->syms = calloc(cfg->n_symbols, sizeof(ws_symbol_t));
+	uint64_t hist_n = 1ull << s->cfg.history_lg;
+	s->hist_mask = hist_n - 1;
+	s->hist_off = calloc(hist_n, sizeof(uint64_t));
+	s->hist_buf_sz = hist_n * 64; /* ~ messages of up to 64 bytes on average */
+	s->hist_buf_mask = s->hist_buf_sz - 1;
+	s->hist_buf = malloc(s->hist_buf_sz);
+	if (!s->syms || !s->hist_off || !s->hist_buf)
+		goto fail;
+	for (uint32_t i = 0; i < cfg->n_symbols; i++) {
+		ws_symbol_t *y = &s->syms[i];
+		y->live = calloc(s->cfg.order_cap, sizeof(ws_order_t));
+		if (!y->live)
+			goto fail;
+		/* Symbols S0001.. with mids between $10 and $500, on a cent grid. */
+		memset(y->stock, ' ', 8);
+		char name[9];
+		int n = snprintf(name, sizeof(name), "S%04u", cfg->symbol_base + i + 1);
+		memcpy(y->stock, name, (size_t)n);
+		y->mid = (1000u + ws_below(s, 49000u)) * 100u;
+	}
+	return s;
+fail:
+	ws_sim_delete(s);
+	return NULL;
+}
+
+void ws_sim_delete(ws_sim_t *s)
+{
+	if (!s)
+		return;
+	if (s->syms)
+		for (uint32_t i = 0; i < s->cfg.n_symbols; i++)
+			free(s->syms[i].live);
+	free(s->syms);
+	free(s->hist_off);
+	free(s->hist_buf);
+	free(s);
+}
+
+void ws_sim_stop(ws_sim_t *s) { atomic_store(&s->stop, 1); }
+const ws_sim_stats_t *ws_sim_stats(const ws_sim_t *s) { return &s->st; }
+
+/* -- one message ---------------------------------------------------------------- */
+
+static uint32_t ws_msg_system(uint8_t *p, uint8_t code)
+{
+	ws_itch_hdr(p, 'S', 0, 0, 0);
+	p[11] = code;
+	return 12;
+}
+
+static uint32_t ws_msg_directory(ws_sim_t *s, uint8_t *p, uint32_t i)
+{
+	ws_itch_hdr(p, 'R', (uint16_t)(s->cfg.symbol_base + i + 1), 0, 0);
+	uint8_t *b = p + 11;
+	memcpy(b, s->syms[i].stock, 8);
+	b[8] = 'Q';          /* market category: NASDAQ Global Select */
+	b[9] = 'N';          /* financial status: normal */
+	ws_be32(b + 10, 100); /* round lot */
+	b[14] = 'N';
+	b[15] = 'C';         /* issue classification: common stock */
+	b[16] = 'Z'; b[17] = ' ';
+	b[18] = 'P';         /* authenticity: production */
+	b[19] = 'N'; b[20] = 'N'; b[21] = '1'; b[22] = 'N';
+	ws_be32(b + 23, 0);
+	b[27] = 'N';
+	return 39;
+}
+
+static uint32_t ws_price_for(ws_sim_t *s, const ws_symbol_t *y, uint8_t side)
+{
+	/* 1..20 cents away from the mid, on the resting side: never crosses */
+	uint32_t away = (1 + ws_below(s, 20)) * 100u;
+	return side == 'B' ? y->mid - away : y->mid + away;
+}
+
+static uint32_t ws_msg_add(ws_sim_t *s, uint8_t *p, uint32_t si, ws_symbol_t *y, int mpid)
+{
+	ws_order_t *o = &y->live[y->n_live++];
+	o->ref = s->next_ref++;
+	o->side = ws_below(s, 2) ? 'B' : 'S';
+	o->shares = 100u * (1 + ws_below(s, 10));
+	o->price = ws_price_for(s, y, o->side);
+	ws_itch_hdr(p, mpid ? 'F' : 'A', (uint16_t)(s->cfg.symbol_base + si + 1), 0, 0);
+	uint8_t *b = p + 11;
+	ws_be64(b, o->ref);
+	b[8] = o->side;
+	ws_be32(b + 9, o->shares);
+	memcpy(b + 13, y->stock, 8);
+	ws_be32(b + 21, o->price);
+	if (mpid) {
+		memcpy(b + 25, "WSIM", 4);
+		return 40;
+	}
+	return 36;
+}
+
+static void ws_remove(ws_symbol_t *y, uint32_t k) { y->live[k] = y->live[--y->n_live]; }
+
+/* The order an execution hits, as on a real book: the oldest (lowest
+ * reference: a replace gets a new one and loses its place) at the best
+ * price of a side - `side` if it has orders, else the other. Books of a
+ * few hundred orders: a scan costs less than keeping them sorted. */
+static uint32_t ws_front_of_best(const ws_symbol_t *y, uint8_t side)
+{
+	uint32_t best = UINT32_MAX;
+	for (int pass = 0; pass < 2 && best == UINT32_MAX; pass++, side = side == 'B' ? 'S' : 'B')
+		for (uint32_t i = 0; i < y->n_live; i++) {
+			const ws_order_t *o = &y->live[i];
+			if (o->side != side)
+				continue;
+			if (best == UINT32_MAX) {
+				best = i;
+				continue;
+			}
+			const ws_order_t *b = &y->live[best];
+			int better = side == 'B' ? o->price > b->price : o->price < b->price;
+			if (better || (o->price == b->price && o->ref < b->ref))
+				best = i;
+		}
+	return best;
+}
+
+/* ws_msg_flow writes one order-flow message; returns its length. */
+static uint32_t ws_msg_flow(ws_sim_t *s, uint8_t *p)
+{
+	uint32_t si = ws_below(s, s->cfg.n_symbols);
+	ws_symbol_t *y = &s->syms[si];
+	uint16_t loc = (uint16_t)(s->cfg.symbol_base + si + 1);
+	uint32_t r = ws_below(s, 1000000); /* parts per million */
+	/* the mix: A 40 %, F 4 %, D 43 %, U 8 %, E 1.6 %, C 0.2 %, X 1.2 %, P 1.5 %, I 0.3 %, H 0.2 % */
+	int removal = r >= 440000 && r < 985000; /* D U E C X need a live order */
+	if (r < 440000 || (removal && !y->n_live)) {
+		if (y->n_live == s->cfg.order_cap)
+			goto delete_one;
+		return ws_msg_add(s, p, si, y, r < 40000); /* F: 4 % of all messages */
+	}
+	if (r >= 985000) {
+		if (r < 1000000 - 5000) { /* P: a trade against a hidden order; the book is untouched */
+			uint8_t side = ws_below(s, 2) ? 'B' : 'S';
+			ws_itch_hdr(p, 'P', loc, 0, 0);
+			ws_be64(p + 11, 0);
+			p[19] = side;
+			ws_be32(p + 20, 100u * (1 + ws_below(s, 5)));
+			memcpy(p + 24, y->stock, 8);
+			ws_be32(p + 32, y->mid);
+			ws_be64(p + 36, s->next_match++);
+			return 44;
+		}
+		if (r < 1000000 - 2000) { /* I: net order imbalance indicator */
+			ws_itch_hdr(p, 'I', loc, 0, 0);
+			uint8_t *b = p + 11;
+			ws_be64(b, 100u * ws_below(s, 1000));
+			ws_be64(b + 8, 100u * ws_below(s, 100));
+			b[16] = ws_below(s, 2) ? 'B' : 'S';
+			memcpy(b + 17, y->stock, 8);
+			ws_be32(b + 25, y->mid);
+			ws_be32(b + 29, y->mid);
+			ws_be32(b + 33, y->mid);
+			b[37] = 'C';
+			b[38] = 'L';
+			return 50;
+		}
+		ws_itch_hdr(p, 'H', loc, 0, 0); /* H: still trading (a state refresh) */
+		memcpy(p + 11, y->stock, 8);
+		p[19] = 'T';
+		p[20] = ' ';
+		memcpy(p + 21, "    ", 4);
+		return 25;
+	}
+	uint32_t k = ws_below(s, y->n_live);
+	ws_order_t *o = &y->live[k];
+	if (r < 870000) {
+delete_one:
+		k = ws_below(s, y->n_live);
+		o = &y->live[k];
+		ws_itch_hdr(p, 'D', loc, 0, 0);
+		ws_be64(p + 11, o->ref);
+		ws_remove(y, k);
+		return 19;
+	}
+	if (r < 950000) { /* U: new reference, new size and price, same side */
+		uint64_t old = o->ref;
+		o->ref = s->next_ref++;
+		o->shares = 100u * (1 + ws_below(s, 10));
+		o->price = ws_price_for(s, y, o->side);
+		ws_itch_hdr(p, 'U', loc, 0, 0);
+		ws_be64(p + 11, old);
+		ws_be64(p + 19, o->ref);
+		ws_be32(p + 27, o->shares);
+		ws_be32(p + 31, o->price);
+		return 35;
+	}
+	if (r < 972000) { /* E or C: execute part or all of the order first in line */
+		k = ws_front_of_best(y, ws_below(s, 2) ? 'B' : 'S');
+		o = &y->live[k];
+		uint32_t n = o->shares > 100 && ws_below(s, 2) ? 100u * (1 + ws_below(s, o->shares / 100 - 1)) : o->shares;
+		int with_price = r >= 970000;
+		ws_itch_hdr(p, with_price ? 'C' : 'E', loc, 0, 0);
+		ws_be64(p + 11, o->ref);
+		ws_be32(p + 19, n);
+		ws_be64(p + 23, s->next_match++);
+		uint32_t len = 31;
+		if (with_price) {
+			p[31] = 'Y';
+			ws_be32(p + 32, o->price);
+			len = 36;
+		}
+		o->shares -= n;
+		if (!o->shares)
+			ws_remove(y, k);
+		return len;
+	}
+	/* X: cancel part of the order, leaving at least one round lot */
+	if (o->shares <= 100)
+		goto delete_one;
+	uint32_t n = 100u * (1 + ws_below(s, o->shares / 100 - 1));
+	ws_itch_hdr(p, 'X', loc, 0, 0);
+	ws_be64(p + 11, o->ref);
+	ws_be32(p + 19, n);
+	o->shares -= n;
+	return 23;
+}
+
+/* ws_next_msg writes the next message of the session; 0 when it is over. */
+static uint32_t ws_next_msg(ws_sim_t *s, uint8_t *p)
+{
+	switch (s->phase) {
+	case PH_START_O: s->phase = PH_DIRECTORY; return ws_msg_system(p, 'O');
+	case PH_DIRECTORY: {
+		uint32_t len = ws_msg_directory(s, p, s->dir_idx++);
+		if (s->dir_idx == s->cfg.n_symbols)
+			s->phase = PH_START_S;
+		return len;
+	}
+	case PH_START_S: s->phase = PH_START_Q; return ws_msg_system(p, 'S');
+	case PH_START_Q: s->phase = PH_TRADING; return ws_msg_system(p, 'Q');
+	case PH_TRADING:
+		if (!s->cfg.total_msgs || s->flow_sent < s->cfg.total_msgs) {
+			s->flow_sent++;
+			return ws_msg_flow(s, p);
+		}
+		s->phase = PH_END_M;
+		/* fall through */
+	case PH_END_M: s->phase = PH_END_E; return ws_msg_system(p, 'M');
+	case PH_END_E: s->phase = PH_END_C; return ws_msg_system(p, 'E');
+	case PH_END_C: s->phase = PH_EOS; return ws_msg_system(p, 'C');
+	default: return 0;
+	}
+}
+
+static void ws_hist_put(ws_sim_t *s, uint64_t seq, const uint8_t *msg, uint32_t len)
+{
+	uint64_t pos = s->hist_pos;
+	uint64_t off = pos & s->hist_buf_mask;
+	if (off + len > s->hist_buf_sz) {
+		pos += s->hist_buf_sz - off; /* never straddle the end */
+		off = 0;
+	}
+	memcpy(s->hist_buf + off, msg, len);
+	s->hist_off[seq & s->hist_mask] = (pos << 8) | len;
+	s->hist_pos = pos + len;
+}
+
+uint32_t ws_sim_packet(ws_sim_t *s, uint8_t *pkt, uint32_t max_msgs, uint64_t ts, uint32_t *count)
+{
+	memcpy(pkt, s->cfg.session, 10);
+	ws_be64(pkt + 10, s->seq);
+	if (s->phase == PH_EOS) {
+		ws_be16(pkt + 18, WS_MOLD_EOS);
+		*count = WS_MOLD_EOS;
+		return WS_MOLD_HDR;
+	}
+	uint32_t off = WS_MOLD_HDR, n = 0;
+	uint8_t msg[64];
+	while ((!max_msgs || n < max_msgs) && off + 2 + 50 <= s->cfg.max_payload && s->phase != PH_EOS) {
+		/* Stop at the end of trading so the end-of-session messages start a packet. */
+		uint32_t len = ws_next_msg(s, msg);
+		if (!len)
+			break;
+		ws_be48(msg + 5, ts);
+		ws_be16(pkt + off, (uint16_t)len);
+		memcpy(pkt + off + 2, msg, len);
+		ws_hist_put(s, s->seq + n, msg, len);
+		s->st.by_type[msg[0] & 127]++;
+		off += 2 + len;
+		n++;
+	}
+	ws_be16(pkt + 18, (uint16_t)n);
+	s->seq += n;
+	s->st.msgs += n;
+	s->st.next_seq = s->seq;
+	*count = n;
+	return off;
+}
+
+uint32_t ws_sim_retransmit(ws_sim_t *s, uint64_t seq, uint32_t count, uint8_t *pkt)
+{
+	uint64_t oldest = s->seq > s->hist_mask + 1 ? s->seq - s->hist_mask - 1 : 1;
+	memcpy(pkt, s->cfg.session, 10);
+	ws_be64(pkt + 10, seq);
+	uint32_t off = WS_MOLD_HDR, n = 0;
+	for (uint64_t q = seq; n < count && q < s->seq && q >= oldest; q++, n++) {
+		uint64_t e = s->hist_off[q & s->hist_mask];
+		uint64_t pos = e >> 8;
+		uint32_t len = (uint32_t)(e & 0xff);
+		if (s->hist_pos - pos > s->hist_buf_sz || off + 2 + len > s->cfg.max_payload)
+			break; /* bytes already overwritten, or the reply is full */
+		ws_be16(pkt + off, (uint16_t)len);
+		memcpy(pkt + off + 2, s->hist_buf + (pos & s->hist_buf_mask), len);
+		off += 2 + len;
+	}
+	if (!n)
+		return 0;
+	ws_be16(pkt + 18, (uint16_t)n);
+	s->st.rtx_msgs += n;
+	return off;
+}
+
+/* -- the send loop ------------------------------------------------------------------ */
+
+#define WS_BATCH 64
+#define WS_DELAY_Q 4096
+
+typedef struct {
+	uint8_t data[9000];
+	uint32_t len;
+	uint64_t due_ns;
+	uint32_t line;
+} ws_held_t;
+
+typedef struct {
+	struct mmsghdr msgs[WS_BATCH];
+	struct iovec iov[WS_BATCH];
+	uint32_t n;
+} ws_batch_t;
+
+struct ws_runner {
+	ws_sim_t *s;
+	const ws_sim_run_cfg_t *rc;
+	ws_batch_t batch[WS_SIM_MAX_LINES];
+	uint8_t (*bufs)[9100];          /* datagrams (or whole frames) referenced by the batches */
+	uint32_t nbufs;
+	ws_held_t *reorder[WS_SIM_MAX_LINES];
+	ws_held_t *delayq;
+	uint32_t n_delayed;
+	uint64_t last_send_ns;
+	struct { uint32_t addr; uint16_t port; uint64_t window_ns; uint32_t used; } req[64];
+};
+
+static void ws_flush(struct ws_runner *w, uint32_t line)
+{
+	ws_batch_t *b = &w->batch[line];
+	uint32_t done = 0;
+	while (done < b->n) {
+		int k = sendmmsg(w->rc->lines[line].fd, b->msgs + done, b->n - done, 0);
+		if (k <= 0) {
+			if (k < 0 && errno == EINTR)
+				continue;
+			w->s->st.send_errors++; /* skip the refused datagram, keep the rest */
+			done++;
+			continue;
+		}
+		w->s->st.sent_pkts[line] += (uint64_t)k;
+		done += (uint32_t)k;
+	}
+	b->n = 0;
+	w->last_send_ns = ws_mono_ns();
+}
+
+static void ws_flush_all(struct ws_runner *w)
+{
+	for (uint32_t l = 0; l < w->rc->n_lines; l++)
+		ws_flush(w, l);
+	w->nbufs = 0;
+}
+
+/* ws_queue adds a datagram to a line's batch (copied into the runner's
+ * buffers; in raw mode behind the frame headers it writes). */
+static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uint32_t len)
+{
+	if (w->batch[line].n == WS_BATCH || w->nbufs == WS_BATCH * WS_SIM_MAX_LINES)
+		ws_flush_all(w);
+	const ws_sim_line_t *l = &w->rc->lines[line];
+	uint8_t *buf = w->bufs[w->nbufs++];
+	if (l->raw) {
+		memcpy(buf + WS_FRAME_HDR, pkt, len);
+		ws_frame_udp4(buf, NULL, l->src_mac, l->src_ip, l->dst.sin_addr.s_addr, htons(l->sport), l->dst.sin_port,
+		              l->ttl, len);
+		len += WS_FRAME_HDR;
+	} else {
+		memcpy(buf, pkt, len);
+	}
+	ws_batch_t *b = &w->batch[line];
+	struct mmsghdr *m = &b->msgs[b->n];
+	b->iov[b->n].iov_base = buf;
+	b->iov[b->n].iov_len = len;
+	memset(m, 0, sizeof(*m));
+	m->msg_hdr.msg_iov = &b->iov[b->n];
+	m->msg_hdr.msg_iovlen = 1;
+	if (!l->raw) { /* a raw socket is bound to its interface and takes whole frames */
+		m->msg_hdr.msg_name = (void *)&l->dst;
+		m->msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+	}
+	b->n++;
+}
+
+/* ws_in_ranges: 1 if messages lo..hi meet a range of this kind. */
+static int ws_in_ranges(const ws_sim_faults_t *f, uint64_t lo, uint64_t hi, uint8_t kind)
+{
+	for (uint32_t i = 0; i < f->n_ranges; i++)
+		if (f->range_kind[i] == kind && lo <= f->range_hi[i] && f->range_lo[i] <= hi)
+			return 1;
+	return 0;
+}
+
+static int ws_fault(ws_sim_t *s, const ws_sim_faults_t *f, uint32_t ppm, uint64_t seq, uint32_t count, uint8_t kind)
+{
+	return (f->n_ranges && ws_in_ranges(f, seq, seq + count - 1, kind)) || (ppm && ws_below(s, 1000000) < ppm);
+}
+
+/* ws_send_line applies the line's faults to one packet and queues what is sent. */
+static void ws_send_line(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uint32_t len, uint64_t seq,
+                         uint32_t count, uint64_t now)
+{
+	ws_sim_t *s = w->s;
+	const ws_sim_faults_t *f = &w->rc->lines[line].faults;
+	int data = count && count != WS_MOLD_EOS;
+	if (data && ws_fault(s, f, f->drop_ppm, seq, count, WS_FAULT_DROP)) {
+		s->st.dropped[line]++;
+		return;
+	}
+	if (data && w->n_delayed < WS_DELAY_Q && ws_fault(s, f, f->delay_ppm, seq, count, WS_FAULT_DELAY)) {
+		ws_held_t *h = &w->delayq[w->n_delayed++];
+		memcpy(h->data, pkt, len);
+		h->len = len;
+		h->line = line;
+		h->due_ns = now + (uint64_t)f->delay_us * 1000u;
+		s->st.delayed[line]++;
+		return;
+	}
+	if (data && !w->reorder[line]->len && ws_fault(s, f, f->reorder_ppm, seq, count, WS_FAULT_REORDER)) {
+		memcpy(w->reorder[line]->data, pkt, len); /* held back: goes out after the next one */
+		w->reorder[line]->len = len;
+		s->st.reordered[line]++;
+		return;
+	}
+	ws_queue(w, line, pkt, len);
+	if (w->reorder[line]->len) {
+		ws_queue(w, line, w->reorder[line]->data, w->reorder[line]->len);
+		w->reorder[line]->len = 0;
+	}
+	if (data && ws_fault(s, f, f->dup_ppm, seq, count, WS_FAULT_DUP)) {
+		ws_queue(w, line, pkt, len);
+		s->st.duplicated[line]++;
+	}
+}
+
+static void ws_release_delayed(struct ws_runner *w, uint64_t now, int all)
+{
+	for (uint32_t i = 0; i < w->n_delayed;) {
+		ws_held_t *h = &w->delayq[i];
+		if (all || h->due_ns <= now) {
+			ws_queue(w, h->line, h->data, h->len);
+			w->delayq[i] = w->delayq[--w->n_delayed];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* ws_serve_requests answers MoldUDP64 re-requests: only from the allowed
+ * network, only for this session and known sequences, one reply packet per
+ * request, at most rtx_rate replies per second per requester. */
+static void ws_serve_requests(struct ws_runner *w, uint64_t now)
+{
+	const ws_sim_run_cfg_t *rc = w->rc;
+	ws_sim_t *s = w->s;
+	uint8_t req[64], reply[9000];
+	for (int i = 0; i < 32; i++) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(rc->rtx_fd, req, sizeof(req), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			return;
+		s->st.rtx_requests++;
+		if ((from.sin_addr.s_addr & rc->rtx_allow_mask) != (rc->rtx_allow_net & rc->rtx_allow_mask)) {
+			s->st.rtx_refused_addr++;
+			continue;
+		}
+		if (n != WS_MOLD_HDR || memcmp(req, s->cfg.session, 10)) {
+			s->st.rtx_bad++;
+			continue;
+		}
+		uint64_t seq = ws_rd64(req + 10);
+		uint32_t count = ws_rd16(req + 18);
+		if (!seq || !count || count == WS_MOLD_EOS || seq >= s->seq) {
+			s->st.rtx_bad++;
+			continue;
+		}
+		uint32_t h = (from.sin_addr.s_addr * 2654435761u ^ from.sin_port) & 63;
+		if (w->req[h].addr != from.sin_addr.s_addr || w->req[h].port != from.sin_port ||
+		    now - w->req[h].window_ns >= 1000000000ull) {
+			w->req[h].addr = from.sin_addr.s_addr;
+			w->req[h].port = from.sin_port;
+			w->req[h].window_ns = now;
+			w->req[h].used = 0;
+		}
+		if (w->req[h].used >= rc->rtx_rate) {
+			s->st.rtx_rate_limited++;
+			continue;
+		}
+		w->req[h].used++;
+		uint32_t len = ws_sim_retransmit(s, seq, count, reply);
+		if (len && sendto(rc->rtx_fd, reply, len, 0, (struct sockaddr *)&from, fl) == (ssize_t)len)
+			s->st.rtx_answered++;
+	}
+}
+
+static void ws_wait_until(uint64_t target_ns)
+{
+	uint64_t now = ws_mono_ns();
+	if (target_ns > now + 200000) { /* far: sleep, leaving 100 us to spin */
+		uint64_t t = target_ns - 100000;
+		struct timespec ts = {(time_t)(t / 1000000000ull), (long)(t % 1000000000ull)};
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	while (ws_mono_ns() < target_ns)
+		__asm__ __volatile__("" ::: "memory");
+}
+
+int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
+{
+	if (!rc->n_lines || rc->n_lines > WS_SIM_MAX_LINES)
+		return -EINVAL;
+	struct ws_runner *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->s = s;
+	w->rc = rc;
+	w->bufs = malloc((size_t)WS_BATCH * WS_SIM_MAX_LINES * sizeof(*w->bufs));
+	w->delayq = malloc(sizeof(ws_held_t) * WS_DELAY_Q);
+	for (uint32_t l = 0; l < WS_SIM_MAX_LINES; l++)
+		w->reorder[l] = calloc(1, sizeof(ws_held_t));
+	int rc_err = 0;
+	if (!w->bufs || !w->delayq || !w->reorder[0] || !w->reorder[1] || !w->reorder[2] || !w->reorder[3]) {
+		rc_err = -ENOMEM;
+		goto out;
+	}
+	uint8_t pkt[9000];
+	uint64_t t0 = ws_mono_ns(), sent = 0, eos_left = rc->eos_repeats ? rc->eos_repeats : 3;
+	uint64_t hb_ns = (uint64_t)(rc->heartbeat_ms ? rc->heartbeat_ms : 1000) * 1000000ull;
+	uint64_t end_ns = rc->duration_s > 0 ? t0 + (uint64_t)(rc->duration_s * 1e9) : UINT64_MAX;
+	uint64_t iter = 0;
+	w->last_send_ns = t0;
+	s->st.start_ns = t0;
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		uint64_t now = ws_mono_ns();
+		if (now >= end_ns && s->phase == PH_TRADING)
+			s->cfg.total_msgs = s->flow_sent ? s->flow_sent : 1; /* time is up: end the session */
+		/* how many messages are due by now */
+		uint64_t due;
+		if (rc->rate <= 0)
+			due = sent + 1000000;
+		else if (rc->burst)
+			due = ((uint64_t)((double)(now - t0) * rc->rate / 1e9 / rc->burst) + 1) * rc->burst;
+		else
+			due = (uint64_t)((double)(now - t0) * rc->rate / 1e9) + 1;
+		if (due > sent || s->phase == PH_EOS) {
+			uint64_t want = due > sent ? due - sent : 1;
+			uint32_t count;
+			uint64_t first = s->seq;
+			uint32_t len = ws_sim_packet(s, pkt, want > 0xfffe ? 0xfffe : (uint32_t)want, ws_sim_midnight_ns(),
+			                             &count);
+			s->st.packets++;
+			s->st.bytes += len;
+			for (uint32_t l = 0; l < rc->n_lines; l++)
+				ws_send_line(w, l, pkt, len, first, count, now);
+			if (count == WS_MOLD_EOS) {
+				ws_release_delayed(w, now, 1);
+				ws_flush_all(w);
+				if (!s->st.end_ns) /* the session's span ends here, not after the repeats */
+					s->st.end_ns = ws_mono_ns();
+				if (!--eos_left)
+					break;
+				ws_wait_until(ws_mono_ns() + 1000000); /* spread the repeats */
+				continue;
+			}
+			sent += count;
+			if (w->nbufs >= WS_BATCH / 2 || due <= sent) {
+				ws_release_delayed(w, now, 0);
+				ws_flush_all(w);
+			}
+		} else {
+			ws_release_delayed(w, now, 0);
+			ws_flush_all(w);
+			if (rc->rtx_fd >= 0)
+				ws_serve_requests(w, now);
+			/* a fresh clock: last_send_ns was set by the flush above, after `now` */
+			if (ws_mono_ns() - w->last_send_ns >= hb_ns) {
+				uint8_t hb[WS_MOLD_HDR];
+				memcpy(hb, s->cfg.session, 10);
+				ws_be64(hb + 10, s->seq);
+				ws_be16(hb + 18, WS_MOLD_HEARTBEAT);
+				for (uint32_t l = 0; l < rc->n_lines; l++)
+					ws_queue(w, l, hb, WS_MOLD_HDR);
+				ws_flush_all(w);
+				s->st.heartbeats++;
+			}
+			/* next message is due at t0 + sent/rate */
+			/* the next message (or burst) is due at t0 + sent / rate */
+			uint64_t target = t0 + (uint64_t)((double)sent / rc->rate * 1e9);
+			if (target > end_ns)
+				target = end_ns;
+			if (rc->rtx_fd >= 0 && target > now + 1000000)
+				target = now + 1000000; /* look at requests at least every millisecond */
+			ws_wait_until(target);
+		}
+		if (rc->rtx_fd >= 0 && !(++iter & 255))
+			ws_serve_requests(w, now);
+	}
+	ws_release_delayed(w, ws_mono_ns(), 1);
+	ws_flush_all(w);
+	if (!s->st.end_ns)
+		s->st.end_ns = ws_mono_ns();
+out:
+	for (uint32_t l = 0; l < WS_SIM_MAX_LINES; l++)
+		free(w->reorder[l]);
+	free(w->delayq);
+	free(w->bufs);
+	free(w);
+	return rc_err;
+}

@@ -1,0 +1,132 @@
+/* exchange/sim.h - an exchange in a box: NASDAQ TotalView-ITCH 5.0 over MoldUDP64.
+ *
+ * What it is for: `wirespeed sim` sends a realistic, deterministic (seeded)
+ * feed: a session start (S, R per symbol), order flow in the proportions a
+ * real venue shows (see ORDER FLOW below), and an end of session. Every
+ * message's ITCH timestamp is the time its packet was built, right before it
+ * is sent (ns since midnight UTC, CLOCK_REALTIME), so a receiver on the same
+ * host measures one-way latency from the message itself.
+ *
+ * ORDER FLOW (per PROTOCOLS.md, NASDAQ 12/30/2019: adds ~44 %, deletes ~43 %,
+ * replaces ~8 %, executions and partial cancels ~3 %, the rest ~2 %).
+ * The generator keeps each symbol's live orders, so the stream is always a
+ * valid book: deletes, cancels, executions and replaces only name live
+ * orders; cancels and partial executions leave positive size; buys rest
+ * below the symbol's mid and sells above it, so the book never crosses.
+ * When a symbol has no live order a removal becomes an add; when its order
+ * table is full an add becomes a delete. The mix actually sent is counted
+ * per type (ws_sim_stats_t.by_type).
+ *
+ * Ownership: ws_sim_new allocates everything (order tables, the history of
+ * sent messages for retransmission); ws_sim_delete frees it. Sockets given to
+ * ws_sim_run are the caller's; the run never closes them.
+ *
+ * Threads: one thread runs a sim. ws_sim_stop may be called from any thread
+ * (it sets an atomic flag); stats may be read while it runs (approximate).
+ */
+#ifndef WS_SIM_H
+#define WS_SIM_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define WS_SIM_MAX_LINES 4
+#define WS_SIM_MAX_RANGES 16
+
+typedef struct {
+	uint32_t n_symbols;     /* 1..65535 */
+	uint32_t symbol_base;   /* this feed's first symbol is S<base+1>, locate base+1 (feeds split the symbols) */
+	uint64_t seed;
+	char session[10];       /* space-padded */
+	uint32_t max_payload;   /* UDP payload cap, bytes (MoldUDP64 header included); <= 9000 */
+	uint64_t total_msgs;    /* order-flow messages before the end of session; 0 = until stopped */
+	uint32_t order_cap;     /* live orders per symbol (default 1024) */
+	uint32_t history_lg;    /* retransmission history: 2^history_lg messages (default 20) */
+} ws_sim_cfg_t;
+
+typedef struct ws_sim ws_sim_t;
+
+/* What a sequence range does to the packets that carry its messages. */
+enum ws_sim_fault { WS_FAULT_DROP = 0, WS_FAULT_DUP = 1, WS_FAULT_REORDER = 2, WS_FAULT_DELAY = 3 };
+
+/* Fault injection for one line: probabilities in parts per million, and
+ * sequence ranges (inclusive message seqs) whose packets are always dropped,
+ * duplicated, reordered or delayed. */
+typedef struct {
+	uint32_t drop_ppm, dup_ppm, reorder_ppm, delay_ppm;
+	uint32_t delay_us;
+	uint32_t n_ranges;
+	uint64_t range_lo[WS_SIM_MAX_RANGES], range_hi[WS_SIM_MAX_RANGES];
+	uint8_t range_kind[WS_SIM_MAX_RANGES]; /* enum ws_sim_fault */
+} ws_sim_faults_t;
+
+typedef struct {
+	int fd;                        /* UDP socket (IP_MULTICAST_IF/TTL set), or a bound AF_PACKET socket */
+	struct sockaddr_in dst;        /* group:port */
+	ws_sim_faults_t faults;
+	/* raw mode: the sim writes Ethernet/IPv4/UDP itself and sends whole frames
+	 * through an AF_PACKET socket bound to the interface, skipping the
+	 * kernel's UDP/IP output path (multicast destinations only). Headers as
+	 * Linux writes them (DF set, IP ID 0, checksums computed): the same bytes
+	 * as wirespeed/frames.py, so --to-pcapng matches what is sent. */
+	int raw;
+	uint8_t src_mac[6];
+	uint32_t src_ip;               /* network order */
+	uint16_t sport;                /* host order */
+	uint8_t ttl;
+} ws_sim_line_t;
+
+typedef struct {
+	uint32_t n_lines;
+	ws_sim_line_t lines[WS_SIM_MAX_LINES];
+	double rate;                   /* messages per second; 0 = as fast as possible */
+	uint32_t burst;                /* 0 = evenly paced; else bursts of this many messages */
+	double duration_s;             /* 0 = until total_msgs or stop */
+	int rtx_fd;                    /* re-request server socket (non-blocking), -1 = none */
+	uint32_t rtx_allow_net, rtx_allow_mask; /* requesters allowed (network order) */
+	uint32_t rtx_rate;             /* responses per second per requester */
+	uint32_t heartbeat_ms;         /* heartbeat after this long without a packet (default 1000) */
+	uint32_t eos_repeats;          /* end-of-session packets sent at the end (default 3) */
+} ws_sim_run_cfg_t;
+
+typedef struct {
+	uint64_t msgs, packets, bytes;           /* generated (before faults) */
+	uint64_t sent_pkts[WS_SIM_MAX_LINES];    /* datagrams sent per line */
+	uint64_t dropped[WS_SIM_MAX_LINES], duplicated[WS_SIM_MAX_LINES];
+	uint64_t reordered[WS_SIM_MAX_LINES], delayed[WS_SIM_MAX_LINES];
+	uint64_t send_errors;                    /* sendmmsg refused a datagram (ENOBUFS...) */
+	uint64_t heartbeats;
+	uint64_t rtx_requests, rtx_answered, rtx_refused_addr, rtx_rate_limited, rtx_bad;
+	uint64_t rtx_msgs;
+	uint64_t start_ns, end_ns;               /* CLOCK_MONOTONIC of the first and last send */
+	uint64_t by_type[128];
+	uint64_t next_seq;
+} ws_sim_stats_t;
+
+ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg);
+void ws_sim_delete(ws_sim_t *sim);
+
+/* ws_sim_packet builds the next MoldUDP64 packet (at most max_msgs
+ * messages; 0 = as many as fit) stamped ts_midnight_ns. Returns its length;
+ * *count is its message count (0xFFFF for the end-of-session packet, which
+ * is returned once the session is over, again and again). */
+uint32_t ws_sim_packet(ws_sim_t *sim, uint8_t *pkt, uint32_t max_msgs, uint64_t ts_midnight_ns,
+                       uint32_t *count);
+
+/* ws_sim_retransmit builds a reply to a request for count messages from seq,
+ * from history: at most max_payload bytes, possibly fewer messages; returns
+ * the length, or 0 if none of them is in history (reply with nothing). */
+uint32_t ws_sim_retransmit(ws_sim_t *sim, uint64_t seq, uint32_t count, uint8_t *pkt);
+
+/* ws_sim_run sends the session on the lines of rc until it ends, the
+ * duration passes, or ws_sim_stop. Returns 0 or -errno of a setup failure. */
+int ws_sim_run(ws_sim_t *sim, const ws_sim_run_cfg_t *rc);
+
+void ws_sim_stop(ws_sim_t *sim);
+const ws_sim_stats_t *ws_sim_stats(const ws_sim_t *sim);
+
+/* ns since midnight UTC of CLOCK_REALTIME: the ITCH timestamp of "now". */
+uint64_t ws_sim_midnight_ns(void);
+
+#endif /* WS_SIM_H */

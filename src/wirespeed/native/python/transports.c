@@ -1,0 +1,423 @@
+/* python/transports.c - Python types over the rx engines: _native.KernelRx.
+ *
+ * Ownership: a KernelRx holds a reference to the RingWriter it publishes to
+ * (so the ring stays joined while it runs) and borrows the socket fds it was
+ * given (the Python transport owns and closes them). run() releases the GIL;
+ * stop() and stats() may be called from other threads meanwhile.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include "python/ring.h"
+#include "transports/rx_kernel.h"
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *writer;
+	ws_rxk_sock_t socks[WS_RXK_MAX_SOCKS];
+	unsigned n;
+	int mode, stamp, running;
+	_Atomic int stop;
+	ws_rxk_stats_t st;
+} KernelRxObject;
+
+static int KernelRx_init(KernelRxObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"writer", "sockets", "mode", "stamp", NULL};
+	PyObject *writer, *socks;
+	const char *mode = "block", *stamp = "kernel";
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!|ss", kwlist, &writer, &PyList_Type, &socks, &mode, &stamp))
+		return -1;
+	if (!ws_py_ring_writer(writer))
+		return -1;
+	Py_ssize_t n = PyList_GET_SIZE(socks);
+	if (n < 1 || n > WS_RXK_MAX_SOCKS) {
+		PyErr_Format(PyExc_ValueError, "1 to %d sockets", WS_RXK_MAX_SOCKS);
+		return -1;
+	}
+	if (strcmp(mode, "block") && strcmp(mode, "busy")) {
+		PyErr_SetString(PyExc_ValueError, "mode is block or busy");
+		return -1;
+	}
+	if (strcmp(stamp, "kernel") && strcmp(stamp, "user")) {
+		PyErr_SetString(PyExc_ValueError, "stamp is kernel or user");
+		return -1;
+	}
+	memset(self->socks, 0, sizeof(self->socks));
+	for (Py_ssize_t i = 0; i < n; i++) {
+		int fd;
+		unsigned int stream, port;
+		if (!PyArg_ParseTuple(PyList_GET_ITEM(socks, i), "iII", &fd, &stream, &port))
+			return -1;
+		if (stream > 0xffff || port > 0xffff) {
+			PyErr_SetString(PyExc_ValueError, "stream and port must fit 16 bits");
+			return -1;
+		}
+		self->socks[i].fd = fd;
+		self->socks[i].stream = (uint16_t)stream;
+		self->socks[i].port = (uint16_t)port;
+	}
+	self->n = (unsigned)n;
+	self->mode = strcmp(mode, "busy") ? WS_RXK_BLOCK : WS_RXK_BUSY;
+	self->stamp = strcmp(stamp, "user") ? WS_STAMP_KERNEL : WS_STAMP_USER;
+	Py_XSETREF(self->writer, Py_NewRef(writer));
+	return 0;
+}
+
+static PyObject *KernelRx_run(KernelRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_ring_writer_t *w = ws_py_ring_writer(self->writer);
+	if (!w)
+		return NULL;
+	if (self->running) {
+		PyErr_SetString(PyExc_RuntimeError, "already running");
+		return NULL;
+	}
+	self->running = 1; /* stop is sticky: a stop() that came before run() is honoured */
+	pthread_setname_np(pthread_self(), "ws-rx-kernel"); /* for top -H, perf, strace -p */
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_rx_kernel_run(w, self->socks, self->n, self->mode, self->stamp, &self->stop, &self->st);
+	Py_END_ALLOW_THREADS
+	self->running = 0;
+	if (rc) {
+		errno = -rc;
+		return PyErr_SetFromErrno(PyExc_OSError);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *KernelRx_stop(KernelRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	atomic_store(&self->stop, 1);
+	Py_RETURN_NONE;
+}
+
+static PyObject *KernelRx_stats(KernelRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K}", "packets", (unsigned long long)atomic_load(&self->st.packets),
+	                     "bytes", (unsigned long long)atomic_load(&self->st.bytes), "sock_overflow",
+	                     (unsigned long long)atomic_load(&self->st.sock_overflow), "too_big",
+	                     (unsigned long long)atomic_load(&self->st.too_big), "polls",
+	                     (unsigned long long)atomic_load(&self->st.polls), "empty_polls",
+	                     (unsigned long long)atomic_load(&self->st.empty_polls));
+}
+
+static void KernelRx_dealloc(KernelRxObject *self)
+{
+	Py_XDECREF(self->writer);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef KernelRx_methods[] = {
+	{"run", (PyCFunction)KernelRx_run, METH_NOARGS, "run(): receive into the ring until stop() (GIL released)"},
+	{"stop", (PyCFunction)KernelRx_stop, METH_NOARGS, "stop(): end run() from another thread"},
+	{"stats", (PyCFunction)KernelRx_stats, METH_NOARGS, "stats() -> dict"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject KernelRxType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.KernelRx",
+	.tp_basicsize = sizeof(KernelRxObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "KernelRx(writer, sockets=[(fd, stream, port)], mode='block'|'busy', stamp='kernel'|'user')",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)KernelRx_init,
+	.tp_dealloc = (destructor)KernelRx_dealloc,
+	.tp_methods = KernelRx_methods,
+};
+
+/* _native.XskRx: the af_xdp receive engine. It owns its AF_XDP sockets
+ * (one per queue, opened in __init__ so every failure surfaces before any
+ * XDP program is attached) and the flow table; run(writer) borrows a
+ * reference to the writer for the duration of the run. close() refuses while
+ * run() is in progress. */
+
+#include <arpa/inet.h>
+
+#include "transports/rx_xsk.h"
+
+typedef struct {
+	PyObject_HEAD
+	ws_xsk_t socks[WS_RXX_MAX_SOCKS];
+	unsigned n;
+	int mode, policy, running;
+	_Atomic int stop;
+	ws_rxx_flows_t flows;
+	ws_rxx_stats_t st;
+} XskRxObject;
+
+static void XskRx_close_socks(XskRxObject *self)
+{
+	for (unsigned i = 0; i < self->n; i++)
+		ws_xsk_close(&self->socks[i]);
+	self->n = 0;
+}
+
+static int XskRx_init(XskRxObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"ifindex", "queues", "frames", "frame_size", "zerocopy", "need_wakeup",
+	                         "mode", "malformed", NULL};
+	int ifindex, zerocopy = 1, need_wakeup = 1;
+	PyObject *queues;
+	unsigned int frames = 4096, frame_size = 4096;
+	const char *mode = "busy", *malformed = "skip";
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iO!|IIipss", kwlist, &ifindex, &PyList_Type, &queues, &frames,
+	                                 &frame_size, &zerocopy, &need_wakeup, &mode, &malformed))
+		return -1;
+	if (self->n) {
+		PyErr_SetString(PyExc_RuntimeError, "already initialised");
+		return -1;
+	}
+	Py_ssize_t nq = PyList_GET_SIZE(queues);
+	if (nq < 1 || nq > WS_RXX_MAX_SOCKS) {
+		PyErr_Format(PyExc_ValueError, "1 to %d queues", WS_RXX_MAX_SOCKS);
+		return -1;
+	}
+	if (strcmp(mode, "block") && strcmp(mode, "busy")) {
+		PyErr_SetString(PyExc_ValueError, "mode is block or busy");
+		return -1;
+	}
+	if (strcmp(malformed, "skip") && strcmp(malformed, "keep")) {
+		PyErr_SetString(PyExc_ValueError, "malformed is skip or keep");
+		return -1;
+	}
+	if (zerocopy < 0 || zerocopy > 2) {
+		PyErr_SetString(PyExc_ValueError, "zerocopy is 0 (never), 1 (if possible) or 2 (required)");
+		return -1;
+	}
+	self->mode = strcmp(mode, "busy") ? WS_RXX_BLOCK : WS_RXX_BUSY;
+	self->policy = strcmp(malformed, "keep") ? WS_RXX_SKIP_MALFORMED : WS_RXX_KEEP_MALFORMED;
+	for (Py_ssize_t i = 0; i < nq; i++) {
+		unsigned long q = PyLong_AsUnsignedLong(PyList_GET_ITEM(queues, i));
+		if (PyErr_Occurred()) {
+			XskRx_close_socks(self);
+			return -1;
+		}
+		enum ws_xsk_step step;
+		int rc;
+		Py_BEGIN_ALLOW_THREADS
+		rc = ws_xsk_open(&self->socks[self->n], ifindex, (uint32_t)q, frames, frame_size, zerocopy, need_wakeup,
+		                 &step);
+		Py_END_ALLOW_THREADS
+		if (rc) {
+			XskRx_close_socks(self);
+			char call[160];
+			snprintf(call, sizeof(call), "%s (ifindex=%d, queue=%lu)",
+			         step == WS_XSK_STEP_NONE ? "AF_XDP socket setup" : ws_xsk_step_name(step), ifindex, q);
+			errno = -rc;
+			PyObject *msg = PyUnicode_FromFormat("%s: %s", call, strerror(-rc));
+			PyObject *exc = msg ? PyObject_CallFunction(PyExc_OSError, "iO", -rc, msg) : NULL;
+			Py_XDECREF(msg);
+			if (exc) {
+				PyErr_SetObject(PyExc_OSError, exc);
+				Py_DECREF(exc);
+			}
+			return -1;
+		}
+		self->n++;
+	}
+	return 0;
+}
+
+static PyObject *XskRx_sockets(XskRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	PyObject *l = PyList_New(0);
+	for (unsigned i = 0; l && i < self->n; i++) {
+		ws_xsk_t *x = &self->socks[i];
+		PyObject *d = Py_BuildValue("{s:i,s:I,s:O,s:O,s:I,s:I}", "fd", x->fd, "queue", x->queue, "zerocopy",
+		                            x->zerocopy ? Py_True : Py_False, "need_wakeup",
+		                            x->need_wakeup ? Py_True : Py_False, "frames", x->frame_cnt, "frame_size",
+		                            x->frame_sz);
+		if (!d || PyList_Append(l, d)) {
+			Py_XDECREF(d);
+			Py_CLEAR(l);
+		}
+		Py_XDECREF(d);
+	}
+	return l;
+}
+
+/* add_flow(group, port, stream): group as a dotted string, port host order. */
+static PyObject *XskRx_add_flow(XskRxObject *self, PyObject *args)
+{
+	const char *group;
+	unsigned int port, stream;
+	if (!PyArg_ParseTuple(args, "sII", &group, &port, &stream))
+		return NULL;
+	struct in_addr a;
+	if (inet_pton(AF_INET, group, &a) != 1 || !port || port > 0xffff || !stream || stream > 0xffff) {
+		PyErr_SetString(PyExc_ValueError, "add_flow(group 'a.b.c.d', port 1..65535, stream 1..65535)");
+		return NULL;
+	}
+	uint32_t n = atomic_load(&self->flows.n);
+	for (uint32_t i = 0; i < n; i++) {
+		ws_rxx_flow_t *f = &self->flows.flows[i];
+		if (f->group == a.s_addr && f->port == htons((uint16_t)port)) {
+			f->stream = (uint16_t)stream; /* re-adding a removed flow */
+			atomic_store(&f->active, 1);
+			Py_RETURN_NONE;
+		}
+	}
+	if (n >= WS_RXX_MAX_FLOWS) {
+		PyErr_Format(PyExc_ValueError, "at most %d flows", WS_RXX_MAX_FLOWS);
+		return NULL;
+	}
+	ws_rxx_flow_t *f = &self->flows.flows[n];
+	f->group = a.s_addr;
+	f->port = htons((uint16_t)port);
+	f->stream = (uint16_t)stream;
+	atomic_store(&f->active, 1);
+	atomic_store_explicit(&self->flows.n, n + 1, memory_order_release);
+	Py_RETURN_NONE;
+}
+
+static PyObject *XskRx_remove_flow(XskRxObject *self, PyObject *args)
+{
+	const char *group;
+	unsigned int port;
+	if (!PyArg_ParseTuple(args, "sI", &group, &port))
+		return NULL;
+	struct in_addr a;
+	if (inet_pton(AF_INET, group, &a) != 1 || port > 0xffff) {
+		PyErr_SetString(PyExc_ValueError, "remove_flow(group 'a.b.c.d', port)");
+		return NULL;
+	}
+	uint32_t n = atomic_load(&self->flows.n);
+	for (uint32_t i = 0; i < n; i++)
+		if (self->flows.flows[i].group == a.s_addr && self->flows.flows[i].port == htons((uint16_t)port))
+			atomic_store(&self->flows.flows[i].active, 0);
+	Py_RETURN_NONE;
+}
+
+static PyObject *XskRx_run(XskRxObject *self, PyObject *args)
+{
+	PyObject *writer;
+	if (!PyArg_ParseTuple(args, "O", &writer))
+		return NULL;
+	ws_ring_writer_t *w = ws_py_ring_writer(writer);
+	if (!w)
+		return NULL;
+	if (!self->n) {
+		PyErr_SetString(PyExc_RuntimeError, "closed");
+		return NULL;
+	}
+	if (self->running) {
+		PyErr_SetString(PyExc_RuntimeError, "already running");
+		return NULL;
+	}
+	self->running = 1; /* stop is sticky: a stop() that came before run() is honoured */
+	pthread_setname_np(pthread_self(), "ws-rx-af_xdp"); /* for top -H, perf, strace -p */
+	Py_INCREF(writer); /* the ring stays joined while the loop writes to it */
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_rx_xsk_run(w, self->socks, self->n, &self->flows, self->mode, self->policy, &self->stop, &self->st);
+	Py_END_ALLOW_THREADS
+	Py_DECREF(writer);
+	self->running = 0;
+	if (rc) {
+		errno = -rc;
+		return PyErr_SetFromErrno(PyExc_OSError);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *XskRx_stop(XskRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	atomic_store(&self->stop, 1);
+	Py_RETURN_NONE;
+}
+
+static PyObject *XskRx_stats(XskRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_rxx_stats_t *s = &self->st;
+	PyObject *d = Py_BuildValue(
+	    "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "packets", (unsigned long long)atomic_load(&s->packets), "bytes",
+	    (unsigned long long)atomic_load(&s->bytes), "polls", (unsigned long long)atomic_load(&s->polls),
+	    "empty_polls", (unsigned long long)atomic_load(&s->empty_polls), "wakeups",
+	    (unsigned long long)atomic_load(&s->wakeups), "sleeps", (unsigned long long)atomic_load(&s->sleeps),
+	    "malformed", (unsigned long long)atomic_load(&s->malformed), "unknown_flow",
+	    (unsigned long long)atomic_load(&s->unknown_flow));
+	for (int v = 1; d && v < WS_FRAME_VERDICTS; v++) {
+		PyObject *x = PyLong_FromUnsignedLongLong(atomic_load(&s->verdicts[v]));
+		if (!x || PyDict_SetItemString(d, ws_frame_verdict_names[v], x))
+			Py_CLEAR(d);
+		Py_XDECREF(x);
+	}
+	return d;
+}
+
+/* statistics(): the kernel's XDP_STATISTICS, summed over the sockets. */
+static PyObject *XskRx_statistics(XskRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_xsk_stats_t sum = {0};
+	for (unsigned i = 0; i < self->n; i++) {
+		ws_xsk_stats_t s;
+		int rc = ws_xsk_statistics(&self->socks[i], &s);
+		if (rc) {
+			errno = -rc;
+			return PyErr_SetFromErrno(PyExc_OSError);
+		}
+		sum.rx_dropped += s.rx_dropped;
+		sum.rx_invalid_descs += s.rx_invalid_descs;
+		sum.rx_ring_full += s.rx_ring_full;
+		sum.rx_fill_ring_empty += s.rx_fill_ring_empty;
+	}
+	return Py_BuildValue("{s:K,s:K,s:K,s:K}", "rx_dropped", (unsigned long long)sum.rx_dropped,
+	                     "rx_invalid_descs", (unsigned long long)sum.rx_invalid_descs, "rx_ring_full",
+	                     (unsigned long long)sum.rx_ring_full, "rx_fill_ring_empty",
+	                     (unsigned long long)sum.rx_fill_ring_empty);
+}
+
+static PyObject *XskRx_close(XskRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (self->running) {
+		PyErr_SetString(PyExc_RuntimeError, "cannot close while run() is in progress; stop() first");
+		return NULL;
+	}
+	XskRx_close_socks(self);
+	Py_RETURN_NONE;
+}
+
+static void XskRx_dealloc(XskRxObject *self)
+{
+	XskRx_close_socks(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef XskRx_methods[] = {
+	{"sockets", (PyCFunction)XskRx_sockets, METH_NOARGS, "sockets() -> [{fd, queue, zerocopy, need_wakeup, ...}]"},
+	{"add_flow", (PyCFunction)XskRx_add_flow, METH_VARARGS, "add_flow(group, port, stream)"},
+	{"remove_flow", (PyCFunction)XskRx_remove_flow, METH_VARARGS, "remove_flow(group, port)"},
+	{"run", (PyCFunction)XskRx_run, METH_VARARGS, "run(writer): receive into the ring until stop() (GIL released)"},
+	{"stop", (PyCFunction)XskRx_stop, METH_NOARGS, "stop(): end run() from another thread"},
+	{"stats", (PyCFunction)XskRx_stats, METH_NOARGS, "stats() -> dict of the loop's counters"},
+	{"statistics", (PyCFunction)XskRx_statistics, METH_NOARGS, "statistics() -> the kernel's XDP_STATISTICS, summed"},
+	{"close", (PyCFunction)XskRx_close, METH_NOARGS, "close(): close the sockets and free the UMEMs"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject XskRxType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.XskRx",
+	.tp_basicsize = sizeof(XskRxObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "XskRx(ifindex, queues, frames=4096, frame_size=4096, zerocopy=1, need_wakeup=True, mode='busy',"
+	          " malformed='skip')",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)XskRx_init,
+	.tp_dealloc = (destructor)XskRx_dealloc,
+	.tp_methods = XskRx_methods,
+};

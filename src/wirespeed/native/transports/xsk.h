@@ -1,0 +1,101 @@
+/* transports/xsk.h - AF_XDP sockets.
+ *
+ * What it is for: (1) answering, by really trying, whether an interface
+ * queue takes an AF_XDP socket in zero-copy mode or only in copy mode
+ * (ws_xsk_probe, for doctor); (2) the receive socket of the af_xdp
+ * transport (ws_xsk_open): one socket and one UMEM per queue, the fill and
+ * RX rings mapped into this process. The loop that drains them is rx_xsk.c.
+ *
+ * The rings are single-producer/single-consumer arrays shared with the
+ * kernel. Fill: we produce frame addresses, the kernel consumes them. RX:
+ * the kernel produces descriptors (addr, len), we consume them. Producer and
+ * consumer indices are free-running u32s; an index is loaded with acquire
+ * from the other side and stored with release by its owner.
+ *
+ * Ownership: a ws_xsk_t owns its socket, its UMEM (anonymous memory,
+ * frame_cnt * frame_sz bytes) and its ring mappings; ws_xsk_close releases
+ * them, socket first so the kernel drops its pin on the UMEM pages. Every
+ * UMEM frame is always in exactly one place: the fill ring, the kernel, the
+ * RX ring, or (briefly) the rx loop, which returns it to the fill ring in
+ * the same batch. Both rings have frame_cnt entries, so returning a frame
+ * always finds room.
+ * ws_xsk_probe creates and destroys everything it uses; nothing outlives
+ * the call, and nothing is attached to the interface (binding an XSK needs
+ * no XDP program).
+ *
+ * Threads: open/close/statistics from any thread (not concurrently with each
+ * other); the rings from the one rx thread only.
+ */
+#ifndef WS_XSK_H
+#define WS_XSK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Steps of the probe, so that a failure names the syscall that refused. */
+enum ws_xsk_step {
+	WS_XSK_STEP_NONE = 0,
+	WS_XSK_STEP_SOCKET,     /* socket(AF_XDP, SOCK_RAW) */
+	WS_XSK_STEP_UMEM_MMAP,  /* mmap() of the probe UMEM */
+	WS_XSK_STEP_UMEM_REG,   /* setsockopt(XDP_UMEM_REG) */
+	WS_XSK_STEP_RINGS,      /* setsockopt(XDP_UMEM_FILL_RING/COMPLETION_RING/RX_RING) */
+	WS_XSK_STEP_BIND,       /* bind(sockaddr_xdp) */
+};
+
+/* ws_xsk_step_name returns the syscall text for a step (static string). */
+const char *ws_xsk_step_name(enum ws_xsk_step step);
+
+/* ws_xsk_probe binds a throwaway AF_XDP socket to (ifindex, queue_id) with
+ * bind_flags (XDP_COPY or XDP_ZEROCOPY, optionally XDP_USE_NEED_WAKEUP), then
+ * tears it down. Returns 0 if the bind succeeded, else -errno with *failed
+ * set to the step that refused: EOPNOTSUPP at BIND with XDP_ZEROCOPY means
+ * the driver has no zero-copy support; EBUSY means another socket owns the
+ * queue; EPERM at SOCKET means CAP_NET_RAW is missing; ENOBUFS/EPERM at
+ * UMEM_REG means the memlock limit is too low without CAP_IPC_LOCK. */
+int ws_xsk_probe(int ifindex, uint32_t queue_id, uint16_t bind_flags, enum ws_xsk_step *failed);
+
+/* A ring shared with the kernel, as mapped; cached_* are private copies. */
+typedef struct {
+	_Atomic uint32_t *producer;
+	_Atomic uint32_t *consumer;
+	_Atomic uint32_t *flags; /* XDP_RING_NEED_WAKEUP lives here */
+	void *ring;              /* u64 addresses (fill) or struct xdp_desc (rx) */
+	uint32_t mask;
+	uint32_t cached_prod, cached_cons;
+	void *map;
+	size_t map_sz;
+} ws_xsk_ring_t;
+
+typedef struct {
+	int fd;
+	int ifindex;
+	uint32_t queue;
+	uint8_t *umem;
+	size_t umem_sz;
+	uint32_t frame_sz, frame_cnt;
+	int zerocopy;    /* 1 if the kernel bound in zero-copy mode */
+	int need_wakeup; /* 1 if bound with XDP_USE_NEED_WAKEUP */
+	ws_xsk_ring_t fill, rx;
+} ws_xsk_t;
+
+/* ws_xsk_open creates the socket and UMEM of frame_cnt frames of frame_sz
+ * bytes (both powers of two; frame_sz 2048 or 4096), sets up fill,
+ * completion and RX rings of frame_cnt entries, maps fill and RX, binds to
+ * (ifindex, queue) and gives every frame to the fill ring. zerocopy: 0 copy
+ * only, 1 zero-copy or else copy, 2 zero-copy or fail. need_wakeup asks for
+ * XDP_USE_NEED_WAKEUP. On failure returns -errno with *failed naming the
+ * step, and nothing is left open. */
+int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                int need_wakeup, enum ws_xsk_step *failed);
+
+/* ws_xsk_close releases everything ws_xsk_open made; safe to call twice. */
+void ws_xsk_close(ws_xsk_t *x);
+
+/* The kernel's counters for the socket (getsockopt XDP_STATISTICS). */
+typedef struct {
+	uint64_t rx_dropped, rx_invalid_descs, rx_ring_full, rx_fill_ring_empty;
+} ws_xsk_stats_t;
+int ws_xsk_statistics(const ws_xsk_t *x, ws_xsk_stats_t *st);
+
+#endif /* WS_XSK_H */
