@@ -21,9 +21,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <arpa/inet.h>
 #include <pthread.h>
 
 #include "book/book.h"
+#include "book/feed.h"
+#include "book/route.h"
+#include "python/ring.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -315,8 +319,6 @@ PyTypeObject BookType = {
  * Ownership: a FeedHandler holds a reference to its BookEngine (the books
  * outlive the feed) and owns its hold buffer. Calls take the books' mutex. */
 
-#include "book/feed.h"
-
 typedef struct {
 	PyObject_HEAD
 	BookObject *books;
@@ -525,12 +527,6 @@ PyTypeObject FeedType = {
  * Ownership: holds a reference to its BookEngine and owns the router (and
  * through it every session's feed). Calls take the books' mutex; follow
  * takes it per batch, without the GIL (see Threads at the top). */
-
-#include <arpa/inet.h>
-
-#include "python/ring.h"
-#include "book/route.h"
-
 
 typedef struct {
 	PyObject_HEAD

@@ -1,4 +1,4 @@
-/* python/exchange.c - Python types over sim.h and itch.h: _native.Sim, itch_decode.
+/* python/exchange.c - the simulator (exchange/sim.h) as _native.Sim.
  *
  * Ownership: a Sim owns its generator state and history (freed with the
  * object). run() borrows the socket fds in its config for the length of the
@@ -11,8 +11,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "feed/itch.h"
 #include "exchange/sim.h"
+#include "python/module.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -285,21 +285,3 @@ PyTypeObject SimType = {
 	.tp_dealloc = (destructor)Sim_dealloc,
 	.tp_methods = Sim_methods,
 };
-
-/* itch_decode(bytes) -> dict, or an int: 0 unknown type, -1 bad length, -2 empty */
-PyObject *py_itch_decode(PyObject *self, PyObject *args)
-{
-	(void)self;
-	Py_buffer b;
-	if (!PyArg_ParseTuple(args, "y*", &b))
-		return NULL;
-	ws_itch_msg_t m;
-	int rc = ws_itch_decode(b.buf, (uint32_t)b.len, &m);
-	PyBuffer_Release(&b);
-	if (rc != 1)
-		return PyLong_FromLong(rc);
-	return Py_BuildValue("{s:C,s:H,s:H,s:K,s:K,s:K,s:K,s:K,s:I,s:y#,s:i,s:i,s:i}", "type", m.type,
-	                     "locate", m.locate, "tracking", m.tracking, "ts_ns", m.ts_ns, "order_ref", m.order_ref,
-	                     "new_ref", m.new_ref, "match", m.match, "shares", m.shares, "price", m.price, "stock",
-	                     m.stock, (Py_ssize_t)8, "side", m.side, "printable", m.printable, "event", m.event);
-}

@@ -21,11 +21,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "python/module.h"
 #include "python/ring.h"
 
-extern PyObject *ws_RingError; /* defined in module.c */
-
-/* ws_ring_raise: see py_ring.h. */
+/* ws_ring_raise: see python/ring.h. */
 PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path)
 {
 	if (rc == WS_RING_ESYS && se) {
@@ -46,7 +45,7 @@ PyObject *ws_ring_raise(int rc, const ws_ring_syserr_t *se, const char *path)
 	return NULL;
 }
 
-PyObject *py_ring_create(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_ring_create(PyObject *self, PyObject *args, PyObject *kw)
 {
 	(void)self;
 	static char *kwlist[] = {"path", "payload_sz", "entry_cnt", "mode", NULL};
@@ -256,8 +255,7 @@ static PyGetSetDef RingWriter_getset[] = {
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
-/* ws_py_ring_writer: see py_ring.h (for the rx engines). */
-PyTypeObject RingWriterType;
+/* ws_py_ring_writer: see python/ring.h (for the rx engines). */
 
 ws_ring_writer_t *ws_py_ring_writer(PyObject *o)
 {
@@ -333,9 +331,7 @@ static int reader_ok(RingReaderObject *self)
 	return 1;
 }
 
-extern PyTypeObject RingReaderType;
-
-/* ws_py_ring_reader_hold / _drop: see py_ring.h (for FeedRouter.follow). */
+/* ws_py_ring_reader_hold / _drop: see python/ring.h (for FeedRouter.follow). */
 ws_ring_reader_t *ws_py_ring_reader_hold(PyObject *o)
 {
 	if (!PyObject_TypeCheck(o, &RingReaderType)) {
@@ -601,4 +597,10 @@ PyTypeObject RingReaderType = {
 	.tp_methods = RingReader_methods,
 	.tp_getset = RingReader_getset,
 	.tp_as_buffer = &RingReader_as_buffer,
+};
+
+PyMethodDef ws_py_ring_methods[] = {
+	{"ring_create", (PyCFunction)(void (*)(void))py_ring_create, METH_VARARGS | METH_KEYWORDS,
+	 "ring_create(path, payload_sz, entry_cnt=0, mode=0o640): lay out a new ring file."},
+	{NULL, NULL, 0, NULL},
 };

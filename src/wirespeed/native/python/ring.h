@@ -1,6 +1,6 @@
-/* python/ring.h - what py_ring.c lends the other bindings (py_capture.c,
- * py_book.c): the native ring behind a RingWriter or RingReader object, and
- * the exception for a ring error.
+/* python/ring.h - what python/ring.c lends the other bindings
+ * (python/transports.c, python/book.c): the native ring behind a RingWriter
+ * or RingReader object, and the exception for a ring error.
  *
  * Memory: the returned pointers live inside the Python objects; callers keep
  * their reference to the object for as long as they use the pointer.

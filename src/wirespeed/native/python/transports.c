@@ -1,18 +1,24 @@
-/* python/transports.c - Python types over the rx engines: _native.KernelRx.
+/* python/transports.c - the receive engines of transports/ as Python types
+ * (_native.KernelRx, _native.XskRx) and the AF_XDP bind probe doctor uses.
  *
  * Ownership: a KernelRx holds a reference to the RingWriter it publishes to
  * (so the ring stays joined while it runs) and borrows the socket fds it was
- * given (the Python transport owns and closes them). run() releases the GIL;
- * stop() and stats() may be called from other threads meanwhile.
+ * given (the Python transport owns and closes them). An XskRx owns its
+ * AF_XDP sockets and UMEMs. run() releases the GIL; stop() and stats() may
+ * be called from other threads meanwhile.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <string.h>
 
+#include "python/module.h"
 #include "python/ring.h"
 #include "transports/rx_kernel.h"
+#include "transports/rx_xsk.h"
+#include "transports/xsk.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -139,10 +145,6 @@ PyTypeObject KernelRxType = {
  * XDP program is attached) and the flow table; run(writer) borrows a
  * reference to the writer for the duration of the run. close() refuses while
  * run() is in progress. */
-
-#include <arpa/inet.h>
-
-#include "transports/rx_xsk.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -420,4 +422,32 @@ PyTypeObject XskRxType = {
 	.tp_init = (initproc)XskRx_init,
 	.tp_dealloc = (destructor)XskRx_dealloc,
 	.tp_methods = XskRx_methods,
+};
+
+static PyObject *py_xsk_probe(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int ifindex;
+	unsigned int queue_id, flags;
+	if (!PyArg_ParseTuple(args, "iII", &ifindex, &queue_id, &flags))
+		return NULL;
+	if (flags > 0xffff) {
+		PyErr_SetString(PyExc_ValueError, "bind flags do not fit 16 bits");
+		return NULL;
+	}
+	enum ws_xsk_step step;
+	int rc = ws_xsk_probe(ifindex, queue_id, (uint16_t)flags, &step);
+	if (rc < 0) {
+		char call[160];
+		snprintf(call, sizeof(call), "%s (ifindex=%d, queue=%u, flags=0x%x)",
+		         ws_xsk_step_name(step), ifindex, queue_id, flags);
+		return ws_raise(NULL, -rc, call);
+	}
+	Py_RETURN_NONE;
+}
+
+PyMethodDef ws_py_transports_methods[] = {
+	{"xsk_probe", py_xsk_probe, METH_VARARGS,
+	 "xsk_probe(ifindex, queue_id, bind_flags) -> None; raises OSError naming the refused step."},
+	{NULL, NULL, 0, NULL},
 };

@@ -1,0 +1,111 @@
+/* python/bench.c - the measurement kernels of bench/bench.h, for
+ * wirespeed/bench. The GIL is released for the whole of each run; sample
+ * buffers are the caller's (numpy), written in place and borrowed for the
+ * call only.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "bench/bench.h"
+#include "python/module.h"
+#include "ring/ring.h"
+
+static PyObject *py_tsc(PyObject *self, PyObject *noargs)
+{
+	(void)self;
+	(void)noargs;
+	return PyLong_FromUnsignedLongLong(ws_tsc());
+}
+
+static PyObject *py_pin_cpu(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int cpu;
+	if (!PyArg_ParseTuple(args, "i", &cpu))
+		return NULL;
+	int rc = ws_pin_cpu(cpu);
+	if (rc)
+		return ws_raise(NULL, -rc, "pthread_setaffinity_np()");
+	Py_RETURN_NONE;
+}
+
+static PyObject *py_bench_pingpong(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int a, b;
+	Py_buffer s;
+	if (!PyArg_ParseTuple(args, "iiw*", &a, &b, &s))
+		return NULL;
+	uint64_t iters = (uint64_t)s.len / 8;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_bench_pingpong(a, b, s.buf, iters);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&s);
+	if (rc)
+		return ws_raise(NULL, -rc, "pthread_create()");
+	Py_RETURN_NONE;
+}
+
+static PyObject *py_bench_ring_writer(PyObject *self, PyObject *args)
+{
+	(void)self;
+	const char *path;
+	unsigned long long n, gap;
+	unsigned int sz;
+	if (!PyArg_ParseTuple(args, "sKIK", &path, &n, &sz, &gap))
+		return NULL;
+	if (sz > WS_RING_MAX_PAYLOAD) {
+		PyErr_SetString(PyExc_ValueError, "record size above the ring's maximum");
+		return NULL;
+	}
+	uint64_t el = 0;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_bench_ring_writer(path, n, sz, gap, &el);
+	Py_END_ALLOW_THREADS
+	if (rc) {
+		PyErr_Format(PyExc_RuntimeError, "bench writer: %s", ws_ring_strerror(rc));
+		return NULL;
+	}
+	return PyLong_FromUnsignedLongLong(el);
+}
+
+static PyObject *py_bench_ring_reader(PyObject *self, PyObject *args)
+{
+	(void)self;
+	const char *path;
+	unsigned long long last, timeout;
+	PyObject *lat_obj;
+	if (!PyArg_ParseTuple(args, "sKKO", &path, &last, &timeout, &lat_obj))
+		return NULL;
+	Py_buffer lat = {0};
+	int have_lat = lat_obj != Py_None;
+	if (have_lat && PyObject_GetBuffer(lat_obj, &lat, PyBUF_WRITABLE) < 0)
+		return NULL;
+	uint64_t got = 0, lost = 0, el = 0;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_bench_ring_reader(path, last, timeout, have_lat ? lat.buf : NULL,
+	                          have_lat ? (uint64_t)lat.len / 8 : 0, &got, &lost, &el);
+	Py_END_ALLOW_THREADS
+	if (have_lat)
+		PyBuffer_Release(&lat);
+	if (rc) {
+		PyErr_Format(PyExc_RuntimeError, "bench reader: %s", ws_ring_strerror(rc));
+		return NULL;
+	}
+	return Py_BuildValue("KKK", got, lost, el);
+}
+
+PyMethodDef ws_py_bench_methods[] = {
+	{"tsc", py_tsc, METH_NOARGS, "tsc() -> ticks of the clock bench kernels use"},
+	{"pin_cpu", py_pin_cpu, METH_VARARGS, "pin_cpu(cpu): pin the calling thread"},
+	{"bench_pingpong", py_bench_pingpong, METH_VARARGS,
+	 "bench_pingpong(cpu_a, cpu_b, samples: uint64 buffer): one-way ticks per round trip"},
+	{"bench_ring_writer", py_bench_ring_writer, METH_VARARGS,
+	 "bench_ring_writer(path, n, rec_sz, gap_ticks) -> elapsed ticks"},
+	{"bench_ring_reader", py_bench_ring_reader, METH_VARARGS,
+	 "bench_ring_reader(path, last_seq, timeout_ticks, lat or None) -> (got, lost, elapsed ticks)"},
+	{NULL, NULL, 0, NULL},
+};
