@@ -14,8 +14,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from wirespeed.capture.runner import CaptureConfig
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,7 +65,7 @@ def alloc_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def testbed_cfg():
     """A test host of its own (names unlike the default, so a developer's
     `wirespeed testbed up` is never touched), made once per session."""
-    from wirespeed import testbed
+    from wirespeed.host import testbed
 
     cfg = testbed.TestbedConfig(netns="ws-pytest", host_if="wsp-host0", peer_if="wsp-exch0", subnet="198.18.200.0/24")
     testbed.up(cfg)
@@ -99,3 +103,23 @@ def run_cli(*args: str, user: str | None = None, check_rc: int | None = None,
     if check_rc is not None:
         assert proc.returncode == check_rc, f"rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
+
+
+def capture_while(cfg: CaptureConfig, send: Callable[[], Any]) -> dict[str, Any]:
+    """Capture while send() runs: run()'s result, with send()'s as "sent". The
+    capture receives before send() starts (Background waits until the
+    transport is open) and stops once the ring has been still for 0.5 s, so
+    a receive thread that a busy machine held back still takes everything."""
+    from wirespeed.capture.runner import Background
+    from wirespeed.ring import RingReader
+
+    with Background(cfg) as c:
+        sent = send()
+        with RingReader(cfg.ring) as r:
+            head, still_since = r.head_seq, time.monotonic()
+            deadline = still_since + 15
+            while time.monotonic() - still_since < 0.5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                if r.head_seq != head:
+                    head, still_since = r.head_seq, time.monotonic()
+    return dict(c.result, sent=sent)

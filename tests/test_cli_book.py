@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from wirespeed import sim as S
-from wirespeed.pcapng import read_packets
+from wirespeed.exchange import sim as S
+from wirespeed.formats.pcapng import read_packets
 from wirespeed.ring import Ring, RingWriter
 
 

@@ -120,7 +120,7 @@ def doctor(
     AF_XDP zero-copy really tried), CPU isolation, memory and peer tools.
     Exit code 1 if any check fails.
     """
-    from wirespeed import doctor as doc
+    from wirespeed.host import doctor as doc
 
     try:
         report = doc.run(doc.DoctorOptions(ifaces=tuple(iface), try_attach=not no_try))
@@ -154,7 +154,7 @@ SubnetOpt = Annotated[str, typer.Option("--subnet", help="IPv4 subnet of the lin
 
 
 def _testbed_cfg(netns: str, host_if: str, peer_if: str, subnet: str) -> Any:
-    from wirespeed.testbed import TestbedConfig
+    from wirespeed.host.testbed import TestbedConfig
 
     return TestbedConfig(netns=netns, host_if=host_if, peer_if=peer_if, subnet=subnet)
 
@@ -187,7 +187,7 @@ def _log(as_json: bool) -> Callable[[str], None]:
 
 
 def _testbed_action(action: str, netns: str, host_if: str, peer_if: str, subnet: str, as_json: bool) -> None:
-    from wirespeed import testbed
+    from wirespeed.host import testbed
 
     cfg = _testbed_cfg(netns, host_if, peer_if, subnet)
     try:
@@ -406,7 +406,7 @@ def sim(
     """
     from pathlib import Path
 
-    from wirespeed import sim as simjob
+    from wirespeed.exchange import sim as simjob
 
     try:
         faults: dict[Any, dict[str, Any]] = {}
@@ -490,7 +490,7 @@ def capture(
       wirespeed capture -c capture.toml --json
       wirespeed capture --pcap day.pcapng --feed itch=239.1.1.1:30001 --pace recorded --speed 10
     """
-    from wirespeed import capture as cap
+    from wirespeed.capture import runner as cap
 
     try:
         if config:
@@ -585,7 +585,7 @@ def record(
     import time as _time
     from pathlib import Path
 
-    from wirespeed import record as rec
+    from wirespeed.capture import record as rec
     from wirespeed.ring import resolve
 
     if start not in ("latest", "oldest"):

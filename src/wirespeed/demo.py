@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wirespeed import capture as cap
-from wirespeed import sim as simjob
-from wirespeed import testbed
+from wirespeed.capture import runner as cap
+from wirespeed.exchange import sim as simjob
+from wirespeed.host import testbed
 from wirespeed.feed.latency import LatencyMeter
 from wirespeed.errors import WirespeedError
 from wirespeed.ring import RingReader

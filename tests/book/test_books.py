@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import wirespeed
-from wirespeed import sim as S
+from wirespeed.exchange import sim as S
 from wirespeed.book.reference import ReferenceBooks
 from wirespeed.errors import WirespeedError
 from tests.book.test_engine import _messages

@@ -10,8 +10,8 @@ import pytest
 
 import wirespeed
 from tests.conftest import wait_until
-from wirespeed import capture as cap
-from wirespeed import sim as S
+from wirespeed.capture import runner as cap
+from wirespeed.exchange import sim as S
 from wirespeed.ring import RingError, RingReader
 
 

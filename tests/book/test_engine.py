@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wirespeed import _native, sim
+from wirespeed import _native
+from wirespeed.exchange import sim
 from wirespeed.book.reference import ReferenceBooks
 
 

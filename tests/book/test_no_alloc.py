@@ -12,7 +12,8 @@ from tests.conftest import REPO
 
 CHILD = r"""
 import ctypes, numpy as np
-from wirespeed import _native, sim
+from wirespeed import _native
+from wirespeed.exchange import sim
 count = ctypes.CDLL(None).ws_malloc_count
 count.restype = ctypes.c_ulong
 day = sim.itch_day(400_000, symbols=50, seed=3)
@@ -31,8 +32,8 @@ print("apply_day", n, count() - before)
 ROUTER = r"""
 import ctypes, time
 import wirespeed
-from wirespeed import sim as S
-from wirespeed.pcapng import read_packets
+from wirespeed.exchange import sim as S
+from wirespeed.formats.pcapng import read_packets
 from tests.book.test_route import _batch
 count = ctypes.CDLL(None).ws_malloc_count
 count.restype = ctypes.c_ulong

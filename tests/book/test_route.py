@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 import wirespeed
 from wirespeed import _native
-from wirespeed.frames import udp_frame
-from wirespeed.pcapng import read_packets
+from wirespeed.net.frames import udp_frame
+from wirespeed.formats.pcapng import read_packets
 from wirespeed.ring import REC_DTYPE, Batch
-from wirespeed import sim as S
+from wirespeed.exchange import sim as S
 from tests.book.test_books import _recording
 
 

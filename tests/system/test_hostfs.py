@@ -28,7 +28,7 @@ def test_parse_cpulist(text, cpus) -> None:
 @pytest.mark.property
 @given(st.sets(st.integers(0, 511), max_size=64))
 def test_parse_cpulist_round_trips_a_listing(cpus: set[int]) -> None:
-    from wirespeed.doctor import _cpus
+    from wirespeed.host.doctor import _cpus
 
     assert parse_cpulist(_cpus(cpus)) == cpus
 

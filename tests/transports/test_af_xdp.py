@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, wait_until
-from tests.test_capture import _capture_while
-from tests.test_frames import _fix_ip_csum, _frame
-from wirespeed import capture as cap
-from wirespeed import sim as S
-from wirespeed.frames import multicast_mac, udp_frame
+from tests.conftest import REPO, capture_while, wait_until
+from tests.net.test_frames import _fix_ip_csum, _frame
+from wirespeed.capture import runner as cap
+from wirespeed.exchange import sim as S
+from wirespeed.net.frames import multicast_mac, udp_frame
 from wirespeed.ring import RingReader
 from wirespeed.system.netns import entered
 from wirespeed.transports import Stream
@@ -64,7 +63,7 @@ def test_af_xdp_capture_of_a_b_lines(testbed_cfg, ring_path) -> None:
                                cap.FeedSpec("itch", "239.7.1.2", 34001, "B")])
     sim_cfg = S.SimConfig(lines=[S.Line("239.7.1.1", 34001), S.Line("239.7.1.2", 34001)], rate=20_000, count=4000,
                           duration_s=0, netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
-    res = _capture_while(cfg, lambda: S.run(sim_cfg))
+    res = capture_while(cfg, lambda: S.run(sim_cfg))
     sent = res["sent"]
     assert res["records"] == sum(sent["sent_pkts"][:2])
     assert res["setup"]["xdp_mode"] in ("native", "generic") and res["setup"]["zerocopy"] in (True, False)
@@ -125,7 +124,7 @@ def test_tcp_and_other_udp_still_reach_the_host(testbed_cfg, ring_path) -> None:
         got["unicast"] = uni.recv(100)
         return {}
 
-    res = _capture_while(cfg, traffic)
+    res = capture_while(cfg, traffic)
     for s in (srv, other, uni):
         s.close()
     assert got == {"tcp": b"tcp ok", "other": b"other port ok", "unicast": b"unicast ok"}
@@ -150,7 +149,7 @@ def test_malformed_frames_on_the_feed_are_counted(testbed_cfg, ring_path, policy
     bad_ihl[14] = 0x43
     frames = [bytes(good), bytes(bad_csum), bytes(lying), bytes(_fix_ip_csum(frag)), bytes(_fix_ip_csum(short_ip)),
               bytes(bad_ihl), bytes(good)]
-    res = _capture_while(cfg, lambda: _send_raw(tb, frames))
+    res = capture_while(cfg, lambda: _send_raw(tb, frames))
     rx = res["rx"]
     assert rx["malformed"] == 5
     assert (rx["bad_ip_checksum"], rx["bad_udp_length"], rx["fragment"], rx["truncated"], rx["bad_ip_header"]) \

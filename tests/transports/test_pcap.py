@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import run_cli
-from tests.test_frames import _frame
-from wirespeed import capture as cap
-from wirespeed import sim as S
-from wirespeed.pcapng import PcapFileError, PcapngWriter, read_packets
+from tests.net.test_frames import _frame
+from wirespeed.capture import runner as cap
+from wirespeed.exchange import sim as S
+from wirespeed.formats.pcapng import PcapFileError, PcapngWriter, read_packets
 from wirespeed.ring import RingReader
 
 PCAP_FLAG, MALFORMED_FLAG = 0x300, 0x8

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tests.test_frames import _fix_ip_csum, _frame
+from tests.net.test_frames import _fix_ip_csum, _frame
 from wirespeed import _native
 from wirespeed.xdp import programs as P
 from wirespeed.xdp.bpf import load_xdp, test_run

@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from wirespeed import _native, sim
+from wirespeed import _native
+from wirespeed.exchange import sim
 from wirespeed.bench import hist
 from wirespeed.bench.common import Goal, goals_report
 
@@ -152,9 +153,9 @@ READERS = {"follow": "", "poll": "_py"}  # how -> key infix: Books.follow is the
 
 def _tick_to_book(opts: BookBenchOptions, step: Callable[[str], None]) -> dict[str, Any]:
     """Capture stamp -> book updated, per record, live on the test host, for each reader."""
-    from wirespeed import capture as cap
-    from wirespeed import sim as S
-    from wirespeed import testbed
+    from wirespeed.capture import runner as cap
+    from wirespeed.exchange import sim as S
+    from wirespeed.host import testbed
     from wirespeed.bench.common import collect, run_child
 
     ring = f"/dev/shm/wsbench-book-{os.getpid()}"

@@ -53,14 +53,14 @@ from typing import Any
 
 import numpy as np
 
-from wirespeed import capture as cap
-from wirespeed import sim as S
+from wirespeed.capture import runner as cap
+from wirespeed.exchange import sim as S
 from wirespeed.bench.common import Goal, goals_report
-from wirespeed import testbed
+from wirespeed.host import testbed
 from wirespeed.errors import WirespeedError
 from wirespeed.feed.latency import LatencyMeter
 from wirespeed.ring import Ring, RingReader, RingWriter
-from wirespeed.testbed import TestbedConfig
+from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
 
 PATHS: dict[str, tuple[str, str]] = {
@@ -321,7 +321,7 @@ def _max_rate(trial: Callable[[float, float], dict[str, Any]], ceilings: list[di
 
 def _record_once(directory: Path, ring: str, mb: int) -> tuple[float, float, dict[str, Any]]:
     """(recorder MB/s, dd MB/s, recorder result): one pass each."""
-    from wirespeed import record as rec
+    from wirespeed.capture import record as rec
 
     t0 = time.perf_counter()
     r = rec.run(rec.RecordConfig(ring, directory, rotate_bytes=0, start="oldest", prefix="bench-record",
@@ -345,7 +345,7 @@ def _record_once(directory: Path, ring: str, mb: int) -> tuple[float, float, dic
 def _record(directory: Path, mb: int, repeats: int, step: Callable[[str], None]) -> dict[str, Any]:
     """The recorder against dd, alternating, `repeats` times: the medians and
     the median of the per-pair ratios (the disk's mood changes between pairs)."""
-    from wirespeed.frames import multicast_mac, udp_frame
+    from wirespeed.net.frames import multicast_mac, udp_frame
 
     ring = f"/dev/shm/wsbench-record-{os.getpid()}"
     frame = udp_frame(bytes.fromhex("020000000002"), multicast_mac(GROUP), "198.18.0.2", GROUP, 40000, PORT,

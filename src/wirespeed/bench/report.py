@@ -44,15 +44,15 @@ from typing import Any
 
 import numpy as np
 
-from wirespeed import capture as cap
-from wirespeed import sim as S
-from wirespeed import testbed
+from wirespeed.capture import runner as cap
+from wirespeed.exchange import sim as S
+from wirespeed.host import testbed
 from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
 from wirespeed.bench.common import goals_report, thread_cpu_ns
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.feed.latency import LatencyMeter
-from wirespeed.testbed import TestbedConfig
+from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
 
 SCHEMA = "wirespeed-bench/1"

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wirespeed import sim as S
+from wirespeed.exchange import sim as S
 from wirespeed.bench.common import Goal, goals_report
-from wirespeed import testbed
+from wirespeed.host import testbed
 from wirespeed.errors import WirespeedError
-from wirespeed.frames import multicast_mac, udp_frame
-from wirespeed.testbed import TestbedConfig
+from wirespeed.net.frames import multicast_mac, udp_frame
+from wirespeed.host.testbed import TestbedConfig
 
 GOALS = [
     Goal("sim messages/s, one core, realistic fill (raw)", "sim_msgs_per_s", ">=", 2e6),

@@ -151,7 +151,7 @@ class Books:
     @classmethod
     def from_pcapng(cls, path: str | Path, **kw: Any) -> Books:
         """Books built from a recording (pcapng or pcap), to its end."""
-        from wirespeed.pcapng import PcapFileError, read_packets
+        from wirespeed.formats.pcapng import PcapFileError, read_packets
 
         books = cls(**kw)
         try:

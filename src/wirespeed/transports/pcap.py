@@ -24,7 +24,7 @@ from typing import Any
 
 from wirespeed import _native
 from wirespeed.errors import UsageError, WirespeedError
-from wirespeed.pcapng import PcapFileError, read_packets
+from wirespeed.formats.pcapng import PcapFileError, read_packets
 from wirespeed.ring import DROP_CAUSES
 from wirespeed.transports import Stream
 

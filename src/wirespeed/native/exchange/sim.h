@@ -69,7 +69,7 @@ typedef struct {
 	 * through an AF_PACKET socket bound to the interface, skipping the
 	 * kernel's UDP/IP output path (multicast destinations only). Headers as
 	 * Linux writes them (DF set, IP ID 0, checksums computed): the same bytes
-	 * as wirespeed/frames.py, so --to-pcapng matches what is sent. */
+	 * as wirespeed/net/frames.py, so --to-pcapng matches what is sent. */
 	int raw;
 	uint8_t src_mac[6];
 	uint32_t src_ip;               /* network order */

@@ -1,6 +1,6 @@
 /* formats/pcapng.h - enhanced packet blocks for a whole batch of ring records.
  *
- * What it is for: the recorder (wirespeed/record.py) writes every record
+ * What it is for: the recorder (wirespeed/capture/record.py) writes every record
  * of the ring to pcapng. Building one block per packet in Python cost
  * ~7 us a packet (a quarter of what the disk takes); here a batch becomes
  * one buffer, written with one write().

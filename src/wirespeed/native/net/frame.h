@@ -3,7 +3,7 @@
  * What it is for: the simulator's raw send mode writes whole frames, and the
  * kernel receive transport rebuilds the frame a datagram arrived in (the
  * kernel hands it only the payload), so every ring record is a frame. The
- * same layout is produced in Python by wirespeed/frames.py: DF set, IP ID 0,
+ * same layout is produced in Python by wirespeed/net/frames.py: DF set, IP ID 0,
  * IPv4 header without options, UDP checksum computed (0xFFFF for 0).
  *
  * It also checks received frames (ws_frame_check): AF_XDP hands wirespeed

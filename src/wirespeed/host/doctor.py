@@ -33,7 +33,7 @@ from wirespeed.errors import UsageError
 from wirespeed.system import caps, ethtool
 from wirespeed.system.hostfs import HostFS, parse_cpulist
 from wirespeed.system.netdev import XdpFeatures
-from wirespeed.testbed import TestbedConfig
+from wirespeed.host.testbed import TestbedConfig
 
 MIN_KERNEL = (5, 9)  # bpf_link for XDP (5.9); AF_XDP need_wakeup (5.4)
 XDP_SINGLE_BUFFER_MTU = 3498  # largest MTU most drivers take native XDP at without multi-buffer

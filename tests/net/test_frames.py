@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wirespeed import _native
-from wirespeed.frames import multicast_mac, udp_frame
+from wirespeed.net.frames import multicast_mac, udp_frame
 
 SRC_MAC = bytes.fromhex("020000000001")
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from wirespeed import _native
-from wirespeed.directio import DirectFile
+from wirespeed.capture.directio import DirectFile
 from wirespeed.errors import UsageError
-from wirespeed.pcapng import PcapngWriter
+from wirespeed.formats.pcapng import PcapngWriter
 from wirespeed.ring import Batch, RingError, RingReader, resolve
 
 

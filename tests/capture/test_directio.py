@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wirespeed.directio import DirectFile
+from wirespeed.capture.directio import DirectFile
 
 
 @pytest.fixture(params=["/var/tmp", "/dev/shm"], ids=["disk-o_direct", "tmpfs-buffered"])

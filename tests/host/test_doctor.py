@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fixtures.hosts import EOPNOTSUPP, FakeProbes, base_files, build_tree, oserr
-from wirespeed import doctor
-from wirespeed.doctor import DoctorOptions, Status
+from wirespeed.host import doctor
+from wirespeed.host.doctor import DoctorOptions, Status
 from wirespeed.errors import UsageError
 from wirespeed.system.netdev import XDP_ACT, XdpFeatures
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from wirespeed import testbed
+from wirespeed.host import testbed
 from wirespeed.errors import PrivilegeError, UsageError, WirespeedError
 from wirespeed.system import netns
-from wirespeed.testbed import TestbedConfig
+from wirespeed.host.testbed import TestbedConfig
 
 
 def cfg(tag: str, n: int) -> TestbedConfig:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wirespeed import _native
-from wirespeed.pcapng import PcapngWriter
+from wirespeed.formats.pcapng import PcapngWriter
 from wirespeed.ring import REC_DTYPE
 
 

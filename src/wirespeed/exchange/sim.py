@@ -30,8 +30,8 @@ from typing import Any
 
 from wirespeed import _native
 from wirespeed.errors import UsageError, WirespeedError
-from wirespeed.frames import multicast_mac, udp_frame
-from wirespeed.pcapng import PcapngWriter
+from wirespeed.net.frames import multicast_mac, udp_frame
+from wirespeed.formats.pcapng import PcapngWriter
 from wirespeed.system import netns
 
 LINE_NAMES = "abcd"
@@ -289,7 +289,7 @@ def where_to_send(cfg: SimConfig) -> SimConfig:
         return cfg
     from dataclasses import replace
 
-    from wirespeed.testbed import TestbedConfig, status
+    from wirespeed.host.testbed import TestbedConfig, status
 
     tb = TestbedConfig()
     try:

@@ -21,7 +21,7 @@ from tests.conftest import run_cli
 from tests.feed.book_check import BookCheck
 from tests.feed.test_itch import messages
 from wirespeed import _native
-from wirespeed import sim as S
+from wirespeed.exchange import sim as S
 from wirespeed.feed import itch
 from wirespeed.feed import moldudp64 as mold
 from wirespeed.errors import UsageError
@@ -353,7 +353,7 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
 def test_raw_mode_frames_are_byte_identical_to_pcapng_frames(testbed_cfg) -> None:
     """What --send raw puts on the wire is exactly what frames.udp_frame (and
     so --to-pcapng) writes: captured on the host side of the veth."""
-    from wirespeed.frames import udp_frame
+    from wirespeed.net.frames import udp_frame
 
     tb = testbed_cfg
     cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
@@ -463,7 +463,7 @@ def test_live_faults_at_given_sequence_numbers(testbed_cfg) -> None:
 
 
 def test_never_sends_out_of_the_machine_unasked(monkeypatch) -> None:
-    from wirespeed import testbed
+    from wirespeed.host import testbed
 
     monkeypatch.setattr(testbed, "status", lambda cfg: testbed.TestbedStatus(cfg))  # no test host
     cfg = S.SimConfig(lines=[S.Line("239.1.1.1", 30001)])
@@ -474,7 +474,7 @@ def test_never_sends_out_of_the_machine_unasked(monkeypatch) -> None:
 
 @pytest.mark.privileged
 def test_default_is_the_test_host(testbed_cfg) -> None:
-    from wirespeed import testbed
+    from wirespeed.host import testbed
 
     default = testbed.TestbedConfig()
     made = not testbed.status(default).complete

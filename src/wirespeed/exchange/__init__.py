@@ -1,0 +1,7 @@
+"""The exchange side: what a venue sends and serves, for tests, demos and
+benchmarks on a test host.
+
+  sim.py        `wirespeed sim`: ITCH 5.0 over MoldUDP64 on A/B lines, line
+                faults, the retransmission server, pcapng days (the C
+                generator and sender are native/exchange/)
+"""
