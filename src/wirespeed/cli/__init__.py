@@ -1,0 +1,71 @@
+"""The `wirespeed` command: one module per command or command group, sharing
+cli/common.py (consoles, errors to exit codes, JSON, formats).
+
+Exit codes: 0 ok; 1 failure or findings (a failed doctor check, an incomplete
+test host); 2 usage (bad arguments, unknown names); 130 interrupted.
+Every reporting command takes --json for machines; people get Rich tables.
+Each command imports what it runs when it runs, so `--help` stays fast.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from wirespeed import __version__
+from wirespeed.cli import bench, book, capture, demo, doctor, record, ring, sim, testbed
+from wirespeed.cli.common import err, out
+from wirespeed.errors import EXIT_USAGE
+
+app = typer.Typer(
+    name="wirespeed",
+    help=(
+        "Kernel-bypass market-data capture: receive exchange multicast through AF_XDP "
+        "or the kernel, stamp every packet in ns, fan it out through a shared-memory ring.\n\n"
+        "Start with `wirespeed doctor` to see what this host can do, and "
+        "`sudo wirespeed testbed up` to make a second host for the exchange side."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"wirespeed {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+# The order here is the order of `wirespeed --help`: commands, then groups.
+app.command()(doctor.doctor)
+app.command()(sim.sim)
+app.command()(capture.capture)
+app.command()(record.record)
+app.command()(demo.demo)
+app.command()(book.book)
+app.add_typer(testbed.app, name="testbed")
+app.add_typer(ring.app, name="ring")
+app.add_typer(bench.app, name="bench")
+
+
+def main() -> None:
+    """Entry point: turns Ctrl-C into exit 130, keeps usage errors at 2."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+__all__ = ["app", "main", "EXIT_USAGE"]
