@@ -145,6 +145,32 @@ def test_stale_while_a_gap_is_open() -> None:
     assert s["stale"] == 0 and s["lost"] == len(_messages(pkts[3])) and s["gaps_given_up"] == 1
 
 
+def test_a_reader_behind_the_wire_does_not_time_out_its_gaps() -> None:
+    """Records carry their capture stamps, service() the time now: a reader
+    that is behind passes times that go back. The age of a gap is taken on
+    the feed's own clock (the latest time given), never from an older
+    record's stamp: that unsigned age wrapped, and the gap was given up at
+    once (CI's flaky live-books test)."""
+    pkts = [p for p in _packets(300, 4) if _messages(p)]
+    eng = _native.BookEngine(max_locate=64, max_orders=1 << 16, max_levels=1 << 14)
+    feed = _native.FeedHandler(eng, hold_timeout_ns=1_000_000_000, request_after_ns=1_000_000, retry_ns=50_000_000)
+    s0 = 100 * 10**9                                     # the records' stamps: 100 s
+    now = s0 + 2 * 10**9                                 # the reader runs 2 s behind the wire
+    feed.poll(now)                                       # service() between batches
+    feed.packet(pkts[0], 0, s0)
+    feed.packet(pkts[3], 0, s0 + 3_000)                  # 1 and 2 lost on both lines: a gap
+    _session, seq, count = feed.request(now + 1_500_000)
+    assert seq == int.from_bytes(pkts[1][10:18], "big")
+    feed.packet(pkts[1], 2, now + 2_000_000)             # the reply brings 1 only: progress
+    feed.packet(pkts[4], 0, s0 + 4_000)                  # the next record, stamped 2 s before now
+    s = feed.stats()
+    assert s["gaps_given_up"] == 0 and s["lost"] == 0 and s["stale"] == 1, s
+    assert feed.request(now + 4_000_000)[1] == int.from_bytes(pkts[2][10:18], "big"), "the rest is asked for"
+    feed.packet(pkts[2], 2, now + 5_000_000)
+    s = feed.stats()
+    assert s["stale"] == 0 and s["lost"] == 0 and s["gaps_filled"] == 1, s
+
+
 @pytest.mark.property
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(1, 5000), n_both=st.integers(1, 6), rtt_us=st.integers(20, 400))

@@ -27,6 +27,7 @@ struct ws_feed {
 	uint64_t known_end;  /* one past the highest sequence number known to exist */
 	int gap_open;
 	uint64_t gap_since;
+	uint64_t now;        /* the latest time given: the feed's clock never goes back */
 	uint32_t n_held;
 	ws_held_pkt_t *hold; /* [WS_FEED_HOLD] */
 	ws_feed_stats_t st;
@@ -150,6 +151,16 @@ static void ws_seen_upto(ws_feed_t *f, uint64_t seq, uint64_t now)
 		ws_open_gap(f, now);
 }
 
+/* The feed's time: callers pass capture stamps with packets and the time
+ * now with service calls, so a reader behind the wire goes back in time;
+ * ages are taken against the latest time seen, so they never wrap. */
+static inline uint64_t ws_feed_clock(ws_feed_t *f, uint64_t now)
+{
+	if (now > f->now)
+		f->now = now;
+	return f->now;
+}
+
 /* One past the hole in front: the oldest held packet, else the highest number known to exist. */
 static uint64_t ws_hole_end(const ws_feed_t *f)
 {
@@ -164,6 +175,7 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 {
 	uint64_t seq;
 	uint16_t count;
+	now = ws_feed_clock(f, now);
 	ws_feed_poll(f, now); /* a gap past its time is given up before this packet counts */
 	if (ws_mold_check(p, len, &seq, &count)) {
 		f->st.bad_packets++;
@@ -205,6 +217,7 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 
 void ws_feed_poll(ws_feed_t *f, uint64_t now)
 {
+	now = ws_feed_clock(f, now);
 	if (!f->gap_open || now - f->gap_since < f->cfg.hold_timeout_ns)
 		return;
 	uint64_t target = ws_hole_end(f);
@@ -219,6 +232,7 @@ void ws_feed_poll(ws_feed_t *f, uint64_t now)
 
 int ws_feed_request(ws_feed_t *f, uint64_t now, uint64_t *seq, uint16_t *count)
 {
+	now = ws_feed_clock(f, now);
 	if (!f->gap_open || !f->cfg.request_after_ns || f->gap_requests >= f->cfg.max_requests)
 		return 0;
 	if (now - f->gap_since < f->cfg.request_after_ns)

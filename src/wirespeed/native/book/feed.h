@@ -68,8 +68,11 @@ ws_feed_t *ws_feed_create(ws_books_t *books, const ws_feed_cfg_t *cfg);
 void ws_feed_delete(ws_feed_t *f);
 
 /* One UDP payload (a MoldUDP64 packet) from line 0 (A), 1 (B) or 2 (a
- * reply of the retransmission server), received
- * at now_ns (any monotonic clock, the same for every call). */
+ * reply of the retransmission server), received at now_ns: one clock for
+ * every call. Times may go back (a reader behind the wire passes capture
+ * stamps older than the time it passes to ws_feed_request and
+ * ws_feed_poll): the feed keeps the latest time it was given, so the age
+ * of a gap is never taken from an older stamp. */
 void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint64_t now_ns);
 
 /* Gives up a gap older than the hold timeout. ws_feed_packet does it too;
