@@ -197,6 +197,7 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
     made_ring = not resolve(cfg.ring).exists()
     writer = open_ring(cfg)
     transport = make_transport(cfg, streams)
+    thread: threading.Thread | None = None
     try:
         try:
             transport.open()
@@ -236,12 +237,18 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
             thread.join(5)
             transport.account(writer)  # the kernel's last drop counts, before the ring closes
             _restore_signals(old)
+        if thread.is_alive():
+            raise WirespeedError(f"the receive thread did not stop within 5 s; {cfg.ring} and the transport stay "
+                                 "open while it runs",
+                                 "a loop that ignores stop() is a bug: run with PYTHONFAULTHANDLER=1 and send "
+                                 "SIGABRT to see where it is")
         if errors:
             raise WirespeedError(f"the receive thread failed: {errors[0]}")
         return _stats(transport, writer, cfg, time.monotonic() - t0)
     finally:
-        transport.close()
-        writer.close()
+        if thread is None or not thread.is_alive():  # never unmap the ring under a running loop
+            transport.close()
+            writer.close()
 
 
 class Background:

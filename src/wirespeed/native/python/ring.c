@@ -2,7 +2,10 @@
  *
  * Ownership across the boundary:
  *   - A RingWriter owns its writable mapping and the writer lock until
- *     close() or deallocation.
+ *     close() or deallocation. A receive loop that writes without the GIL
+ *     holds it (ws_py_ring_writer_hold): meanwhile close() and publishing
+ *     from Python refuse, while count_drop and heartbeat, which the control
+ *     thread calls beside the loop, still work.
  *   - A RingReader owns its read-only mapping. It exports the mapping through
  *     the buffer protocol (memoryview(reader)) for zero-copy views; close()
  *     refuses while any such view is alive, so a view never outlives the
@@ -71,6 +74,7 @@ typedef struct {
 	PyObject_HEAD
 	ws_ring_writer_t w;
 	int joined;
+	int users; /* receive loops (and publish_batch) writing without the GIL */
 } RingWriterObject;
 
 static int RingWriter_init(RingWriterObject *self, PyObject *args, PyObject *kw)
@@ -96,10 +100,26 @@ static int RingWriter_init(RingWriterObject *self, PyObject *args, PyObject *kw)
 	return 0;
 }
 
-static int writer_ok(RingWriterObject *self)
+/* writer_joined: calls that may run beside a loop that holds the writer
+ * (counting drops, the heartbeat, reading next_seq). */
+static int writer_joined(RingWriterObject *self)
 {
 	if (!self->joined) {
 		PyErr_SetString(PyExc_ValueError, "ring writer is closed");
+		return 0;
+	}
+	return 1;
+}
+
+/* writer_ok: calls that write records or unmap the ring, which only the
+ * one thread writing may do: refused while a loop holds the writer. */
+static int writer_ok(RingWriterObject *self)
+{
+	if (!writer_joined(self))
+		return 0;
+	if (self->users) {
+		PyErr_SetString(PyExc_RuntimeError, "ring writer is in use by a receive loop (one thread writes a ring: "
+		                                    "stop the loop first)");
 		return 0;
 	}
 	return 1;
@@ -113,9 +133,12 @@ static PyObject *RingWriter_publish(RingWriterObject *self, PyObject *args, PyOb
 	unsigned long long ts = 0;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|IIK", kwlist, &data, &stream, &flags, &ts))
 		return NULL;
-	if (!writer_ok(self) || stream > 0xffff || flags > 0xffff) {
-		if (self->joined)
-			PyErr_SetString(PyExc_ValueError, "stream and flags must fit 16 bits");
+	if (!writer_ok(self)) {
+		PyBuffer_Release(&data);
+		return NULL;
+	}
+	if (stream > 0xffff || flags > 0xffff) {
+		PyErr_SetString(PyExc_ValueError, "stream and flags must fit 16 bits");
 		PyBuffer_Release(&data);
 		return NULL;
 	}
@@ -159,6 +182,7 @@ static PyObject *RingWriter_publish_batch(RingWriterObject *self, PyObject *args
 		goto out;
 	}
 	uint64_t published = 0;
+	self->users++; /* no close() from another thread while the GIL is released */
 	Py_BEGIN_ALLOW_THREADS
 	uint64_t t = ts ? ts : ws_ring_now_ns();
 	const uint8_t *p = data.buf;
@@ -167,6 +191,7 @@ static PyObject *RingWriter_publish_batch(RingWriterObject *self, PyObject *args
 		p += l[i];
 	}
 	Py_END_ALLOW_THREADS
+	self->users--;
 	res = PyLong_FromUnsignedLongLong(published);
 out:
 	PyBuffer_Release(&data);
@@ -178,7 +203,7 @@ static PyObject *RingWriter_count_drop(RingWriterObject *self, PyObject *args)
 {
 	unsigned int cause;
 	unsigned long long n = 1;
-	if (!PyArg_ParseTuple(args, "I|K", &cause, &n) || !writer_ok(self))
+	if (!PyArg_ParseTuple(args, "I|K", &cause, &n) || !writer_joined(self))
 		return NULL;
 	if (cause >= WS_RING_DROP_CNT) {
 		PyErr_Format(PyExc_ValueError, "drop cause %u out of range (0..%d)", cause, WS_RING_DROP_CNT - 1);
@@ -209,7 +234,7 @@ static PyObject *RingWriter_set_meta(RingWriterObject *self, PyObject *args)
 static PyObject *RingWriter_heartbeat(RingWriterObject *self, PyObject *noargs)
 {
 	(void)noargs;
-	if (!writer_ok(self))
+	if (!writer_joined(self))
 		return NULL;
 	ws_ring_heartbeat(&self->w, ws_ring_now_ns());
 	Py_RETURN_NONE;
@@ -218,6 +243,8 @@ static PyObject *RingWriter_heartbeat(RingWriterObject *self, PyObject *noargs)
 static PyObject *RingWriter_close(RingWriterObject *self, PyObject *noargs)
 {
 	(void)noargs;
+	if (self->joined && !writer_ok(self))
+		return NULL;
 	if (self->joined) {
 		ws_ring_writer_leave(&self->w);
 		self->joined = 0;
@@ -255,9 +282,8 @@ static PyGetSetDef RingWriter_getset[] = {
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
-/* ws_py_ring_writer: see python/ring.h (for the rx engines). */
-
-ws_ring_writer_t *ws_py_ring_writer(PyObject *o)
+/* ws_py_ring_writer_hold / _drop: see python/ring.h (for the rx engines). */
+ws_ring_writer_t *ws_py_ring_writer_hold(PyObject *o)
 {
 	if (!PyObject_TypeCheck(o, &RingWriterType)) {
 		PyErr_SetString(PyExc_TypeError, "expected a wirespeed._native.RingWriter");
@@ -266,7 +292,13 @@ ws_ring_writer_t *ws_py_ring_writer(PyObject *o)
 	RingWriterObject *w = (RingWriterObject *)o;
 	if (!writer_ok(w))
 		return NULL;
+	w->users++;
 	return &w->w;
+}
+
+void ws_py_ring_writer_drop(PyObject *o)
+{
+	((RingWriterObject *)o)->users--;
 }
 
 PyTypeObject RingWriterType = {

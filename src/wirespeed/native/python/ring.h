@@ -4,10 +4,9 @@
  *
  * Memory: the returned pointers live inside the Python objects; callers keep
  * their reference to the object for as long as they use the pointer.
- * Threads: call with the GIL held. A reader handed out by
- * ws_py_ring_reader_hold may be used without the GIL until
- * ws_py_ring_reader_drop; meanwhile the RingReader refuses every other call,
- * close() included.
+ * Threads: call with the GIL held. A writer or reader handed out by a
+ * ws_py_ring_*_hold may be used without the GIL until the matching _drop;
+ * meanwhile its object refuses close() and the calls that would race it.
  */
 #ifndef WS_PY_RING_H
 #define WS_PY_RING_H
@@ -16,8 +15,13 @@
 
 #include "ring/ring.h"
 
-/* The joined writer behind a RingWriter, or NULL with an exception set. */
-ws_ring_writer_t *ws_py_ring_writer(PyObject *o);
+/* The joined writer behind a RingWriter, held for a loop that writes
+ * without the GIL, or NULL with an exception set (not a RingWriter, closed,
+ * or already held). Until ws_py_ring_writer_drop the RingWriter refuses
+ * close() and publishing; counting drops and heartbeats stay allowed. The
+ * caller keeps its reference to the object while it holds the writer. */
+ws_ring_writer_t *ws_py_ring_writer_hold(PyObject *o);
+void ws_py_ring_writer_drop(PyObject *o);
 
 /* The joined reader behind a RingReader, held for use without the GIL, or
  * NULL with an exception set (not a RingReader, closed, or in use). */

@@ -37,8 +37,10 @@ static int KernelRx_init(KernelRxObject *self, PyObject *args, PyObject *kw)
 	const char *mode = "block", *stamp = "kernel";
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!|ss", kwlist, &writer, &PyList_Type, &socks, &mode, &stamp))
 		return -1;
-	if (!ws_py_ring_writer(writer))
+	if (!PyObject_TypeCheck(writer, &RingWriterType)) {
+		PyErr_SetString(PyExc_TypeError, "expected a wirespeed._native.RingWriter");
 		return -1;
+	}
 	Py_ssize_t n = PyList_GET_SIZE(socks);
 	if (n < 1 || n > WS_RXK_MAX_SOCKS) {
 		PyErr_Format(PyExc_ValueError, "1 to %d sockets", WS_RXK_MAX_SOCKS);
@@ -76,13 +78,13 @@ static int KernelRx_init(KernelRxObject *self, PyObject *args, PyObject *kw)
 static PyObject *KernelRx_run(KernelRxObject *self, PyObject *noargs)
 {
 	(void)noargs;
-	ws_ring_writer_t *w = ws_py_ring_writer(self->writer);
-	if (!w)
-		return NULL;
 	if (self->running) {
 		PyErr_SetString(PyExc_RuntimeError, "already running");
 		return NULL;
 	}
+	ws_ring_writer_t *w = ws_py_ring_writer_hold(self->writer); /* close() refuses until the loop ends */
+	if (!w)
+		return NULL;
 	self->running = 1; /* stop is sticky: a stop() that came before run() is honoured */
 	pthread_setname_np(pthread_self(), "ws-rx-kernel"); /* for top -H, perf, strace -p */
 	int rc;
@@ -90,6 +92,7 @@ static PyObject *KernelRx_run(KernelRxObject *self, PyObject *noargs)
 	rc = ws_rx_kernel_run(w, self->socks, self->n, self->mode, self->stamp, &self->stop, &self->st);
 	Py_END_ALLOW_THREADS
 	self->running = 0;
+	ws_py_ring_writer_drop(self->writer);
 	if (rc) {
 		errno = -rc;
 		return PyErr_SetFromErrno(PyExc_OSError);
@@ -305,9 +308,6 @@ static PyObject *XskRx_run(XskRxObject *self, PyObject *args)
 	PyObject *writer;
 	if (!PyArg_ParseTuple(args, "O", &writer))
 		return NULL;
-	ws_ring_writer_t *w = ws_py_ring_writer(writer);
-	if (!w)
-		return NULL;
 	if (!self->n) {
 		PyErr_SetString(PyExc_RuntimeError, "closed");
 		return NULL;
@@ -316,13 +316,17 @@ static PyObject *XskRx_run(XskRxObject *self, PyObject *args)
 		PyErr_SetString(PyExc_RuntimeError, "already running");
 		return NULL;
 	}
+	ws_ring_writer_t *w = ws_py_ring_writer_hold(writer); /* close() refuses until the loop ends */
+	if (!w)
+		return NULL;
 	self->running = 1; /* stop is sticky: a stop() that came before run() is honoured */
 	pthread_setname_np(pthread_self(), "ws-rx-af_xdp"); /* for top -H, perf, strace -p */
-	Py_INCREF(writer); /* the ring stays joined while the loop writes to it */
+	Py_INCREF(writer); /* the object, and so the mapping, lives while the loop writes to it */
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
 	rc = ws_rx_xsk_run(w, self->socks, self->n, &self->flows, self->mode, self->policy, &self->stop, &self->st);
 	Py_END_ALLOW_THREADS
+	ws_py_ring_writer_drop(writer);
 	Py_DECREF(writer);
 	self->running = 0;
 	if (rc) {

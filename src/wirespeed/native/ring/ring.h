@@ -30,8 +30,9 @@
  * that lock (LOCK_SH|LOCK_NB, released at once) to tell "writer gone" from
  * "writer quiet".
  *
- * Threads: a ws_ring_writer is used by one thread; a ws_ring_reader by one
- * thread. Different readers need no coordination with each other or the
+ * Threads: a ws_ring_writer publishes from one thread (counting drops and
+ * the heartbeat may come from another of its process); a ws_ring_reader is
+ * used by one thread. Different readers need no coordination with each other or the
  * writer. Nothing here takes a lock or makes a syscall after join, except
  * ws_ring_writer_state (flock probe) which readers call only when idle.
  *
@@ -263,13 +264,13 @@ int ws_ring_set_meta(ws_ring_writer_t *w, const void *data, uint32_t len);
  * WS_RING_META_MAX bytes); returns its length (0: none). */
 uint32_t ws_ring_get_meta(const ws_ring_ctrl_t *c, void *buf);
 
-/* ws_ring_count_drop adds n to drop counter `cause` (single writer: relaxed). */
+/* ws_ring_count_drop adds n to drop counter `cause`. Any thread of the
+ * writer's process: the receive loop counts what it drops while a control
+ * thread counts what the kernel reports, so the add is atomic (relaxed:
+ * readers only need each counter exact, not ordered with the records). */
 static inline void ws_ring_count_drop(ws_ring_writer_t *w, unsigned cause, uint64_t n)
 {
-	atomic_store_explicit(&w->ctrl->drops[cause % WS_RING_DROP_CNT],
-	                      atomic_load_explicit(&w->ctrl->drops[cause % WS_RING_DROP_CNT],
-	                                           memory_order_relaxed) + n,
-	                      memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->ctrl->drops[cause % WS_RING_DROP_CNT], n, memory_order_relaxed);
 }
 
 /* ws_ring_heartbeat tells readers the writer is alive while no record flows. */
