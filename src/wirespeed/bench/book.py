@@ -46,6 +46,7 @@ from wirespeed import _native
 from wirespeed.exchange import sim
 from wirespeed.bench import hist
 from wirespeed.bench.common import Goal, goals_report
+from wirespeed.feed.latency import possible
 
 GOALS = [
     Goal("book build rate / itch-book (parse + L3)", "book_over_itchbook", ">=", 1.5),
@@ -192,8 +193,11 @@ def _tick_to_book(opts: BookBenchOptions, step: Callable[[str], None]) -> dict[s
 def _tick_summary(key: str, got: dict[str, Any], sent: dict[str, Any], opts: BookBenchOptions) -> dict[str, Any]:
     lat = got["lat"]
     keep = lat[int(len(lat) * 0.5 / opts.live_s):]  # the sim is paced: its first half second is warm-up
+    ok = possible(keep)
+    keep = keep[ok]
     feed = got["feed"]
-    out: dict[str, Any] = {f"{key}_records": int(len(keep)), f"{key}_ring_lost": got["ring_lost"],
+    out: dict[str, Any] = {f"{key}_records": int(len(keep)), f"{key}_impossible": int((~ok).sum()),
+                           f"{key}_ring_lost": got["ring_lost"],
                            f"{key}_sent_msgs": int(sent.get("next_seq", 1)) - 1,
                            f"{key}_applied_msgs": feed.get("messages", 0), f"{key}_lost_msgs": feed.get("lost", 0)}
     if len(keep):

@@ -142,8 +142,9 @@ def _latency(tb: TestbedConfig, ring: str, opts: CaptureBenchOptions, rx_cpu: in
             vals = [r[f"lat_us_{q}"] for r in rs if f"lat_us_{q}" in r]
             if vals:
                 res[f"lat_us_{q}_{path}"] = float(np.median(vals))
-        res[f"lat_runs_{path}"] = [{k: v for k, v in r.items() if k.startswith("lat_us") or k in ("samples", "lost")}
-                                   for r in rs]
+        res[f"lat_runs_{path}"] = [{k: v for k, v in r.items()
+                                    if k.startswith("lat_us") or k in ("samples", "lost", "impossible")} for r in rs]
+        res[f"lat_impossible_{path}"] = sum(r.get("impossible", 0) for r in rs)
     for q in ("p50", "p99"):
         for other in ("kernel_block", "kernel_busy"):
             a, b = res.get(f"lat_us_{q}_{other}"), res.get(f"lat_us_{q}_af_xdp")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from wirespeed import _native
+from wirespeed.feed.latency import possible
 
 
 def tsc_hz(seconds: float = 0.2) -> float:
@@ -23,10 +24,19 @@ def tsc_hz(seconds: float = 0.2) -> float:
 
 
 def percentiles_ns(ticks: np.ndarray, hz: float) -> dict[str, float]:
+    """Percentiles in ns of TSC tick samples; impossible ones (an unsigned
+    difference that went negative reads as ~1.8e19 ticks) are left out and
+    counted in "impossible", never averaged in."""
     ns = ticks.astype(np.float64) * (1e9 / hz)
+    ok = possible(ns)
+    ns = ns[ok]
+    out: dict[str, float] = {"n": int(len(ns)), "impossible": int((~ok).sum())}
+    if not len(ns):
+        return out
     p = np.percentile(ns, [50, 90, 99, 99.9])
-    return {"p50": float(p[0]), "p90": float(p[1]), "p99": float(p[2]), "p999": float(p[3]),
-            "max": float(ns.max()), "stddev": float(ns.std()), "n": int(len(ns))}
+    out.update({"p50": float(p[0]), "p90": float(p[1]), "p99": float(p[2]), "p999": float(p[3]),
+                "max": float(ns.max()), "stddev": float(ns.std())})
+    return out
 
 
 def cpus() -> list[int]:

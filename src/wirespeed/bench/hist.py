@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-LOWEST_NS, HIGHEST_NS, DIGITS = 1, 100_000_000_000, 3
+from wirespeed.feed.latency import LATENCY_MAX_NS, possible
+
+LOWEST_NS, HIGHEST_NS, DIGITS = 1, LATENCY_MAX_NS, 3
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9, "p9999": 99.99}
 
 
@@ -29,17 +31,23 @@ def _shift(v: np.ndarray) -> np.ndarray:
 
 
 def from_ns(values: np.ndarray) -> HdrHistogram:
-    """A histogram of these latencies. Values below 1 ns (a clock step) count
-    as 1 ns and above 100 s as 100 s; recorded as (value, count) pairs after
+    """A histogram of these latencies, recorded as (value, count) pairs after
     rounding to the histogram's own resolution, so a million samples cost a
-    few thousand calls, not a million."""
+    few thousand calls, not a million. 0 ns (a coarse clock) counts as 1 ns.
+    Impossible values (feed.latency.possible) are refused with ValueError,
+    never clipped into the figures: callers leave them out and count them."""
     h = new()
     add_ns(h, values)
     return h
 
 
 def add_ns(h: HdrHistogram, values: np.ndarray) -> None:
-    v = np.clip(np.asarray(values, dtype=np.int64), LOWEST_NS, HIGHEST_NS)
+    v = np.asarray(values, dtype=np.int64)
+    bad = int((~possible(v)).sum())
+    if bad:
+        raise ValueError(f"{bad} of {len(v)} latency samples are impossible (below 0 or above 100 s): "
+                         "leave them out with feed.latency.possible() and report how many")
+    v = np.maximum(v, LOWEST_NS)
     if not len(v):
         return
     shift = _shift(v)

@@ -51,7 +51,7 @@ from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
 from wirespeed.bench.common import goals_report, thread_cpu_ns
 from wirespeed.errors import UsageError, WirespeedError
-from wirespeed.feed.latency import LatencyMeter
+from wirespeed.feed.latency import LatencyMeter, possible
 from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
 
@@ -189,7 +189,7 @@ def _one_run(tb: TestbedConfig, sc: Scenario, path: str, ring: str, opts: Report
     meter = LatencyMeter(ring)
     meter.drain()
     counts = meter.finish()
-    rx, lat = meter.arrays(opts.warmup_s)
+    rx, lat, impossible = meter.arrays(opts.warmup_s)
     Path(ring).unlink(missing_ok=True)
     n_sent = int(sum(sent["sent_pkts"]))
     cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
@@ -198,7 +198,7 @@ def _one_run(tb: TestbedConfig, sc: Scenario, path: str, ring: str, opts: Report
         "lost_pkts": max(0, n_sent - counts["packets"]), "seq_gaps": counts["seq_gaps"],
         "drops": {k: v for k, v in c.result.get("drops", {}).items() if v},
         "cpu_ns": cpu, "cpu_ns_per_pkt": cpu / counts["packets"] if cpu and counts["packets"] else None,
-        "hist": hist.from_ns(lat), "rx_ns": rx, "lat_ns": lat,
+        "hist": hist.from_ns(lat), "rx_ns": rx, "lat_ns": lat, "impossible": impossible,
     }
     if noise_sent:
         out["noise_pkts"] = int(sum(noise_sent["sent_pkts"]))
@@ -243,8 +243,10 @@ def _sockperf_run(tb: TestbedConfig, rate: float, opts: ReportOptions, rx_cpu: i
     keep = tx >= (tx[0] if len(tx) else 0) + opts.warmup_s
     lat_ns = np.round(lat[keep] * 1000).astype(np.int64)
     rx_ns = np.round(tx[keep] * 1e9).astype(np.int64)
+    ok = possible(lat_ns)
     return {"sent_pkts": int(len(tx)), "received_pkts": int(len(tx)), "lost_pkts": 0, "cpu_ns_per_pkt": None,
-            "hist": hist.from_ns(lat_ns), "rx_ns": rx_ns, "lat_ns": lat_ns}
+            "hist": hist.from_ns(lat_ns[ok]), "rx_ns": rx_ns[ok], "lat_ns": lat_ns[ok],
+            "impossible": int((~ok).sum())}
 
 
 def _sockperf_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -292,6 +294,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "spread_ns": {q: _spread([p.get(q) for p in per_run]) for q in (*hist.PERCENTILES, "max", "stddev")},
         "sent_pkts": sum(r["sent_pkts"] for r in runs), "received_pkts": sum(r["received_pkts"] for r in runs),
         "lost_pkts": sum(r["lost_pkts"] for r in runs),
+        "impossible": sum(r.get("impossible", 0) for r in runs),
         "cpu_ns_per_pkt": _spread([r.get("cpu_ns_per_pkt") for r in runs]),
         "runs": [{**{k: v for k, v in r.items() if k not in ("hist", "rx_ns", "lat_ns")},
                   "latency_ns": per_run[i], "hdr": hist.encode(r["hist"])} for i, r in enumerate(runs)],
@@ -403,6 +406,11 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
     finally:
         Path(ring).unlink(missing_ok=True)
     res["timings_s"] = timings
+    impossible = sum(p.get("impossible", 0) for sc in res["scenarios"].values() for p in sc.get("paths", {}).values())
+    if impossible:
+        res.setdefault("warnings", []).append(
+            f"{impossible:,} latency samples were impossible (below 0 or above 100 s: a clock stepped, or two "
+            "cores' clocks disagree) and were left out of the figures; each path's count is its 'impossible'")
     res["load"] = machine.busy_during(load0, machine.load())
     res["elapsed_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
     res["key_results"] = key_results(res)

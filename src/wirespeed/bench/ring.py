@@ -72,10 +72,13 @@ def _writer(path: str, n: int, gap: int) -> int:
     return _native.bench_ring_writer(path, n, REC, gap)
 
 
-def _reader(path: str, last: int, timeout: int, lat_n: int) -> tuple[int, int, int, np.ndarray | None]:
+def _reader(path: str, last: int, timeout: int, lat_n: int) -> tuple[int, int, int, np.ndarray | None, int]:
+    """(got, lost, elapsed ticks, latency samples, impossible): receipts the C
+    reader stamped before the record's own stamp are not latencies; it
+    leaves them out and counts them."""
     lat = np.zeros(lat_n, dtype=np.uint64) if lat_n else None
-    got, lost, el = _native.bench_ring_reader(path, last, timeout, lat)
-    return got, lost, el, (lat[:got] if lat is not None else None)
+    got, lost, el, samples, impossible = _native.bench_ring_reader(path, last, timeout, lat)
+    return got, lost, el, (lat[:samples] if lat is not None else None), impossible
 
 
 def _pair(path: str, n: int, gap: int, lat: bool, hz: float, a: int, b: int) -> dict[str, Any]:
@@ -84,8 +87,8 @@ def _pair(path: str, n: int, gap: int, lat: bool, hz: float, a: int, b: int) -> 
     time.sleep(0.2)  # the reader joins at latest: let it join before the first record
     wp, wc = run_child(_writer, path, n, gap, cpu=a)
     w_el = collect(wp, wc)
-    got, lost, r_el, samples = collect(rp, rc)
-    return {"w_el": w_el, "got": got, "lost": lost, "r_el": r_el, "lat": samples}
+    got, lost, r_el, samples, impossible = collect(rp, rc)
+    return {"w_el": w_el, "got": got, "lost": lost, "r_el": r_el, "lat": samples, "impossible": impossible}
 
 
 def _pingpong(n: int, a: int, b: int) -> np.ndarray:
@@ -244,6 +247,7 @@ def run(opts: RingBenchOptions, progress: Any = None) -> dict[str, Any]:
     try:
         # 1. latency vs ping-pong, interleaved
         pp_p50, lat_all, ratios = [], [], []
+        impossible = {"ring": 0, "pingpong": 0}
         gap = int(hz * 2e-6)  # one record every 2 us: the reader is always waiting
         for i in range(opts.rounds):
             step(f"latency round {i + 1}/{opts.rounds}")
@@ -253,15 +257,28 @@ def run(opts: RingBenchOptions, progress: Any = None) -> dict[str, Any]:
             rings.drop(path)
             lat = r["lat"][len(r["lat"]) // 10:]
             lp = percentiles_ns(lat, hz)
-            pp_p50.append(pp["p50"])
+            impossible["ring"] += r["impossible"] + lp["impossible"]
+            impossible["pingpong"] += pp["impossible"]
+            if "p50" in pp and "p50" in lp:
+                pp_p50.append(pp["p50"])
+                ratios.append(lp["p50"] / pp["p50"])
             lat_all.append(lat)
-            ratios.append(lp["p50"] / pp["p50"])
         lat_p = percentiles_ns(np.concatenate(lat_all), hz)
+        if not ratios or "p50" not in lat_p:
+            raise RuntimeError(f"no possible latency sample in {opts.rounds} rounds ({impossible['ring']:,} "
+                               "impossible ones): the two cores' clocks disagree")
         res.update({"pingpong_ns_p50": float(np.median(pp_p50)), "pingpong_ns_p50_rounds": pp_p50,
                     "ring_lat_ns_p50": lat_p["p50"], "ring_lat_ns_p90": lat_p["p90"],
                     "ring_lat_ns_p99": lat_p["p99"], "ring_lat_ns_p999": lat_p["p999"],
                     "ring_lat_ns_max": lat_p["max"], "ring_lat_ns_stddev": lat_p["stddev"],
+                    "ring_lat_samples": lat_p["n"], "ring_lat_impossible": impossible["ring"],
+                    "pingpong_impossible": impossible["pingpong"],
                     "ring_lat_over_pingpong": float(np.median(ratios)), "ring_lat_over_pingpong_rounds": ratios})
+        if impossible["ring"] or impossible["pingpong"]:
+            res.setdefault("warnings", []).append(
+                f"{impossible['ring']:,} ring latency samples (of {lat_p['n'] + impossible['ring']:,}) and "
+                f"{impossible['pingpong']:,} ping-pong samples were impossible (a receipt stamped before the "
+                "send: the two cores' TSCs disagree) and were left out")
 
         # 2. C -> C throughput
         step("C writer -> C reader throughput")

@@ -26,6 +26,11 @@ app = typer.Typer(
 )
 
 
+def _warnings(res: dict[str, Any]) -> None:
+    for w in res.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w}")
+
+
 def _run_bench(run: Any, opts: Any, what: str, as_json: bool) -> dict[str, Any]:
     """Run a benchmark: quietly for --json, else with its steps on a status
     line; failures (a child process's included) become one-line errors."""
@@ -123,8 +128,7 @@ def _key_results_table(res: dict[str, Any]) -> None:
     out.print(t)
     for p in res.get("peers_missing", []):
         err.print(f"[yellow]peer missing:[/] {p}")
-    for w in res.get("warnings", []):
-        err.print(f"[yellow]warning:[/] {w}")
+    _warnings(res)
 
 
 def _compare_table(rows: list[dict[str, Any]], a: str, b: str) -> None:
@@ -182,6 +186,8 @@ def _ring_table(r: dict[str, Any]) -> None:
               f"{r['ring_lat_over_pingpong']:.2f}x")
     for p in ("p90", "p99", "p999"):
         t.add_row(f"ring one-way latency {p}", f"{r[f'ring_lat_ns_{p}']:.1f} ns", "", "")
+    t.add_row("  impossible samples left out", f"{r['ring_lat_impossible']:,}",
+              f"ping-pong {r['pingpong_impossible']:,}", "")
     best = r["best_peer_rec_per_s"]
     t.add_row("C writer -> C reader", fmt_rate(r["ring_c_rec_per_s"]), f"best peer {fmt_rate(best)}",
               f"{r['ring_c_over_best_peer']:.1f}x" if r["ring_c_over_best_peer"] else "")
@@ -197,6 +203,7 @@ def _ring_table(r: dict[str, Any]) -> None:
     t.add_row("writer paced, 4 readers attached", fmt_rate(r["writer_paced_4readers_rec_per_s"]),
               f"target {fmt_rate(r['writer_paced_target_rec_per_s'])}", f"{r['writer_paced_4readers_ratio']:.3f}x")
     out.print(t)
+    _warnings(r)
     goals_table(r, "goals (issue #3)")
 
 
@@ -324,6 +331,9 @@ def bench_book(
                     continue
                 lt.add_row(name, f"{res[f'{key}_records']:,}", f"{res[f'{key}_lost_msgs']:,}",
                            *(f"{res[f'{key}_ns_{q}'] / 1000:,.1f} µs" for q in ("p50", "p90", "p99", "p999", "max")))
+                if res.get(f"{key}_impossible"):
+                    err.print(f"[yellow]warning:[/] {name}: {res[f'{key}_impossible']:,} impossible samples "
+                              "(below 0 or above 100 s: the clock stepped) left out")
             out.print(lt)
         elif res.get("tick_to_book_skipped"):
             err.print(f"tick to book not measured: {res['tick_to_book_skipped']}")
@@ -352,6 +362,10 @@ def _bench_capture_table(res: dict[str, Any]) -> None:
                   f(res.get(f"drain_pps_{p}"), "{:,.0f}"), f(res.get(f"max_pps_{p}"), "{:,.0f}"))
     t.add_row("dpdk-testpmd (af_xdp pmd, rxonly)", "", "", "", "", f(res.get("max_pps_testpmd"), "{:,.0f}"))
     out.print(t)
+    for p in ("kernel_block", "kernel_busy", "af_xdp"):
+        if res.get(f"lat_impossible_{p}"):
+            err.print(f"[yellow]warning:[/] {p}: {res[f'lat_impossible_{p}']:,} impossible latency samples (below 0 "
+                      "or above 100 s: the clock stepped) left out")
     r = Table(title="recorder", show_header=False)
     r.add_column(style="bold")
     r.add_column(justify="right")

@@ -58,6 +58,9 @@ def demo(
                       f"p50 {lat['lat_us_p50']:.1f} µs, p90 {lat['lat_us_p90']:.1f}, p99 {lat['lat_us_p99']:.1f}, "
                       f"p99.9 {lat['lat_us_p999']:.1f}, max {lat['lat_us_max']:.0f} ({lat['samples']:,} messages)")
             t.add_row("  sequence gaps seen", str(lat["seq_gaps"]))
+            if lat.get("impossible"):
+                t.add_row("  [yellow]impossible samples left out[/]", f"{lat['impossible']:,} (below 0 or above "
+                          "100 s: the clock stepped)")
     recd = res["recorded"]
     if "files" in recd:
         t.add_row("recorded", f"{recd['written']:,} packets, lost {recd['lost']}, in {res['pcapng_dir']}")

@@ -21,6 +21,16 @@ from wirespeed.feed import moldudp64 as mold
 from wirespeed.ring import Batch, RingError, RingReader
 
 DAY_NS = 86_400_000_000_000
+#: A one-way latency outside [0, 100 s] is not a latency: a clock stepped,
+#: or two cores' clocks disagree. Every latency figure wirespeed reports
+#: leaves such samples out and says how many (possible() finds them).
+LATENCY_MAX_NS = 100_000_000_000
+
+
+def possible(lat_ns: np.ndarray) -> np.ndarray:
+    """Mask of the samples that can be latencies: 0 <= x <= LATENCY_MAX_NS."""
+    v = np.asarray(lat_ns)
+    return (v >= 0) & (v <= LATENCY_MAX_NS)
 
 
 class LatencyMeter:
@@ -86,26 +96,33 @@ class LatencyMeter:
     def start(self) -> None:
         self.thread.start()
 
-    def arrays(self, warmup_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """(rx stamp ns, latency ns) of every sample, in ring order, without
-        those received in the first `warmup_s` seconds."""
+    def arrays(self, warmup_s: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
+        """(rx stamp ns, latency ns, impossible) of every sample, in ring order,
+        without those received in the first `warmup_s` seconds; impossible
+        samples (see possible()) are left out and counted."""
         if not self.samples:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0
         rx, lat = np.concatenate(self.times), np.concatenate(self.samples)
         keep = rx >= rx[0] + int(warmup_s * 1e9)
-        return rx[keep], lat[keep]
+        rx, lat = rx[keep], lat[keep]
+        ok = possible(lat)
+        return rx[ok], lat[ok], int((~ok).sum())
 
     def finish(self, warmup: float = 0.0) -> dict[str, Any]:
         """Percentiles in µs; `warmup` is the fraction of the first samples
-        left out (caches, page faults, the sender's first wake-ups)."""
+        left out (caches, page faults, the sender's first wake-ups);
+        `impossible` counts samples left out by possible()."""
         if self.thread.ident is not None:
             self.thread.join(10)
         self.stop.set()
         self.reader.close()
         lat = np.concatenate(self.samples) if self.samples else np.zeros(0, dtype=np.int64)
         lat = lat[int(len(lat) * warmup):]
+        ok = possible(lat)
+        impossible = int((~ok).sum())
+        lat = lat[ok]
         out: dict[str, Any] = {"packets": self.packets, "messages": self.messages, "seq_gaps": self.gaps,
-                               "samples": int(len(lat))}
+                               "samples": int(len(lat)), "impossible": impossible}
         if len(lat):
             p = np.percentile(lat, [50, 90, 99, 99.9, 99.99]) / 1000
             out.update({"lat_us_p50": p[0], "lat_us_p90": p[1], "lat_us_p99": p[2], "lat_us_p999": p[3],

@@ -23,6 +23,14 @@ uint64_t ws_tsc(void)
 #endif
 }
 
+uint64_t ws_tsc_ordered(void)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("lfence" ::: "memory");
+#endif
+	return ws_tsc();
+}
+
 int ws_pin_cpu(int cpu)
 {
 	if (cpu < 0)
@@ -69,11 +77,11 @@ int ws_bench_pingpong(int cpu_a, int cpu_b, uint64_t *samples, uint64_t iters)
 		return -EAGAIN;
 	int rc = ws_pin_cpu(cpu_a);
 	for (uint64_t i = 1; i <= iters && !rc; i++) {
-		uint64_t t0 = ws_tsc();
+		uint64_t t0 = ws_tsc_ordered();
 		atomic_store_explicit(&pp.ping, i, memory_order_release);
 		while (atomic_load_explicit(&pp.pong, memory_order_acquire) != i)
 			ws_relax();
-		samples[i - 1] = (ws_tsc() - t0) / 2;
+		samples[i - 1] = (ws_tsc_ordered() - t0) / 2; /* one core's clock: never negative */
 	}
 	if (rc) /* the echo thread waits for pings that will not come: send them */
 		for (uint64_t i = 1; i <= iters; i++) {
@@ -115,7 +123,8 @@ int ws_bench_ring_writer(const char *path, uint64_t n, uint32_t rec_sz, uint64_t
 }
 
 int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_ticks, uint64_t *lat,
-                         uint64_t lat_cap, uint64_t *got, uint64_t *lost, uint64_t *elapsed_ticks)
+                         uint64_t lat_cap, uint64_t *lat_n, uint64_t *rejected, uint64_t *got, uint64_t *lost,
+                         uint64_t *elapsed_ticks)
 {
 	ws_ring_reader_t r;
 	int rc = ws_ring_reader_join(&r, path, WS_RING_START_LATEST, 0, NULL);
@@ -123,7 +132,7 @@ int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_t
 		return rc;
 	static uint8_t buf[WS_RING_MAX_PAYLOAD];
 	ws_ring_rec_t rec;
-	uint64_t n = 0, first = 0, last = 0, quiet_since = ws_tsc();
+	uint64_t n = 0, m = 0, bad = 0, first = 0, last = 0, quiet_since = ws_tsc();
 	for (;;) {
 		rc = ws_ring_read(&r, &rec, buf, sizeof(buf));
 		if (rc < 0)
@@ -135,10 +144,14 @@ int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_t
 			ws_relax();
 			continue;
 		}
-		uint64_t now = ws_tsc();
+		uint64_t now = ws_tsc_ordered();
 		quiet_since = now;
-		if (lat && n < lat_cap)
-			lat[n] = now - rec.ts_ns;
+		if (lat && n < lat_cap) {
+			if (now >= rec.ts_ns)
+				lat[m++] = now - rec.ts_ns;
+			else
+				bad++; /* not a latency: an unsigned difference would wrap to ~1.8e19 */
+		}
 		if (!n)
 			first = now;
 		last = now;
@@ -147,6 +160,8 @@ int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_t
 			break;
 	}
 	*got = n;
+	*lat_n = m;
+	*rejected = bad;
 	*lost = r.lost_cnt;
 	*elapsed_ticks = last - first;
 	ws_ring_reader_leave(&r);

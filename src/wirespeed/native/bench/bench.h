@@ -20,6 +20,13 @@
 
 uint64_t ws_tsc(void);
 
+/* ws_tsc_ordered reads the TSC only once every earlier instruction has
+ * completed (lfence; rdtsc). A plain rdtsc may run ahead of the loads
+ * before it, so a receipt stamp taken right after reading a record could
+ * precede the moment the record arrived: latency kernels stamp receipt
+ * with this one. */
+uint64_t ws_tsc_ordered(void);
+
 /* ws_pin_cpu pins the calling thread to cpu (-1: leave as is). 0 or -errno. */
 int ws_pin_cpu(int cpu);
 
@@ -37,10 +44,15 @@ int ws_bench_ring_writer(const char *path, uint64_t n, uint32_t rec_sz, uint64_t
 
 /* ws_bench_ring_reader reads from the ring at path (started at `latest`)
  * until it has seen seq >= last_seq or timeout_ticks pass with nothing new.
- * If lat is not NULL, lat[i] = ws_tsc() at receipt - record ts (latency mode,
- * at most lat_cap samples). *got = records read, *lost = records lost,
- * *elapsed_ticks = first to last record. Returns 0 or a WS_RING_* error. */
+ * If lat is not NULL (latency mode), lat[i] = ws_tsc_ordered() at receipt -
+ * record ts for at most lat_cap records, *lat_n = samples written. A
+ * receipt stamp earlier than the record's own is impossible (TSCs out of
+ * step between the two cores): it is not a latency, and is counted in
+ * *rejected instead of being written. *got = records read, *lost = records
+ * lost, *elapsed_ticks = first to last record. Returns 0 or a WS_RING_*
+ * error. */
 int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_ticks, uint64_t *lat,
-                         uint64_t lat_cap, uint64_t *got, uint64_t *lost, uint64_t *elapsed_ticks);
+                         uint64_t lat_cap, uint64_t *lat_n, uint64_t *rejected, uint64_t *got, uint64_t *lost,
+                         uint64_t *elapsed_ticks);
 
 #endif /* WS_BENCH_H */

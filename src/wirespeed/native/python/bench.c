@@ -83,11 +83,11 @@ static PyObject *py_bench_ring_reader(PyObject *self, PyObject *args)
 	int have_lat = lat_obj != Py_None;
 	if (have_lat && PyObject_GetBuffer(lat_obj, &lat, PyBUF_WRITABLE) < 0)
 		return NULL;
-	uint64_t got = 0, lost = 0, el = 0;
+	uint64_t got = 0, lost = 0, el = 0, lat_n = 0, rejected = 0;
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
 	rc = ws_bench_ring_reader(path, last, timeout, have_lat ? lat.buf : NULL,
-	                          have_lat ? (uint64_t)lat.len / 8 : 0, &got, &lost, &el);
+	                          have_lat ? (uint64_t)lat.len / 8 : 0, &lat_n, &rejected, &got, &lost, &el);
 	Py_END_ALLOW_THREADS
 	if (have_lat)
 		PyBuffer_Release(&lat);
@@ -95,7 +95,7 @@ static PyObject *py_bench_ring_reader(PyObject *self, PyObject *args)
 		PyErr_Format(PyExc_RuntimeError, "bench reader: %s", ws_ring_strerror(rc));
 		return NULL;
 	}
-	return Py_BuildValue("KKK", got, lost, el);
+	return Py_BuildValue("KKKKK", got, lost, el, lat_n, rejected);
 }
 
 PyMethodDef ws_py_bench_methods[] = {
@@ -106,6 +106,7 @@ PyMethodDef ws_py_bench_methods[] = {
 	{"bench_ring_writer", py_bench_ring_writer, METH_VARARGS,
 	 "bench_ring_writer(path, n, rec_sz, gap_ticks) -> elapsed ticks"},
 	{"bench_ring_reader", py_bench_ring_reader, METH_VARARGS,
-	 "bench_ring_reader(path, last_seq, timeout_ticks, lat or None) -> (got, lost, elapsed ticks)"},
+	 "bench_ring_reader(path, last_seq, timeout_ticks, lat or None) -> (got, lost, elapsed ticks, samples, "
+	 "rejected): lat[:samples] filled; rejected: receipts stamped before the record (impossible, left out)"},
 	{NULL, NULL, 0, NULL},
 };
