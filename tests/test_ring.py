@@ -295,6 +295,8 @@ CTRL = {"magic": 0, "version": 8, "entry_cnt": 24, "layout_sum": 64}
         (lambda p: os.truncate(p, 100), "truncated"),
         (lambda p: os.truncate(p, 0), "truncated"),
         (lambda p: p.write_bytes(os.urandom(8192)), "not a wirespeed ring"),
+        # a text file named by mistake, shorter than a control page: its first bytes say what it is
+        (lambda p: p.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n"), "not a wirespeed ring"),
     ],
 )
 def test_damaged_file_refused_with_a_clear_message(ring_path, damage, message) -> None:

@@ -186,7 +186,9 @@ def test_pcapng_read_back_by_dpkt_and_tshark(tmp_path: Path) -> None:
     (("--feed-b", "239.1.2.1:1", "--feed-b", "239.1.2.2:1"), "more --feed-b"),
     (("--fault", "a:drop:2"), "invalid fault value"),
     (("--fault", "a:explode:1"), "unknown fault kind"),
-    (("--symbols", "0", "--to-pcapng", "/dev/null"), "--symbols"),
+    (("--symbols", "0", "--to-pcapng", "/dev/null"), "--symbols 0 is too few: 1 feed needs at least 1 symbol (one"),
+    (("--symbols", "1", "--feed", "239.1.1.1:1", "--feed", "239.1.1.2:1", "--to-pcapng", "/dev/null"),
+     "2 feeds need at least 2 symbols"),
     (("--rate", "0", "--duration", "0", "--to-pcapng", "/dev/null"), "needs an end"),
     (("--session", "WAYTOOLONGNAME", "--to-pcapng", "/dev/null"), "longer than 10"),
 ])

@@ -107,7 +107,10 @@ class SimConfig:
         if any(not f for f in feeds) or any(len(f) > 4 for f in feeds) or len(feeds) > 16:
             raise UsageError("each feed has 1 to 4 lines, feeds are numbered from 0 without gaps, 16 at most")
         if self.symbols < len(feeds):
-            raise UsageError(f"{len(feeds)} feeds need at least as many symbols", "raise --symbols")
+            n = len(feeds)
+            raise UsageError(f"--symbols {self.symbols} is too few: {n} feed{'s' if n > 1 else ''} "
+                             f"need{'' if n > 1 else 's'} at least {n} symbol{'s' if n > 1 else ''} (one each)",
+                             f"give --symbols {n} or more")
         for ln in self.lines:
             ip = ipaddress.IPv4Address(ln.group)
             if not (ip.is_multicast or ip.is_loopback or ip.is_private or ip.is_reserved):

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -208,7 +209,11 @@ static int ws_map(const char *path, int writable, int *fd_out, void **map_out, u
 		goto fail;
 	}
 	if ((uint64_t)st.st_size < WS_RING_CTRL_SZ) {
-		rc = WS_RING_ESHORT;
+		/* Too short for a control page. The magic says which: a ring cut
+		 * short, or some other file (a text file named by mistake). */
+		uint64_t magic;
+		rc = pread(fd, &magic, sizeof(magic), offsetof(ws_ring_ctrl_t, magic)) == (ssize_t)sizeof(magic) &&
+		             magic != WS_RING_MAGIC ? WS_RING_EMAGIC : WS_RING_ESHORT;
 		goto fail;
 	}
 	/* Read the control page on its own first: a corrupt file_sz must never
