@@ -29,7 +29,7 @@ from wirespeed.ring import DROP_CAUSES
 from wirespeed.transports import Stream
 
 REC_PCAP = 3 << 8         # capture.h: WS_REC_PCAP
-REC_MALFORMED = 0x0008    # capture.h: WS_REC_MALFORMED
+REC_MALFORMED = 0x0008    # native/transports/capture.h: WS_REC_MALFORMED
 _MALFORMED_CAUSE = DROP_CAUSES.index("malformed")
 VERDICTS = ("truncated", "not_ipv4", "bad_ip_header", "bad_ip_checksum", "bad_ip_length", "fragment", "not_udp",
             "bad_udp_length")
