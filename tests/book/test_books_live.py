@@ -16,8 +16,8 @@ from wirespeed.exchange import sim as S
 from wirespeed.ring import RingError, RingReader
 
 
-def _why_behind(sent: dict[str, Any], ring: str, books: wirespeed.Books, consumer: threading.Thread,
-                errors: list[BaseException]) -> str:
+def _why_behind(sent: dict[str, Any], capture: cap.Background, ring: str, books: wirespeed.Books,
+                consumer: threading.Thread, errors: list[BaseException]) -> str:
     """Which link of sim -> capture -> ring -> reader -> feed fell short, in words."""
     with RingReader(ring, "latest") as r:
         info = r.info()
@@ -26,6 +26,8 @@ def _why_behind(sent: dict[str, Any], ring: str, books: wirespeed.Books, consume
     taken = sess.get("packets_a", 0) + sess.get("packets_b", 0)
     wire = sum(sent["sent_pkts"])
     why = []
+    if not capture.thread.is_alive():
+        why.append(f"the capture ended early ({capture.error!r})")
     if errors or not consumer.is_alive():
         why.append(f"the reader thread ended ({errors[0]!r})" if errors else "the reader thread ended")
     if published < wire:
@@ -73,7 +75,7 @@ def test_live_books_recover_a_hole_on_both_lines(testbed_cfg, tmp_path: Path) ->
 
     try:
         with cap.Background(cap.CaptureConfig(iface=tb.host_if, feeds=feeds, ring=ring, ring_size="64M",
-                                               transport="kernel")):
+                                               transport="kernel")) as capture:
             th = threading.Thread(target=consume, daemon=True)
             th.start()
             sent = S.run(sim_cfg)
@@ -81,7 +83,7 @@ def test_live_books_recover_a_hole_on_both_lines(testbed_cfg, tmp_path: Path) ->
             while not caught_up(sent) and time.monotonic() < deadline and th.is_alive():
                 time.sleep(0.01)
             assert caught_up(sent), f"the books never caught up with what was sent: " \
-                                    f"{_why_behind(sent, ring, books, th, errors)}"
+                                    f"{_why_behind(sent, capture, ring, books, th, errors)}"
             stop.set()
             th.join(5)
     finally:
