@@ -243,12 +243,12 @@ static PyObject *RingWriter_heartbeat(RingWriterObject *self, PyObject *noargs)
 static PyObject *RingWriter_close(RingWriterObject *self, PyObject *noargs)
 {
 	(void)noargs;
-	if (self->joined && !writer_ok(self))
+	if (!self->joined)
+		Py_RETURN_NONE;
+	if (!writer_ok(self)) /* a loop still writes: unmapping now would crash it */
 		return NULL;
-	if (self->joined) {
-		ws_ring_writer_leave(&self->w);
-		self->joined = 0;
-	}
+	ws_ring_writer_leave(&self->w);
+	self->joined = 0;
 	Py_RETURN_NONE;
 }
 
