@@ -14,7 +14,7 @@ LAYER = {
     "demo": 8, "bench": 8,                         # jobs that run the others
     "capture": 7, "exchange": 7, "host": 7,        # jobs: the capture side, the exchange side, the host
     "book": 6,                                     # domain: books on top of the feed
-    "feed": 5,                                     # domain: market-data protocols
+    "feed": 5, "orders": 5,                        # domain: market-data and order-entry protocols
     "transports": 4,                               # transport
     "ring": 3, "formats": 3, "net": 3,             # memory, packets at rest, packet headers
     "xdp": 2, "system": 2,                         # kernel glue

@@ -30,6 +30,7 @@ extern PyMethodDef ws_py_bench_methods[];      /* python/bench.c: tsc, pin_cpu, 
 extern PyMethodDef ws_py_feed_methods[];       /* python/feed.c: itch_decode */
 extern PyMethodDef ws_py_formats_methods[];    /* python/formats.c: pcapng_epbs */
 extern PyMethodDef ws_py_net_methods[];        /* python/net.c: frame_check */
+extern PyMethodDef ws_py_orders_methods[];     /* python/orders.c: ouch_*, soup_* */
 extern PyMethodDef ws_py_ring_methods[];       /* python/ring.c: ring_create */
 extern PyMethodDef ws_py_system_methods[];     /* python/system.c: ethtool, setns */
 extern PyMethodDef ws_py_transports_methods[]; /* python/transports.c: xsk_probe */
