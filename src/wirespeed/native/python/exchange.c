@@ -1,4 +1,6 @@
-/* python/exchange.c - the simulator (exchange/sim.h) as _native.Sim.
+/* python/exchange.c - the exchange side: the simulator (exchange/sim.h) as
+ * _native.Sim, and the matching engine (exchange/match.h) as
+ * _native.MatchEngine.
  *
  * Ownership: a Sim owns its generator state and history (freed with the
  * object). run() borrows the socket fds in its config for the length of the
@@ -10,7 +12,9 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 
+#include "exchange/match.h"
 #include "exchange/sim.h"
 #include "python/module.h"
 
@@ -284,4 +288,293 @@ PyTypeObject SimType = {
 	.tp_init = (initproc)Sim_init,
 	.tp_dealloc = (destructor)Sim_dealloc,
 	.tp_methods = Sim_methods,
+};
+
+/* -- _native.MatchEngine: the matching engine, for tests and the benchmark ----------
+ *
+ * Ownership: owns its engine (freed with the object). Arguments are
+ * checked here (the engine's calls are not); the GIL is held except in
+ * run(), which holds the engine busy meanwhile (other calls refuse). */
+
+typedef struct {
+	PyObject_HEAD
+	ws_match_t *e;
+	uint32_t n_symbols;
+	int busy;
+} MatchObject;
+
+static int Match_init(MatchObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"n_symbols", "max_orders", NULL};
+	unsigned int n_symbols, max_orders = 1u << 20;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "I|I", kwlist, &n_symbols, &max_orders))
+		return -1;
+	if (self->e) {
+		PyErr_SetString(PyExc_RuntimeError, "MatchEngine already made");
+		return -1;
+	}
+	self->e = ws_match_new(n_symbols, max_orders);
+	if (!self->e) {
+		PyErr_Format(PyExc_ValueError, "MatchEngine(n_symbols=%u, max_orders=%u): 1..65535 symbols, "
+		             "a positive pool (or out of memory)", n_symbols, max_orders);
+		return -1;
+	}
+	self->n_symbols = n_symbols;
+	return 0;
+}
+
+static void Match_dealloc(MatchObject *self)
+{
+	ws_match_delete(self->e);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int match_ready(MatchObject *self)
+{
+	if (!self->e || self->busy) {
+		PyErr_SetString(PyExc_RuntimeError, self->e ? "MatchEngine is running a batch" : "MatchEngine not made");
+		return 0;
+	}
+	return 1;
+}
+
+static int match_locate(MatchObject *self, unsigned int locate)
+{
+	if (!locate || locate > self->n_symbols) {
+		PyErr_Format(PyExc_ValueError, "locate %u outside 1..%u", locate, self->n_symbols);
+		return 0;
+	}
+	return 1;
+}
+
+static int match_side(const char *side, uint8_t *out)
+{
+	if (strcmp(side, "B") && strcmp(side, "S")) {
+		PyErr_SetString(PyExc_ValueError, "side is 'B' or 'S'");
+		return 0;
+	}
+	*out = (uint8_t)side[0];
+	return 1;
+}
+
+static PyObject *match_handle(uint32_t h)
+{
+	return h == WS_MATCH_NONE ? Py_NewRef(Py_None) : PyLong_FromUnsignedLong(h);
+}
+
+static PyObject *Match_add(MatchObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"locate", "side", "price", "qty", "ioc", "owner", "tag", "attributed", NULL};
+	unsigned int locate, price, qty, owner = 0;
+	unsigned long long tag = 0;
+	const char *side;
+	int ioc = 0, attributed = 0;
+	uint8_t s;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "IsII|pIKp", kwlist, &locate, &side, &price, &qty, &ioc, &owner, &tag,
+	                                 &attributed) ||
+	    !match_ready(self) || !match_locate(self, locate) || !match_side(side, &s))
+		return NULL;
+	if (!qty || !price) {
+		PyErr_SetString(PyExc_ValueError, "qty and price must be positive");
+		return NULL;
+	}
+	uint64_t ref;
+	uint32_t h = ws_match_add(self->e, (uint16_t)locate, s, price, qty, ioc, owner, tag, attributed, &ref);
+	return Py_BuildValue("(NK)", match_handle(h), (unsigned long long)ref);
+}
+
+static PyObject *Match_reduce(MatchObject *self, PyObject *args)
+{
+	unsigned int h, open;
+	if (!PyArg_ParseTuple(args, "II", &h, &open) || !match_ready(self))
+		return NULL;
+	return PyLong_FromUnsignedLong(ws_match_reduce(self->e, h, open));
+}
+
+static PyObject *Match_replace(MatchObject *self, PyObject *args)
+{
+	unsigned int h, price, qty;
+	unsigned long long tag = 0;
+	if (!PyArg_ParseTuple(args, "III|K", &h, &price, &qty, &tag) || !match_ready(self))
+		return NULL;
+	if (!price) {
+		PyErr_SetString(PyExc_ValueError, "price must be positive");
+		return NULL;
+	}
+	uint64_t ref;
+	uint32_t nh = ws_match_replace(self->e, h, price, qty, tag, &ref);
+	return Py_BuildValue("(NK)", match_handle(nh), (unsigned long long)ref);
+}
+
+static PyObject *Match_execute_front(MatchObject *self, PyObject *args)
+{
+	unsigned int locate, qty;
+	const char *side;
+	int with_price = 0;
+	uint8_t s;
+	if (!PyArg_ParseTuple(args, "IsI|p", &locate, &side, &qty, &with_price) || !match_ready(self) ||
+	    !match_locate(self, locate) || !match_side(side, &s))
+		return NULL;
+	return PyLong_FromUnsignedLong(ws_match_execute_front(self->e, (uint16_t)locate, s, qty, with_price));
+}
+
+static PyObject *Match_next_match(MatchObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (!match_ready(self))
+		return NULL;
+	return PyLong_FromUnsignedLongLong(ws_match_next_match(self->e));
+}
+
+static PyObject *Match_sim_orders(MatchObject *self, PyObject *args)
+{
+	unsigned int locate;
+	if (!PyArg_ParseTuple(args, "I", &locate) || !match_ready(self) || !match_locate(self, locate))
+		return NULL;
+	uint32_t n = ws_match_sim_count(self->e, (uint16_t)locate);
+	PyObject *out = PyList_New(n);
+	for (uint32_t k = 0; out && k < n; k++) {
+		PyObject *v = PyLong_FromUnsignedLong(ws_match_sim_order(self->e, (uint16_t)locate, k));
+		if (!v) {
+			Py_CLEAR(out);
+			break;
+		}
+		PyList_SET_ITEM(out, k, v);
+	}
+	return out;
+}
+
+static PyObject *Match_order(MatchObject *self, PyObject *args)
+{
+	unsigned int h;
+	if (!PyArg_ParseTuple(args, "I", &h) || !match_ready(self))
+		return NULL;
+	uint64_t ref, tag;
+	uint8_t side;
+	uint32_t price, qty, owner;
+	if (!ws_match_order(self->e, h, &ref, &side, &price, &qty, &owner, &tag))
+		Py_RETURN_NONE;
+	return Py_BuildValue("{s:K,s:C,s:I,s:I,s:I,s:K}", "ref", (unsigned long long)ref, "side", side, "price", price,
+	                     "qty", qty, "owner", owner, "tag", (unsigned long long)tag);
+}
+
+static PyObject *Match_bbo(MatchObject *self, PyObject *args)
+{
+	unsigned int locate;
+	if (!PyArg_ParseTuple(args, "I", &locate) || !match_ready(self) || !match_locate(self, locate))
+		return NULL;
+	uint32_t bp, bq, ap, aq;
+	ws_match_bbo(self->e, (uint16_t)locate, &bp, &bq, &ap, &aq);
+	return Py_BuildValue("(IIII)", bp, bq, ap, aq);
+}
+
+/* events() -> [dict]: what happened since the last call, oldest first; clears them. */
+static PyObject *Match_events(MatchObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (!match_ready(self))
+		return NULL;
+	uint32_t n;
+	const ws_match_ev_t *ev = ws_match_events(self->e, &n);
+	PyObject *out = PyList_New(n);
+	for (uint32_t i = 0; out && i < n; i++) {
+		const ws_match_ev_t *v = &ev[i];
+		PyObject *d = Py_BuildValue(
+		    "{s:i,s:C,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:N,s:K,s:K,s:K,s:I,s:K,s:I,s:K}", "kind", v->kind, "side",
+		    v->side, "attributed", v->attributed, "with_price", v->with_price, "rested", v->rested, "locate",
+		    v->locate, "qty", v->qty, "remaining", v->remaining, "price", v->price, "handle",
+		    match_handle(v->handle), "ref", (unsigned long long)v->ref, "new_ref", (unsigned long long)v->new_ref,
+		    "match", (unsigned long long)v->match, "owner", v->owner, "tag", (unsigned long long)v->tag,
+		    "taker_owner", v->taker_owner, "taker_tag", (unsigned long long)v->taker_tag);
+		if (!d) {
+			Py_CLEAR(out);
+			break;
+		}
+		PyList_SET_ITEM(out, i, d);
+	}
+	ws_match_clear_events(self->e);
+	return out;
+}
+
+/* run(ops) -> (events, trades, elapsed_ns): a batch in OP_DTYPE layout
+ * (exchange/matching.py), applied in C without the GIL. */
+static PyObject *Match_run(MatchObject *self, PyObject *args)
+{
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "y*", &b))
+		return NULL;
+	if (!match_ready(self) || b.len % (Py_ssize_t)sizeof(ws_match_op_t) ||
+	    (size_t)b.len / sizeof(ws_match_op_t) > UINT32_MAX) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_ValueError, "ops: a buffer of OP_DTYPE records");
+		PyBuffer_Release(&b);
+		return NULL;
+	}
+	uint32_t n = (uint32_t)((size_t)b.len / sizeof(ws_match_op_t));
+	const ws_match_op_t *ops = b.buf;
+	for (uint32_t i = 0; i < n; i++)
+		if (!ops[i].locate || ops[i].locate > self->n_symbols || (ops[i].side != 'B' && ops[i].side != 'S') ||
+		    ops[i].op > 2 || (ops[i].op != 1 && (!ops[i].qty || !ops[i].price))) {
+			PyBuffer_Release(&b);
+			return PyErr_Format(PyExc_ValueError, "op %u is not a valid operation", i);
+		}
+	ws_match_slot_t *slots = PyMem_RawMalloc((size_t)n * sizeof(*slots) + 1);
+	if (!slots) {
+		PyBuffer_Release(&b);
+		return PyErr_NoMemory();
+	}
+	uint64_t events, trades;
+	struct timespec t0, t1;
+	self->busy = 1;
+	Py_BEGIN_ALLOW_THREADS
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ws_match_run(self->e, ops, n, slots, &events, &trades);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	Py_END_ALLOW_THREADS
+	self->busy = 0;
+	PyMem_RawFree(slots);
+	PyBuffer_Release(&b);
+	long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec);
+	return Py_BuildValue("(KKL)", (unsigned long long)events, (unsigned long long)trades, ns);
+}
+
+static PyObject *Match_stats(MatchObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (!match_ready(self))
+		return NULL;
+	const ws_match_stats_t *s = ws_match_stats(self->e);
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I}", "adds", s->adds, "execs", s->execs, "cancels",
+	                     s->cancels, "replaces", s->replaces, "matches", s->matches, "pool_full", s->pool_full,
+	                     "events_lost", s->events_lost, "live", s->live);
+}
+
+static PyMethodDef Match_methods[] = {
+	{"add", (PyCFunction)(void (*)(void))Match_add, METH_VARARGS | METH_KEYWORDS,
+	 "add(locate, side, price, qty, ioc=False, owner=0, tag=0, attributed=False) -> (handle or None, ref)"},
+	{"reduce", (PyCFunction)Match_reduce, METH_VARARGS, "reduce(handle, open) -> shares canceled"},
+	{"replace", (PyCFunction)Match_replace, METH_VARARGS,
+	 "replace(handle, price, qty, new_tag=0) -> (handle or None, new_ref)"},
+	{"execute_front", (PyCFunction)Match_execute_front, METH_VARARGS,
+	 "execute_front(locate, side, qty, with_price=False) -> shares traded"},
+	{"next_match", (PyCFunction)Match_next_match, METH_NOARGS, "next_match() -> a match number for a hidden trade"},
+	{"sim_orders", (PyCFunction)Match_sim_orders, METH_VARARGS, "sim_orders(locate) -> handles of owner-0 orders"},
+	{"order", (PyCFunction)Match_order, METH_VARARGS, "order(handle) -> dict, or None if not resting"},
+	{"bbo", (PyCFunction)Match_bbo, METH_VARARGS, "bbo(locate) -> (bid_px, bid_qty, ask_px, ask_qty)"},
+	{"events", (PyCFunction)Match_events, METH_NOARGS, "events() -> [dict] since the last call (then cleared)"},
+	{"run", (PyCFunction)Match_run, METH_VARARGS, "run(ops) -> (events, trades, elapsed_ns), GIL released"},
+	{"stats", (PyCFunction)Match_stats, METH_NOARGS, "stats() -> dict"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject MatchType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.MatchEngine",
+	.tp_basicsize = sizeof(MatchObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "MatchEngine(n_symbols, max_orders=1048576): price-time books (exchange/match.h)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Match_init,
+	.tp_dealloc = (destructor)Match_dealloc,
+	.tp_methods = Match_methods,
 };

@@ -54,7 +54,7 @@ static const struct {
 } ws_types[] = {
 	{"RingWriter", &RingWriterType}, {"RingReader", &RingReaderType}, {"KernelRx", &KernelRxType},
 	{"XskRx", &XskRxType},           {"BookEngine", &BookType},       {"FeedHandler", &FeedType},
-	{"FeedRouter", &RouterType},     {"Sim", &SimType},
+	{"FeedRouter", &RouterType},     {"Sim", &SimType},               {"MatchEngine", &MatchType},
 };
 
 PyMODINIT_FUNC PyInit__native(void)

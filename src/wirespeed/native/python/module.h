@@ -40,6 +40,6 @@ extern PyMethodDef ws_py_xdp_methods[];        /* python/xdp.c: bpf_* */
 extern PyTypeObject RingWriterType, RingReaderType; /* python/ring.c */
 extern PyTypeObject KernelRxType, XskRxType;        /* python/transports.c */
 extern PyTypeObject BookType, FeedType, RouterType; /* python/book.c */
-extern PyTypeObject SimType;                        /* python/exchange.c */
+extern PyTypeObject SimType, MatchType;             /* python/exchange.c */
 
 #endif /* WS_PY_MODULE_H */
