@@ -12,6 +12,12 @@ symbols across multicast channels); each feed runs in its own native thread.
 A feed has one to four lines (A, B, ...) carrying identical packets. With
 several feeds, feed k's session is the given name cut to 8 characters plus
 k as two digits (WIRESPEE01, WIRESPEE02, ...).
+
+Order entry (`ouch_port`): the first feed's thread also serves an OUCH 5.0
+over SoupBinTCP 4.1 port (native/exchange/port.h) for its accounts; clients'
+orders trade in the same books as the simulator's flow and the feed
+publishes what they do. start() runs it all in the background, for tests
+and notebooks; run() waits for the end.
 """
 from __future__ import annotations
 
@@ -71,6 +77,67 @@ class Line:
     feed: int = 0  # lines of the same feed carry identical packets
 
 
+@dataclass(frozen=True)
+class Account:
+    """An account of the order port, with its exchange-side limits (each
+    refused order gets NASDAQ's reject code: 0x0031 max quantity, 0x0030
+    notional, 0x0026 price collar, 0x0020 open orders, 0x0029 message rate)."""
+
+    user: str
+    password: str
+    firm: str = ""                      # MPID of its attributable orders in the feed (default: user's first 4)
+    max_order_qty: int = 100_000        # shares per order
+    max_notional: float = 10_000_000.0  # dollars per order
+    collar_pct: float = 10.0            # how far from the book's best price an order may be priced
+    max_open: int = 10_000              # open orders
+    max_msgs_per_s: int = 10_000        # inbound OUCH messages a second
+
+    def validate(self) -> Account:
+        for what, v, w in (("user", self.user, 6), ("password", self.password, 10), ("firm", self.firm, 4)):
+            if len(v) > w or not v.isascii() or " " in v or (what != "firm" and not v):
+                raise UsageError(f"order port account: {what} {v!r} must be 1 to {w} ASCII characters, no spaces",
+                                 "e.g. --ouch-account TRADER:SECRET")
+        if min(self.max_order_qty, self.max_open, self.max_msgs_per_s) < 0 or self.max_notional < 0 \
+                or self.collar_pct < 0:
+            raise UsageError("order port limits cannot be negative")
+        return self
+
+    def native(self) -> dict[str, Any]:
+        return {"user": self.user, "password": self.password, "firm": (self.firm or self.user[:4]).upper(),
+                "max_order_qty": self.max_order_qty, "max_notional": int(round(self.max_notional * 10_000)),
+                "collar_bp": int(round(self.collar_pct * 100)), "max_open": self.max_open,
+                "max_msgs_per_s": self.max_msgs_per_s}
+
+
+def parse_account(text: str) -> Account:
+    """USER:PASSWORD[:FIRM]"""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise UsageError(f"invalid account {text!r}", "write USER:PASSWORD or USER:PASSWORD:FIRM")
+    return Account(*parts).validate()
+
+
+RISK_KEYS = {"max-qty": ("max_order_qty", int), "max-notional": ("max_notional", float),
+             "collar-pct": ("collar_pct", float), "max-open": ("max_open", int), "max-rate": ("max_msgs_per_s", int)}
+
+
+def parse_risk(texts: list[str], accounts: list[Account]) -> list[Account]:
+    """KEY=VALUE limits (max-qty, max-notional in dollars, collar-pct, max-open, max-rate) for every account."""
+    from dataclasses import replace
+
+    changes = {}
+    for text in texts:
+        key, _, value = text.partition("=")
+        if key not in RISK_KEYS:
+            raise UsageError(f"unknown limit {key!r} in --ouch-risk {text!r}", f"one of {', '.join(RISK_KEYS)}")
+        attr, kind = RISK_KEYS[key]
+        try:
+            changes[attr] = kind(value)
+        except ValueError:
+            raise UsageError(f"invalid value in --ouch-risk {text!r}", f"{key} takes a number") from None
+    return [replace(a, **changes).validate() for a in accounts]
+
+
 @dataclass
 class SimConfig:
     lines: list[Line]
@@ -92,6 +159,9 @@ class SimConfig:
     heartbeat_ms: int = 1000
     send: str = "udp"               # "udp": kernel UDP sockets; "raw": whole frames through AF_PACKET
     flush_us: float = 10.0          # offline packing window (to-pcapng)
+    ouch_port: int = 0              # the order port's TCP port (0: none)
+    ouch_accounts: tuple[Account, ...] = (Account("WSTEST", "WSTEST"),)
+    ouch_listen: str | None = None  # the order port's address (default: the source, i.e. the test host's)
 
     def feeds(self) -> list[list[Line]]:
         """The lines of each feed, feed 0 first."""
@@ -133,7 +203,21 @@ class SimConfig:
                 raise UsageError("--send raw sends to multicast groups only (no ARP for unicast)")
         if self.rate == 0 and not self.count and not self.duration_s:
             raise UsageError("as fast as possible needs an end", "give --count or --duration")
+        if self.ouch_port:
+            if not 0 < self.ouch_port < 65536:
+                raise UsageError(f"--ouch-port {self.ouch_port}: give 1 to 65535")
+            if not 1 <= len(self.ouch_accounts) <= 64:
+                raise UsageError("the order port takes 1 to 64 accounts")
+            users = [a.validate().user for a in self.ouch_accounts]
+            if len(set(users)) != len(users):
+                raise UsageError("an account is named twice", "give each --ouch-account a user of its own")
+            if self.ouch_listen is not None:
+                ipaddress.IPv4Address(self.ouch_listen)
         return self
+
+    def listen_addr(self) -> str:
+        """Where the order port listens: as asked, else the address the feed is sent from."""
+        return self.ouch_listen or self.source or "127.0.0.1"
 
 
 def parse_feed(text: str) -> tuple[str, int]:
@@ -233,9 +317,10 @@ def _mreqn(ifindex: int) -> bytes:
 
 
 @contextmanager
-def _sockets(cfg: SimConfig) -> Iterator[tuple[list[socket.socket], socket.socket | None]]:
-    """Sender sockets (one per line) and the re-request socket, opened inside
-    the namespace if one is named; they keep working from here."""
+def _sockets(cfg: SimConfig) -> Iterator[tuple[list[socket.socket], socket.socket | None, socket.socket | None]]:
+    """Sender sockets (one per line), the re-request socket and the order
+    port's listening socket, opened inside the namespace if one is named;
+    they keep working from here."""
     with ExitStack() as stack:
         where = netns.entered(cfg.netns) if cfg.netns else nullcontext()
         with where:
@@ -260,7 +345,14 @@ def _sockets(cfg: SimConfig) -> Iterator[tuple[list[socket.socket], socket.socke
                 rtx = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
                 rtx.bind((cfg.source or "0.0.0.0", cfg.rtx_port))
                 rtx.setblocking(False)
-        yield socks, rtx
+            port = None
+            if cfg.ouch_port:
+                port = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                port.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                port.bind((cfg.listen_addr(), cfg.ouch_port))
+                port.listen(64)
+                port.setblocking(False)
+        yield socks, rtx, port
 
 
 def _allow(cfg: SimConfig) -> tuple[str, str]:
@@ -305,19 +397,34 @@ def where_to_send(cfg: SimConfig) -> SimConfig:
     return replace(cfg, netns=tb.netns, iface=tb.peer_if, source=cfg.source or tb.peer_addr)
 
 
-def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Send the session of every feed; returns the final statistics. Ctrl-C
-    ends it cleanly (end of session sent on every feed)."""
-    cfg = where_to_send(cfg.validate())
-    feeds = cfg.feeds()
-    sims = [make_sim(cfg, feed=k) for k in range(len(feeds))]
-    stack = ExitStack()
-    try:
-        socks, rtx = stack.enter_context(_sockets(cfg))
-    except OSError as exc:
-        raise WirespeedError(f"cannot open the feed sockets: {exc}",
-                             "check --netns, --iface and --source (is the test host up?)") from None
-    with stack:
+class Running:
+    """A simulator sending from threads of this process (what start() returns).
+
+        with start(cfg) as sim:           # sockets open, feeds sending, order port listening
+            sim.order_stats()             # the port's counters, live
+        sim.result                        # run()'s statistics
+
+    It ends by itself (count, duration) or with stop(); leaving the block stops it and waits."""
+
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.sims = [make_sim(cfg, feed=k) for k in range(len(cfg.feeds()))]
+        self.stack = ExitStack()
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+        self.result: dict[str, Any] = {}
+        self.t0 = time.monotonic()
+
+    def _open(self) -> None:
+        cfg = self.cfg
+        try:
+            socks, rtx, port = self.stack.enter_context(_sockets(cfg))
+        except OSError as exc:
+            self.stack.close()
+            what = "the order port" if cfg.ouch_port and "ddress" in str(exc) else "the feed sockets"
+            raise WirespeedError(f"cannot open {what}: {exc}",
+                                 "check --netns, --iface, --source and --ouch-port (is the test host up? "
+                                 "is the port in use?)") from None
         by_line = dict(zip(cfg.lines, socks))
 
         def raw(s: socket.socket, i: int) -> tuple[bytes, str, int, int] | None:
@@ -325,8 +432,8 @@ def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None
                 return None
             return (_mac(s, cfg.iface or ""), cfg.source or "", RAW_SPORT + i, cfg.ttl)
 
-        configs = []
-        for k, lines in enumerate(feeds):
+        feeds = cfg.feeds()
+        for k, (sim, lines) in enumerate(zip(self.sims, feeds)):
             native_cfg: dict[str, Any] = {
                 "lines": [(by_line[ln].fileno(), ln.group, ln.port, ln.faults.native(),
                            raw(by_line[ln], cfg.lines.index(ln))) for ln in lines],
@@ -336,33 +443,90 @@ def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None
             if rtx is not None and k == 0:  # one re-request port: it serves feed 0 (one session)
                 native_cfg["rtx_fd"] = rtx.fileno()
                 native_cfg["rtx_allow"] = _allow(cfg)
-            configs.append(native_cfg)
-        errors: list[BaseException] = []
+            if port is not None and k == 0:  # one order port: it trades feed 0's symbols
+                native_cfg["ouch"] = {"listen_fd": port.fileno(), "session": cfg.session_of(0),
+                                      "accounts": [a.native() for a in cfg.ouch_accounts]}
+            self.threads.append(threading.Thread(target=self._body, args=(sim, native_cfg),
+                                                 name=f"wirespeed-sim-{k}", daemon=True))
 
-        def body(sim: Any, native_cfg: dict[str, Any]) -> None:
-            try:
-                sim.run(native_cfg)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=body, args=(sim, c), name=f"wirespeed-sim-{k}", daemon=True)
-                   for k, (sim, c) in enumerate(zip(sims, configs))]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
+    def _body(self, sim: Any, native_cfg: dict[str, Any]) -> None:
         try:
-            while any(t.is_alive() for t in threads):
-                threads[0].join(0.25) if threads[0].is_alive() else time.sleep(0.25)
-                if progress:
-                    progress(_merge(cfg, [s.stats() for s in sims], time.monotonic() - t0))
-        except KeyboardInterrupt:
-            for sim in sims:
-                sim.stop()
-            for t in threads:
-                t.join()
-        if errors:
-            raise WirespeedError(f"the simulator failed: {errors[0]}")
-        return _merge(cfg, [s.stats() for s in sims], time.monotonic() - t0)
+            sim.run(native_cfg)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self.errors.append(exc)
+
+    def start(self) -> Running:
+        self._open()
+        self.t0 = time.monotonic()
+        for t in self.threads:
+            t.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self.threads)
+
+    def stats(self) -> dict[str, Any]:
+        """The statistics so far (run()'s shape), with the order port's under "ouch"."""
+        return _merge(self.cfg, [s.stats() for s in self.sims], time.monotonic() - self.t0,
+                      self.sims[0].order_stats() if self.cfg.ouch_port else None)
+
+    def order_stats(self) -> dict[str, Any]:
+        """The order port's counters and the books' (matching engine), live."""
+        return self.sims[0].order_stats()
+
+    def symbols(self) -> dict[str, int]:
+        """The order port's symbols (the first feed's) and the mid each one's
+        simulator orders rest around, Price(4): its buys 1 to 20 cents below,
+        its sells above, so a buy at mid + 0.21 takes every sell it has."""
+        return {stock: mid for _loc, stock, mid in self.sims[0].symbols()}
+
+    def stop(self) -> None:
+        for sim in self.sims:
+            sim.stop()
+
+    def wait(self, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Until every feed has ended (Ctrl-C: stop, then wait); the final statistics."""
+        try:
+            try:
+                while self.alive:
+                    self.threads[0].join(0.25) if self.threads[0].is_alive() else time.sleep(0.25)
+                    if progress:
+                        progress(self.stats())
+            except KeyboardInterrupt:
+                self.stop()
+                for t in self.threads:
+                    t.join()
+        finally:
+            self.stack.close()
+        if self.errors:
+            raise WirespeedError(f"the simulator failed: {self.errors[0]}")
+        self.result = self.stats()
+        return self.result
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.threads and not self.result:
+            self.stop()
+            try:
+                self.wait()
+            except WirespeedError:
+                if exc[0] is None:
+                    raise
+
+
+def start(cfg: SimConfig) -> Running:
+    """Start sending in the background (see Running); returns once the
+    sockets are open and the order port listens."""
+    return Running(where_to_send(cfg.validate())).start()
+
+
+def run(cfg: SimConfig, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Send the session of every feed; returns the final statistics. Ctrl-C
+    ends it cleanly (end of session sent on every feed)."""
+    return start(cfg).wait(progress)
 
 
 def _summary(st: dict[str, Any], wall_s: float) -> dict[str, Any]:
@@ -374,8 +538,10 @@ def _summary(st: dict[str, Any], wall_s: float) -> dict[str, Any]:
     return out
 
 
-def _merge(cfg: SimConfig, stats: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
-    """One summary over all feeds; per-line lists follow cfg.lines' order."""
+def _merge(cfg: SimConfig, stats: list[dict[str, Any]], wall_s: float,
+           ouch: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One summary over all feeds; per-line lists follow cfg.lines' order;
+    the order port's counters under "ouch" when there is one."""
     feeds = [_summary(st, wall_s) for st in stats]
     lines_of = cfg.feeds()
     out: dict[str, Any] = {k: sum(f[k] for f in feeds) for k in (
@@ -392,6 +558,8 @@ def _merge(cfg: SimConfig, stats: list[dict[str, Any]], wall_s: float) -> dict[s
     out["wall_s"] = wall_s
     out["feeds"] = [{"session": cfg.session_of(k), "next_seq": f["next_seq"], "msgs": f["msgs"],
                      "packets": f["packets"], "msgs_per_s": f["msgs_per_s"]} for k, f in enumerate(feeds)]
+    if ouch is not None:
+        out["ouch"] = ouch
     return out
 
 

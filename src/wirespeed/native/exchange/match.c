@@ -109,16 +109,8 @@ static ws_match_ev_t *ws_emit(ws_match_t *e, uint8_t kind, const ws_mord_t *o, u
 		e->cap_ev *= 2;
 	}
 	ws_match_ev_t *v = &e->ev[e->n_ev++];
-	memset(v, 0, sizeof(*v));
-	v->kind = kind;
-	v->side = o->side;
-	v->locate = o->locate;
-	v->handle = handle;
-	v->ref = o->ref;
-	v->owner = o->owner;
-	v->tag = o->tag;
-	v->price = o->price;
-	v->remaining = o->qty;
+	*v = (ws_match_ev_t){.kind = kind, .side = o->side, .locate = o->locate, .handle = handle, .ref = o->ref,
+	                     .owner = o->owner, .tag = o->tag, .price = o->price, .remaining = o->qty};
 	return v;
 }
 
@@ -137,7 +129,7 @@ const ws_match_stats_t *ws_match_stats(const ws_match_t *e) { return &e->st; }
 static int64_t ws_lvl_find(const ws_side_t *s, uint32_t key)
 {
 	uint32_t hi = s->n, lo = 0;
-	for (uint32_t k = 0; k < 4 && hi > lo; k++) { /* the back first: that is where orders come */
+	for (uint32_t k = 0; k < 24 && hi > lo; k++) { /* the back first: that is where orders come */
 		uint32_t i = hi - 1;
 		if (s->lv[i].key == key)
 			return i;
@@ -459,6 +451,16 @@ uint32_t ws_match_execute_front(ws_match_t *e, uint16_t locate, uint8_t side, ui
 	uint32_t n = qty < front ? qty : front;
 	ws_fill_front(e, s, l, n, 0, 0, with_price);
 	return n;
+}
+
+uint32_t ws_match_front(const ws_match_t *e, uint16_t locate, uint8_t side)
+{
+	const ws_mbook_t *b = &e->books[locate - 1];
+	int si = ws_si(side);
+	if (!b->side[si].n)
+		si ^= 1;
+	const ws_side_t *s = &b->side[si];
+	return s->n ? s->lv[s->n - 1].head : WS_MATCH_NONE;
 }
 
 uint64_t ws_match_next_match(ws_match_t *e) { return e->next_match++; }

@@ -112,6 +112,10 @@ uint32_t ws_match_replace(ws_match_t *e, uint32_t handle, uint32_t price, uint32
  * Returns the shares traded (0: both sides empty). */
 uint32_t ws_match_execute_front(ws_match_t *e, uint16_t locate, uint8_t side, uint32_t qty, int with_price);
 
+/* ws_match_front is the handle of the order ws_match_execute_front would
+ * trade with (WS_MATCH_NONE: both sides empty). */
+uint32_t ws_match_front(const ws_match_t *e, uint16_t locate, uint8_t side);
+
 /* ws_match_next_match takes a match number for a trade the books do not
  * see (the simulator's hidden trades, ITCH P). */
 uint64_t ws_match_next_match(ws_match_t *e);

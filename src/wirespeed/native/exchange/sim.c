@@ -9,33 +9,39 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "system/clock.h"
-#include "net/frame.h"
+#include "exchange/match.h"
+#include "exchange/port.h"
 #include "feed/itch.h"
+#include "net/frame.h"
+#include "system/clock.h"
 
 enum { PH_START_O, PH_DIRECTORY, PH_START_S, PH_START_Q, PH_TRADING, PH_END_M, PH_END_E, PH_END_C, PH_EOS };
 
 typedef struct {
-	uint64_t ref;
-	uint32_t shares;
-	uint32_t price;
-	uint8_t side;
-} ws_order_t;
-
-typedef struct {
 	char stock[8];
 	uint32_t mid;       /* Price(4) */
-	uint32_t n_live;
-	ws_order_t *live;   /* order_cap entries */
 } ws_symbol_t;
+
+/* A message waiting for a packet: the books' events become these. */
+typedef struct {
+	uint8_t len;
+	uint8_t flow;       /* the simulator's own flow (paced); 0: a client's doing (sent at once) */
+	uint8_t msg[50];    /* the longest ITCH message is 50 bytes */
+} ws_outmsg_t;
 
 struct ws_sim {
 	ws_sim_cfg_t cfg;
 	uint64_t rng;
 	ws_symbol_t *syms;
-	uint64_t next_ref, next_match, seq, flow_sent;
+	char (*stocks)[8];  /* [i] = syms[i].stock, the port's symbol table */
+	ws_match_t *m;      /* the books: the simulator's orders (owner 0) and its clients' */
+	uint64_t seq, flow_sent;
 	int phase;
 	uint32_t dir_idx;
+	/* outbox: a ring of messages for the next packets, grown by doubling */
+	ws_outmsg_t *out;
+	uint32_t out_head, out_n, out_cap, out_client;
+	ws_port_t *port;    /* while ws_sim_run runs with an order port */
 	/* history: message bytes by seq, for retransmission */
 	uint8_t *hist_buf;
 	uint64_t hist_buf_sz, hist_buf_mask, hist_pos; /* size a power of two: mask, never divide */
@@ -43,6 +49,7 @@ struct ws_sim {
 	uint64_t hist_mask;
 	_Atomic int stop;
 	ws_sim_stats_t st;
+	ws_port_stats_t port_st;
 };
 
 /* -- randomness: xorshift64*, deterministic per seed -------------------------- */
@@ -59,14 +66,10 @@ static inline uint64_t ws_rand(ws_sim_t *s)
 
 static inline uint32_t ws_below(ws_sim_t *s, uint32_t n) { return (uint32_t)((ws_rand(s) >> 32) * n >> 32); }
 
-uint64_t ws_sim_midnight_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec % 86400ull) * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* -- life cycle ------------------------------------------------------------------ */
+
+/* Room for clients' orders in the books, beside the simulator's own. */
+#define WS_SIM_CLIENT_ORDERS 65536u
 
 ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg)
 {
@@ -82,28 +85,28 @@ ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg)
 	if (!s->cfg.history_lg || s->cfg.history_lg > 26)
 		s->cfg.history_lg = 20;
 	s->rng = cfg->seed ? cfg->seed * 0x9E3779B97F4A7C15ull : 0x1234567887654321ull;
-	s->next_ref = 1;
-	s->next_match = 1;
 	s->seq = 1;
 	s->syms = calloc(cfg->n_symbols, sizeof(ws_symbol_t));
+	s->stocks = calloc(cfg->n_symbols, sizeof(*s->stocks));
+	s->m = ws_match_new(cfg->n_symbols, cfg->n_symbols * s->cfg.order_cap + WS_SIM_CLIENT_ORDERS);
+	s->out_cap = 1024;
+	s->out = malloc(s->out_cap * sizeof(*s->out));
 	uint64_t hist_n = 1ull << s->cfg.history_lg;
 	s->hist_mask = hist_n - 1;
 	s->hist_off = calloc(hist_n, sizeof(uint64_t));
 	s->hist_buf_sz = hist_n * 64; /* ~ messages of up to 64 bytes on average */
 	s->hist_buf_mask = s->hist_buf_sz - 1;
 	s->hist_buf = malloc(s->hist_buf_sz);
-	if (!s->syms || !s->hist_off || !s->hist_buf)
+	if (!s->syms || !s->stocks || !s->m || !s->out || !s->hist_off || !s->hist_buf)
 		goto fail;
 	for (uint32_t i = 0; i < cfg->n_symbols; i++) {
 		ws_symbol_t *y = &s->syms[i];
-		y->live = calloc(s->cfg.order_cap, sizeof(ws_order_t));
-		if (!y->live)
-			goto fail;
 		/* Symbols S0001.. with mids between $10 and $500, on a cent grid. */
 		memset(y->stock, ' ', 8);
 		char name[9];
 		int n = snprintf(name, sizeof(name), "S%04u", cfg->symbol_base + i + 1);
 		memcpy(y->stock, name, (size_t)n);
+		memcpy(s->stocks[i], y->stock, 8);
 		y->mid = (1000u + ws_below(s, 49000u)) * 100u;
 	}
 	return s;
@@ -116,10 +119,10 @@ void ws_sim_delete(ws_sim_t *s)
 {
 	if (!s)
 		return;
-	if (s->syms)
-		for (uint32_t i = 0; i < s->cfg.n_symbols; i++)
-			free(s->syms[i].live);
+	ws_match_delete(s->m);
 	free(s->syms);
+	free(s->stocks);
+	free(s->out);
 	free(s->hist_off);
 	free(s->hist_buf);
 	free(s);
@@ -127,8 +130,51 @@ void ws_sim_delete(ws_sim_t *s)
 
 void ws_sim_stop(ws_sim_t *s) { atomic_store(&s->stop, 1); }
 const ws_sim_stats_t *ws_sim_stats(const ws_sim_t *s) { return &s->st; }
+const ws_port_stats_t *ws_sim_port_stats(const ws_sim_t *s) { return &s->port_st; }
+const ws_match_stats_t *ws_sim_match_stats(const ws_sim_t *s) { return ws_match_stats(s->m); }
 
-/* -- one message ---------------------------------------------------------------- */
+void ws_sim_symbol(const ws_sim_t *s, uint32_t k, char stock[8], uint32_t *mid)
+{
+	memcpy(stock, s->syms[k].stock, 8);
+	*mid = s->syms[k].mid;
+}
+
+/* -- the outbox ------------------------------------------------------------------- */
+
+/* A slot at the back of the outbox (grown when full; NULL only out of memory, counted). */
+static ws_outmsg_t *ws_out_push(ws_sim_t *s, int flow)
+{
+	if (s->out_n == s->out_cap) {
+		ws_outmsg_t *o = malloc(2 * (size_t)s->out_cap * sizeof(*o));
+		if (!o) {
+			s->st.outbox_lost++;
+			return NULL;
+		}
+		for (uint32_t i = 0; i < s->out_n; i++) /* unroll the ring into the new array */
+			o[i] = s->out[(s->out_head + i) & (s->out_cap - 1)];
+		free(s->out);
+		s->out = o;
+		s->out_head = 0;
+		s->out_cap *= 2;
+	}
+	ws_outmsg_t *m = &s->out[(s->out_head + s->out_n++) & (s->out_cap - 1)]; /* cap: a power of two */
+	m->flow = (uint8_t)flow;
+	if (!flow)
+		s->out_client++;
+	return m;
+}
+
+static const ws_outmsg_t *ws_out_pop(ws_sim_t *s)
+{
+	const ws_outmsg_t *m = &s->out[s->out_head];
+	s->out_head = (s->out_head + 1) & (s->out_cap - 1);
+	s->out_n--;
+	if (!m->flow)
+		s->out_client--;
+	return m;
+}
+
+/* -- messages ----------------------------------------------------------------------- */
 
 static uint32_t ws_msg_system(uint8_t *p, uint8_t code)
 {
@@ -155,75 +201,127 @@ static uint32_t ws_msg_directory(ws_sim_t *s, uint8_t *p, uint32_t i)
 	return 39;
 }
 
+/* ws_msg_event writes the ITCH message of one engine event (0: none, an
+ * order that never rested). The ITCH locate of engine book k is base + k. */
+static uint32_t ws_msg_event(ws_sim_t *s, const ws_match_ev_t *ev, uint8_t *p)
+{
+	uint16_t loc = (uint16_t)(s->cfg.symbol_base + ev->locate);
+	switch (ev->kind) {
+	case WS_EV_ADD: {
+		ws_itch_hdr(p, ev->attributed ? 'F' : 'A', loc, 0, 0);
+		ws_be64(p + 11, ev->ref);
+		p[19] = ev->side;
+		ws_be32(p + 20, ev->qty);
+		memcpy(p + 24, s->syms[ev->locate - 1].stock, 8);
+		ws_be32(p + 32, ev->price);
+		if (!ev->attributed)
+			return 36;
+		if (ev->owner && s->port)
+			ws_port_firm(s->port, ev->owner, (char *)p + 36);
+		else
+			memcpy(p + 36, "WSIM", 4);
+		return 40;
+	}
+	case WS_EV_EXEC:
+		ws_itch_hdr(p, ev->with_price ? 'C' : 'E', loc, 0, 0);
+		ws_be64(p + 11, ev->ref);
+		ws_be32(p + 19, ev->qty);
+		ws_be64(p + 23, ev->match);
+		if (!ev->with_price)
+			return 31;
+		p[31] = 'Y';
+		ws_be32(p + 32, ev->price);
+		return 36;
+	case WS_EV_CANCEL:
+		if (!ev->rested)
+			return 0;
+		if (!ev->remaining) {
+			ws_itch_hdr(p, 'D', loc, 0, 0);
+			ws_be64(p + 11, ev->ref);
+			return 19;
+		}
+		ws_itch_hdr(p, 'X', loc, 0, 0);
+		ws_be64(p + 11, ev->ref);
+		ws_be32(p + 19, ev->qty);
+		return 23;
+	case WS_EV_REPLACE:
+		ws_itch_hdr(p, 'U', loc, 0, 0);
+		ws_be64(p + 11, ev->ref);
+		ws_be64(p + 19, ev->new_ref);
+		ws_be32(p + 27, ev->qty);
+		ws_be32(p + 31, ev->price);
+		return 35;
+	default:
+		return 0;
+	}
+}
+
+/* ws_sim_drain publishes what the books did: every event as its ITCH
+ * message into the outbox, and the ones that name a client order to the
+ * order port (its OUCH messages). flow: the simulator's own doing. */
+static void ws_sim_drain(ws_sim_t *s, int flow)
+{
+	uint32_t n;
+	const ws_match_ev_t *ev = ws_match_events(s->m, &n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (ev[i].kind != WS_EV_CANCEL || ev[i].rested) { /* an order that never rested is not in the feed */
+			ws_outmsg_t *o = ws_out_push(s, flow);
+			if (o)
+				o->len = (uint8_t)ws_msg_event(s, &ev[i], o->msg);
+		}
+		if (s->port && (ev[i].owner || ev[i].taker_owner))
+			ws_port_event(s->port, &ev[i]);
+	}
+	ws_match_clear_events(s->m);
+}
+
+static void ws_drain_for_port(void *ctx) { ws_sim_drain(ctx, 0); }
+
+static void ws_out_msg(ws_sim_t *s, const uint8_t *msg, uint32_t len)
+{
+	ws_outmsg_t *o = ws_out_push(s, 1);
+	if (o) {
+		o->len = (uint8_t)len;
+		memcpy(o->msg, msg, len);
+	}
+}
+
 static uint32_t ws_price_for(ws_sim_t *s, const ws_symbol_t *y, uint8_t side)
 {
-	/* 1..20 cents away from the mid, on the resting side: never crosses */
+	/* 1..20 cents away from the mid, on the resting side: the simulator's own orders never cross */
 	uint32_t away = (1 + ws_below(s, 20)) * 100u;
 	return side == 'B' ? y->mid - away : y->mid + away;
 }
 
-static uint32_t ws_msg_add(ws_sim_t *s, uint8_t *p, uint32_t si, ws_symbol_t *y, int mpid)
+/* One of book k's simulator orders, at random (its handle). */
+static uint32_t ws_pick(ws_sim_t *s, uint16_t k)
 {
-	ws_order_t *o = &y->live[y->n_live++];
-	o->ref = s->next_ref++;
-	o->side = ws_below(s, 2) ? 'B' : 'S';
-	o->shares = 100u * (1 + ws_below(s, 10));
-	o->price = ws_price_for(s, y, o->side);
-	ws_itch_hdr(p, mpid ? 'F' : 'A', (uint16_t)(s->cfg.symbol_base + si + 1), 0, 0);
-	uint8_t *b = p + 11;
-	ws_be64(b, o->ref);
-	b[8] = o->side;
-	ws_be32(b + 9, o->shares);
-	memcpy(b + 13, y->stock, 8);
-	ws_be32(b + 21, o->price);
-	if (mpid) {
-		memcpy(b + 25, "WSIM", 4);
-		return 40;
-	}
-	return 36;
+	return ws_match_sim_order(s->m, k, ws_below(s, ws_match_sim_count(s->m, k)));
 }
 
-static void ws_remove(ws_symbol_t *y, uint32_t k) { y->live[k] = y->live[--y->n_live]; }
-
-/* The order an execution hits, as on a real book: the oldest (lowest
- * reference: a replace gets a new one and loses its place) at the best
- * price of a side - `side` if it has orders, else the other. Books of a
- * few hundred orders: a scan costs less than keeping them sorted. */
-static uint32_t ws_front_of_best(const ws_symbol_t *y, uint8_t side)
-{
-	uint32_t best = UINT32_MAX;
-	for (int pass = 0; pass < 2 && best == UINT32_MAX; pass++, side = side == 'B' ? 'S' : 'B')
-		for (uint32_t i = 0; i < y->n_live; i++) {
-			const ws_order_t *o = &y->live[i];
-			if (o->side != side)
-				continue;
-			if (best == UINT32_MAX) {
-				best = i;
-				continue;
-			}
-			const ws_order_t *b = &y->live[best];
-			int better = side == 'B' ? o->price > b->price : o->price < b->price;
-			if (better || (o->price == b->price && o->ref < b->ref))
-				best = i;
-		}
-	return best;
-}
-
-/* ws_msg_flow writes one order-flow message; returns its length. */
-static uint32_t ws_msg_flow(ws_sim_t *s, uint8_t *p)
+/* ws_flow is one action of the simulator's order flow, through the books:
+ * its messages go to the outbox. The mix: A 40 %, F 4 %, D 43 %, U 8 %,
+ * E 1.6 %, C 0.2 %, X 1.2 %, P 1.5 %, I 0.3 %, H 0.2 %. */
+static void ws_flow(ws_sim_t *s)
 {
 	uint32_t si = ws_below(s, s->cfg.n_symbols);
 	ws_symbol_t *y = &s->syms[si];
-	uint16_t loc = (uint16_t)(s->cfg.symbol_base + si + 1);
+	uint16_t k = (uint16_t)(si + 1);                  /* the engine's book */
+	uint16_t loc = (uint16_t)(s->cfg.symbol_base + k); /* ITCH's locate */
 	uint32_t r = ws_below(s, 1000000); /* parts per million */
-	/* the mix: A 40 %, F 4 %, D 43 %, U 8 %, E 1.6 %, C 0.2 %, X 1.2 %, P 1.5 %, I 0.3 %, H 0.2 % */
+	uint32_t mine = ws_match_sim_count(s->m, k);
 	int removal = r >= 440000 && r < 985000; /* D U E C X need a live order */
-	if (r < 440000 || (removal && !y->n_live)) {
-		if (y->n_live == s->cfg.order_cap)
-			goto delete_one;
-		return ws_msg_add(s, p, si, y, r < 40000); /* F: 4 % of all messages */
-	}
-	if (r >= 985000) {
+	uint8_t p[64];
+	uint64_t ref;
+	if (r < 440000 || (removal && !mine)) {
+		if (mine == s->cfg.order_cap) {
+			ws_match_reduce(s->m, ws_pick(s, k), 0);
+		} else {
+			uint8_t side = ws_below(s, 2) ? 'B' : 'S';
+			uint32_t shares = 100u * (1 + ws_below(s, 10));
+			ws_match_add(s->m, k, side, ws_price_for(s, y, side), shares, 0, 0, 0, r < 40000, &ref);
+		}
+	} else if (r >= 985000) {
 		if (r < 1000000 - 5000) { /* P: a trade against a hidden order; the book is untouched */
 			uint8_t side = ws_below(s, 2) ? 'B' : 'S';
 			ws_itch_hdr(p, 'P', loc, 0, 0);
@@ -232,10 +330,9 @@ static uint32_t ws_msg_flow(ws_sim_t *s, uint8_t *p)
 			ws_be32(p + 20, 100u * (1 + ws_below(s, 5)));
 			memcpy(p + 24, y->stock, 8);
 			ws_be32(p + 32, y->mid);
-			ws_be64(p + 36, s->next_match++);
-			return 44;
-		}
-		if (r < 1000000 - 2000) { /* I: net order imbalance indicator */
+			ws_be64(p + 36, ws_match_next_match(s->m));
+			ws_out_msg(s, p, 44);
+		} else if (r < 1000000 - 2000) { /* I: net order imbalance indicator */
 			ws_itch_hdr(p, 'I', loc, 0, 0);
 			uint8_t *b = p + 11;
 			ws_be64(b, 100u * ws_below(s, 1000));
@@ -247,131 +344,119 @@ static uint32_t ws_msg_flow(ws_sim_t *s, uint8_t *p)
 			ws_be32(b + 33, y->mid);
 			b[37] = 'C';
 			b[38] = 'L';
-			return 50;
+			ws_out_msg(s, p, 50);
+		} else { /* H: still trading (a state refresh) */
+			ws_itch_hdr(p, 'H', loc, 0, 0);
+			memcpy(p + 11, y->stock, 8);
+			p[19] = 'T';
+			p[20] = ' ';
+			memcpy(p + 21, "    ", 4);
+			ws_out_msg(s, p, 25);
 		}
-		ws_itch_hdr(p, 'H', loc, 0, 0); /* H: still trading (a state refresh) */
-		memcpy(p + 11, y->stock, 8);
-		p[19] = 'T';
-		p[20] = ' ';
-		memcpy(p + 21, "    ", 4);
-		return 25;
+	} else if (r < 870000) { /* D */
+		ws_match_reduce(s->m, ws_pick(s, k), 0);
+	} else if (r < 950000) { /* U: new reference, new size and price, same side */
+		uint32_t h = ws_pick(s, k), price, qty, owner;
+		uint64_t tag;
+		uint8_t side;
+		ws_match_order(s->m, h, &ref, &side, &price, &qty, &owner, &tag);
+		uint32_t shares = 100u * (1 + ws_below(s, 10));
+		ws_match_replace(s->m, h, ws_price_for(s, y, side), shares, 0, &ref);
+	} else if (r < 972000) { /* E or C: execute part or all of the order first in line */
+		uint8_t side = ws_below(s, 2) ? 'B' : 'S';
+		uint32_t h = ws_match_front(s->m, k, side), price, qty, owner;
+		uint64_t tag;
+		uint8_t oside;
+		ws_match_order(s->m, h, &ref, &oside, &price, &qty, &owner, &tag);
+		uint32_t n = qty > 100 && ws_below(s, 2) ? 100u * (1 + ws_below(s, qty / 100 - 1)) : qty;
+		ws_match_execute_front(s->m, k, side, n, r >= 970000);
+	} else { /* X: cancel part of the order, leaving at least one round lot */
+		uint32_t h = ws_pick(s, k), price, qty, owner;
+		uint64_t tag;
+		uint8_t side;
+		ws_match_order(s->m, h, &ref, &side, &price, &qty, &owner, &tag);
+		ws_match_reduce(s->m, h, qty <= 100 ? 0 : qty - 100u * (1 + ws_below(s, qty / 100 - 1)));
 	}
-	uint32_t k = ws_below(s, y->n_live);
-	ws_order_t *o = &y->live[k];
-	if (r < 870000) {
-delete_one:
-		k = ws_below(s, y->n_live);
-		o = &y->live[k];
-		ws_itch_hdr(p, 'D', loc, 0, 0);
-		ws_be64(p + 11, o->ref);
-		ws_remove(y, k);
-		return 19;
-	}
-	if (r < 950000) { /* U: new reference, new size and price, same side */
-		uint64_t old = o->ref;
-		o->ref = s->next_ref++;
-		o->shares = 100u * (1 + ws_below(s, 10));
-		o->price = ws_price_for(s, y, o->side);
-		ws_itch_hdr(p, 'U', loc, 0, 0);
-		ws_be64(p + 11, old);
-		ws_be64(p + 19, o->ref);
-		ws_be32(p + 27, o->shares);
-		ws_be32(p + 31, o->price);
-		return 35;
-	}
-	if (r < 972000) { /* E or C: execute part or all of the order first in line */
-		k = ws_front_of_best(y, ws_below(s, 2) ? 'B' : 'S');
-		o = &y->live[k];
-		uint32_t n = o->shares > 100 && ws_below(s, 2) ? 100u * (1 + ws_below(s, o->shares / 100 - 1)) : o->shares;
-		int with_price = r >= 970000;
-		ws_itch_hdr(p, with_price ? 'C' : 'E', loc, 0, 0);
-		ws_be64(p + 11, o->ref);
-		ws_be32(p + 19, n);
-		ws_be64(p + 23, s->next_match++);
-		uint32_t len = 31;
-		if (with_price) {
-			p[31] = 'Y';
-			ws_be32(p + 32, o->price);
-			len = 36;
-		}
-		o->shares -= n;
-		if (!o->shares)
-			ws_remove(y, k);
-		return len;
-	}
-	/* X: cancel part of the order, leaving at least one round lot */
-	if (o->shares <= 100)
-		goto delete_one;
-	uint32_t n = 100u * (1 + ws_below(s, o->shares / 100 - 1));
-	ws_itch_hdr(p, 'X', loc, 0, 0);
-	ws_be64(p + 11, o->ref);
-	ws_be32(p + 19, n);
-	o->shares -= n;
-	return 23;
+	ws_sim_drain(s, 1);
 }
 
-/* ws_next_msg writes the next message of the session; 0 when it is over. */
-static uint32_t ws_next_msg(ws_sim_t *s, uint8_t *p)
+/* ws_next puts the session's next message(s) into the outbox; 0 when it is over. */
+static int ws_next(ws_sim_t *s)
 {
+	uint8_t p[64];
 	switch (s->phase) {
-	case PH_START_O: s->phase = PH_DIRECTORY; return ws_msg_system(p, 'O');
+	case PH_START_O: s->phase = PH_DIRECTORY; ws_out_msg(s, p, ws_msg_system(p, 'O')); return 1;
 	case PH_DIRECTORY: {
-		uint32_t len = ws_msg_directory(s, p, s->dir_idx++);
+		ws_out_msg(s, p, ws_msg_directory(s, p, s->dir_idx++));
 		if (s->dir_idx == s->cfg.n_symbols)
 			s->phase = PH_START_S;
-		return len;
+		return 1;
 	}
-	case PH_START_S: s->phase = PH_START_Q; return ws_msg_system(p, 'S');
-	case PH_START_Q: s->phase = PH_TRADING; return ws_msg_system(p, 'Q');
+	case PH_START_S: s->phase = PH_START_Q; ws_out_msg(s, p, ws_msg_system(p, 'S')); return 1;
+	case PH_START_Q: s->phase = PH_TRADING; ws_out_msg(s, p, ws_msg_system(p, 'Q')); return 1;
 	case PH_TRADING:
 		if (!s->cfg.total_msgs || s->flow_sent < s->cfg.total_msgs) {
 			s->flow_sent++;
-			return ws_msg_flow(s, p);
+			ws_flow(s);
+			return 1;
 		}
 		s->phase = PH_END_M;
+		if (s->port)
+			ws_port_close_market(s->port);
 		/* fall through */
-	case PH_END_M: s->phase = PH_END_E; return ws_msg_system(p, 'M');
-	case PH_END_E: s->phase = PH_END_C; return ws_msg_system(p, 'E');
-	case PH_END_C: s->phase = PH_EOS; return ws_msg_system(p, 'C');
+	case PH_END_M: s->phase = PH_END_E; ws_out_msg(s, p, ws_msg_system(p, 'M')); return 1;
+	case PH_END_E: s->phase = PH_END_C; ws_out_msg(s, p, ws_msg_system(p, 'E')); return 1;
+	case PH_END_C: s->phase = PH_EOS; ws_out_msg(s, p, ws_msg_system(p, 'C')); return 1;
 	default: return 0;
 	}
 }
+
+/* Messages are copied WS_MSG_COPY bytes at a time, whatever their length:
+ * a fixed size compiles to a few vector moves, a variable one to `rep
+ * movs`, which cost a third of the packet builder. Every buffer a message
+ * is copied into has that much room. */
+#define WS_MSG_COPY 50u
 
 static void ws_hist_put(ws_sim_t *s, uint64_t seq, const uint8_t *msg, uint32_t len)
 {
 	uint64_t pos = s->hist_pos;
 	uint64_t off = pos & s->hist_buf_mask;
-	if (off + len > s->hist_buf_sz) {
+	if (off + WS_MSG_COPY > s->hist_buf_sz) {
 		pos += s->hist_buf_sz - off; /* never straddle the end */
 		off = 0;
 	}
-	memcpy(s->hist_buf + off, msg, len);
+	memcpy(s->hist_buf + off, msg, WS_MSG_COPY);
 	s->hist_off[seq & s->hist_mask] = (pos << 8) | len;
 	s->hist_pos = pos + len;
 }
 
-uint32_t ws_sim_packet(ws_sim_t *s, uint8_t *pkt, uint32_t max_msgs, uint64_t ts, uint32_t *count)
+uint32_t ws_sim_packet(ws_sim_t *s, uint8_t *pkt, uint32_t max_flow, uint64_t ts, uint32_t *count, uint32_t *flow)
 {
 	memcpy(pkt, s->cfg.session, 10);
 	ws_be64(pkt + 10, s->seq);
-	if (s->phase == PH_EOS) {
+	*flow = 0;
+	if (s->phase == PH_EOS && !s->out_n) {
 		ws_be16(pkt + 18, WS_MOLD_EOS);
 		*count = WS_MOLD_EOS;
 		return WS_MOLD_HDR;
 	}
-	uint32_t off = WS_MOLD_HDR, n = 0;
-	uint8_t msg[64];
-	while ((!max_msgs || n < max_msgs) && off + 2 + 50 <= s->cfg.max_payload && s->phase != PH_EOS) {
-		/* Stop at the end of trading so the end-of-session messages start a packet. */
-		uint32_t len = ws_next_msg(s, msg);
-		if (!len)
-			break;
-		ws_be48(msg + 5, ts);
-		ws_be16(pkt + off, (uint16_t)len);
-		memcpy(pkt + off + 2, msg, len);
-		ws_hist_put(s, s->seq + n, msg, len);
-		s->st.by_type[msg[0] & 127]++;
-		off += 2 + len;
+	uint32_t off = WS_MOLD_HDR, n = 0, nf = 0;
+	while (off + 2 + 50 <= s->cfg.max_payload) {
+		if (!s->out_n) {
+			/* the next of the simulator's messages, if its budget allows */
+			if (nf >= max_flow || !ws_next(s))
+				break;
+			continue;
+		}
+		const ws_outmsg_t *m = ws_out_pop(s);
+		uint8_t *dst = pkt + off + 2;
+		memcpy(dst, m->msg, WS_MSG_COPY); /* the loop's bound leaves room for it */
+		ws_be48(dst + 5, ts);
+		ws_be16(pkt + off, m->len);
+		ws_hist_put(s, s->seq + n, dst, m->len);
+		s->st.by_type[dst[0] & 127]++;
+		nf += m->flow;
+		off += 2 + m->len;
 		n++;
 	}
 	ws_be16(pkt + 18, (uint16_t)n);
@@ -379,6 +464,7 @@ uint32_t ws_sim_packet(ws_sim_t *s, uint8_t *pkt, uint32_t max_msgs, uint64_t ts
 	s->st.msgs += n;
 	s->st.next_seq = s->seq;
 	*count = n;
+	*flow = nf;
 	return off;
 }
 
@@ -392,7 +478,7 @@ uint32_t ws_sim_retransmit(ws_sim_t *s, uint64_t seq, uint32_t count, uint8_t *p
 		uint64_t e = s->hist_off[q & s->hist_mask];
 		uint64_t pos = e >> 8;
 		uint32_t len = (uint32_t)(e & 0xff);
-		if (s->hist_pos - pos > s->hist_buf_sz || off + 2 + len > s->cfg.max_payload)
+		if (s->hist_pos - pos + WS_MSG_COPY > s->hist_buf_sz || off + 2 + len > s->cfg.max_payload)
 			break; /* bytes already overwritten, or the reply is full */
 		ws_be16(pkt + off, (uint16_t)len);
 		memcpy(pkt + off + 2, s->hist_buf + (pos & s->hist_buf_mask), len);
@@ -433,6 +519,7 @@ struct ws_runner {
 	ws_held_t *delayq;
 	uint32_t n_delayed;
 	uint64_t last_send_ns;
+	uint64_t last_poll_ns; /* of the order port */
 	struct { uint32_t addr; uint16_t port; uint64_t window_ns; uint32_t used; } req[64];
 };
 
@@ -617,6 +704,25 @@ static void ws_wait_until(uint64_t target_ns)
 		__asm__ __volatile__("" ::: "memory");
 }
 
+/* ws_wait is ws_wait_until serving the order port meanwhile: it returns
+ * early when a client's doing left messages to publish. */
+static void ws_wait(struct ws_runner *w, uint64_t target_ns)
+{
+	ws_sim_t *s = w->s;
+	if (!s->port) {
+		ws_wait_until(target_ns);
+		return;
+	}
+	for (;;) {
+		uint64_t now = ws_mono_ns();
+		if (now >= target_ns || s->out_client || atomic_load_explicit(&s->stop, memory_order_relaxed))
+			return;
+		uint64_t left = target_ns - now;
+		ws_port_poll(s->port, left > 200000 ? left - 100000 : 0); /* the last 100 us: look, do not sleep */
+		w->last_poll_ns = ws_mono_ns();
+	}
+}
+
 int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 {
 	if (!rc->n_lines || rc->n_lines > WS_SIM_MAX_LINES)
@@ -634,6 +740,15 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 	if (!w->bufs || !w->delayq || !w->reorder[0] || !w->reorder[1] || !w->reorder[2] || !w->reorder[3]) {
 		rc_err = -ENOMEM;
 		goto out;
+	}
+	if (rc->port) {
+		ws_port_env_t env = {.engine = s->m, .n_symbols = s->cfg.n_symbols,
+		                     .symbols = (const char(*)[8])s->stocks, .drain = ws_drain_for_port, .ctx = s};
+		s->port = ws_port_new(rc->port, &env, &s->port_st);
+		if (!s->port) {
+			rc_err = -EINVAL;
+			goto out;
+		}
 	}
 	uint8_t pkt[9000];
 	uint64_t t0 = ws_mono_ns(), sent = 0, eos_left = rc->eos_repeats ? rc->eos_repeats : 3;
@@ -654,12 +769,15 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 			due = ((uint64_t)((double)(now - t0) * rc->rate / 1e9 / rc->burst) + 1) * rc->burst;
 		else
 			due = (uint64_t)((double)(now - t0) * rc->rate / 1e9) + 1;
-		if (due > sent || s->phase == PH_EOS) {
-			uint64_t want = due > sent ? due - sent : 1;
-			uint32_t count;
+		if (due > sent || s->out_client || s->phase == PH_EOS) {
+			/* the paced flow that is due, and what clients' orders did at once */
+			uint64_t want = due > sent ? due - sent : s->phase == PH_EOS;
+			uint32_t count, nflow;
 			uint64_t first = s->seq;
-			uint32_t len = ws_sim_packet(s, pkt, want > 0xfffe ? 0xfffe : (uint32_t)want, ws_sim_midnight_ns(),
-			                             &count);
+			uint32_t len = ws_sim_packet(s, pkt, want > 0xfffe ? 0xfffe : (uint32_t)want, ws_midnight_ns(),
+			                             &count, &nflow);
+			if (!count)
+				continue;
 			s->st.packets++;
 			s->st.bytes += len;
 			for (uint32_t l = 0; l < rc->n_lines; l++)
@@ -671,13 +789,17 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 					s->st.end_ns = ws_mono_ns();
 				if (!--eos_left)
 					break;
-				ws_wait_until(ws_mono_ns() + 1000000); /* spread the repeats */
+				ws_wait(w, ws_mono_ns() + 1000000); /* spread the repeats */
 				continue;
 			}
-			sent += count;
-			if (w->nbufs >= WS_BATCH / 2 || due <= sent) {
+			sent += nflow;
+			if (w->nbufs >= WS_BATCH / 2 || due <= sent || s->out_client) {
 				ws_release_delayed(w, now, 0);
 				ws_flush_all(w);
+			}
+			if (s->port && now - w->last_poll_ns >= 20000) { /* sending flat out: still answer clients */
+				ws_port_poll(s->port, 0);
+				w->last_poll_ns = now;
 			}
 		} else {
 			ws_release_delayed(w, now, 0);
@@ -702,7 +824,7 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 				target = end_ns;
 			if (rc->rtx_fd >= 0 && target > now + 1000000)
 				target = now + 1000000; /* look at requests at least every millisecond */
-			ws_wait_until(target);
+			ws_wait(w, target);
 		}
 		if (rc->rtx_fd >= 0 && !(++iter & 255))
 			ws_serve_requests(w, now);
@@ -711,6 +833,11 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 	ws_flush_all(w);
 	if (!s->st.end_ns)
 		s->st.end_ns = ws_mono_ns();
+	if (s->port) {
+		ws_port_end(s->port, 200);
+		ws_port_delete(s->port);
+		s->port = NULL;
+	}
 out:
 	for (uint32_t l = 0; l < WS_SIM_MAX_LINES; l++)
 		free(w->reorder[l]);

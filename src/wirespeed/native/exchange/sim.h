@@ -9,17 +9,27 @@
  *
  * ORDER FLOW (per PROTOCOLS.md, NASDAQ 12/30/2019: adds ~44 %, deletes ~43 %,
  * replaces ~8 %, executions and partial cancels ~3 %, the rest ~2 %).
- * The generator keeps each symbol's live orders, so the stream is always a
- * valid book: deletes, cancels, executions and replaces only name live
- * orders; cancels and partial executions leave positive size; buys rest
- * below the symbol's mid and sells above it, so the book never crosses.
- * When a symbol has no live order a removal becomes an add; when its order
- * table is full an add becomes a delete. The mix actually sent is counted
- * per type (ws_sim_stats_t.by_type).
+ * The flow goes through the matching engine (exchange/match.h), whose
+ * events become the feed's messages, so the stream is always a valid book:
+ * deletes, cancels, executions and replaces only name live orders; cancels
+ * and partial executions leave positive size; the simulator's buys rest
+ * below the symbol's mid and its sells above it, so it never crosses
+ * itself. When a symbol has none of its orders a removal becomes an add;
+ * when it has order_cap of them an add becomes a delete. The mix actually
+ * sent is counted per type (ws_sim_stats_t.by_type).
  *
- * Ownership: ws_sim_new allocates everything (order tables, the history of
- * sent messages for retransmission); ws_sim_delete frees it. Sockets given to
- * ws_sim_run are the caller's; the run never closes them.
+ * ORDER ENTRY: with an order port (ws_sim_run_cfg_t.port, exchange/port.h)
+ * clients' orders enter the same books: they trade with the simulator's
+ * orders and each other, rest, and leave, and the feed publishes it all
+ * (an order a client rests is an A, or F with its firm, whose reference is
+ * the one its OUCH Accepted gave; a trade with a resting order is an E on
+ * that order with the match number of both OUCH Executed). What clients'
+ * orders do is published at once, whatever the pacing.
+ *
+ * Ownership: ws_sim_new allocates everything (the books, the history of
+ * sent messages for retransmission, the outbox of messages waiting for a
+ * packet, which grows by doubling); ws_sim_delete frees it. Sockets given
+ * to ws_sim_run are the caller's; the run never closes them.
  *
  * Threads: one thread runs a sim. ws_sim_stop may be called from any thread
  * (it sets an atomic flag); stats may be read while it runs (approximate).
@@ -30,6 +40,9 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "exchange/match.h"
+#include "exchange/port.h"
 
 #define WS_SIM_MAX_LINES 4
 #define WS_SIM_MAX_RANGES 16
@@ -88,6 +101,7 @@ typedef struct {
 	uint32_t rtx_rate;             /* responses per second per requester */
 	uint32_t heartbeat_ms;         /* heartbeat after this long without a packet (default 1000) */
 	uint32_t eos_repeats;          /* end-of-session packets sent at the end (default 3) */
+	const ws_port_cfg_t *port;     /* an order port for the length of the run (NULL: none) */
 } ws_sim_run_cfg_t;
 
 typedef struct {
@@ -102,17 +116,21 @@ typedef struct {
 	uint64_t start_ns, end_ns;               /* CLOCK_MONOTONIC of the first and last send */
 	uint64_t by_type[128];
 	uint64_t next_seq;
+	uint64_t outbox_lost;                    /* messages there was no memory for (never, short of OOM) */
 } ws_sim_stats_t;
 
 ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg);
 void ws_sim_delete(ws_sim_t *sim);
 
-/* ws_sim_packet builds the next MoldUDP64 packet (at most max_msgs
- * messages; 0 = as many as fit) stamped ts_midnight_ns. Returns its length;
- * *count is its message count (0xFFFF for the end-of-session packet, which
- * is returned once the session is over, again and again). */
-uint32_t ws_sim_packet(ws_sim_t *sim, uint8_t *pkt, uint32_t max_msgs, uint64_t ts_midnight_ns,
-                       uint32_t *count);
+/* ws_sim_packet builds the next MoldUDP64 packet stamped ts_midnight_ns:
+ * first what waits to be published (what clients' orders did, and what
+ * an earlier flow action left), then at most max_flow more of the
+ * simulator's own messages (UINT32_MAX: as many as fit; 0: none). Returns
+ * its length; *count is its message count (0xFFFF for the end-of-session
+ * packet, which is returned once the session is over, again and again)
+ * and *flow how many of them were the simulator's own. */
+uint32_t ws_sim_packet(ws_sim_t *sim, uint8_t *pkt, uint32_t max_flow, uint64_t ts_midnight_ns, uint32_t *count,
+                       uint32_t *flow);
 
 /* ws_sim_retransmit builds a reply to a request for count messages from seq,
  * from history: at most max_payload bytes, possibly fewer messages; returns
@@ -125,8 +143,12 @@ int ws_sim_run(ws_sim_t *sim, const ws_sim_run_cfg_t *rc);
 
 void ws_sim_stop(ws_sim_t *sim);
 const ws_sim_stats_t *ws_sim_stats(const ws_sim_t *sim);
+const ws_port_stats_t *ws_sim_port_stats(const ws_sim_t *sim); /* zero without an order port */
+const ws_match_stats_t *ws_sim_match_stats(const ws_sim_t *sim);
 
-/* ns since midnight UTC of CLOCK_REALTIME: the ITCH timestamp of "now". */
-uint64_t ws_sim_midnight_ns(void);
+/* ws_sim_symbol: book k's (0..n_symbols-1) stock (8 bytes, space-padded)
+ * and the mid the simulator's own orders rest around (its buys 1 to 20
+ * cents below, its sells above). Fixed at ws_sim_new: safe while it runs. */
+void ws_sim_symbol(const ws_sim_t *sim, uint32_t k, char stock[8], uint32_t *mid);
 
 #endif /* WS_SIM_H */

@@ -16,12 +16,14 @@
 
 #include "exchange/match.h"
 #include "exchange/sim.h"
+#include "system/clock.h"
 #include "python/module.h"
 
 typedef struct {
 	PyObject_HEAD
 	ws_sim_t *sim;
 	int running;
+	uint32_t n_symbols, symbol_base;
 } SimObject;
 
 static int Sim_init(SimObject *self, PyObject *args, PyObject *kw)
@@ -52,6 +54,8 @@ static int Sim_init(SimObject *self, PyObject *args, PyObject *kw)
 	if (self->sim)
 		ws_sim_delete(self->sim);
 	self->sim = ws_sim_new(&cfg);
+	self->n_symbols = n_symbols;
+	self->symbol_base = symbol_base;
 	if (!self->sim) {
 		PyErr_SetString(PyExc_ValueError,
 		                "invalid simulator settings: 1..65535 symbols in all, max_payload 72..9000 bytes "
@@ -78,8 +82,9 @@ static PyObject *Sim_packet(SimObject *self, PyObject *args)
 		return NULL;
 	}
 	uint8_t pkt[9000];
-	uint32_t count;
-	uint32_t len = ws_sim_packet(self->sim, pkt, max_msgs, ts ? ts : ws_sim_midnight_ns(), &count);
+	uint32_t count, flow;
+	uint32_t len = ws_sim_packet(self->sim, pkt, max_msgs ? max_msgs : UINT32_MAX, ts ? ts : ws_midnight_ns(), &count,
+	                             &flow);
 	return Py_BuildValue("(y#I)", pkt, (Py_ssize_t)len, count);
 }
 
@@ -110,9 +115,74 @@ static int ws_get_u32(PyObject *d, const char *key, uint32_t *out, uint32_t dflt
 	return 0;
 }
 
+static int ws_get_u64(PyObject *d, const char *key, uint64_t *out)
+{
+	PyObject *v = PyDict_GetItemString(d, key);
+	*out = 0;
+	if (!v)
+		return 0;
+	*out = PyLong_AsUnsignedLongLong(v);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+/* A str of at most w characters into a NUL-terminated field; -1 with an exception. */
+static int ws_get_str(PyObject *d, const char *key, char *out, Py_ssize_t w)
+{
+	PyObject *v = PyDict_GetItemString(d, key);
+	Py_ssize_t n;
+	const char *s = v && PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &n) : NULL;
+	if (!s || n > w) {
+		PyErr_Format(PyExc_ValueError, "order port: %s must be a str of at most %zd characters", key, w);
+		return -1;
+	}
+	memcpy(out, s, (size_t)n);
+	out[n] = 0;
+	return 0;
+}
+
+/* The "ouch" part of run()'s config: listen_fd, session, heartbeat_ms,
+ * login_timeout_ms, accounts = [{user, password, firm, max_order_qty,
+ * max_notional, collar_bp, max_open, max_msgs_per_s}]. */
+static int ws_port_config(PyObject *d, ws_port_cfg_t *pc, ws_port_account_t *acct)
+{
+	uint32_t fd;
+	char session[11];
+	if (ws_get_u32(d, "listen_fd", &fd, 0xffffffffu) || ws_get_u32(d, "heartbeat_ms", &pc->heartbeat_ms, 1000) ||
+	    ws_get_u32(d, "login_timeout_ms", &pc->login_timeout_ms, 5000) || ws_get_str(d, "session", session, 10))
+		return -1;
+	pc->listen_fd = fd == 0xffffffffu ? -1 : (int)fd;
+	memset(pc->session, ' ', 10);
+	memcpy(pc->session, session, strlen(session));
+	PyObject *accounts = PyDict_GetItemString(d, "accounts");
+	if (!accounts || !PyList_Check(accounts) || !PyList_GET_SIZE(accounts) ||
+	    PyList_GET_SIZE(accounts) > WS_PORT_MAX_ACCOUNTS) {
+		PyErr_Format(PyExc_ValueError, "order port: 1 to %d accounts", WS_PORT_MAX_ACCOUNTS);
+		return -1;
+	}
+	pc->n_accounts = (uint32_t)PyList_GET_SIZE(accounts);
+	pc->accounts = acct;
+	for (uint32_t k = 0; k < pc->n_accounts; k++) {
+		PyObject *a = PyList_GET_ITEM(accounts, k);
+		ws_port_account_t *x = &acct[k];
+		memset(x, 0, sizeof(*x));
+		char firm[5];
+		if (!PyDict_Check(a) || ws_get_str(a, "user", x->user, 6) || ws_get_str(a, "password", x->password, 10) ||
+		    ws_get_str(a, "firm", firm, 4) || ws_get_u32(a, "max_order_qty", &x->max_order_qty, 0) ||
+		    ws_get_u64(a, "max_notional", &x->max_notional) || ws_get_u32(a, "collar_bp", &x->collar_bp, 0) ||
+		    ws_get_u32(a, "max_open", &x->max_open, 0) || ws_get_u32(a, "max_msgs_per_s", &x->max_msgs_per_s, 0)) {
+			if (!PyErr_Occurred())
+				PyErr_SetString(PyExc_ValueError, "order port: an account is a dict");
+			return -1;
+		}
+		memset(x->firm, ' ', 4);
+		memcpy(x->firm, firm, strlen(firm));
+	}
+	return 0;
+}
+
 /* run(config: dict): lines = [(fd, group, port, faults dict[, raw])], rate, burst,
  * duration_s, rtx_fd, rtx_allow (net, mask as dotted strings), rtx_rate,
- * heartbeat_ms, eos_repeats. */
+ * heartbeat_ms, eos_repeats, and ouch (an order port: ws_port_config). */
 static PyObject *Sim_run(SimObject *self, PyObject *args)
 {
 	PyObject *d;
@@ -209,6 +279,19 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 		rc.rtx_allow_net = htonl(0x7f000000u); /* loopback only */
 		rc.rtx_allow_mask = htonl(0xff000000u);
 	}
+	ws_port_cfg_t pc;
+	ws_port_account_t accounts[WS_PORT_MAX_ACCOUNTS];
+	PyObject *ouch = PyDict_GetItemString(d, "ouch");
+	if (ouch && ouch != Py_None) {
+		memset(&pc, 0, sizeof(pc));
+		if (!PyDict_Check(ouch)) {
+			PyErr_SetString(PyExc_ValueError, "ouch: a dict");
+			return NULL;
+		}
+		if (ws_port_config(ouch, &pc, accounts))
+			return NULL;
+		rc.port = &pc;
+	}
 	if (self->running) {
 		PyErr_SetString(PyExc_RuntimeError, "the simulator is already running");
 		return NULL;
@@ -219,6 +302,11 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 	err = ws_sim_run(self->sim, &rc);
 	Py_END_ALLOW_THREADS
 	self->running = 0;
+	if (err == -EINVAL && rc.port) {
+		PyErr_SetString(PyExc_ValueError, "the order port could not start (a listening TCP socket and 1..64 "
+		                                  "accounts are needed)");
+		return NULL;
+	}
 	if (err) {
 		errno = -err;
 		return PyErr_SetFromErrno(PyExc_OSError);
@@ -268,6 +356,82 @@ static PyObject *Sim_stats(SimObject *self, PyObject *noargs)
 		"start_ns", s->start_ns, "end_ns", s->end_ns, "next_seq", s->next_seq, "by_type", types);
 }
 
+/* {letter: count} of the non-zero entries of a 128-entry table. */
+static PyObject *ws_by_letter(const uint64_t *v)
+{
+	PyObject *d = PyDict_New();
+	for (int t = 0; d && t < 128; t++) {
+		if (!v[t])
+			continue;
+		char key[2] = {(char)t, 0};
+		PyObject *x = PyLong_FromUnsignedLongLong(v[t]);
+		if (!x || PyDict_SetItemString(d, key, x))
+			Py_CLEAR(d);
+		Py_XDECREF(x);
+	}
+	return d;
+}
+
+/* symbols() -> [(locate, stock, mid)]: each book's ITCH locate, stock and
+ * the mid the simulator's own orders rest around (Price(4)). */
+static PyObject *Sim_symbols(SimObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	PyObject *out = PyList_New(0);
+	for (uint32_t k = 0; out && k < self->n_symbols; k++) {
+		char stock[8];
+		uint32_t mid;
+		ws_sim_symbol(self->sim, k, stock, &mid);
+		uint32_t n = 8;
+		while (n && stock[n - 1] == ' ')
+			n--;
+		PyObject *e = Py_BuildValue("(Is#I)", self->symbol_base + k + 1, stock, (Py_ssize_t)n, mid);
+		if (!e || PyList_Append(out, e))
+			Py_CLEAR(out);
+		Py_XDECREF(e);
+	}
+	return out;
+}
+
+/* order_stats() -> dict: the order port's counters (zero before a run with
+ * one) and the books' (the matching engine's). */
+static PyObject *Sim_order_stats(SimObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	const ws_port_stats_t *p = ws_sim_port_stats(self->sim);
+	const ws_match_stats_t *m = ws_sim_match_stats(self->sim);
+	PyObject *drops = PyDict_New(), *rejects = PyDict_New();
+	for (int i = 0; drops && i < WS_PORT_DROPS; i++) {
+		PyObject *x = p->drops[i] ? PyLong_FromUnsignedLongLong(p->drops[i]) : NULL;
+		if (x && PyDict_SetItemString(drops, ws_port_drop_names[i], x))
+			Py_CLEAR(drops);
+		Py_XDECREF(x);
+	}
+	for (int i = 0; rejects && i < 64; i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "0x%04X", i);
+		PyObject *x = p->rejects[i] ? PyLong_FromUnsignedLongLong(p->rejects[i]) : NULL;
+		if (x && PyDict_SetItemString(rejects, key, x))
+			Py_CLEAR(rejects);
+		Py_XDECREF(x);
+	}
+	if (!drops || !rejects) {
+		Py_XDECREF(drops);
+		Py_XDECREF(rejects);
+		return NULL;
+	}
+	return Py_BuildValue(
+		"{s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I}}",
+		"connections", p->connections, "logins", p->logins, "rejected_auth", p->rejected_auth, "rejected_busy",
+		p->rejected_busy, "rejected_session", p->rejected_session, "drops", drops, "in_by_type",
+		ws_by_letter(p->in_by_type), "out_by_type", ws_by_letter(p->out_by_type), "rejects", rejects, "stale_urn",
+		p->stale_urn, "unknown_order", p->unknown_order, "fills", p->fills, "filled_shares", p->filled_shares,
+		"bytes_in", p->bytes_in, "bytes_out", p->bytes_out, "log_lost", p->log_lost, "sessions_now",
+		p->sessions_now, "books", "adds", m->adds, "execs", m->execs, "cancels", m->cancels, "replaces",
+		m->replaces, "matches", m->matches, "pool_full", m->pool_full, "events_lost", m->events_lost, "live",
+		m->live);
+}
+
 static PyMethodDef Sim_methods[] = {
 	{"packet", (PyCFunction)Sim_packet, METH_VARARGS,
 	 "packet(max_msgs=0, ts_midnight_ns=0) -> (bytes, count): the next MoldUDP64 packet, no network"},
@@ -275,6 +439,9 @@ static PyMethodDef Sim_methods[] = {
 	{"run", (PyCFunction)Sim_run, METH_VARARGS, "run(config) : send the session (GIL released)"},
 	{"stop", (PyCFunction)Sim_stop, METH_NOARGS, "stop(): end a run from another thread"},
 	{"stats", (PyCFunction)Sim_stats, METH_NOARGS, "stats() -> dict"},
+	{"symbols", (PyCFunction)Sim_symbols, METH_NOARGS, "symbols() -> [(locate, stock, mid price)]"},
+	{"order_stats", (PyCFunction)Sim_order_stats, METH_NOARGS,
+	 "order_stats() -> dict: the order port's counters and the books'"},
 	{NULL, NULL, 0, NULL},
 };
 
