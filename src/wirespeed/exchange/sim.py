@@ -162,6 +162,7 @@ class SimConfig:
     ouch_port: int = 0              # the order port's TCP port (0: none)
     ouch_accounts: tuple[Account, ...] = (Account("WSTEST", "WSTEST"),)
     ouch_listen: str | None = None  # the order port's address (default: the source, i.e. the test host's)
+    ouch_login_timeout_s: float = 5.0  # a connection that has not logged in by then is dropped
 
     def feeds(self) -> list[list[Line]]:
         """The lines of each feed, feed 0 first."""
@@ -445,6 +446,7 @@ class Running:
                 native_cfg["rtx_allow"] = _allow(cfg)
             if port is not None and k == 0:  # one order port: it trades feed 0's symbols
                 native_cfg["ouch"] = {"listen_fd": port.fileno(), "session": cfg.session_of(0),
+                                      "login_timeout_ms": int(cfg.ouch_login_timeout_s * 1000),
                                       "accounts": [a.native() for a in cfg.ouch_accounts]}
             self.threads.append(threading.Thread(target=self._body, args=(sim, native_cfg),
                                                  name=f"wirespeed-sim-{k}", daemon=True))

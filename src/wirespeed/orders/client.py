@@ -40,6 +40,7 @@ class OuchClient:
         self.timeout = timeout
         self.rx = soup.Reassembler()
         self.pending: list[soup.Packet] = []  # read from the socket, not yet handed out
+        self.inbox: list[Any] = []            # decoded, passed over by wait_for, not yet read
         self.session = ""
         self.next_seq = 1
         self.ended = False        # End of Session seen
@@ -125,8 +126,35 @@ class OuchClient:
 
     # -- outbound messages ----------------------------------------------------------------------
     def read(self, timeout: float = 0.0) -> list[Any]:
-        """The sequenced OUCH messages that came within timeout seconds
-        (decoded, next_seq counted); heartbeats answered in passing."""
+        """The sequenced OUCH messages not read yet: those wait_for passed
+        over, then what comes within timeout seconds (decoded, next_seq
+        counted); heartbeats answered in passing."""
+        out, self.inbox = self.inbox, []
+        return out + self._read_new(0.0 if out else timeout)
+
+    def wait_for(self, kind: str, timeout: float | None = None, **fields: Any) -> Any:
+        """The first sequenced message of class `kind` (e.g. "OrderExecuted")
+        whose fields equal `fields`, in arrival order; the others stay for
+        read() and later wait_for calls."""
+        def match(m: Any) -> bool:
+            return type(m).__name__ == kind and all(getattr(m, k) == v for k, v in fields.items())
+
+        for i, m in enumerate(self.inbox):
+            if match(m):
+                return self.inbox.pop(i)
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        while True:
+            msgs = self._read_new(max(0.0, deadline - time.monotonic()))
+            for i, m in enumerate(msgs):
+                if match(m):
+                    self.inbox += msgs[i + 1:]
+                    return m
+                self.inbox.append(m)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no {kind} {fields or ''} within {wait:g} s")
+
+    def _read_new(self, timeout: float) -> list[Any]:
         out: list[Any] = []
         deadline = time.monotonic() + timeout
         while True:
@@ -140,16 +168,6 @@ class OuchClient:
                 self._send(soup.packet(soup.CLIENT_HEARTBEAT))
             if out or time.monotonic() >= deadline or self.ended:
                 return out
-
-    def wait_for(self, kind: str, timeout: float | None = None, **fields: Any) -> Any:
-        """The first sequenced message of class `kind` (e.g. "OrderExecuted")
-        whose fields equal `fields`; the others read meanwhile are dropped."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while time.monotonic() < deadline:
-            for m in self.read(deadline - time.monotonic()):
-                if type(m).__name__ == kind and all(getattr(m, k) == v for k, v in fields.items()):
-                    return m
-        raise TimeoutError(f"no {kind} {fields or ''} within the timeout")
 
     # -- the wire ----------------------------------------------------------------------------------
     def _send(self, data: bytes) -> None:
