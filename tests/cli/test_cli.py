@@ -26,6 +26,7 @@ from tests.conftest import run_cli
         (("bench", "ring"), "--quick"),
         (("bench", "sim"), "trafgen"),
         (("sim",), "MoldUDP64"),
+        (("sim",), "--ouch-port"),
         (("capture",), "--feed"),
         (("record",), "pcapng"),
         (("demo",), "one-way latency"),
@@ -42,7 +43,15 @@ def test_version() -> None:
     assert run_cli("--version", check_rc=0).stdout.strip() == f"wirespeed {__version__}"
 
 
-@pytest.mark.parametrize("args", [("nosuchcommand",), ("doctor", "--bogus"), ("testbed", "sideways")])
+@pytest.mark.parametrize("args", [
+    ("nosuchcommand",), ("doctor", "--bogus"), ("testbed", "sideways"),
+    ("sim", "--ouch-account", "A:B"),                                  # an account with no order port
+    ("sim", "--ouch-port", "15000", "--ouch-account", "NOCOLON"),
+    ("sim", "--ouch-port", "15000", "--ouch-account", "TOOLONGUSER:X"),
+    ("sim", "--ouch-port", "15000", "--ouch-risk", "max-speed=3"),
+    ("sim", "--ouch-port", "15000", "--ouch-risk", "max-qty=lots"),
+    ("sim", "--ouch-port", "70000"),
+])
 def test_usage_errors_exit_2(args) -> None:
     proc = run_cli(*args)
     assert proc.returncode == 2

@@ -7,7 +7,7 @@ import typer
 from rich.table import Table
 
 from wirespeed.cli.common import JsonOpt, err, fail, out, print_json
-from wirespeed.errors import WirespeedError
+from wirespeed.errors import UsageError, WirespeedError
 
 
 def sim(
@@ -31,6 +31,10 @@ def sim(
                                              help="Probabilities: a:drop:0.01, b:dup:0.001, a:reorder:0.01, a:delay:0.01:500 (µs). At sequence numbers: a:drop-seq:100-120, a:dup-seq:7, a:reorder-seq:50, a:delay-seq:80-90:2000. a2:... is feed 2 only; repeatable.")] = [],  # noqa: B006
     send: Annotated[str, typer.Option("--send", help="udp: kernel UDP sockets (any destination); raw: whole frames through AF_PACKET, faster, multicast only, needs --iface and --source.")] = "udp",
     to_pcapng: Annotated[Optional[str], typer.Option("--to-pcapng", help="Write the frames to this pcapng file instead of sending (no network).")] = None,
+    ouch_port: Annotated[int, typer.Option("--ouch-port", help="Also take orders: OUCH 5.0 over SoupBinTCP 4.1 on this TCP port (0: off). Clients' orders trade in feed 1's books and the feed publishes them.")] = 0,
+    ouch_account: Annotated[list[str], typer.Option("--ouch-account", metavar="USER:PASSWORD[:FIRM]", help="An account of the order port (repeatable; default WSTEST:WSTEST). FIRM is the MPID its attributed orders show in the feed.")] = [],  # noqa: B006
+    ouch_listen: Annotated[Optional[str], typer.Option("--ouch-listen", help="Address the order port listens on (default: the address the feed is sent from, the test host's).")] = None,
+    ouch_risk: Annotated[list[str], typer.Option("--ouch-risk", metavar="KEY=VALUE", help="Exchange-side limit for every account: max-qty (shares, default 100000), max-notional (dollars, 10000000), collar-pct (10; 0 off), max-open (10000), max-rate (messages/s, 10000). Repeatable.")] = [],  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
     """Be the exchange: NASDAQ TotalView-ITCH 5.0 over MoldUDP64 to one or two multicast lines.
@@ -43,8 +47,18 @@ def sim(
     Where it sends from: --netns/--iface if given; otherwise the test host (wirespeed testbed up),
     and if there is none it refuses rather than send out of this machine's own interface.
 
-    Example:  wirespeed testbed up && wirespeed sim --rate 100000 --duration 10
+    With --ouch-port it is also the venue's order entry: accounts log in over SoupBinTCP 4.1,
+    send OUCH 5.0 orders that match with price-time priority against the same books the feed
+    describes (fills at the resting price, IOC, cancel, replace, modify), each account's outbound
+    messages are sequenced and replayable, exchange-side limits reject with NASDAQ's codes, and
+    the feed publishes what clients do (A/F adds with the Accepted order reference, E executions
+    with the OUCH match number, X/D/U).
+
+    Examples:
+      wirespeed testbed up && wirespeed sim --rate 100000 --duration 10
+      wirespeed sim --ouch-port 15000 --duration 60 --ouch-account TRADER:SECRET:TRDR --ouch-risk max-qty=5000
     """
+    from dataclasses import replace
     from pathlib import Path
 
     from wirespeed.exchange import sim as simjob
@@ -58,14 +72,27 @@ def sim(
                                symbols=symbols, seed=seed, session=session, max_payload=max_payload, ttl=ttl,
                                netns=netns_name, iface=iface, source=source, rtx_port=rtx_port, rtx_allow=rtx_allow,
                                send=send)
+        if ouch_port:
+            accounts = [simjob.parse_account(a) for a in ouch_account] or list(simjob.SimConfig.ouch_accounts)
+            cfg = replace(cfg, ouch_port=ouch_port, ouch_listen=ouch_listen,
+                          ouch_accounts=tuple(simjob.parse_risk(ouch_risk, accounts)))
+        elif ouch_account or ouch_listen or ouch_risk:
+            raise UsageError("--ouch-account, --ouch-listen and --ouch-risk configure the order port",
+                             "give --ouch-port PORT too")
         if to_pcapng:
             res = simjob.to_pcapng(cfg, Path(to_pcapng))
-        elif as_json:
-            res = simjob.run(cfg)
         else:
-            with err.status("sending") as status:
-                res = simjob.run(cfg, lambda s: status.update(
-                    f"sim: {s['msgs']:,} messages, {s['packets']:,} packets, {s['msgs_per_s']:,.0f} msg/s"))
+            running = simjob.start(cfg)
+            if ouch_port:
+                _announce(running.cfg, as_json)
+            if as_json:
+                res = running.wait()
+            else:
+                with err.status("sending") as status:
+                    res = running.wait(lambda s: status.update(
+                        f"sim: {s['msgs']:,} messages, {s['packets']:,} packets, {s['msgs_per_s']:,.0f} msg/s"
+                        + (f"; orders: {s['ouch']['sessions_now']} sessions, {sum(s['ouch']['in_by_type'].values()):,}"
+                           f" in, {s['ouch']['fills']:,} fills" if "ouch" in s else "")))
     except WirespeedError as exc:
         raise fail(exc) from None
     if as_json:
@@ -92,4 +119,37 @@ def sim(
     if res["send_errors"]:
         t.add_row("[red]send errors[/]", str(res["send_errors"]))
     t.add_row("next sequence", str(res["next_seq"]))
+    if "ouch" in res:
+        _order_rows(t, res["ouch"])
     out.print(t)
+
+
+def _announce(cfg: Any, as_json: bool) -> None:
+    """Where the order port is and who may log in (stderr, so --json stays one document)."""
+    users = ", ".join(f"{a.user}/{a.password}" for a in cfg.ouch_accounts)
+    err.print(f"order port: SoupBinTCP 4.1 / OUCH 5.0 on {cfg.listen_addr()}:{cfg.ouch_port}"
+              f"{f' (in {cfg.netns})' if cfg.netns else ''}, session {cfg.session_of(0)!r}, accounts {users}")
+
+
+def _by_type(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
+
+
+def _order_rows(t: Table, o: dict[str, Any]) -> None:
+    from wirespeed.orders.ouch import REJECT_REASONS
+
+    t.add_row("order port", f"{o['connections']:,} connections, {o['logins']:,} logins "
+              f"({o['rejected_auth']} bad credentials, {o['rejected_session']} bad session, "
+              f"{o['rejected_busy']} account busy)")
+    t.add_row("orders in", _by_type(o["in_by_type"]))
+    t.add_row("orders out", _by_type(o["out_by_type"]))
+    t.add_row("fills", f"{o['fills']:,} ({o['filled_shares']:,} shares); matches in the books {o['books']['matches']:,}")
+    rejects = {k: v for k, v in o["rejects"].items() if v}
+    t.add_row("rejects", ", ".join(f"{k} {REJECT_REASONS.get(int(k, 16), '?')}: {v:,}"
+                                   for k, v in sorted(rejects.items())) or "none")
+    drops = {k: v for k, v in o["drops"].items() if v}
+    t.add_row("disconnects", ", ".join(f"{k} {v:,}" for k, v in sorted(drops.items())) or "none")
+    lost = o["log_lost"] + o["books"]["events_lost"] + o["books"]["pool_full"]
+    if lost:
+        t.add_row("[red]order port lost[/]", f"log {o['log_lost']}, feed events {o['books']['events_lost']}, "
+                  f"order pool full {o['books']['pool_full']}")

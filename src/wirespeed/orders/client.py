@@ -33,6 +33,15 @@ class LoginRejected(ConnectionError):
         self.reason = reason
 
 
+class OrderRejected(RuntimeError):
+    """wait_for(..., user_ref_num=N) saw the port reject order N instead; .message is the Rejected."""
+
+    def __init__(self, message: Any) -> None:
+        name = ouch.REJECT_REASONS.get(message.reason, "unknown reason")
+        super().__init__(f"order {message.user_ref_num} rejected: 0x{message.reason:04X} {name}")
+        self.message = message
+
+
 class OuchClient:
     def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
@@ -135,24 +144,35 @@ class OuchClient:
     def wait_for(self, kind: str, timeout: float | None = None, **fields: Any) -> Any:
         """The first sequenced message of class `kind` (e.g. "OrderExecuted")
         whose fields equal `fields`, in arrival order; the others stay for
-        read() and later wait_for calls."""
+        read() and later wait_for calls. With user_ref_num=N among the
+        fields, a Rejected for order N raises OrderRejected instead of
+        waiting out the timeout."""
+        urn = fields.get("user_ref_num")
+
         def match(m: Any) -> bool:
             return type(m).__name__ == kind and all(getattr(m, k) == v for k, v in fields.items())
 
-        for i, m in enumerate(self.inbox):
-            if match(m):
-                return self.inbox.pop(i)
+        def refused(m: Any) -> bool:
+            return urn is not None and kind != "Rejected" and type(m).__name__ == "Rejected" and m.user_ref_num == urn
+
         wait = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
+        seen, last = 0, False  # inbox entries looked at; the last read is done
         while True:
-            msgs = self._read_new(max(0.0, deadline - time.monotonic()))
-            for i, m in enumerate(msgs):
-                if match(m):
-                    self.inbox += msgs[i + 1:]
-                    return m
-                self.inbox.append(m)
-            if time.monotonic() >= deadline:
+            for i in range(seen, len(self.inbox)):
+                m = self.inbox[i]
+                if match(m) or refused(m):
+                    del self.inbox[i]
+                    if match(m):
+                        return m
+                    raise OrderRejected(m)
+            seen = len(self.inbox)
+            if self.ended:
+                raise ConnectionError(f"the session ended (End of Session) with no {kind} {fields or ''}")
+            if last:
                 raise TimeoutError(f"no {kind} {fields or ''} within {wait:g} s")
+            last = time.monotonic() >= deadline
+            self.inbox += self._read_new(max(0.0, deadline - time.monotonic()))
 
     def _read_new(self, timeout: float) -> list[Any]:
         out: list[Any] = []
