@@ -42,6 +42,9 @@ def test_books_from_ab_recording_with_losses_on_each_line(tmp_path: Path) -> Non
         bids, asks = books.depth(name, 50)
         assert [(round(p * 10_000), q, c) for p, q, c in bids.tolist()] == ref.depth(loc, 0, 50)
         assert [(round(p * 10_000), q, c) for p, q, c in asks.tolist()] == ref.depth(loc, 1, 50)
+        for side, levels in (("B", bids), ("S", asks)):  # L3: each level's orders, in time priority
+            for lv in range(min(len(levels), 5)):
+                assert books.orders(name, side, lv) == ref.orders_at(loc, 0 if side == "B" else 1, lv)
         bbo = books.bbo(name)
         assert (np.isnan(bbo["bid_px"]) and not len(bids)) or bbo["bid_px"] == bids[0]["price"]
         assert (np.isnan(bbo["ask_px"]) and not len(asks)) or bbo["ask_sz"] == asks[0]["shares"]
@@ -67,6 +70,9 @@ def test_bbo_of_an_empty_side_and_unknown_symbol(tmp_path: Path) -> None:
     assert np.isnan(bbo["bid_px"]) and bbo["ask_sz"] == 0
     with pytest.raises(WirespeedError, match="no stock"):
         books.bbo("NOPE")
+    assert books.orders(1, "S", 0) == []
+    with pytest.raises(WirespeedError, match="side"):
+        books.orders(1, "bid")
     with pytest.raises(WirespeedError, match="cannot read"):
         wirespeed.Books.from_pcapng(tmp_path / "missing.pcapng")
 

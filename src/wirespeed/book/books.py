@@ -4,6 +4,7 @@
     books.bbo("AAPL")                             # numpy record: bid/ask price, size, orders
     books.bbo_changes()                           # every BBO change since the last call, one array
     bids, asks = books.depth("AAPL", 5)           # numpy arrays: price, shares, orders per level
+    books.orders("AAPL", "B", 0)                  # the best bid's orders: [(order ref, shares)], oldest first
     books.stats()                                 # book counters and each session's feed state
 
 Packets are routed in C (native/book/route.h) by MoldUDP64 session: each session
@@ -196,6 +197,13 @@ class Books:
                 a["price"], a["shares"], a["orders"] = raw[:, 0] / PRICE_SCALE, raw[:, 1], raw[:, 2]
             sides.append(a)
         return sides[0], sides[1]
+
+    def orders(self, symbol: str | int, side: str, level: int = 0) -> list[tuple[int, int]]:
+        """The orders of one price level (side "B" or "S", level 0 the best),
+        oldest first, as (order reference number, shares): the L3 view."""
+        if side not in ("B", "S"):
+            raise WirespeedError(f"side {side!r}", "give 'B' (bids) or 'S' (asks)")
+        return self._engine.orders(self._locate(symbol), 0 if side == "B" else 1, level)
 
     def bbo(self, symbol: str | int) -> np.record:
         """Best bid and offer: prices NaN and sizes 0 for an empty side."""
