@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import socket
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -218,6 +219,38 @@ def _raw(port: int, data: bytes) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(data)
     return s
+
+
+def test_heartbeats_only_after_a_second_of_silence() -> None:
+    """An answer is traffic: no Server Heartbeat follows it (each reply once
+    dragged one along, an extra packet and wake-up per order)."""
+    with port_sim(accounts=(S.Account("WSTEST", "WSTEST", **NO_COLLAR),)) as (sim, port):
+        mid = sim.symbols()["S0001"]
+        s = _raw(port, soup.login_request("WSTEST", "WSTEST", sequence=0))
+        rx = soup.Reassembler()
+        types: list[bytes] = []
+
+        def read_for(seconds: float) -> None:
+            s.settimeout(0.05)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    data = s.recv(65536)
+                except TimeoutError:
+                    continue
+                types.extend(p.type for p in rx.feed(data))
+
+        for urn in range(1, 21):
+            s.sendall(soup.unsequenced(ouch.encode(ouch.make(
+                ouch.IN, "O", user_ref_num=urn, side="B", quantity=100, symbol="S0001", price=mid - 50_000,
+                time_in_force="0", display="Y", capacity="A", intermarket_sweep="N", cross_type="N", clordid="",
+                options=()))))
+            read_for(0.03)
+        assert types[0] == soup.LOGIN_ACCEPTED and types.count(soup.SEQUENCED) >= 20
+        assert soup.SERVER_HEARTBEAT not in types, types
+        read_for(1.3)                                   # then quiet: heartbeats, one a second
+        assert 1 <= types.count(soup.SERVER_HEARTBEAT) <= 2
+        s.close()
 
 
 def test_misbehaving_clients_are_dropped_with_a_reason() -> None:

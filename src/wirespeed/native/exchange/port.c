@@ -880,6 +880,14 @@ static void ws_conn_read(ws_port_t *p, int i, uint64_t now)
 	p->st->bytes_in += (uint64_t)n;
 }
 
+/* ws_since is the time from t to now, 0 if t is later: a stamp taken while
+ * this round was handled (a reply sent, after `now` was read) is not a
+ * 2^64 ns old one. */
+static inline uint64_t ws_since(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
 static void ws_timers(ws_port_t *p, uint64_t now)
 {
 	uint64_t hb = (uint64_t)(p->cfg.heartbeat_ms ? p->cfg.heartbeat_ms : 1000) * 1000000ull;
@@ -889,15 +897,15 @@ static void ws_timers(ws_port_t *p, uint64_t now)
 		if (c->fd < 0)
 			continue;
 		if (c->account < 0) {
-			if (now - c->opened_ns > login)
+			if (ws_since(now, c->opened_ns) > login)
 				ws_drop(p, i, c->closing ? c->closing - 1 : WS_DROP_LOGIN_TIMEOUT);
 			continue;
 		}
-		if (now - c->last_rx_ns > c->timeout_ns) {
+		if (ws_since(now, c->last_rx_ns) > c->timeout_ns) {
 			ws_drop(p, i, WS_DROP_HEARTBEAT_TIMEOUT);
 			continue;
 		}
-		if (now - c->last_tx_ns >= hb) {
+		if (ws_since(now, c->last_tx_ns) >= hb) {
 			ws_send_unsequenced(p, i, WS_SOUP_SERVER_HEARTBEAT, NULL, 0);
 			ws_conn_flush(p, i);
 		}

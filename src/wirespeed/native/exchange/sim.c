@@ -797,7 +797,8 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 				ws_release_delayed(w, now, 0);
 				ws_flush_all(w);
 			}
-			if (s->port && now - w->last_poll_ns >= 20000) { /* sending flat out: still answer clients */
+			/* sending flat out: still answer clients (last_poll_ns may be later than `now`) */
+			if (s->port && now >= w->last_poll_ns + 20000) {
 				ws_port_poll(s->port, 0);
 				w->last_poll_ns = now;
 			}
@@ -817,7 +818,6 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 				ws_flush_all(w);
 				s->st.heartbeats++;
 			}
-			/* next message is due at t0 + sent/rate */
 			/* the next message (or burst) is due at t0 + sent / rate */
 			uint64_t target = t0 + (uint64_t)((double)sent / rc->rate * 1e9);
 			if (target > end_ns)
