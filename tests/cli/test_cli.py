@@ -25,6 +25,7 @@ from tests.conftest import run_cli
         (("bench",), "ratio"),
         (("bench", "ring"), "--quick"),
         (("bench", "sim"), "trafgen"),
+        (("bench", "exchange"), "sockperf"),
         (("sim",), "MoldUDP64"),
         (("sim",), "--ouch-port"),
         (("capture",), "--feed"),

@@ -2,11 +2,13 @@
 processes pinned to cores, and the result table."""
 from __future__ import annotations
 
+import csv
 import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,3 +115,15 @@ def thread_cpu_ns(prefix: str = "ws-rx-") -> int | None:
         except (OSError, ValueError, IndexError):
             continue  # the thread ended while we looked
     return total if found else None
+
+
+def sockperf_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(txTime s, latency µs) of every observation in sockperf's --full-log CSV
+    (its latency is half the round trip, as sockperf reports it)."""
+    tx, lat = [], []
+    with open(path, newline="") as f:
+        for row in csv.reader(f):
+            if len(row) == 4 and row[0].strip().isdigit():
+                tx.append(float(row[1]))
+                lat.append(float(row[3]))
+    return np.array(tx), np.array(lat)

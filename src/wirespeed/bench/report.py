@@ -28,7 +28,6 @@ results.json, report.md, PNG plots and report.html.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import shutil
@@ -49,7 +48,7 @@ from wirespeed.exchange import sim as S
 from wirespeed.host import testbed
 from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
-from wirespeed.bench.common import goals_report, thread_cpu_ns
+from wirespeed.bench.common import goals_report, sockperf_log, thread_cpu_ns
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.feed.latency import LatencyMeter, possible
 from wirespeed.host.testbed import TestbedConfig
@@ -239,7 +238,7 @@ def _sockperf_run(tb: TestbedConfig, rate: float, opts: ReportOptions, rx_cpu: i
             server.wait(10)
         if r.returncode != 0 or not log.exists():
             raise WirespeedError(f"sockperf ping-pong failed: {(r.stderr or r.stdout).strip()[-300:]}")
-        tx, lat = _sockperf_log(log)
+        tx, lat = sockperf_log(log)
     keep = tx >= (tx[0] if len(tx) else 0) + opts.warmup_s
     lat_ns = np.round(lat[keep] * 1000).astype(np.int64)
     rx_ns = np.round(tx[keep] * 1e9).astype(np.int64)
@@ -247,17 +246,6 @@ def _sockperf_run(tb: TestbedConfig, rate: float, opts: ReportOptions, rx_cpu: i
     return {"sent_pkts": int(len(tx)), "received_pkts": int(len(tx)), "lost_pkts": 0, "cpu_ns_per_pkt": None,
             "hist": hist.from_ns(lat_ns[ok]), "rx_ns": rx_ns[ok], "lat_ns": lat_ns[ok],
             "impossible": int((~ok).sum())}
-
-
-def _sockperf_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(txTime s, latency µs) of every observation in sockperf's --full-log CSV."""
-    tx, lat = [], []
-    with open(path, newline="") as f:
-        for row in csv.reader(f):
-            if len(row) == 4 and row[0].strip().isdigit():
-                tx.append(float(row[1]))
-                lat.append(float(row[3]))
-    return np.array(tx), np.array(lat)
 
 
 # -- a scenario: every path, interleaved, `repeats` times --------------------------------

@@ -1,4 +1,4 @@
-"""`wirespeed bench`: the benchmark report and its parts (ring, sim, capture, book)."""
+"""`wirespeed bench`: the benchmark report and its parts (ring, sim, capture, book, exchange)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -348,6 +348,73 @@ def bench_book(
                       "so judge the goals on a full run[/]")
     missed = [g for g in res["goals"] if g["met"] is False]
     raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
+
+
+@app.command("exchange")
+def bench_exchange(
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer orders, one round, two feed rates (about 10 s): a smoke run.")] = False,
+    rtt: Annotated[bool, typer.Option("--rtt/--no-rtt", help="Also the order port's round trip on the test host (root; about 40 s).")] = True,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The exchange simulator's matching engine and order port, each against a peer in the same run.
+
+    Matching, one core, in memory: an enter/cancel/replace mix (half the enters cross) through the
+    C engine, the Python reference matcher the tests hold it to, and lightmatchingengine (PyPI, pure
+    Python). As root, the order port on the test host: Enter -> Accepted round trips over kernel
+    TCP from a C client, p50/p99, against sockperf ping-pong --tcp between the same namespaces, both
+    on one core; the goal is judged with the feed all but idle, and the round trip with the feed at
+    1 k and 10 k msg/s is shown beside it.
+    """
+    from dataclasses import replace
+
+    from wirespeed.bench import exchange as xb
+
+    opts = replace(xb.QUICK if quick else xb.ExchangeBenchOptions(), rtt=rtt)
+    res = _run_bench(xb.run, opts, "exchange", as_json)
+    if as_json:
+        print_json(res)
+    else:
+        _bench_exchange_tables(res)
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
+
+
+def _bench_exchange_tables(res: dict[str, Any]) -> None:
+    t = Table(title=f"matching, one core, in memory ({res['match_ops']:,} orders on {res['symbols']} books; "
+                    "enter/cancel/replace, half the enters cross)")
+    for col in ("engine", "orders/s", "wirespeed is"):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    t.add_row("wirespeed MatchEngine (C)", fmt_rate(res["match_orders_per_s"]), "")
+    t.add_row(f"Python reference matcher ({res['match_py_ops']:,} orders, same events)",
+              fmt_rate(res["match_py_orders_per_s"]), f"{res['match_over_py']:.0f}x")
+    if res.get("match_lme_orders_per_s"):
+        t.add_row("lightmatchingengine (PyPI, pure Python)", fmt_rate(res["match_lme_orders_per_s"]),
+                  f"{res['match_over_lme']:.0f}x")
+    out.print(t)
+    if res.get("ack_rtt_us_p50") is not None:
+        r = Table(title=f"Enter -> Accepted round trip, test host veth, kernel TCP, one core "
+                        f"({res['rtt_orders_per_run']:,} orders x {res['rtt_repeats']} at {res['rtt_rate']:,.0f}/s)")
+        for col in ("round trip", "p50", "p90", "p99", "p99.9", "/ sockperf"):
+            r.add_column(col, justify="left" if col == "round trip" else "right")
+
+        def row(name: str, key: str, ratio: str | None) -> None:
+            r.add_row(name, *(f"{res[f'{key}_us_{q}']:,.1f} µs" for q in ("p50", "p90", "p99", "p999")),
+                      f"{res[ratio]:.2f}x" if ratio and res.get(ratio) is not None else "")
+
+        rates = res["rtt_feed_rates"]
+        row(f"order port, feed {rates[0]:,.0f} msg/s", "ack_rtt", "ack_rtt_over_sockperf")
+        for rate in rates[1:]:
+            row(f"order port, feed {rate:,.0f} msg/s", f"ack_rtt_feed_{rate:.0f}",
+                f"ack_rtt_feed_{rate:.0f}_over_sockperf")
+        if res.get("sockperf_tcp_rtt_us_p50") is not None:
+            row("sockperf --tcp, 64 B", "sockperf_tcp_rtt", None)
+        out.print(r)
+    elif res.get("rtt_skipped"):
+        err.print(f"order port round trip not measured: {res['rtt_skipped']}")
+    for m in res["peers_missing"]:
+        err.print(f"[yellow]peer missing:[/] {m}")
+    goals_table(res, "goals (issue #9)")
 
 
 def _bench_capture_table(res: dict[str, Any]) -> None:

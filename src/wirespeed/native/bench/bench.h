@@ -5,6 +5,9 @@
  * and a ring writer and reader that run in separate processes, each pinned to
  * its own core, timing with the TSC.
  *
+ * And an order-entry client's Enter -> Accepted round trip (bench/orders.c),
+ * timed where no Python runs between the send and the answer.
+ *
  * Time: ws_tsc() reads the invariant TSC (x86-64); elsewhere it falls back to
  * CLOCK_MONOTONIC ns. Callers convert ticks to ns with a rate they calibrate
  * (wirespeed/bench/ring.py), so both processes use one clock.
@@ -54,5 +57,21 @@ int ws_bench_ring_writer(const char *path, uint64_t n, uint32_t rec_sz, uint64_t
 int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_ticks, uint64_t *lat,
                          uint64_t lat_cap, uint64_t *lat_n, uint64_t *rejected, uint64_t *got, uint64_t *lost,
                          uint64_t *elapsed_ticks);
+
+/* ws_bench_ouch_rtt is an order-entry client's round trip, timed in C:
+ * on fd, a connected, blocking TCP socket already logged in to an OUCH
+ * 5.0 / SoupBinTCP 4.1 port with nothing unread, it enters n Day buy
+ * orders for `symbol` at `price` (Price(4)), one every gap_ns, with
+ * UserRefNums first_urn, first_urn + 1, ...; rtt_ns[i] = CLOCK_MONOTONIC
+ * from just before the Enter's send() to the recv() that completes its
+ * Accepted. Each order is then canceled and its Canceled awaited, untimed,
+ * so the book stays as it was. Reads block (SO_RCVTIMEO
+ * = timeout_ns), as a plain kernel-TCP client's would.
+ * *done = round trips completed. Returns 0; -ETIMEDOUT (no answer within
+ * timeout_ns); -EPROTO (a framing error, an End of Session, or a Rejected:
+ * *reject holds its reason, 0 otherwise); -ECONNRESET (the port closed);
+ * or another -errno of send()/recv(). */
+int ws_bench_ouch_rtt(int fd, const char *symbol, uint64_t price, uint32_t first_urn, uint64_t n, uint64_t gap_ns,
+                      uint64_t timeout_ns, uint64_t *rtt_ns, uint64_t *done, uint16_t *reject);
 
 #endif /* WS_BENCH_H */

@@ -98,6 +98,27 @@ static PyObject *py_bench_ring_reader(PyObject *self, PyObject *args)
 	return Py_BuildValue("KKKKK", got, lost, el, lat_n, rejected);
 }
 
+static PyObject *py_bench_ouch_rtt(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int fd;
+	const char *symbol;
+	unsigned long long price, n, gap, timeout;
+	unsigned int urn;
+	Py_buffer s;
+	if (!PyArg_ParseTuple(args, "isKIKKw*", &fd, &symbol, &price, &urn, &gap, &timeout, &s))
+		return NULL;
+	n = (unsigned long long)s.len / 8;
+	uint64_t done = 0;
+	uint16_t reject = 0;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_bench_ouch_rtt(fd, symbol, price, urn, n, gap, timeout, s.buf, &done, &reject);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&s);
+	return Py_BuildValue("iKI", -rc, (unsigned long long)done, (unsigned int)reject);
+}
+
 PyMethodDef ws_py_bench_methods[] = {
 	{"tsc", py_tsc, METH_NOARGS, "tsc() -> ticks of the clock bench kernels use"},
 	{"pin_cpu", py_pin_cpu, METH_VARARGS, "pin_cpu(cpu): pin the calling thread"},
@@ -108,5 +129,8 @@ PyMethodDef ws_py_bench_methods[] = {
 	{"bench_ring_reader", py_bench_ring_reader, METH_VARARGS,
 	 "bench_ring_reader(path, last_seq, timeout_ticks, lat or None) -> (got, lost, elapsed ticks, samples, "
 	 "rejected): lat[:samples] filled; rejected: receipts stamped before the record (impossible, left out)"},
+	{"bench_ouch_rtt", py_bench_ouch_rtt, METH_VARARGS,
+	 "bench_ouch_rtt(fd, symbol, price, first_urn, gap_ns, timeout_ns, rtt: uint64 buffer) -> (errno, done, "
+	 "reject): Enter -> Accepted round trips on a logged-in OUCH session, rtt[:done] in ns; errno 0 if all ran"},
 	{NULL, NULL, 0, NULL},
 };
