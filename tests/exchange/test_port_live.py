@@ -15,7 +15,6 @@ import pytest
 
 import wirespeed
 from tests.conftest import wait_until
-from wirespeed import _native
 from wirespeed.capture import runner as cap
 from wirespeed.exchange import sim as S
 from wirespeed.feed import itch
@@ -32,8 +31,7 @@ def _feed_messages(ring: str) -> dict[str, list[Any]]:
     with RingReader(ring, "oldest") as r:
         while batch := r.poll(8192):
             for _rec, frame in batch:
-                verdict, off, length, _daddr, _dport = _native.frame_check(bytes(frame))
-                pkt = mold.decode(bytes(frame)[off:off + length]) if verdict == "ok" else None
+                pkt = mold.from_frame(frame)
                 for m in pkt.messages if pkt else ():
                     msg = itch.decode(m)
                     if msg is not None:

@@ -65,3 +65,16 @@ def test_decoder_never_raises_or_overreads(data) -> None:
 def test_round_trip(messages, seq) -> None:
     p = mold.decode(mold.encode("SESS", seq, messages))
     assert p.seq == seq and [bytes(m) for m in p.messages] == messages
+
+
+def test_from_frame_reads_a_captured_frame_and_refuses_what_is_not_one() -> None:
+    from wirespeed.net.frames import multicast_mac, udp_frame
+
+    payload = mold.encode("WIRESPEED", 7, [b"S" + b"\x00" * 11, b"X" * 23])
+    frame = udp_frame(b"\x02" * 6, multicast_mac("239.1.1.1"), "198.18.0.2", "239.1.1.1", 40000, 30001, payload)
+    pkt = mold.from_frame(memoryview(frame))
+    assert pkt is not None and (pkt.seq, pkt.count, [bytes(m) for m in pkt.messages]) == \
+        (7, 2, [b"S" + b"\x00" * 11, b"X" * 23])
+    assert mold.from_frame(frame[:30]) is None                       # cut inside the IPv4 header
+    assert mold.from_frame(frame[:12] + b"\x86\xdd" + frame[14:]) is None  # not IPv4
+    assert mold.from_frame(b"") is None

@@ -143,7 +143,8 @@ def _order_rows(t: Table, o: dict[str, Any]) -> None:
               f"{o['rejected_busy']} account busy)")
     t.add_row("orders in", _by_type(o["in_by_type"]))
     t.add_row("orders out", _by_type(o["out_by_type"]))
-    t.add_row("fills", f"{o['fills']:,} ({o['filled_shares']:,} shares); matches in the books {o['books']['matches']:,}")
+    t.add_row("fills", f"{o['fills']:,} ({o['filled_shares']:,} shares); "
+              f"all matches, the simulator's flow too: {o['books']['matches']:,}")
     rejects = {k: v for k, v in o["rejects"].items() if v}
     t.add_row("rejects", ", ".join(f"{k} {REJECT_REASONS.get(int(k, 16), '?')}: {v:,}"
                                    for k, v in sorted(rejects.items())) or "none")

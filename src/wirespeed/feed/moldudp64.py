@@ -16,6 +16,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from wirespeed import _native
+
 HEADER = struct.Struct(">10sQH")
 HEADER_LEN = 20
 HEARTBEAT = 0
@@ -135,3 +137,12 @@ def decode(data: bytes | memoryview, stats: MoldStats | None = None) -> Packet |
         stats.trailing_bytes += len(view) - off
     stats.messages += len(msgs)
     return Packet(session, seq, count, tuple(msgs))
+
+
+def from_frame(frame: bytes | memoryview, stats: MoldStats | None = None) -> Packet | None:
+    """The packet in a captured Ethernet/IPv4/UDP frame (a ring record, a
+    pcapng packet), or None if the frame is not one (its headers checked in C,
+    net/frame.h) or has no valid MoldUDP64 header."""
+    view = memoryview(frame)
+    verdict, off, length, _daddr, _dport = _native.frame_check(view)
+    return decode(view[off:off + length], stats) if verdict == "ok" else None
