@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import multiprocessing as mp
 import os
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from wirespeed import _native
+from wirespeed.errors import WirespeedError
 from wirespeed.feed.latency import possible
 
 
@@ -115,6 +118,27 @@ def thread_cpu_ns(prefix: str = "ws-rx-") -> int | None:
         except (OSError, ValueError, IndexError):
             continue  # the thread ended while we looked
     return total if found else None
+
+
+def sockperf_ping_pong(server: list[str], client: list[str], seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start `server` (a sockperf server command line), run `client` (a
+    sockperf ping-pong command line, --full-log is added) and stop the
+    server: (txTime s, latency µs) of every observation, as sockperf_log."""
+    srv = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with tempfile.TemporaryDirectory(prefix="wsbench-sockperf-") as d:
+        log = Path(d) / "full.csv"
+        try:
+            time.sleep(0.3)
+            if srv.poll() is not None:
+                raise WirespeedError(f"sockperf server did not start: {(srv.stderr.read() or '')[-300:]}")
+            r = subprocess.run([*client, "--full-log", str(log)], capture_output=True, text=True,
+                               timeout=seconds + 30)
+        finally:
+            srv.terminate()
+            srv.wait(10)
+        if r.returncode != 0 or not log.exists():
+            raise WirespeedError(f"sockperf ping-pong failed: {(r.stderr or r.stdout).strip()[-300:]}")
+        return sockperf_log(log)
 
 
 def sockperf_log(path: Path) -> tuple[np.ndarray, np.ndarray]:

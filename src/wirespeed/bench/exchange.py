@@ -28,19 +28,16 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wirespeed import _native
-from wirespeed.bench.common import Goal, cpus, goals_report, sockperf_log
+from wirespeed.bench.common import Goal, cpus, goals_report, sockperf_ping_pong
 from wirespeed.errors import WirespeedError
 from wirespeed.exchange import matching as M
 
@@ -178,25 +175,12 @@ def _sockperf_tcp(tb: Any, opts: ExchangeBenchOptions, exe: str, cpu: int) -> np
     """Round trips (ns) of sockperf ping-pong over TCP: the server where the
     order port is (the test host), the client where ours is."""
     pin = ["taskset", "-c", str(cpu)]
-    server = subprocess.Popen(["ip", "netns", "exec", tb.netns, *pin, exe, "server", "--tcp", "-i", tb.peer_addr,
-                               "-p", str(SOCKPERF_TCP_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
     secs = max(1, round(opts.rtt_orders / opts.rtt_rate))
-    with tempfile.TemporaryDirectory(prefix="wsbench-sockperf-") as d:
-        log = Path(d) / "full.csv"
-        try:
-            time.sleep(0.3)
-            if server.poll() is not None:
-                raise WirespeedError(f"sockperf server did not start: {(server.stderr.read() or '')[-300:]}")
-            r = subprocess.run([*pin, exe, "ping-pong", "--tcp", "-i", tb.peer_addr, "-p", str(SOCKPERF_TCP_PORT),
-                                "-t", str(secs), "--mps", f"{opts.rtt_rate:.0f}", "--msg-size", "64",
-                                "--full-log", str(log)], capture_output=True, text=True, timeout=secs + 30)
-        finally:
-            server.terminate()
-            server.wait(10)
-        if r.returncode != 0 or not log.exists():
-            raise WirespeedError(f"sockperf ping-pong --tcp failed: {(r.stderr or r.stdout).strip()[-300:]}")
-        _tx, half_us = sockperf_log(log)
+    _tx, half_us = sockperf_ping_pong(
+        ["ip", "netns", "exec", tb.netns, *pin, exe, "server", "--tcp", "-i", tb.peer_addr, "-p",
+         str(SOCKPERF_TCP_PORT)],
+        [*pin, exe, "ping-pong", "--tcp", "-i", tb.peer_addr, "-p", str(SOCKPERF_TCP_PORT), "-t", str(secs),
+         "--mps", f"{opts.rtt_rate:.0f}", "--msg-size", "64"], secs)
     rtt = np.round(half_us * 2000).astype(np.int64)
     return rtt[len(rtt) // 10:]
 

@@ -31,9 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +46,8 @@ from wirespeed.exchange import sim as S
 from wirespeed.host import testbed
 from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
-from wirespeed.bench.common import goals_report, sockperf_log, thread_cpu_ns
-from wirespeed.errors import UsageError, WirespeedError
+from wirespeed.bench.common import goals_report, sockperf_ping_pong, thread_cpu_ns
+from wirespeed.errors import UsageError
 from wirespeed.feed.latency import LatencyMeter, possible
 from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
@@ -223,22 +221,9 @@ def _sockperf_run(tb: TestbedConfig, rate: float, opts: ReportOptions, rx_cpu: i
     server_cmd = [exe, "server", "-i", tb.host_addr, "-p", str(SOCKPERF_PORT)]
     if rx_cpu is not None:
         server_cmd = ["taskset", "-c", str(rx_cpu), *server_cmd]
-    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with tempfile.TemporaryDirectory(prefix="wsbench-sockperf-") as d:
-        log = Path(d) / "full.csv"
-        try:
-            time.sleep(0.3)
-            if server.poll() is not None:
-                raise WirespeedError(f"sockperf server did not start: {(server.stderr.read() or '')[-300:]}")
-            r = subprocess.run(["ip", "netns", "exec", tb.netns, exe, "ping-pong", "-i", tb.host_addr, "-p",
-                                str(SOCKPERF_PORT), "-t", f"{max(1, round(opts.run_s))}", "--mps", f"{rate:.0f}",
-                                "--full-log", str(log)], capture_output=True, text=True, timeout=opts.run_s + 30)
-        finally:
-            server.terminate()
-            server.wait(10)
-        if r.returncode != 0 or not log.exists():
-            raise WirespeedError(f"sockperf ping-pong failed: {(r.stderr or r.stdout).strip()[-300:]}")
-        tx, lat = sockperf_log(log)
+    tx, lat = sockperf_ping_pong(server_cmd, ["ip", "netns", "exec", tb.netns, exe, "ping-pong", "-i", tb.host_addr,
+                                              "-p", str(SOCKPERF_PORT), "-t", f"{max(1, round(opts.run_s))}",
+                                              "--mps", f"{rate:.0f}"], opts.run_s)
     keep = tx >= (tx[0] if len(tx) else 0) + opts.warmup_s
     lat_ns = np.round(lat[keep] * 1000).astype(np.int64)
     rx_ns = np.round(tx[keep] * 1e9).astype(np.int64)
