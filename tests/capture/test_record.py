@@ -87,16 +87,13 @@ def test_recorder_killed_and_restarted(testbed_cfg, ring_path, tmp_path) -> None
         procs.append(subprocess.Popen(rec_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         sim_cfg = S.SimConfig(lines=[S.Line("239.7.0.6", 33006)], rate=20_000, count=0, duration_s=3,
                               netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
-        t = threading.Thread(target=lambda: out.update(S.run(sim_cfg)))
-        out: dict = {}
-        t.start()
+        sim = S.start(sim_cfg)
         time.sleep(1.0)
         os.kill(procs[0].pid, signal.SIGKILL)
         procs[0].communicate(10)
         time.sleep(0.5)
         procs.append(subprocess.Popen(rec_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        t.join()
-        return out
+        return sim.wait()
 
     res = capture_while(cfg, send)
     so, se = procs[1].communicate(30)

@@ -290,9 +290,7 @@ def test_live_retransmission_server(testbed_cfg) -> None:
     tb = testbed_cfg
     cfg = live_cfg(tb, lines=[S.Line("239.5.0.3", 31003)], rate=20_000, duration_s=3, rtx_port=31100, rtx_rate=10)
     rx = Receiver("239.5.0.3", 31003, tb.host_addr)
-    result: dict = {}
-    t = threading.Thread(target=lambda: result.update(S.run(cfg)))
-    t.start()
+    sim = S.start(cfg)
     rx.wait_past(20)
     q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     q.bind((tb.host_addr, 0))
@@ -312,7 +310,7 @@ def test_live_retransmission_server(testbed_cfg) -> None:
             answered += 1
     except socket.timeout:
         pass
-    t.join()
+    result = sim.wait()
     packets = rx.data()
     original = {p.seq + i: m for p in packets for i, m in enumerate(p.messages)}
     assert [bytes(m) for m in reply.messages] == [original[10 + i] for i in range(5)]
@@ -336,9 +334,7 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
     cfg = live_cfg(tb, lines=[S.Line("239.5.0.5", 31005)], rate=10_000, duration_s=1.5, rtx_port=31101,
                    rtx_allow="10.99.0.0/16")
     rx = Receiver("239.5.0.5", 31005, tb.host_addr)
-    result: dict = {}
-    t = threading.Thread(target=lambda: result.update(S.run(cfg)))
-    t.start()
+    sim = S.start(cfg)
     rx.wait_past(5)
     q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     q.bind((tb.host_addr, 0))
@@ -346,7 +342,7 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
     q.sendto(mold.request("WIRESPEED", 1, 5), (tb.peer_addr, 31101))
     with pytest.raises(socket.timeout):
         q.recv(9000)
-    t.join()
+    result = sim.wait()
     rx.data()
     assert result["rtx_refused_addr"] == 1 and result["rtx_answered"] == 0
 
@@ -363,16 +359,14 @@ def test_raw_mode_frames_are_byte_identical_to_pcapng_frames(testbed_cfg) -> Non
     cap.settimeout(3)
     rx = Receiver("239.5.0.6", 31006, tb.host_addr)
     cfg = live_cfg(tb, lines=[S.Line("239.5.0.6", 31006)], rate=2000, count=200, duration_s=0, send="raw")
-    result: dict = {}
-    t = threading.Thread(target=lambda: result.update(S.run(cfg)))
-    t.start()
+    sim = S.start(cfg)
     frames = []
     deadline = time.monotonic() + 5
     while len(frames) < 20 and time.monotonic() < deadline:
         f = cap.recv(9100)
         if f[30:34] == socket.inet_aton("239.5.0.6"):
             frames.append(f)
-    t.join()
+    result = sim.wait()
     cap.close()
     packets = rx.data()
     seqs = [p.seq + i for p in packets for i in range(len(p.messages))]

@@ -32,7 +32,6 @@ import datetime as dt
 import os
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -135,31 +134,11 @@ def _sim_cfg(tb: TestbedConfig, sc: Scenario, opts: ReportOptions) -> S.SimConfi
                        source=tb.peer_addr, send="raw")
 
 
-class _Noise:
-    """Non-feed multicast from the test host, in a thread (the sim releases the GIL)."""
-
-    def __init__(self, tb: TestbedConfig, pps: float, seconds: float, seed: int) -> None:
-        self.cfg = S.SimConfig(lines=[S.Line(NOISE_GROUP, NOISE_PORT)], rate=pps, duration_s=seconds, seed=seed + 99,
+def _noise(tb: TestbedConfig, pps: float, seconds: float, seed: int) -> S.Running:
+    """Non-feed multicast from the test host, sending in the background from now (S.start)."""
+    return S.start(S.SimConfig(lines=[S.Line(NOISE_GROUP, NOISE_PORT)], rate=pps, duration_s=seconds, seed=seed + 99,
                                max_payload=72, session="NOISE", netns=tb.netns, iface=tb.peer_if,
-                               source=tb.peer_addr, send="raw")
-        self.result: dict[str, Any] = {}
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="wirespeed-noise", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.result = S.run(self.cfg)
-        except BaseException as exc:  # noqa: BLE001 - raised by join()
-            self.error = exc
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def join(self) -> dict[str, Any]:
-        self.thread.join(self.cfg.duration_s + 30)
-        if self.error is not None:
-            raise self.error
-        return self.result
+                               source=tb.peer_addr, send="raw"))
 
 
 def _rx_cpu_ns() -> int | None:
@@ -173,15 +152,14 @@ def _rx_cpu_ns() -> int | None:
 def _one_run(tb: TestbedConfig, sc: Scenario, path: str, ring: str, opts: ReportOptions,
              rx_cpu: int | None) -> dict[str, Any]:
     Path(ring).unlink(missing_ok=True)
-    noise = _Noise(tb, sc.background_pps, opts.run_s + 0.5, opts.seed) if sc.background_pps else None
     with cap.Background(_capture_cfg(tb, sc, ring, path, rx_cpu)) as c:
         cpu0 = _rx_cpu_ns()
+        noise = _noise(tb, sc.background_pps, opts.run_s + 0.5, opts.seed) if sc.background_pps else None
         if noise:
-            noise.start()
             time.sleep(0.2)  # the noise is already flowing when the feed starts
         sent = S.run(_sim_cfg(tb, sc, opts))
         cpu1 = thread_cpu_ns()
-        noise_sent = noise.join() if noise else None
+        noise_sent = noise.wait() if noise else None
         time.sleep(0.3)  # the last packets into the ring
     meter = LatencyMeter(ring)
     meter.drain()
@@ -205,14 +183,12 @@ def _one_run(tb: TestbedConfig, sc: Scenario, path: str, ring: str, opts: Report
 # -- sockperf, the kernel UDP peer -------------------------------------------------------
 
 def _sockperf_once(tb: TestbedConfig, sc: Scenario, opts: ReportOptions, rx_cpu: int | None) -> dict[str, Any]:
-    noise = _Noise(tb, sc.background_pps, opts.run_s + 1.5, opts.seed) if sc.background_pps else None
-    if noise:
-        noise.start()
+    noise = _noise(tb, sc.background_pps, opts.run_s + 1.5, opts.seed) if sc.background_pps else None
     try:
         return _sockperf_run(tb, sc.rate, opts, rx_cpu)
     finally:
         if noise:
-            noise.join()
+            noise.wait()
 
 
 def _sockperf_run(tb: TestbedConfig, rate: float, opts: ReportOptions, rx_cpu: int | None) -> dict[str, Any]:
