@@ -114,6 +114,17 @@ static ws_porder_t *ws_order_of(ws_account_t *a, uint32_t urn, uint32_t *slot)
 	}
 }
 
+/* The account's resting order named urn; NULL (counted: unknown_order)
+ * if there is none, as for a cancel of what already traded away. */
+static ws_porder_t *ws_open_order(ws_port_t *p, ws_account_t *a, uint32_t urn, uint32_t *slot)
+{
+	ws_porder_t *o = ws_order_of(a, urn, slot);
+	if (o && o->handle != WS_MATCH_NONE)
+		return o;
+	p->st->unknown_order++;
+	return NULL;
+}
+
 static void ws_urn_put(ws_account_t *a, uint32_t urn, uint32_t slot)
 {
 	uint32_t i = ws_urn_hash(urn, a->urn_mask);
@@ -585,11 +596,9 @@ static void ws_enter(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *m)
 static void ws_replace(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *m)
 {
 	uint32_t s;
-	ws_porder_t *o = ws_order_of(a, m->orig_user_ref_num, &s);
-	if (!o || o->handle == WS_MATCH_NONE) {
-		p->st->unknown_order++; /* silently ignored; the new UserRefNum is not used up */
-		return;
-	}
+	ws_porder_t *o = ws_open_order(p, a, m->orig_user_ref_num, &s);
+	if (!o)
+		return; /* silently ignored; the new UserRefNum is not used up */
 	if (m->user_ref_num <= a->last_urn) {
 		p->st->stale_urn++;
 		return;
@@ -640,11 +649,9 @@ static void ws_replace(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *m)
 static void ws_cancel(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *m)
 {
 	uint32_t s;
-	ws_porder_t *o = ws_order_of(a, m->user_ref_num, &s);
-	if (!o || o->handle == WS_MATCH_NONE) {
-		p->st->unknown_order++;
+	ws_porder_t *o = ws_open_order(p, a, m->user_ref_num, &s);
+	if (!o)
 		return;
-	}
 	if (m->quantity >= o->open)
 		return; /* superfluous: silently ignored, as the spec says */
 	ws_match_reduce(p->env.engine, o->handle, m->quantity);
@@ -655,11 +662,9 @@ static void ws_cancel(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *m)
 static void ws_modify(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *m)
 {
 	uint32_t s;
-	ws_porder_t *o = ws_order_of(a, m->user_ref_num, &s);
-	if (!o || o->handle == WS_MATCH_NONE) {
-		p->st->unknown_order++;
+	ws_porder_t *o = ws_open_order(p, a, m->user_ref_num, &s);
+	if (!o)
 		return;
-	}
 	int short_sides = (m->side == 'S' || m->side == 'T' || m->side == 'E') && o->side != 'B';
 	if (m->side != o->side && !short_sides)
 		return; /* only S, T and E trade places: ignored */
