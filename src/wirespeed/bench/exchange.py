@@ -70,10 +70,6 @@ QUICK = ExchangeBenchOptions(match_ops=500_000, py_ops=50_000, peer_ops=10_000, 
                              repeats=1, feed_rates=(10.0, 10_000.0))
 
 
-def _median_rate(samples: list[float]) -> float:
-    return float(statistics.median(samples))
-
-
 def _match_c(ops: np.ndarray, symbols: int) -> tuple[float, int, int]:
     """(orders/s, events, trades) of one run through a fresh C engine."""
     e = _native.MatchEngine(symbols, max_orders=1 << 20)
@@ -127,9 +123,9 @@ def matching(opts: ExchangeBenchOptions, step: Callable[[str], None]) -> dict[st
         step(f"Python reference matcher, {opts.py_ops:,} orders, round {r + 1}/{opts.rounds}")
         py_rate, counts = _match_py(ops[:opts.py_ops], opts.symbols)
         py_rates.append(py_rate)
-    res.update({"match_orders_per_s": _median_rate(c_rates), "match_orders_per_s_range": [min(c_rates), max(c_rates)],
+    res.update({"match_orders_per_s": statistics.median(c_rates), "match_orders_per_s_range": [min(c_rates), max(c_rates)],
                 "match_events": events, "match_trades": trades,
-                "match_py_orders_per_s": _median_rate(py_rates), "match_py_ops": opts.py_ops})
+                "match_py_orders_per_s": statistics.median(py_rates), "match_py_ops": opts.py_ops})
     # the same work: the C engine on the Python run's operations gives the same events
     _, c_events, c_trades = _match_c(ops[:opts.py_ops], opts.symbols)
     if (c_events, c_trades) != (counts["events"], counts["trades"]):
@@ -146,7 +142,7 @@ def matching(opts: ExchangeBenchOptions, step: Callable[[str], None]) -> dict[st
         for r in range(opts.rounds):
             step(f"lightmatchingengine, {opts.peer_ops:,} orders, round {r + 1}/{opts.rounds}")
             lme.append(_match_lme(ops[:opts.peer_ops]))
-        res["match_lme_orders_per_s"] = _median_rate(lme)
+        res["match_lme_orders_per_s"] = statistics.median(lme)
         res["match_over_lme"] = res["match_orders_per_s"] / res["match_lme_orders_per_s"]
     return res
 
@@ -186,8 +182,9 @@ def _sockperf_tcp(tb: Any, opts: ExchangeBenchOptions, exe: str, cpu: int) -> np
 
 
 @contextmanager
-def _pinned(cpu: int, home: set[int]) -> Iterator[None]:
+def _pinned(cpu: int) -> Iterator[None]:
     """This thread, and the threads it starts meanwhile (the simulator's), on one core."""
+    home = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpu})
     try:
         yield
@@ -195,10 +192,10 @@ def _pinned(cpu: int, home: set[int]) -> Iterator[None]:
         os.sched_setaffinity(0, home)
 
 
-def _port_session(tb: Any, opts: ExchangeBenchOptions, feed_rate: float, runs: int, cpu: int,
-                  between: Callable[[int], None], step: Callable[[str], None]) -> tuple[list[np.ndarray], dict]:
-    """`runs` runs of round trips against a simulator sending its feed at
-    feed_rate; between(r) runs after each (the peer's turn). Also the
+def _port_session(tb: Any, opts: ExchangeBenchOptions, feed_rate: float, between: Callable[[int], None],
+                  step: Callable[[str], None]) -> tuple[list[np.ndarray], dict]:
+    """opts.repeats runs of round trips against a simulator sending its feed
+    at feed_rate; between(r) runs after each (the peer's turn). Also the
     port's counters at the end."""
     from wirespeed.exchange import sim as S
     from wirespeed.orders.client import OuchClient
@@ -219,8 +216,8 @@ def _port_session(tb: Any, opts: ExchangeBenchOptions, feed_rate: float, runs: i
             if client.pending or client.rx.buf:
                 raise WirespeedError("the order port sent more than the start of day before the first order")
             client.sock.setblocking(True)
-            for r in range(runs):
-                step(f"order port Enter -> Accepted, feed at {feed_rate:,.0f} msg/s, run {r + 1}/{runs}")
+            for r in range(opts.repeats):
+                step(f"order port Enter -> Accepted, feed at {feed_rate:,.0f} msg/s, run {r + 1}/{opts.repeats}")
                 out.append(_port_run(client, mid, 1 + r * opts.rtt_orders, opts))
                 between(r)
         st = sim.order_stats()
@@ -246,10 +243,9 @@ def order_port(opts: ExchangeBenchOptions, step: Callable[[str], None]) -> dict[
             step(f"sockperf ping-pong --tcp, run {r + 1}/{opts.repeats}")
             peer.append(_sockperf_tcp(tb, opts, exe, cpu))
 
-    with testbed.provided(step) as tb, _pinned(cpu, os.sched_getaffinity(0)):
+    with testbed.provided(step) as tb, _pinned(cpu):
         for k, rate in enumerate(opts.feed_rates):
-            ours, st = _port_session(tb, opts, rate, opts.repeats, cpu, sockperf_turn if k == 0 else lambda r: None,
-                                     step)
+            ours, st = _port_session(tb, opts, rate, sockperf_turn if k == 0 else lambda r: None, step)
             key = "ack_rtt" if k == 0 else f"ack_rtt_feed_{rate:.0f}"
             res.update(_pcts(np.concatenate(ours), key))
             res[f"{key}_us_p50_runs"] = [float(np.percentile(x, 50) / 1000) for x in ours]

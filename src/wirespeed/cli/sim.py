@@ -84,7 +84,7 @@ def sim(
         else:
             running = simjob.start(cfg)
             if ouch_port:
-                _announce(running.cfg, as_json)
+                _announce(running.cfg)
             if as_json:
                 res = running.wait()
             else:
@@ -124,7 +124,7 @@ def sim(
     out.print(t)
 
 
-def _announce(cfg: Any, as_json: bool) -> None:
+def _announce(cfg: Any) -> None:
     """Where the order port is and who may log in (stderr, so --json stays one document)."""
     users = ", ".join(f"{a.user}/{a.password}" for a in cfg.ouch_accounts)
     err.print(f"order port: SoupBinTCP 4.1 / OUCH 5.0 on {cfg.listen_addr()}:{cfg.ouch_port}"
