@@ -12,7 +12,8 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "wirespeed"
 LAYER = {
     "cli": 9, "__init__": 9, "__main__": 9,        # face
     "demo": 8, "bench": 8,                         # jobs that run the others
-    "capture": 7, "exchange": 7, "host": 7,        # jobs: the capture side, the exchange side, the host
+    "capture": 7, "exchange": 7, "host": 7,        # jobs: the capture side, the exchange side, the host,
+    "trade": 7,                                    # and the trading side (books, strategy, order session)
     "book": 6,                                     # domain: books on top of the feed
     "feed": 5, "orders": 5,                        # domain: market-data and order-entry protocols
     "transports": 4,                               # transport

@@ -83,6 +83,12 @@ class CaptureConfig:
             raise UsageError(f"no capture config at {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_dict(doc, str(path))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], path: str) -> CaptureConfig:
+        """A config's table (a TOML file's top level, or `wirespeed trade`'s [capture]);
+        `path` names it in errors."""
         xdp_keys = {"xdp_mode": "xdp_mode", "zerocopy": "zerocopy", "xsk_frames": "frames",
                     "xsk_frame_size": "frame_size", "queues": "queues", "malformed": "malformed"}
         known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed", "transport", "pcap", "pace", "speed",

@@ -100,6 +100,8 @@ struct ws_books {
 	ws_bbo_change_t *log; /* BBO changes since the last take; NULL: not logged */
 	uint32_t log_cap, log_n;
 	ws_bbo_change_t *log_out; /* what the last take handed out (swapped with log) */
+	ws_bbo_fn on_bbo;         /* called at each BBO change (NULL: none) */
+	void *on_bbo_ctx;
 };
 
 #define WS_HOT __attribute__((always_inline))
@@ -348,13 +350,9 @@ static void ws_reclaim_ghosts(ws_books_t *b)
 				ws_side_compact(b, &b->books[loc].side[sd]);
 }
 
-static void ws_log_bbo(ws_books_t *b, const ws_book_t *bk)
+/* Both sides of a book as they are now: what a BBO change carries. */
+static void ws_bbo_of(const ws_books_t *b, const ws_book_t *bk, ws_bbo_change_t *c)
 {
-	if (b->log_n == b->log_cap) {
-		b->st.bbo_log_full++;
-		return;
-	}
-	ws_bbo_change_t *c = &b->log[b->log_n++];
 	*c = (ws_bbo_change_t){.msg = b->st.messages, .locate = (uint16_t)(bk - b->books)};
 	for (int sd = 0; sd < 2; sd++) {
 		const ws_side_t *s = &bk->side[sd];
@@ -387,8 +385,17 @@ static void ws_note_bbo(ws_books_t *b, ws_book_t *bk, int side)
 		bk->best_price[side] = p;
 		bk->best_shares[side] = q;
 		b->st.bbo_changes++;
-		if (b->log)
-			ws_log_bbo(b, bk);
+		if (b->log) {
+			if (b->log_n == b->log_cap)
+				b->st.bbo_log_full++;
+			else
+				ws_bbo_of(b, bk, &b->log[b->log_n++]);
+		}
+		if (b->on_bbo) {
+			ws_bbo_change_t c;
+			ws_bbo_of(b, bk, &c);
+			b->on_bbo(b->on_bbo_ctx, &c);
+		}
 	}
 }
 
@@ -860,4 +867,10 @@ const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n)
 uint64_t ws_books_live_orders(const ws_books_t *b)
 {
 	return b->live;
+}
+
+void ws_books_on_bbo(ws_books_t *b, ws_bbo_fn fn, void *ctx)
+{
+	b->on_bbo = fn;
+	b->on_bbo_ctx = ctx;
 }

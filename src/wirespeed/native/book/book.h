@@ -126,6 +126,15 @@ int ws_books_log_bbo(ws_books_t *b, uint32_t cap);
  * empty afterwards. The pointer is valid until the next apply or take. */
 const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n);
 
+/* ws_books_on_bbo: fn(ctx, change) at every BBO change, from inside the
+ * apply that made it (the book is consistent: the message is applied),
+ * before the next message; NULL turns it off. This is where a strategy
+ * decides (orders/trader.h): whatever fn does delays the rest of the
+ * packet, so it should decide and send, not compute. fn must not apply
+ * messages to these books. */
+typedef void (*ws_bbo_fn)(void *ctx, const ws_bbo_change_t *c);
+void ws_books_on_bbo(ws_books_t *b, ws_bbo_fn fn, void *ctx);
+
 /* ws_books_live_orders: orders in all books now. */
 uint64_t ws_books_live_orders(const ws_books_t *b);
 

@@ -828,3 +828,29 @@ PyTypeObject RouterType = {
 	.tp_dealloc = (destructor)Router_dealloc,
 	.tp_methods = Router_methods,
 };
+
+/* -- lent to the other bindings (python/book.h) ------------------------------------ */
+
+int ws_py_router_hold(PyObject *o, ws_route_t **route, ws_books_t **books, pthread_mutex_t **lock)
+{
+	if (!PyObject_TypeCheck(o, &RouterType)) {
+		PyErr_SetString(PyExc_TypeError, "expected a FeedRouter");
+		return -1;
+	}
+	RouterObject *r = (RouterObject *)o;
+	if (!Router_ready(r))
+		return -1;
+	r->following++;
+	r->books->following++;
+	*route = r->route;
+	*books = r->books->books;
+	*lock = &r->books->lock;
+	return 0;
+}
+
+void ws_py_router_drop(PyObject *o)
+{
+	RouterObject *r = (RouterObject *)o;
+	r->following--;
+	r->books->following--;
+}

@@ -45,7 +45,8 @@ static struct PyModuleDef ws_module = {
 
 static PyMethodDef *const ws_tables[] = {
 	ws_py_bench_methods, ws_py_feed_methods, ws_py_formats_methods, ws_py_net_methods,
-	ws_py_orders_methods, ws_py_ring_methods, ws_py_system_methods, ws_py_transports_methods, ws_py_xdp_methods,
+	ws_py_orders_methods, ws_py_ring_methods, ws_py_system_methods, ws_py_trade_methods, ws_py_transports_methods,
+	ws_py_xdp_methods,
 };
 
 static const struct {
@@ -55,6 +56,7 @@ static const struct {
 	{"RingWriter", &RingWriterType}, {"RingReader", &RingReaderType}, {"KernelRx", &KernelRxType},
 	{"XskRx", &XskRxType},           {"BookEngine", &BookType},       {"FeedHandler", &FeedType},
 	{"FeedRouter", &RouterType},     {"Sim", &SimType},               {"MatchEngine", &MatchType},
+	{"OrderSession", &SessionType},  {"Trader", &TraderType},
 };
 
 PyMODINIT_FUNC PyInit__native(void)

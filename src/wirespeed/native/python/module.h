@@ -33,6 +33,7 @@ extern PyMethodDef ws_py_net_methods[];        /* python/net.c: frame_check */
 extern PyMethodDef ws_py_orders_methods[];     /* python/orders.c: ouch_*, soup_* */
 extern PyMethodDef ws_py_ring_methods[];       /* python/ring.c: ring_create */
 extern PyMethodDef ws_py_system_methods[];     /* python/system.c: ethtool, setns */
+extern PyMethodDef ws_py_trade_methods[];      /* python/trade.c: strategies */
 extern PyMethodDef ws_py_transports_methods[]; /* python/transports.c: xsk_probe */
 extern PyMethodDef ws_py_xdp_methods[];        /* python/xdp.c: bpf_* */
 
@@ -41,5 +42,7 @@ extern PyTypeObject RingWriterType, RingReaderType; /* python/ring.c */
 extern PyTypeObject KernelRxType, XskRxType;        /* python/transports.c */
 extern PyTypeObject BookType, FeedType, RouterType; /* python/book.c */
 extern PyTypeObject SimType, MatchType;             /* python/exchange.c */
+extern PyTypeObject SessionType;                    /* python/orders.c */
+extern PyTypeObject TraderType;                     /* python/trade.c */
 
 #endif /* WS_PY_MODULE_H */

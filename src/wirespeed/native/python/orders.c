@@ -1,18 +1,37 @@
 /* python/orders.c - the C OUCH and SoupBinTCP codecs (orders/), so tests
  * hold them to the Python ones (wirespeed/orders/) byte for byte and
- * verdict for verdict. Not a hot path: a message becomes a dict.
+ * verdict for verdict (not a hot path: a message becomes a dict); and
+ * _native.OrderSession, the order session with its risk checks
+ * (orders/session.h, orders/risk.h).
  *
- * Ownership: buffers are borrowed for the call only; results are new
- * objects. Threads: the GIL is held throughout.
+ * Ownership: codec buffers are borrowed for the call only; results are new
+ * objects. An OrderSession owns its session (and the bookref its collar
+ * reads, holding the FeedRouter it was given).
+ *
+ * Threads: codec calls hold the GIL throughout. An OrderSession has a
+ * mutex: every call takes it (after the books' mutex when it reads the
+ * books: the same order as trade/trader.h's loop), and run() - the I/O
+ * loop, without the GIL - takes it only to service the socket, never while
+ * it waits in poll(). No call holds it while waiting for the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "orders/ouch.h"
 #include "orders/soupbin.h"
+#include "orders/session.h"
+#include "python/book.h"
 #include "python/module.h"
+#include "python/orders.h"
+#include "system/clock.h"
+#include "trade/bookref.h"
 
 static int ws_dir_ok(int dir)
 {
@@ -272,3 +291,608 @@ PyMethodDef ws_py_orders_methods[] = {
 	{"soup_login_accepted", py_soup_login_accepted, METH_VARARGS, "soup_login_accepted(session, sequence) -> bytes"},
 	{NULL, NULL, 0, NULL},
 };
+
+/* -- _native.OrderSession ------------------------------------------------------------------- */
+
+typedef struct {
+	PyObject_HEAD
+	ws_session_t *s;
+	pthread_mutex_t lock;
+	int lock_made;
+	PyObject *router;             /* held (ws_py_router_hold) while the collar reads its books */
+	ws_bookref_t *br;
+	pthread_mutex_t *books_lock;
+	int running;                  /* run() calls without the GIL */
+	int lent;                     /* ws_py_session_hold count (a Trader) */
+} SessionObject;
+
+static int ws_u32_item(PyObject *d, const char *key, uint32_t *out)
+{
+	PyObject *v = PyDict_GetItemString(d, key);
+	if (!v)
+		return 0;
+	unsigned long long x = PyLong_AsUnsignedLongLong(v);
+	if (PyErr_Occurred())
+		return -1;
+	if (x > UINT32_MAX) {
+		PyErr_Format(PyExc_ValueError, "%s: at most %u", key, UINT32_MAX);
+		return -1;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int ws_u64_item(PyObject *d, const char *key, uint64_t *out)
+{
+	PyObject *v = PyDict_GetItemString(d, key);
+	if (!v)
+		return 0;
+	unsigned long long x = PyLong_AsUnsignedLongLong(v);
+	if (PyErr_Occurred())
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int ws_limits_from(PyObject *d, ws_risk_limits_t *l)
+{
+	if (!d || d == Py_None)
+		return 0;
+	if (!PyDict_Check(d)) {
+		PyErr_SetString(PyExc_TypeError, "limits: a dict");
+		return -1;
+	}
+	return ws_u32_item(d, "max_order_qty", &l->max_order_qty) || ws_u64_item(d, "max_order_notional", &l->max_order_notional) ||
+	       ws_u32_item(d, "collar_bp", &l->collar_bp) || ws_u32_item(d, "max_open_orders", &l->max_open_orders) ||
+	       ws_u32_item(d, "max_orders_per_s", &l->max_orders_per_s) || ws_u32_item(d, "dup_window_ms", &l->dup_window_ms)
+	           ? -1 : 0;
+}
+
+static int ws_symlimits_from(PyObject *d, ws_risk_symbol_limits_t *l)
+{
+	if (!d || d == Py_None)
+		return 0;
+	if (!PyDict_Check(d)) {
+		PyErr_SetString(PyExc_TypeError, "symbol limits: a dict");
+		return -1;
+	}
+	uint32_t restricted = l->restricted;
+	if (ws_u64_item(d, "max_position", &l->max_position) || ws_u64_item(d, "max_gross_notional", &l->max_gross_notional) ||
+	    ws_u32_item(d, "restricted", &restricted))
+		return -1;
+	l->restricted = restricted != 0;
+	return 0;
+}
+
+static int Session_init(SessionObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"host", "port", "user", "password", "journal", "symbols", "firm", "heartbeat_ms",
+	                         "server_timeout_ms", "reconnect_ms", "max_orders", "event_cap", "limits",
+	                         "symbol_limits", NULL};
+	const char *host, *user, *password, *journal, *firm = "";
+	unsigned int port, hb = 0, timeout = 0, reconnect = 0, max_orders = 0, event_cap = 0;
+	PyObject *symbols, *limits = Py_None, *symlimits = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sIsssO|sIIIIIOO", kwlist, &host, &port, &user, &password, &journal,
+	                                 &symbols, &firm, &hb, &timeout, &reconnect, &max_orders, &event_cap, &limits,
+	                                 &symlimits))
+		return -1;
+	if (self->s) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession is already initialised");
+		return -1;
+	}
+	ws_session_cfg_t cfg = {.heartbeat_ms = hb, .server_timeout_ms = timeout, .reconnect_ms = reconnect,
+	                        .max_orders = max_orders, .event_cap = event_cap, .journal = journal};
+	if (strlen(user) > 6 || strlen(password) > 10 || strlen(firm) > 4 || port == 0 || port > 65535) {
+		PyErr_SetString(PyExc_ValueError, "user: at most 6 characters, password 10, firm 4; port 1..65535");
+		return -1;
+	}
+	strcpy(cfg.user, user);
+	strcpy(cfg.password, password);
+	strcpy(cfg.firm, firm);
+	cfg.addr.sin_family = AF_INET;
+	cfg.addr.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &cfg.addr.sin_addr) != 1) {
+		PyErr_Format(PyExc_ValueError, "host %s: an IPv4 address", host);
+		return -1;
+	}
+	if (ws_limits_from(limits, &cfg.limits) || ws_symlimits_from(symlimits, &cfg.symbol_limits))
+		return -1;
+	PyObject *seq = PySequence_Fast(symbols, "symbols: a list of strings");
+	if (!seq)
+		return -1;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+	char(*names)[8] = n > 0 && n <= 65535 ? PyMem_Malloc((size_t)n * 8) : NULL;
+	if (!names) {
+		Py_DECREF(seq);
+		PyErr_SetString(PyExc_ValueError, "symbols: 1 to 65535 of them");
+		return -1;
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		Py_ssize_t len;
+		const char *name = PyUnicode_Check(PySequence_Fast_GET_ITEM(seq, i))
+		                       ? PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &len) : NULL;
+		if (!name || len < 1 || len > 8) {
+			PyMem_Free(names);
+			Py_DECREF(seq);
+			PyErr_SetString(PyExc_ValueError, "symbols: strings of 1 to 8 characters");
+			return -1;
+		}
+		memset(names[i], ' ', 8);
+		memcpy(names[i], name, (size_t)len);
+	}
+	Py_DECREF(seq);
+	int err = 0;
+	self->s = ws_session_new(&cfg, (const char(*)[8])names, (uint32_t)n, &err);
+	PyMem_Free(names);
+	if (!self->s) {
+		errno = -err;
+		PyErr_SetFromErrnoWithFilename(PyExc_OSError, journal);
+		return -1;
+	}
+	if (!self->lock_made) {
+		if (pthread_mutex_init(&self->lock, NULL)) {
+			PyErr_SetString(PyExc_RuntimeError, "OrderSession: pthread_mutex_init() failed");
+			return -1;
+		}
+		self->lock_made = 1;
+	}
+	return 0;
+}
+
+static void Session_unbook(SessionObject *self)
+{
+	if (!self->router)
+		return;
+	ws_session_set_ref(self->s, NULL, NULL);
+	ws_bookref_delete(self->br);
+	self->br = NULL;
+	ws_py_router_drop(self->router);
+	Py_CLEAR(self->router);
+	self->books_lock = NULL;
+}
+
+static void Session_dealloc(SessionObject *self)
+{
+	if (self->s) {
+		Session_unbook(self);
+		ws_session_delete(self->s);
+	}
+	if (self->lock_made)
+		pthread_mutex_destroy(&self->lock);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Session_enter: the books' mutex (if the collar reads books), then the session's. */
+static int Session_enter(SessionObject *self)
+{
+	if (!self->s) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession not initialised");
+		return 0;
+	}
+	if (self->books_lock)
+		pthread_mutex_lock(self->books_lock);
+	pthread_mutex_lock(&self->lock);
+	return 1;
+}
+
+static void Session_leave(SessionObject *self)
+{
+	pthread_mutex_unlock(&self->lock);
+	if (self->books_lock)
+		pthread_mutex_unlock(self->books_lock);
+}
+
+/* use_books(router or None): the collar reads the books behind a FeedRouter. */
+static PyObject *Session_use_books(SessionObject *self, PyObject *router)
+{
+	if (!self->s) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession not initialised");
+		return NULL;
+	}
+	if (self->lent) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession is lent to a Trader, which sets the books itself");
+		return NULL;
+	}
+	pthread_mutex_lock(&self->lock);
+	Session_unbook(self);
+	pthread_mutex_unlock(&self->lock);
+	if (router == Py_None)
+		Py_RETURN_NONE;
+	ws_route_t *route;
+	ws_books_t *books;
+	pthread_mutex_t *block;
+	if (ws_py_router_hold(router, &route, &books, &block))
+		return NULL;
+	pthread_mutex_lock(block);
+	ws_bookref_t *br = ws_bookref_new(books, route, self->s);
+	pthread_mutex_unlock(block);
+	if (!br) {
+		ws_py_router_drop(router);
+		return PyErr_NoMemory();
+	}
+	Py_INCREF(router);
+	pthread_mutex_lock(&self->lock);
+	self->router = router;
+	self->br = br;
+	self->books_lock = block;
+	ws_session_set_ref(self->s, ws_bookref_ref, br);
+	pthread_mutex_unlock(&self->lock);
+	Py_RETURN_NONE;
+}
+
+/* run(seconds): the I/O loop without the GIL: waits for the socket (at most
+ * 10 ms at a time, so timers run), then services it under the mutex. */
+static PyObject *Session_run(SessionObject *self, PyObject *args)
+{
+	double seconds;
+	if (!PyArg_ParseTuple(args, "d", &seconds))
+		return NULL;
+	if (!self->s) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession not initialised");
+		return NULL;
+	}
+	if (!(seconds >= 0 && seconds <= 3600)) {
+		PyErr_SetString(PyExc_ValueError, "run: seconds is 0..3600");
+		return NULL;
+	}
+	self->running++;
+	Py_BEGIN_ALLOW_THREADS
+	uint64_t end = ws_mono_ns() + (uint64_t)(seconds * 1e9);
+	for (;;) {
+		pthread_mutex_lock(&self->lock);
+		if (self->br)
+			ws_bookref_map(self->br); /* read-only on the books' directory count: a compare */
+		ws_session_service(self->s, ws_mono_ns());
+		struct pollfd pfd = {.fd = ws_session_fd(self->s), .events = POLLIN};
+		if (ws_session_wants_write(self->s))
+			pfd.events |= POLLOUT;
+		pthread_mutex_unlock(&self->lock);
+		uint64_t now = ws_mono_ns();
+		if (now >= end)
+			break;
+		uint64_t left_ms = (end - now) / 1000000ull;
+		int wait = left_ms < 10 ? (int)left_ms : 10;
+		if (pfd.fd >= 0)
+			poll(&pfd, 1, wait ? wait : 1);
+		else
+			usleep((useconds_t)(wait ? wait : 1) * 1000u);
+	}
+	Py_END_ALLOW_THREADS
+	self->running--;
+	Py_RETURN_NONE;
+}
+
+static PyObject *Session_service(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	ws_session_service(self->s, ws_mono_ns());
+	Session_leave(self);
+	Py_RETURN_NONE;
+}
+
+/* enter(sym, side, qty, price, tif, clordid=None) -> UserRefNum, or a refusal < 0 */
+static PyObject *Session_enter_order(SessionObject *self, PyObject *args)
+{
+	unsigned int sym, qty, price;
+	int side, tif;
+	const char *clordid = NULL;
+	Py_ssize_t cl_len = 0;
+	if (!PyArg_ParseTuple(args, "ICIIC|z#", &sym, &side, &qty, &price, &tif, &clordid, &cl_len))
+		return NULL;
+	char cl[14];
+	if (clordid) {
+		if (cl_len > 14) {
+			PyErr_SetString(PyExc_ValueError, "clordid: at most 14 characters");
+			return NULL;
+		}
+		memset(cl, ' ', 14);
+		memcpy(cl, clordid, (size_t)cl_len);
+	}
+	if (!Session_enter(self))
+		return NULL;
+	int64_t rc = ws_session_enter(self->s, sym, (char)side, qty, price, (char)tif, clordid ? cl : NULL, ws_mono_ns());
+	Session_leave(self);
+	return PyLong_FromLongLong(rc);
+}
+
+static PyObject *Session_replace(SessionObject *self, PyObject *args)
+{
+	unsigned int urn, qty, price;
+	if (!PyArg_ParseTuple(args, "III", &urn, &qty, &price) || !Session_enter(self))
+		return NULL;
+	int64_t rc = ws_session_replace(self->s, urn, qty, price, NULL, ws_mono_ns());
+	Session_leave(self);
+	return PyLong_FromLongLong(rc);
+}
+
+static PyObject *Session_cancel(SessionObject *self, PyObject *args)
+{
+	unsigned int urn, qty = 0;
+	if (!PyArg_ParseTuple(args, "I|I", &urn, &qty) || !Session_enter(self))
+		return NULL;
+	int rc = ws_session_cancel(self->s, urn, qty);
+	Session_leave(self);
+	return PyLong_FromLong(rc);
+}
+
+static PyObject *Session_kill(SessionObject *self, PyObject *args)
+{
+	int disable = 0;
+	if (!PyArg_ParseTuple(args, "|p", &disable) || !Session_enter(self))
+		return NULL;
+	int n = ws_session_kill(self->s, disable);
+	Session_leave(self);
+	return PyLong_FromLong(n);
+}
+
+static PyObject *Session_unkill(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	ws_session_unkill(self->s);
+	Session_leave(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Session_close(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	ws_session_close(self->s);
+	Session_leave(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Session_sync(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	int rc = ws_session_sync(self->s);
+	Session_leave(self);
+	if (rc) {
+		errno = -rc;
+		return PyErr_SetFromErrno(PyExc_OSError);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *ws_counts(const uint64_t *c, int n, const char *const *names)
+{
+	PyObject *d = PyDict_New();
+	for (int i = 0; d && i < n; i++) {
+		PyObject *v = PyLong_FromUnsignedLongLong(c[i]);
+		if (!v || PyDict_SetItemString(d, names[i], v)) {
+			Py_XDECREF(v);
+			Py_DECREF(d);
+			return NULL;
+		}
+		Py_DECREF(v);
+	}
+	return d;
+}
+
+static PyObject *ws_by_letter(const uint64_t *c)
+{
+	PyObject *d = PyDict_New();
+	for (int t = 0; d && t < 128; t++) {
+		if (!c[t])
+			continue;
+		char k[2] = {(char)t, 0};
+		PyObject *v = PyLong_FromUnsignedLongLong(c[t]);
+		if (!v || PyDict_SetItemString(d, k, v)) {
+			Py_XDECREF(v);
+			Py_DECREF(d);
+			return NULL;
+		}
+		Py_DECREF(v);
+	}
+	return d;
+}
+
+/* stats() -> dict: the link, counters, refusals by check. Copied under the
+ * mutex, built after (no GC-tracked object is made under it). */
+static PyObject *Session_stats(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	ws_session_stats_t st = *ws_session_stats(self->s);
+	uint64_t refused[WS_RISK_CHECKS];
+	memcpy(refused, ws_risk_refusals(ws_session_risk(self->s)), sizeof(refused));
+	uint64_t open = ws_risk_open_orders(ws_session_risk(self->s));
+	int killed = ws_risk_killed(ws_session_risk(self->s));
+	Session_leave(self);
+	refused[0] = 0;
+	return Py_BuildValue(
+	    "{s:s,s:s,s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:{s:K,s:K,s:K,s:K,s:K,s:K},s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
+	    "s:K,s:K,s:I,s:I,s:I,s:K,s:O}",
+	    "link", ws_link_names[st.link], "last_drop", ws_link_drop_names[st.last_drop], "connects", st.connects,
+	    "logins", st.logins, "login_rejected", st.login_rejected, "drops",
+	    ws_counts(st.drops, WS_LDROPS, ws_link_drop_names), "sent", ws_by_letter(st.sent_by_type), "received",
+	    ws_by_letter(st.recv_by_type), "refused_by_check", ws_counts(refused + 1, WS_RISK_CHECKS - 1, ws_risk_check_names + 1),
+	    "refused", "link_down", st.refused_link, "unknown_symbol", st.refused_symbol, "bad_order", st.refused_bad,
+	    "journal_full", st.refused_journal, "backpressure", st.refused_backpressure, "unknown_order",
+	    st.refused_unknown, "heartbeats_sent", st.heartbeats_sent, "heartbeats_recv", st.heartbeats_recv,
+	    "seq_gaps", st.seq_gaps, "seq_lost", st.seq_lost, "replayed", st.replayed, "events_lost", st.events_lost,
+	    "unknown_urn", st.unknown_urn, "fills", st.fills, "filled_shares", st.filled_shares, "bytes_out",
+	    st.bytes_out, "bytes_in", st.bytes_in, "next_seq", st.next_seq, "next_urn", st.next_urn,
+	    "exchange_next_urn", st.exchange_next_urn, "recovered_orders", st.recovered_orders, "open_orders", open,
+	    "killed", killed ? Py_True : Py_False);
+}
+
+/* orders() -> bytes: ws_order_t for UserRefNums 1..max (unused slots zero). */
+static PyObject *Session_orders(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	uint32_t top = ws_session_max_urn(self->s);
+	ws_order_t *copy = top ? PyMem_Malloc((size_t)top * sizeof(*copy)) : NULL;
+	if (top && !copy) {
+		Session_leave(self);
+		return PyErr_NoMemory();
+	}
+	for (uint32_t u = 1; u <= top; u++) {
+		const ws_order_t *o = ws_session_order(self->s, u);
+		if (o)
+			copy[u - 1] = *o;
+		else
+			memset(&copy[u - 1], 0, sizeof(*copy));
+	}
+	Session_leave(self);
+	PyObject *b = PyBytes_FromStringAndSize((const char *)copy, (Py_ssize_t)top * (Py_ssize_t)sizeof(ws_order_t));
+	PyMem_Free(copy);
+	return b;
+}
+
+/* take_events() -> bytes: ws_order_ev_t of every exchange message since the last take. */
+static PyObject *Session_take_events(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	uint32_t n;
+	const ws_order_ev_t *ev = ws_session_take_events(self->s, &n);
+	PyObject *b = PyBytes_FromStringAndSize((const char *)ev, (Py_ssize_t)n * (Py_ssize_t)sizeof(*ev));
+	Session_leave(self);
+	return b;
+}
+
+/* positions() -> list of (symbol, position, open_buy, open_sell, exec_buy, exec_sell, notional_buy, notional_sell) */
+static PyObject *Session_positions(SessionObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!Session_enter(self))
+		return NULL;
+	uint32_t n = ws_session_symbols(self->s);
+	ws_risk_symbol_t *copy = PyMem_Malloc((size_t)n * sizeof(*copy));
+	char(*names)[8] = PyMem_Malloc((size_t)n * 8);
+	if (copy && names)
+		for (uint32_t i = 0; i < n; i++) {
+			copy[i] = *ws_risk_symbol(ws_session_risk(self->s), i);
+			memcpy(names[i], ws_session_symbol(self->s, i), 8);
+		}
+	Session_leave(self);
+	PyObject *out = copy && names ? PyList_New(n) : PyErr_NoMemory();
+	for (uint32_t i = 0; out && i < n; i++) {
+		int len = 8;
+		while (len > 0 && names[i][len - 1] == ' ')
+			len--;
+		PyObject *t = Py_BuildValue("(s#LKKKKKK)", names[i], (Py_ssize_t)len, (long long)copy[i].position,
+		                            copy[i].open_qty[0], copy[i].open_qty[1], copy[i].exec_qty[0], copy[i].exec_qty[1],
+		                            copy[i].exec_notional[0], copy[i].exec_notional[1]);
+		if (!t) {
+			Py_CLEAR(out);
+			break;
+		}
+		PyList_SET_ITEM(out, i, t);
+	}
+	PyMem_Free(copy);
+	PyMem_Free(names);
+	return out;
+}
+
+static PyObject *Session_set_limits(SessionObject *self, PyObject *d)
+{
+	if (!Session_enter(self))
+		return NULL;
+	ws_risk_limits_t l = *ws_risk_limits(ws_session_risk(self->s));
+	Session_leave(self);
+	if (ws_limits_from(d, &l))
+		return NULL;
+	Session_enter(self);
+	ws_risk_set_limits(ws_session_risk(self->s), &l);
+	Session_leave(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Session_set_symbol_limits(SessionObject *self, PyObject *args)
+{
+	unsigned int sym;
+	PyObject *d;
+	if (!PyArg_ParseTuple(args, "IO!", &sym, &PyDict_Type, &d) || !Session_enter(self))
+		return NULL;
+	const ws_risk_symbol_t *rs = ws_risk_symbol(ws_session_risk(self->s), sym);
+	ws_risk_symbol_limits_t l = rs ? rs->lim : (ws_risk_symbol_limits_t){0};
+	Session_leave(self);
+	if (!rs) {
+		PyErr_Format(PyExc_IndexError, "no symbol %u", sym);
+		return NULL;
+	}
+	if (ws_symlimits_from(d, &l))
+		return NULL;
+	Session_enter(self);
+	ws_risk_set_symbol(ws_session_risk(self->s), sym, &l);
+	Session_leave(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Session_ref(SessionObject *self, PyObject *args)
+{
+	unsigned int sym;
+	if (!PyArg_ParseTuple(args, "I", &sym) || !Session_enter(self))
+		return NULL;
+	ws_risk_ref_t r = ws_session_ref(self->s, sym);
+	Session_leave(self);
+	return Py_BuildValue("{s:I,s:I,s:O,s:O}", "bid", r.bid, "ask", r.ask, "stale", r.stale ? Py_True : Py_False,
+	                     "known", r.known ? Py_True : Py_False);
+}
+
+static PyMethodDef Session_methods[] = {
+	{"use_books", (PyCFunction)Session_use_books, METH_O, "use_books(router or None): the collar reads these books"},
+	{"run", (PyCFunction)Session_run, METH_VARARGS, "run(seconds): the I/O loop, without the GIL"},
+	{"service", (PyCFunction)Session_service, METH_NOARGS, "service(): what is due now (never blocks)"},
+	{"enter", (PyCFunction)Session_enter_order, METH_VARARGS,
+	 "enter(sym, side, qty, price, tif, clordid=None) -> UserRefNum (> 0) or refusal (< 0)"},
+	{"replace", (PyCFunction)Session_replace, METH_VARARGS, "replace(urn, qty, price) -> new UserRefNum or refusal"},
+	{"cancel", (PyCFunction)Session_cancel, METH_VARARGS, "cancel(urn, leave=0) -> 0 or refusal"},
+	{"kill", (PyCFunction)Session_kill, METH_VARARGS, "kill(disable=False) -> cancels sent"},
+	{"unkill", (PyCFunction)Session_unkill, METH_NOARGS, "unkill(): accept orders again"},
+	{"close", (PyCFunction)Session_close, METH_NOARGS, "close(): logout, no reconnect"},
+	{"sync", (PyCFunction)Session_sync, METH_NOARGS, "sync(): msync the journal"},
+	{"stats", (PyCFunction)Session_stats, METH_NOARGS, "stats() -> dict"},
+	{"orders", (PyCFunction)Session_orders, METH_NOARGS, "orders() -> bytes of ws_order_t"},
+	{"take_events", (PyCFunction)Session_take_events, METH_NOARGS, "take_events() -> bytes of ws_order_ev_t"},
+	{"positions", (PyCFunction)Session_positions, METH_NOARGS, "positions() -> list of tuples"},
+	{"set_limits", (PyCFunction)Session_set_limits, METH_O, "set_limits(dict)"},
+	{"set_symbol_limits", (PyCFunction)Session_set_symbol_limits, METH_VARARGS, "set_symbol_limits(sym, dict)"},
+	{"ref", (PyCFunction)Session_ref, METH_VARARGS, "ref(sym) -> the collar's reference now"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject SessionType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.OrderSession",
+	.tp_basicsize = sizeof(SessionObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "OrderSession(host, port, user, password, journal, symbols, ...): orders/session.h",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Session_init,
+	.tp_dealloc = (destructor)Session_dealloc,
+	.tp_methods = Session_methods,
+};
+
+/* -- lent to python/trade.c (python/orders.h) -- */
+
+ws_session_t *ws_py_session_hold(PyObject *o, pthread_mutex_t **lock)
+{
+	if (!PyObject_TypeCheck(o, &SessionType) || !((SessionObject *)o)->s) {
+		PyErr_SetString(PyExc_TypeError, "expected an initialised OrderSession");
+		return NULL;
+	}
+	SessionObject *self = (SessionObject *)o;
+	if (self->router) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession reads other books (use_books(None) first)");
+		return NULL;
+	}
+	self->lent++;
+	*lock = &self->lock;
+	return self->s;
+}
+
+void ws_py_session_drop(PyObject *o) { ((SessionObject *)o)->lent--; }

@@ -1,0 +1,190 @@
+"""`wirespeed trade`: capture -> ring -> books -> strategy -> risk -> order session.
+
+One config (TOML, with flags over it) names the order session, the symbols,
+the strategy and its parameters, the risk limits, and where market data
+comes from: a [capture] table (this job captures into its own ring, in a
+thread, exactly as `wirespeed capture` does) or `ring` (a ring a running
+`wirespeed capture` writes). The trader runs in C on the calling thread
+(wirespeed.trade.Trader), the session's I/O in its own thread; progress()
+gets a snapshot every `every_s`. At the end every open order is canceled
+unless `leave_orders`, and the session logs out.
+
+    symbols = ["S0001", "S0002"]
+    strategy = "take_ask"
+    params = "limit=36.10,qty=100"
+    ring = "/dev/shm/wirespeed"          # or a [capture] table: iface, transport, [[capture.feed]]
+
+    [session]
+    host = "10.88.0.2"
+    port = 15000
+    user = "WSTEST"
+    password = "WSTEST"
+
+    [risk]
+    max_order_qty = 1000
+    collar_bp = 200
+    max_position = 5000
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wirespeed.book.books import Books
+from wirespeed.capture import runner as cap
+from wirespeed.errors import UsageError, WirespeedError
+from wirespeed.orders.session import STATES, RiskLimits, Session
+from wirespeed.ring import RingReader, resolve
+from wirespeed.trade.trader import Trader, strategies
+
+
+@dataclass
+class SessionConfig:
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = ""
+    firm: str = ""
+    journal: str | None = None
+    heartbeat_ms: int = 1000
+    server_timeout_ms: int = 5000
+    reconnect_ms: int = 200
+
+
+@dataclass
+class TradeConfig:
+    session: SessionConfig
+    symbols: list[str]
+    strategy: str = "take_ask"
+    params: str = ""
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    ring: str | None = None                 # read this ring (a running capture's) ...
+    capture: cap.CaptureConfig | None = None  # ... or capture into one here
+    cpu: int | None = None                  # pin the trader's thread
+    leave_orders: bool = False              # at the end: leave open orders working (default: cancel them)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TradeConfig:
+        try:
+            doc = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UsageError(f"no trade config at {path}") from None
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{path}: cannot read it as TOML: {exc}") from None
+        return cls.from_dict(doc, str(path))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], where: str = "config") -> TradeConfig:
+        known = {"session", "symbols", "strategy", "params", "risk", "ring", "capture", "cpu", "leave_orders"}
+        unknown = sorted(set(doc) - known)
+        if unknown:
+            raise UsageError(f"{where}: unknown setting(s) {', '.join(unknown)}", f"known: {', '.join(sorted(known))}")
+        sd = doc.get("session", {})
+        try:
+            sess = SessionConfig(**sd)
+        except TypeError as exc:
+            raise UsageError(f"{where}: [session]: {exc}",
+                             "keys: host, port, user, password, firm, journal, heartbeat_ms, server_timeout_ms, "
+                             "reconnect_ms") from None
+        capture = cap.CaptureConfig.from_dict(doc["capture"], f"{where} [capture]") if "capture" in doc else None
+        try:
+            risk = RiskLimits.from_dict(doc.get("risk", {}), f"{where} [risk]")
+        except WirespeedError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+        return cls(session=sess, symbols=list(doc.get("symbols", [])), strategy=str(doc.get("strategy", "take_ask")),
+                   params=str(doc.get("params", "")), risk=risk, ring=doc.get("ring"), capture=capture,
+                   cpu=doc.get("cpu"), leave_orders=bool(doc.get("leave_orders", False)))
+
+    def validate(self) -> TradeConfig:
+        s = self.session
+        if not s.host or not s.port or not s.user:
+            raise UsageError("the order session needs the exchange's address and an account",
+                             "give --exchange HOST:PORT --user USER --password PASSWORD (or a [session] table)")
+        if not self.symbols:
+            raise UsageError("no symbols to trade", "give --symbols S0001,S0002 (or symbols = [...])")
+        if (self.ring is None) == (self.capture is None):
+            raise UsageError("market data: give either a ring to read or a capture to run",
+                             "--ring /dev/shm/wirespeed (a running `wirespeed capture`), or -i IFACE --feed ...")
+        if self.strategy not in strategies() and ".so" not in self.strategy:
+            raise UsageError(f"no strategy {self.strategy!r}",
+                             f"built in: {', '.join(strategies())}; or path/to/lib.so[:symbol]")
+        if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
+            raise UsageError(f"cpu {self.cpu} is not available to this process")
+        return self
+
+
+def snapshot(session: Session, trader: Trader, books: Books, started: float) -> dict[str, Any]:
+    """What the live view and --json show: link, orders by state, fills, positions,
+    refusals by check, the strategy's counters, the feed's health."""
+    orders = session.orders()
+    by_state: dict[str, int] = {}
+    for st in orders["state"]:
+        by_state[STATES[st]] = by_state.get(STATES[st], 0) + 1
+    stats = session.stats()
+    refused = {k: v for k, v in stats["refused_by_check"].items() if v}
+    refused.update({k: v for k, v in stats["refused"].items() if v})
+    return {"elapsed_s": round(time.monotonic() - started, 3), "link": stats["link"],
+            "drops": {k: v for k, v in stats["drops"].items() if v}, "orders": len(orders), "by_state": by_state,
+            "open_orders": stats["open_orders"], "fills": stats["fills"], "filled_shares": stats["filled_shares"],
+            "positions": {k: v for k, v in session.positions().items() if v["bought"] or v["sold"] or v["open_buy"]
+                          or v["open_sell"]},
+            "refused": refused, "sent": stats["sent"], "received": stats["received"], "killed": stats["killed"],
+            "strategy": trader.stats(), "book_errors": books.book_errors(), "stale": books.stale,
+            "seq_lost": stats["seq_lost"], "events_lost": stats["events_lost"]}
+
+
+def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
+        every_s: float = 0.25, stop: threading.Event | None = None) -> dict[str, Any]:
+    """The job (see the module). duration_s 0: until stop is set (the CLI sets it at
+    Ctrl-C or SIGTERM). Returns the last snapshot plus the capture's result."""
+    cfg.validate()
+    stop = stop or threading.Event()
+    with ExitStack() as stack:
+        capture = None
+        if cfg.capture is not None:
+            capture = stack.enter_context(cap.Background(cfg.capture))
+            ring_path = cfg.capture.ring
+        else:
+            ring_path = str(cfg.ring)
+        if not resolve(ring_path).exists():
+            raise WirespeedError(f"no ring at {ring_path}", "start `wirespeed capture` first, or give a [capture]")
+        reader = stack.enter_context(RingReader(ring_path, "oldest"))  # the day's directory is at its start
+        books = Books(max_orders=1 << 21, max_levels=1 << 18)
+        stack.callback(books.close)
+        s = cfg.session
+        session = Session(s.host, s.port, s.user, s.password, cfg.symbols, journal=s.journal, limits=cfg.risk,
+                          firm=s.firm, books=books, heartbeat_ms=s.heartbeat_ms,
+                          server_timeout_ms=s.server_timeout_ms, reconnect_ms=s.reconnect_ms)
+        stack.callback(session.close)
+        session.wait_up(max(5.0, s.server_timeout_ms / 1000))
+        trader = Trader(session, books, cfg.strategy, cfg.params)
+        stack.callback(trader.close)
+        if cfg.cpu is not None:
+            home = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {cfg.cpu})
+            stack.callback(os.sched_setaffinity, 0, home)
+        started = time.monotonic()
+        end = started + duration_s if duration_s else float("inf")
+        while not stop.is_set() and time.monotonic() < end:
+            if capture is not None and capture.error is not None:
+                raise capture.error
+            trader.follow(reader, min(every_s, end - time.monotonic()))
+            if progress:
+                progress(snapshot(session, trader, books, started))
+        if not cfg.leave_orders:
+            session.kill()   # cancel what is open; refuse anything after
+            time.sleep(0.2)  # the Canceled messages' way back
+        result = snapshot(session, trader, books, started)
+        result["canceled_at_exit"] = not cfg.leave_orders
+        result["journal"] = str(session.journal)
+        result["stats"] = session.stats()
+        if capture is not None:
+            result["capture"] = capture.finish()
+    return result
