@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 from tests.orders.scripted_exchange import ScriptedExchange
 from wirespeed.errors import WirespeedError
-from wirespeed.orders import OrderRefused, RiskLimits, Session
+from wirespeed.orders import OrderRefused, Session
 
 SYMS = ["AAPL", "MSFT"]
 

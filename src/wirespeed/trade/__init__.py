@@ -7,6 +7,6 @@
 The C behind it is native/trade/ (trader.c, strategy.c, bookref.c); the order
 session and its risk checks are wirespeed.orders.
 """
-from wirespeed.trade.trader import Intent, Trader, strategies
+from wirespeed.trade.trader import Intent, Trader, include_dir, strategies
 
-__all__ = ["Intent", "Trader", "strategies"]
+__all__ = ["Intent", "Trader", "include_dir", "strategies"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,12 @@ class Intent:
     tif: str = "IOC"
 
 
+def include_dir() -> Path:
+    """The folder to give a C compiler (-I) for trade/strategy.h, to build a strategy
+    of your own as a shared object (see examples/hit_bid.c)."""
+    return Path(__file__).resolve().parent.parent / "native"
+
+
 def strategies() -> dict[str, str]:
     """The built-in C strategies: name -> what it does and its parameters."""
     return dict(_native.strategies())
@@ -64,7 +71,11 @@ class Trader:
         self.refused_by: dict[str, int] = {}
         if self._py is None:
             # the trader's books are the collar's from now on (it sets them in C)
-            session.native.use_books(None)
+            try:
+                session.native.use_books(None)
+            except RuntimeError:
+                raise WirespeedError("this session already has a trader", "close that one first (Trader.close)") \
+                    from None
             try:
                 self._t = _native.Trader(session.native, books._router, str(strategy), params)
             except ValueError as exc:

@@ -7,25 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ws_strategy_param(const char *params, const char *key, double *out)
-{
-	size_t kl = strlen(key);
-	for (const char *p = params; p && *p;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (!strncmp(p, key, kl) && p[kl] == '=') {
-			char *end;
-			double v = strtod(p + kl + 1, &end);
-			if (end == p + kl + 1 || (*end && *end != ',' && *end != ' ') || !isfinite(v))
-				return -1;
-			*out = v;
-			return 1;
-		}
-		p = strchr(p, ',');
-	}
-	return 0;
-}
-
 /* Parameters every example takes: qty (shares) and, where it applies, limit (dollars). */
 typedef struct {
 	uint32_t qty;

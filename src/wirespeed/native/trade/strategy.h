@@ -22,6 +22,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define WS_STRATEGY_ABI 1
 
@@ -74,7 +76,25 @@ const ws_strategy_t *ws_strategy_builtin(const char *name);
 const ws_strategy_t *ws_strategy_load(const char *spec, char *err, size_t errlen);
 
 /* ws_strategy_param: the value of key in "k=v,k=v" params as a double;
- * 1 if found, 0 if not, -1 if its value is not a number. */
-int ws_strategy_param(const char *params, const char *key, double *out);
+ * 1 if found, 0 if not, -1 if its value is not a number. Inline, so a
+ * shared object needs nothing from wirespeed's own library. */
+static inline int ws_strategy_param(const char *params, const char *key, double *out)
+{
+	size_t kl = strlen(key);
+	for (const char *p = params; p && *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!strncmp(p, key, kl) && p[kl] == '=') {
+			char *end;
+			double v = strtod(p + kl + 1, &end);
+			if (end == p + kl + 1 || (*end && *end != ',' && *end != ' ') || !(v == v) || v > 1e300 || v < -1e300)
+				return -1;
+			*out = v;
+			return 1;
+		}
+		p = strchr(p, ',');
+	}
+	return 0;
+}
 
 #endif /* WS_ORDERS_STRATEGY_H */

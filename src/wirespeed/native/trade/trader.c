@@ -76,8 +76,11 @@ static void ws_on_bbo(void *ctx, const ws_bbo_change_t *c)
 {
 	ws_trader_t *t = ctx;
 	int sym = ws_bookref_sym(t->br, c->locate);
-	if (sym < 0)
-		return;
+	if (sym < 0) { /* perhaps named by an R earlier in this very packet: map again (a compare if not) */
+		ws_bookref_map(t->br);
+		if ((sym = ws_bookref_sym(t->br, c->locate)) < 0)
+			return;
+	}
 	const ws_risk_symbol_t *r = ws_risk_symbol(ws_session_risk(t->s), (uint32_t)sym);
 	ws_tick_t tick = {.sym = (uint16_t)sym, .locate = c->locate, .bid_px = c->bid_price, .ask_px = c->ask_price,
 	                  .bid_sz = c->bid_shares, .ask_sz = c->ask_shares, .pkt_seq = t->pkt_seq, .rx_ns = t->rx_ns,
