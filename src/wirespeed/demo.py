@@ -136,6 +136,95 @@ def run(opts: DemoOptions, progress: Callable[[str], None] | None = None) -> dic
             "recorded": rec_res, "pcapng_dir": str(out_dir), "books": books_res}
 
 
+OUCH_PORT = 15000
+
+
+def run_trade(opts: DemoOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The loop the other way too: the simulator also takes orders (OUCH over SoupBinTCP),
+    wirespeed captures its feed, keeps the books, and a C strategy (take_ask) buys S0001
+    whenever its ask falls to a limit a little above the mid, through the pre-trade checks
+    and the order session. The result says what the session saw (fills), what the
+    exchange's port counted, and which of the fills' match numbers the captured ITCH
+    feed carries as executions."""
+    from wirespeed.feed import itch
+    from wirespeed.feed import moldudp64 as mold
+    from wirespeed.orders.session import RiskLimits
+    from wirespeed.trade import runner as tr
+
+    def say(msg: str) -> None:
+        if progress:
+            progress(msg)
+
+    ring = f"/dev/shm/wirespeed-demo-trade-{os.getpid()}"
+    notes: list[str] = []
+    with ExitStack() as stack:
+        if _privileged():
+            tb = stack.enter_context(testbed.provided(say))
+            iface, group = tb.host_if, "239.1.1.1"
+            sim_cfg = simjob.SimConfig(lines=[simjob.Line(group, 30001)], rate=opts.rate,
+                                       duration_s=opts.duration_s + 5, symbols=opts.symbols, netns=tb.netns,
+                                       iface=tb.peer_if, source=tb.peer_addr, ouch_port=OUCH_PORT,
+                                       ouch_accounts=(simjob.Account("WSTEST", "WSTEST", "WSPD"),))
+            where = f"test host {tb.netns}: feed to {tb.host_if}, orders to {tb.peer_addr}:{OUCH_PORT}"
+            transports = ("af_xdp", "kernel")
+        else:
+            notes.append("not root: no test host; feed and orders over loopback (run as root for the test host)")
+            iface, group = "lo", "127.0.0.1"
+            sim_cfg = simjob.SimConfig(lines=[simjob.Line(group, 30001)], rate=opts.rate,
+                                       duration_s=opts.duration_s + 5, symbols=opts.symbols, iface="lo",
+                                       source="127.0.0.1", ouch_port=OUCH_PORT,
+                                       ouch_accounts=(simjob.Account("WSTEST", "WSTEST", "WSPD"),))
+            where = f"loopback: feed unicast, orders to 127.0.0.1:{OUCH_PORT}"
+            transports = ("kernel",)
+        stack.callback(Path(ring).unlink, missing_ok=True)
+        rx_cpu = stack.enter_context(cap.receive_core())
+        capture = None
+        for transport in transports:
+            try:
+                capture = cap.Background(cap.CaptureConfig(iface=iface, feeds=[cap.FeedSpec("itch", group, 30001)],
+                                                           ring=ring, ring_size="256M", transport=transport,
+                                                           cpu=rx_cpu)).start()
+                break
+            except WirespeedError as exc:
+                if transport == transports[-1]:
+                    raise
+                notes.append(f"af_xdp unavailable here ({exc}): fell back to the kernel transport")
+        assert capture is not None
+        stack.callback(capture.finish)
+        say(f"exchange: {opts.rate:,.0f} msg/s and an order port; capturing on {iface} ({transport})")
+        sim = stack.enter_context(simjob.start(sim_cfg))
+        mid = sim.symbols()["S0001"]
+        limit = (mid + 1200) / 10_000  # the simulator's asks rest 1 to 20 cents above its mid
+        journal = Path(tempfile.mkdtemp(prefix="wirespeed-demo-")) / "orders.journal"
+        tcfg = tr.TradeConfig(
+            session=tr.SessionConfig(sim_cfg.listen_addr(), OUCH_PORT, "WSTEST", "WSTEST", "WSPD", str(journal)),
+            symbols=["S0001"], strategy="take_ask", params=f"limit={limit:.2f},qty=100", ring=ring,
+            risk=RiskLimits(max_order_qty=1000, collar_bp=300, max_position=2000, max_orders_per_s=20,
+                            dup_window_ms=50))
+        say(f"trading S0001 (mid {mid / 10_000:.2f}): take_ask at or below {limit:.2f}, at most 2,000 shares")
+        res = tr.run(tcfg, opts.duration_s, lambda snap: say(
+            f"trade: {snap['strategy'].get('ticks', 0):,} BBO changes, {snap['orders']} orders, "
+            f"{snap['fills']} fills, position {snap['positions'].get('S0001', {}).get('position', 0):+,}"))
+        time.sleep(0.3)  # the last executions' way through the feed to the ring
+        port = sim.order_stats()
+        sim.stop()
+        executions: dict[int, Any] = {}
+        with RingReader(ring, "oldest") as r:
+            while batch := r.poll(8192):
+                for _rec, frame in batch:
+                    pkt = mold.from_frame(frame)
+                    for m in pkt.messages if pkt else ():
+                        msg = itch.decode(m)
+                        if msg is not None and msg.type in ("E", "C"):
+                            executions[msg.match] = msg
+    matches = [e["match"] for e in res["executions"]]
+    res.pop("stats", None)
+    return {"where": where, "notes": notes, "transport": transport, "mid": mid / 10_000, "limit": limit,
+            "trade": res, "port": {k: port[k] for k in ("logins", "fills", "filled_shares", "in_by_type",
+                                                        "out_by_type", "rejects") if k in port},
+            "fills_in_feed": sum(1 for m in matches if m in executions), "fills": len(matches)}
+
+
 def _books(ring: str) -> dict[str, Any]:
     """The feed's books from everything the ring holds (after the run, like the
     latency: on a small machine a live reader would take the sender's CPU)."""

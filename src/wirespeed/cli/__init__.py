@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from wirespeed import __version__
-from wirespeed.cli import bench, book, capture, demo, doctor, record, ring, sim, testbed
+from wirespeed.cli import bench, book, capture, demo, doctor, record, ring, sim, testbed, trade
 from wirespeed.cli.common import err, out
 from wirespeed.errors import EXIT_USAGE
 
@@ -22,7 +22,8 @@ app = typer.Typer(
     name="wirespeed",
     help=(
         "Kernel-bypass market-data capture: receive exchange multicast through AF_XDP "
-        "or the kernel, stamp every packet in ns, fan it out through a shared-memory ring.\n\n"
+        "or the kernel, stamp every packet in ns, fan it out through a shared-memory ring; "
+        "and trade on it: books, a strategy in C, pre-trade risk, OUCH orders over SoupBinTCP.\n\n"
         "Start with `wirespeed doctor` to see what this host can do, and "
         "`sudo wirespeed testbed up` to make a second host for the exchange side."
     ),
@@ -54,6 +55,7 @@ app.command()(capture.capture)
 app.command()(record.record)
 app.command()(demo.demo)
 app.command()(book.book)
+app.command()(trade.trade)
 app.add_typer(testbed.app, name="testbed")
 app.add_typer(ring.app, name="ring")
 app.add_typer(bench.app, name="bench")

@@ -1,7 +1,7 @@
 """`wirespeed demo`: the whole path in one command."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -15,6 +15,7 @@ def demo(
     duration: Annotated[float, typer.Option("--duration", "-d", help="Seconds of feed.")] = 20.0,
     rate: Annotated[float, typer.Option("--rate", "-r", help="ITCH messages per second.")] = 20_000,
     directory: Annotated[Optional[str], typer.Option("--dir", help="Where the pcapng files go (default: a new /tmp folder).")] = None,
+    trade: Annotated[bool, typer.Option("--trade", help="The loop the other way too: the exchange takes orders, a C strategy trades on the captured books through the risk checks and an OUCH session, and the fills are found in the captured feed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The whole path in one command: an exchange in a test host sends ITCH 5.0 over MoldUDP64,
@@ -23,12 +24,20 @@ def demo(
 
     As root it makes the test host and captures with af_xdp (else the kernel transport, saying
     why); without root it falls back to loopback and the kernel transport, and says so.
+
+    With --trade: the simulator also takes OUCH orders; wirespeed trades S0001 on the captured
+    books with the take_ask strategy (in C) through the pre-trade checks and its order session,
+    and shows the fills the session got, what the exchange's port counted, and the same fills
+    as executions in the captured ITCH feed.
     """
     from pathlib import Path
 
     from wirespeed import demo as dm
 
     opts = dm.DemoOptions(duration_s=duration, rate=rate, directory=Path(directory) if directory else None)
+    if trade:
+        _trade(dm, opts, as_json)
+        return
     try:
         if as_json:
             res = dm.run(opts)
@@ -74,3 +83,41 @@ def demo(
         out.print(bbo_table(bk["bbo"], None))
         out.print(feed_table(bk["sessions"]))
         out.print("book errors: " + (", ".join(f"{k} {v:,}" for k, v in bk["errors"].items()) or "none"))
+
+
+def _trade(dm: Any, opts: Any, as_json: bool) -> None:
+    try:
+        if as_json:
+            res = dm.run_trade(opts)
+        else:
+            with err.status("demo --trade") as status:
+                res = dm.run_trade(opts, lambda m: status.update(f"demo: {m}"))
+    except WirespeedError as exc:
+        raise fail(exc) from None
+    if as_json:
+        print_json(res)
+        return
+    for n in res["notes"]:
+        err.print(f"[yellow]note:[/] {n}", highlight=False)
+    tr = res["trade"]
+    t = Table(title="wirespeed demo --trade", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    t.add_row("path", res["where"])
+    t.add_row("market data", f"{res['transport']} capture -> ring -> books")
+    t.add_row("strategy", f"take_ask S0001 at or below ${res['limit']:.2f} (mid ${res['mid']:.2f}), 100 shares, "
+                          f"IOC; {tr['strategy'].get('ticks', 0):,} BBO changes, {tr['strategy'].get('intents', 0):,} "
+                          "intents")
+    t.add_row("orders", f"{tr['orders']:,} sent ("
+              + ", ".join(f"{k} {v:,}" for k, v in sorted(tr["by_state"].items())) + ")")
+    t.add_row("refused by risk", ", ".join(f"{k} {v:,}" for k, v in tr["refused"].items()) or "none")
+    pos = tr["positions"].get("S0001", {})
+    t.add_row("fills (session)", f"{tr['fills']:,}, position {pos.get('position', 0):+,} S0001 for "
+                                 f"${pos.get('bought_notional', 0):,.2f}")
+    port = res["port"]
+    t.add_row("fills (exchange's port)", f"{port.get('fills', 0):,} ({port.get('filled_shares', 0):,} shares)")
+    ok = res["fills_in_feed"] == res["fills"]
+    t.add_row("fills in the captured feed", ("[green]" if ok else "[red]") + f"{res['fills_in_feed']:,} of "
+              f"{res['fills']:,}[/] (ITCH executions with the same match numbers)")
+    t.add_row("link", f"{tr['link']}; exchange messages lost: {tr['seq_lost']}")
+    out.print(t)

@@ -106,7 +106,7 @@ class TradeConfig:
         s = self.session
         if not s.host or not s.port or not s.user:
             raise UsageError("the order session needs the exchange's address and an account",
-                             "give --exchange HOST:PORT --user USER --password PASSWORD (or a [session] table)")
+                             "give --exchange HOST:PORT --user USER --password PASSWORD (or the config's session table)")
         if not self.symbols:
             raise UsageError("no symbols to trade", "give --symbols S0001,S0002 (or symbols = [...])")
         if (self.ring is None) == (self.capture is None):
@@ -138,6 +138,28 @@ def snapshot(session: Session, trader: Trader, books: Books, started: float) -> 
             "refused": refused, "sent": stats["sent"], "received": stats["received"], "killed": stats["killed"],
             "strategy": trader.stats(), "book_errors": books.book_errors(), "stale": books.stale,
             "seq_lost": stats["seq_lost"], "events_lost": stats["events_lost"]}
+
+
+class _Fills:
+    """The session's executions, from its event batches: what --json reports (the
+    first MAX of them; the total is counted)."""
+
+    MAX = 10_000
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: list[dict[str, Any]] = []
+        self.total = 0
+
+    def take(self) -> None:
+        ev = self.session.events()
+        ex = ev[ev["type"] == b"E"]
+        self.total += len(ex)
+        for e in ex[:max(0, self.MAX - len(self.rows))]:
+            self.rows.append({"urn": int(e["urn"]), "symbol": self.session.symbols[e["sym"]]
+                              if e["sym"] < len(self.session.symbols) else "", "qty": int(e["qty"]),
+                              "price": int(e["price"]) / 10_000, "match": int(e["match"]),
+                              "liquidity": e["flag"].decode("ascii", "replace")})
 
 
 def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
@@ -172,16 +194,21 @@ def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str,
             stack.callback(os.sched_setaffinity, 0, home)
         started = time.monotonic()
         end = started + duration_s if duration_s else float("inf")
+        fills = _Fills(session)
         while not stop.is_set() and time.monotonic() < end:
             if capture is not None and capture.error is not None:
                 raise capture.error
             trader.follow(reader, min(every_s, end - time.monotonic()))
+            fills.take()
             if progress:
                 progress(snapshot(session, trader, books, started))
         if not cfg.leave_orders:
             session.kill()   # cancel what is open; refuse anything after
             time.sleep(0.2)  # the Canceled messages' way back
+        fills.take()
         result = snapshot(session, trader, books, started)
+        result["executions"] = fills.rows
+        result["executions_total"] = fills.total
         result["canceled_at_exit"] = not cfg.leave_orders
         result["journal"] = str(session.journal)
         result["stats"] = session.stats()
