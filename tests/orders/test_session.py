@@ -213,6 +213,9 @@ def test_kill_9_mid_burst_then_restart_reuses_no_userrefnum_and_relearns_every_o
             assert states <= {"accepted", "filled"}
             assert all(s.order(x)["state"] == "filled" for x in seen[::7])
             assert s.positions()["AAPL"]["position"] == 10 * len(seen[::7])
-            # sent but never seen by the exchange (in flight at the kill): pending, and counted open
+            # sent but never seen by the exchange (in flight at the kill): the Account Query after
+            # the login says so; rejected here, counted, not resent
             lost = [x for x in range(1, u) if x not in seen]
-            assert all(s.order(x)["state"] == "pending" for x in lost)
+            assert all((s.order(x)["state"], s.order(x)["reject"]) == ("rejected", "not_received") for x in lost)
+            assert s.stats()["lost_in_transit"] == len(lost)
+            assert s.stats()["open_orders"] == len(seen) - len(seen[::7]) + 1  # and the new one

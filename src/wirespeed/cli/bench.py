@@ -1,4 +1,4 @@
-"""`wirespeed bench`: the benchmark report and its parts (ring, sim, capture, book, exchange)."""
+"""`wirespeed bench`: the benchmark report and its parts (ring, sim, capture, book, exchange, trade)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -415,6 +415,77 @@ def _bench_exchange_tables(res: dict[str, Any]) -> None:
     for m in res["peers_missing"]:
         err.print(f"[yellow]peer missing:[/] {m}")
     goals_table(res, "goals (issue #9)")
+
+
+@app.command("trade")
+def bench_trade(
+    quick: Annotated[bool, typer.Option("--quick", help="One short run of each path (about 40 s): a smoke run, not figures to quote.")] = False,
+    feed_rate: Annotated[Optional[float], typer.Option("--feed-rate", help="ITCH messages/s of the simulator's one symbol (default 1000).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tick-to-trade, measured by the exchange: ITCH packet sent -> the order it triggered received.
+
+    As root, on the test host. The simulator stamps each packet as it sends it and each OUCH order
+    as its kernel receives it; the strategy (ping: an IOC buy at the bid at every BBO change) puts
+    the triggering packet's sequence number in the order's ClOrdID. Paths, interleaved: af_xdp
+    capture + the C trader, kernel_block capture + the C trader, and the idiomatic Python loop
+    (RingReader.poll + Books.records + a Python decision + socket.send). Floors in the same run:
+    af_xdp one-way receive and a bare TCP one-way 50-byte write. Also the risk checks timed alone.
+    About 2 minutes (--quick: 40 s).
+    """
+    from dataclasses import replace
+
+    from wirespeed.bench import trade as tb
+
+    opts = tb.QUICK if quick else tb.TradeBenchOptions()
+    if feed_rate is not None:
+        opts = replace(opts, feed_rate=feed_rate)
+    res = _run_bench(tb.run, opts, "trade", as_json)
+    if as_json:
+        print_json(res)
+    else:
+        _bench_trade_tables(res)
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
+
+
+def _bench_trade_tables(res: dict[str, Any]) -> None:
+    if res.get("t2t_skipped"):
+        err.print(f"tick-to-trade not measured: {res['t2t_skipped']}")
+    else:
+        t = Table(title=f"tick-to-trade in µs, measured by the exchange (test host veth; feed "
+                        f"{res['feed_rate']:,.0f} msg/s, {res['repeats']} x {res['seconds']:g} s per path; ping)")
+        for col in ("path", "orders", "p50", "p90", "p99", "p99.9", "to capture", "after", "/ af_xdp+C"):
+            t.add_column(col, justify="left" if col == "path" else "right")
+        names = {"af_xdp_c": "af_xdp + C", "kernel_c": "kernel_block + C", "python": "af_xdp + Python"}
+        a = res.get("t2t_us_p50_af_xdp_c")
+
+        def us(v: Any) -> str:
+            return f"{v:,.1f}" if isinstance(v, (int, float)) else "-"
+
+        for p, name in names.items():
+            if res.get(f"t2t_us_p50_{p}") is None:
+                t.add_row(name, "0", *["-"] * 7)
+                continue
+            ratio = "" if p == "af_xdp_c" or not a else f"{res[f't2t_us_p50_{p}'] / a:.1f}x"
+            t.add_row(name, f"{res[f't2t_n_{p}']:,}", *(us(res[f"t2t_us_{q}_{p}"]) for q in ("p50", "p90", "p99", "p999")),
+                      us(res.get(f"t2t_capture_us_p50_{p}")), us(res.get(f"t2t_after_us_p50_{p}")), ratio)
+        t.caption = ("to capture: packet sent -> capture stamp in the ring (p50); after: capture stamp -> order "
+                     "received by the exchange (p50)")
+        out.print(t)
+        f = Table(title="floors, same run (p50)", show_header=False)
+        f.add_column(style="bold")
+        f.add_column(justify="right")
+        f.add_row("af_xdp one-way receive (ITCH timestamp -> capture stamp)", f"{res['floor_rx_us_p50']:,.1f} µs")
+        f.add_row("TCP one-way, 50-byte write (before write -> receiver's kernel stamp)",
+                  f"{res['floor_tcp_us_p50']:,.1f} µs")
+        f.add_row("floor: their sum", f"{res['floor_us_p50']:,.1f} µs")
+        f.add_row("af_xdp + C trader / floor", f"{res['t2t_over_floor']:.2f}x" if res.get("t2t_over_floor") else "-")
+        out.print(f)
+    out.print(f"pre-trade risk checks (all on), timed alone: p50 {res['risk_ns_p50']:.0f} ns, "
+              f"p99 {res['risk_ns_p99']:.0f} ns per order")
+    goals_table(res, "goals (issue #10)")
 
 
 def _bench_capture_table(res: dict[str, Any]) -> None:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from wirespeed import _native
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.net.frames import multicast_mac, udp_frame
@@ -138,6 +140,12 @@ def parse_risk(texts: list[str], accounts: list[Account]) -> list[Account]:
     return [replace(a, **changes).validate() for a in accounts]
 
 
+# ws_sim_sent_t and ws_port_stamp_t (exchange/sim.h, port.h): tick-to-trade, measured at the exchange
+SENT_DTYPE = np.dtype([("seq", "<u8"), ("ns", "<u8")])
+ARRIVAL_DTYPE = np.dtype([("rx_ns", "<u8"), ("tag", "<u8"), ("urn", "<u4"), ("type", "S1"), ("account", "u1"),
+                          ("_pad", "V2")])
+
+
 @dataclass
 class SimConfig:
     lines: list[Line]
@@ -163,6 +171,7 @@ class SimConfig:
     ouch_accounts: tuple[Account, ...] = (Account("WSTEST", "WSTEST"),)
     ouch_listen: str | None = None  # the order port's address (default: the source, i.e. the test host's)
     ouch_login_timeout_s: float = 5.0  # a connection that has not logged in by then is dropped
+    stamp_log: int = 0              # tick-to-trade: keep this many packet-sent and order-arrived stamps
 
     def feeds(self) -> list[list[Line]]:
         """The lines of each feed, feed 0 first."""
@@ -439,7 +448,7 @@ class Running:
                 "lines": [(by_line[ln].fileno(), ln.group, ln.port, ln.faults.native(),
                            raw(by_line[ln], cfg.lines.index(ln))) for ln in lines],
                 "rate": float(cfg.rate) / len(feeds), "burst": cfg.burst, "duration_s": float(cfg.duration_s),
-                "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate,
+                "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate, "stamp_log": cfg.stamp_log,
             }
             if rtx is not None and k == 0:  # one re-request port: it serves feed 0 (one session)
                 native_cfg["rtx_fd"] = rtx.fileno()
@@ -486,6 +495,19 @@ class Running:
     def stop(self) -> None:
         for sim in self.sims:
             sim.stop()
+
+    def stamps(self) -> tuple[np.ndarray, np.ndarray]:
+        """After the run (stamp_log > 0): the first feed's packets as sent (SENT_DTYPE:
+        first message's sequence number, CLOCK_REALTIME ns as the send call started) and
+        the orders as they arrived at the order port (ARRIVAL_DTYPE: the kernel's receive
+        stamp, the ClOrdID read as a number, UserRefNum, type, account). Counts past
+        stamp_log are not kept; stamps_total() says how many there were."""
+        sent, orders, _ns, _no = self.sims[0].stamps()
+        return np.frombuffer(sent, dtype=SENT_DTYPE), np.frombuffer(orders, dtype=ARRIVAL_DTYPE)
+
+    def stamps_total(self) -> tuple[int, int]:
+        _s, _o, ns, no = self.sims[0].stamps()
+        return int(ns), int(no)
 
     def wait(self, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Until every feed has ended (Ctrl-C: stop, then wait); the final statistics."""

@@ -64,6 +64,8 @@ CHECKS = ("ok", "kill_switch", "restricted_symbol", "max_order_qty", "max_order_
 REFUSALS = {-100: "link_down", -101: "unknown_symbol", -102: "bad_order", -103: "journal_full",
             -104: "backpressure", -105: "unknown_order", -106: "send_failed"}
 TIF = {"DAY": "0", "IOC": "3", "0": "0", "3": "3"}
+# reject codes the session gives itself (session.h): the exchange never said no, the order did not reach it
+_REJECTS = {0xFFFF: "not_sent", 0xFFFE: "not_received"}
 
 
 class OrderRefused(WirespeedError):
@@ -345,11 +347,12 @@ class Session:
         o = hit[0]
         return {"urn": int(o["urn"]), "symbol": self.symbols[o["sym"]], "side": o["side"].decode(),
                 "tif": "IOC" if o["tif"] == b"3" else "DAY", "state": STATES[o["state"]], "qty": int(o["qty"]),
-                "open": int(o["open"]), "filled": int(o["filled"]), "price": o["price"] / PRICE_SCALE,
+                "open": int(o["open"]), "filled": int(o["filled"]), "price": float(o["price"] / PRICE_SCALE),
                 "order_ref": int(o["order_ref"]), "orig_urn": int(o["orig_urn"]),
                 "replaced_by": int(o["replaced_by"]), "reject_code": int(o["reject_code"]),
+                "reject": _REJECTS.get(int(o["reject_code"]), f"0x{int(o['reject_code']):04X}") if o["state"] == 6 else "",
                 "recovered": bool(o["recovered"]), "clordid": o["clordid"].decode("ascii", "replace").strip(),
-                "exec_notional": o["exec_notional"] / PRICE_SCALE}
+                "exec_notional": float(o["exec_notional"] / PRICE_SCALE)}
 
     def positions(self) -> dict[str, dict[str, Any]]:
         """Per symbol: position (shares), open buy/sell shares, executed shares and

@@ -10,7 +10,9 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "net/endian.h"
 #include "orders/ouch.h"
+#include "orders/risk.h"
 #include "orders/soupbin.h"
 #include "system/clock.h"
 
@@ -156,5 +158,62 @@ int ws_bench_ouch_rtt(int fd, const char *symbol, uint64_t price, uint32_t first
 			*done = i + 1;
 	}
 	*reject = c.reject;
+	return rc;
+}
+
+int ws_bench_tcp_oneway(int fd, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns)
+{
+	uint8_t msg[50];
+	memset(msg, 'x', sizeof(msg));
+	ws_soup_header(msg, WS_SOUP_UNSEQUENCED, 47);
+	uint64_t next = ws_mono_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		ws_be64(msg + 3, i);
+		next += gap_ns;
+		tx_ns[i] = ws_epoch_ns();
+		for (uint32_t off = 0; off < sizeof(msg);) {
+			ssize_t k = send(fd, msg + off, sizeof(msg) - off, MSG_NOSIGNAL);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return -errno;
+			off += (uint32_t)k;
+		}
+		struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	return 0;
+}
+
+int ws_bench_risk(uint64_t n, double *out_ns)
+{
+	ws_risk_limits_t lim = {.max_order_qty = 10000, .max_order_notional = 100000000000ull, .collar_bp = 500,
+	                        .max_open_orders = 1000000, .max_orders_per_s = 1000000, .dup_window_ms = 10};
+	ws_risk_symbol_limits_t sym = {.max_position = 1000000000ull, .max_gross_notional = UINT64_MAX / 4};
+	ws_risk_t *r = ws_risk_new(&lim, &sym, 64);
+	if (!r)
+		return -1;
+	ws_risk_ref_t ref = {.bid = 1000000, .ask = 1000100, .known = 1};
+	int rc = 0;
+	uint32_t k = 0;
+	uint64_t now = 1000000000ull; /* orders' own clock: one every 2 us, within the rate limit */
+	for (uint64_t b = 0; b < n && !rc; b++) {
+		uint64_t t0 = ws_mono_ns();
+		for (int i = 0; i < 64; i++, k++, now += 2000) {
+			/* varied: symbol, side, price and size change, so the duplicate guard passes them */
+			uint32_t s = k & 63, qty = 100 + (k % 997), px = 999000 + (k % 1500);
+			char side = k & 1 ? 'S' : 'B';
+			uint32_t rp = side == 'B' ? px : (px > ref.bid ? px : ref.bid);
+			if (ws_risk_check(r, s, side, qty, px, rp, &ref, NULL, now)) {
+				rc = -1;
+				break;
+			}
+			ws_risk_commit(r, s, side, qty, px, rp, now);
+			ws_risk_release(r, s, side, qty, rp, 1); /* an order that went away: nothing piles up */
+		}
+		out_ns[b] = (double)(ws_mono_ns() - t0) / 64.0;
+	}
+	ws_risk_delete(r);
 	return rc;
 }

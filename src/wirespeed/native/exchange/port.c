@@ -12,6 +12,7 @@
 #include "exchange/port.h"
 
 #include <errno.h>
+#include <linux/net_tstamp.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/errqueue.h> /* struct scm_timestamping: after <time.h>, which it needs */
 
 #include "orders/ouch.h"
 #include "orders/soupbin.h"
@@ -76,6 +79,7 @@ typedef struct {
 	int want_write;
 	int backlog;              /* whole packets left for the next poll (WS_PORT_BURST) */
 	uint64_t opened_ns, last_rx_ns, last_tx_ns, timeout_ns;
+	uint64_t rx_stamp_ns;     /* the kernel's receive stamp of the last read (with env.stamps) */
 	uint64_t next_seq;        /* the next log entry to copy out */
 	uint8_t *in;
 	uint32_t in_len;
@@ -357,6 +361,10 @@ static void ws_accept(ws_port_t *p, uint64_t now)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (p->env.stamps) { /* software receive stamps, for tick-to-trade at the exchange */
+			int f = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+			setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &f, sizeof(f));
+		}
 		ws_conn_t *c = &p->conn[i];
 		c->fd = fd;
 		c->account = -1;
@@ -727,6 +735,18 @@ static void ws_entry_switch(ws_port_t *p, ws_account_t *a, const ws_ouch_msg_t *
 	ws_send(p, a, &r);
 }
 
+static void ws_stamp(ws_port_t *p, int i, const ws_ouch_msg_t *m)
+{
+	uint64_t n = (*p->env.stamp_n)++;
+	if (n >= p->env.stamp_cap)
+		return;
+	uint64_t tag = 0;
+	for (int k = 0; k < 14 && m->clordid[k] >= '0' && m->clordid[k] <= '9'; k++)
+		tag = tag * 10 + (uint64_t)(m->clordid[k] - '0');
+	p->env.stamps[n] = (ws_port_stamp_t){.rx_ns = p->conn[i].rx_stamp_ns, .tag = tag, .urn = m->user_ref_num,
+	                                     .type = m->type, .account = (uint8_t)p->conn[i].account};
+}
+
 static void ws_ouch_in(ws_port_t *p, int i, const ws_soup_pkt_t *pkt)
 {
 	ws_account_t *a = &p->acct[p->conn[i].account];
@@ -736,6 +756,8 @@ static void ws_ouch_in(ws_port_t *p, int i, const ws_soup_pkt_t *pkt)
 		return;
 	}
 	p->st->in_by_type[m.type & 127]++;
+	if (p->env.stamps && (m.type == 'O' || m.type == 'U'))
+		ws_stamp(p, i, &m);
 	uint64_t now = ws_mono_ns();
 	if (now - a->rate_window_ns >= 1000000000ull) {
 		a->rate_window_ns = now;
@@ -870,7 +892,25 @@ static void ws_conn_read(ws_port_t *p, int i, uint64_t now)
 	ws_conn_t *c = &p->conn[i];
 	if (c->in_len == WS_IN_CAP)
 		return; /* full of whole packets waiting their turn */
-	ssize_t n = recv(c->fd, c->in + c->in_len, WS_IN_CAP - c->in_len, MSG_DONTWAIT);
+	ssize_t n;
+	if (p->env.stamps) {
+		struct iovec iov = {c->in + c->in_len, WS_IN_CAP - c->in_len};
+		union {
+			char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+		                    .msg_controllen = sizeof(ctl.buf)};
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
+		for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
+				struct scm_timestamping ts;
+				memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+				c->rx_stamp_ns = (uint64_t)ts.ts[0].tv_sec * 1000000000ull + (uint64_t)ts.ts[0].tv_nsec;
+			}
+	} else {
+		n = recv(c->fd, c->in + c->in_len, WS_IN_CAP - c->in_len, MSG_DONTWAIT);
+	}
 	if (n == 0) {
 		ws_drop(p, i, WS_DROP_CLOSED);
 		return;

@@ -69,6 +69,19 @@ typedef struct {
 	uint32_t login_timeout_ms;  /* a connection that has not logged in by then is dropped (0: 5000) */
 } ws_port_cfg_t;
 
+/* An order's arrival, for tick-to-trade measured at the exchange: the
+ * kernel's software receive stamp of the read that brought it (CLOCK_REALTIME
+ * ns), and its ClOrdID read as a decimal number (0 if it is not one: a
+ * trader puts the triggering packet's MoldUDP64 sequence number there). */
+typedef struct {
+	uint64_t rx_ns;
+	uint64_t tag;
+	uint32_t urn;
+	uint8_t type;               /* 'O' Enter or 'U' Replace */
+	uint8_t account;
+	uint8_t pad[2];
+} ws_port_stamp_t;
+
 /* What the simulator lends the port. */
 typedef struct {
 	ws_match_t *engine;
@@ -76,6 +89,11 @@ typedef struct {
 	const char (*symbols)[8];   /* [locate - 1]: each book's stock, space-padded */
 	void (*drain)(void *ctx);   /* publish the engine's events (ITCH), handing client ones to ws_port_event */
 	void *ctx;
+	/* arrival stamps of Enter and Replace orders (NULL: not kept): the first
+	 * stamp_cap of them, *stamp_n counting all (the rest are counted, not kept) */
+	ws_port_stamp_t *stamps;
+	uint32_t stamp_cap;
+	uint64_t *stamp_n;
 } ws_port_env_t;
 
 /* Why a connection was dropped. */

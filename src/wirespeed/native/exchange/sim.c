@@ -50,6 +50,11 @@ struct ws_sim {
 	_Atomic int stop;
 	ws_sim_stats_t st;
 	ws_port_stats_t port_st;
+	/* tick-to-trade stamps (ws_sim_run_cfg_t.stamp_log): packets as they are sent, orders as they arrive */
+	ws_sim_sent_t *sent_log;
+	ws_port_stamp_t *order_log;
+	uint32_t log_cap;
+	uint64_t sent_n, order_n;
 };
 
 /* -- randomness: xorshift64*, deterministic per seed -------------------------- */
@@ -125,7 +130,23 @@ void ws_sim_delete(ws_sim_t *s)
 	free(s->out);
 	free(s->hist_off);
 	free(s->hist_buf);
+	free(s->sent_log);
+	free(s->order_log);
 	free(s);
+}
+
+const ws_sim_sent_t *ws_sim_sent_log(const ws_sim_t *s, uint64_t *n, uint64_t *kept)
+{
+	*n = s->sent_n;
+	*kept = s->sent_n < s->log_cap ? s->sent_n : s->log_cap;
+	return s->sent_log;
+}
+
+const ws_port_stamp_t *ws_sim_order_log(const ws_sim_t *s, uint64_t *n, uint64_t *kept)
+{
+	*n = s->order_n;
+	*kept = s->order_n < s->log_cap ? s->order_n : s->log_cap;
+	return s->order_log;
 }
 
 void ws_sim_stop(ws_sim_t *s) { atomic_store(&s->stop, 1); }
@@ -506,6 +527,7 @@ typedef struct {
 typedef struct {
 	struct mmsghdr msgs[WS_BATCH];
 	struct iovec iov[WS_BATCH];
+	uint64_t seq[WS_BATCH];  /* the packet's first message (0: not a data packet), for the sent log */
 	uint32_t n;
 } ws_batch_t;
 
@@ -526,6 +548,13 @@ struct ws_runner {
 static void ws_flush(struct ws_runner *w, uint32_t line)
 {
 	ws_batch_t *b = &w->batch[line];
+	ws_sim_t *s = w->s;
+	if (s->sent_log && b->n) { /* stamped as the send call starts: on veth the call runs the receiver too */
+		uint64_t t = ws_epoch_ns();
+		for (uint32_t i = 0; i < b->n; i++)
+			if (b->seq[i] && s->sent_n++ < s->log_cap)
+				s->sent_log[s->sent_n - 1] = (ws_sim_sent_t){.seq = b->seq[i], .ns = t};
+	}
 	uint32_t done = 0;
 	while (done < b->n) {
 		int k = sendmmsg(w->rc->lines[line].fd, b->msgs + done, b->n - done, 0);
@@ -552,7 +581,7 @@ static void ws_flush_all(struct ws_runner *w)
 
 /* ws_queue adds a datagram to a line's batch (copied into the runner's
  * buffers; in raw mode behind the frame headers it writes). */
-static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uint32_t len)
+static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uint32_t len, uint64_t seq)
 {
 	if (w->batch[line].n == WS_BATCH || w->nbufs == WS_BATCH * WS_SIM_MAX_LINES)
 		ws_flush_all(w);
@@ -567,6 +596,7 @@ static void ws_queue(struct ws_runner *w, uint32_t line, const uint8_t *pkt, uin
 		memcpy(buf, pkt, len);
 	}
 	ws_batch_t *b = &w->batch[line];
+	b->seq[b->n] = seq;
 	struct mmsghdr *m = &b->msgs[b->n];
 	b->iov[b->n].iov_base = buf;
 	b->iov[b->n].iov_len = len;
@@ -620,13 +650,13 @@ static void ws_send_line(struct ws_runner *w, uint32_t line, const uint8_t *pkt,
 		s->st.reordered[line]++;
 		return;
 	}
-	ws_queue(w, line, pkt, len);
+	ws_queue(w, line, pkt, len, data ? seq : 0);
 	if (w->reorder[line]->len) {
-		ws_queue(w, line, w->reorder[line]->data, w->reorder[line]->len);
+		ws_queue(w, line, w->reorder[line]->data, w->reorder[line]->len, 0);
 		w->reorder[line]->len = 0;
 	}
 	if (data && ws_fault(s, f, f->dup_ppm, seq, count, WS_FAULT_DUP)) {
-		ws_queue(w, line, pkt, len);
+		ws_queue(w, line, pkt, len, 0);
 		s->st.duplicated[line]++;
 	}
 }
@@ -636,7 +666,7 @@ static void ws_release_delayed(struct ws_runner *w, uint64_t now, int all)
 	for (uint32_t i = 0; i < w->n_delayed;) {
 		ws_held_t *h = &w->delayq[i];
 		if (all || h->due_ns <= now) {
-			ws_queue(w, h->line, h->data, h->len);
+			ws_queue(w, h->line, h->data, h->len, 0);
 			w->delayq[i] = w->delayq[--w->n_delayed];
 		} else {
 			i++;
@@ -741,9 +771,19 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 		rc_err = -ENOMEM;
 		goto out;
 	}
+	if (rc->stamp_log && !s->sent_log) {
+		s->log_cap = rc->stamp_log;
+		s->sent_log = malloc((size_t)rc->stamp_log * sizeof(*s->sent_log));
+		s->order_log = malloc((size_t)rc->stamp_log * sizeof(*s->order_log));
+		if (!s->sent_log || !s->order_log) {
+			rc_err = -ENOMEM;
+			goto out;
+		}
+	}
 	if (rc->port) {
 		ws_port_env_t env = {.engine = s->m, .n_symbols = s->cfg.n_symbols,
-		                     .symbols = (const char(*)[8])s->stocks, .drain = ws_drain_for_port, .ctx = s};
+		                     .symbols = (const char(*)[8])s->stocks, .drain = ws_drain_for_port, .ctx = s,
+		                     .stamps = s->order_log, .stamp_cap = s->log_cap, .stamp_n = &s->order_n};
 		s->port = ws_port_new(rc->port, &env, &s->port_st);
 		if (!s->port) {
 			rc_err = -EINVAL;
@@ -814,7 +854,7 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 				ws_be64(hb + 10, s->seq);
 				ws_be16(hb + 18, WS_MOLD_HEARTBEAT);
 				for (uint32_t l = 0; l < rc->n_lines; l++)
-					ws_queue(w, l, hb, WS_MOLD_HDR);
+					ws_queue(w, l, hb, WS_MOLD_HDR, 0);
 				ws_flush_all(w);
 				s->st.heartbeats++;
 			}

@@ -102,7 +102,15 @@ typedef struct {
 	uint32_t heartbeat_ms;         /* heartbeat after this long without a packet (default 1000) */
 	uint32_t eos_repeats;          /* end-of-session packets sent at the end (default 3) */
 	const ws_port_cfg_t *port;     /* an order port for the length of the run (NULL: none) */
+	uint32_t stamp_log;            /* tick-to-trade stamps kept: packets sent, orders arrived (0: none) */
 } ws_sim_run_cfg_t;
+
+/* A packet as it was sent: its first message's sequence number, and
+ * CLOCK_REALTIME ns as the send call that took it started. */
+typedef struct {
+	uint64_t seq;
+	uint64_t ns;
+} ws_sim_sent_t;
 
 typedef struct {
 	uint64_t msgs, packets, bytes;           /* generated (before faults) */
@@ -145,6 +153,11 @@ void ws_sim_stop(ws_sim_t *sim);
 const ws_sim_stats_t *ws_sim_stats(const ws_sim_t *sim);
 const ws_port_stats_t *ws_sim_port_stats(const ws_sim_t *sim); /* zero without an order port */
 const ws_match_stats_t *ws_sim_match_stats(const ws_sim_t *sim);
+
+/* Tick-to-trade stamps of the runs with stamp_log: *n counts every one,
+ * *kept how many the log holds (the first stamp_log). Read them after a run. */
+const ws_sim_sent_t *ws_sim_sent_log(const ws_sim_t *sim, uint64_t *n, uint64_t *kept);
+const ws_port_stamp_t *ws_sim_order_log(const ws_sim_t *sim, uint64_t *n, uint64_t *kept);
 
 /* ws_sim_symbol: book k's (0..n_symbols-1) stock (8 bytes, space-padded)
  * and the mid the simulator's own orders rest around (its buys 1 to 20

@@ -72,6 +72,7 @@ struct ws_session {
 	uint64_t next_seq;            /* the next sequenced message to apply */
 	uint64_t rx_seq;              /* the sequence number of the next sequenced message to arrive */
 	int query_sent;
+	uint32_t query_urn;           /* next_urn when this login's Account Query went out */
 	ws_session_stats_t st;
 	ws_risk_t *risk;
 	uint32_t n_sym;
@@ -90,13 +91,6 @@ struct ws_session {
 	uint32_t in_len, out_len;
 	uint32_t off_urn, off_side, off_qty, off_price, off_tif, off_clordid; /* into an Enter Order */
 };
-
-static uint64_t ws_real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int ws_journal_open(ws_session_t *s)
 {
@@ -128,7 +122,7 @@ static int ws_journal_open(ws_session_t *s)
 	s->jh = m;
 	s->jr = (ws_jrec_t *)((uint8_t *)m + WS_JRNL_HDR);
 	s->jlen = len;
-	uint32_t today = (uint32_t)(ws_real_ns() / 86400000000000ull);
+	uint32_t today = (uint32_t)(ws_epoch_ns() / 86400000000000ull);
 	if (fresh) {
 		memcpy(s->jh->magic, WS_JRNL_MAGIC, 8);
 		s->jh->version = 1;
@@ -451,6 +445,20 @@ static void ws_finish(ws_session_t *s, ws_order_t *o, uint8_t state)
 	o->state = state;
 }
 
+/* An order given up as never received that the exchange does know after
+ * all: open again, with its risk, so none of its fills is missed. */
+static void ws_revive(ws_session_t *s, ws_order_t *o)
+{
+	if (o->state != WS_ORD_REJECTED || o->reject_code != WS_ORD_NOT_RECEIVED)
+		return;
+	o->state = WS_ORD_PENDING;
+	o->reject_code = 0;
+	o->open = o->qty;
+	ws_risk_reserve(s->risk, o->sym, o->side, o->open, o->rprice);
+	s->st.lost_in_transit--;
+	s->st.revived++;
+}
+
 static void ws_log_event(ws_session_t *s, const ws_ouch_msg_t *m, uint64_t seq, uint16_t sym, uint8_t flag)
 {
 	if (s->ev_n == s->ev_cap) {
@@ -458,7 +466,7 @@ static void ws_log_event(ws_session_t *s, const ws_ouch_msg_t *m, uint64_t seq, 
 		return;
 	}
 	ws_order_ev_t *e = &s->ev[s->ev_n++];
-	*e = (ws_order_ev_t){.rx_ns = ws_real_ns(), .seq = seq, .timestamp = m->timestamp, .price = m->price,
+	*e = (ws_order_ev_t){.rx_ns = ws_epoch_ns(), .seq = seq, .timestamp = m->timestamp, .price = m->price,
 	                     .match = m->match, .order_ref = m->order_ref, .urn = m->user_ref_num,
 	                     .orig_urn = m->orig_user_ref_num, .qty = m->quantity, .sym = sym,
 	                     .reject_code = m->reject_reason, .type = m->type, .flag = flag,
@@ -474,7 +482,9 @@ static void ws_apply(ws_session_t *s, const ws_ouch_msg_t *m, uint64_t seq)
 	switch (m->type) {
 	case 'A':
 		flag = (uint8_t)m->side;
-		if ((o = ws_ord(s, m->user_ref_num)) && o->state == WS_ORD_PENDING) {
+		if ((o = ws_ord(s, m->user_ref_num)))
+			ws_revive(s, o);
+		if (o && o->state == WS_ORD_PENDING) {
 			o->order_ref = m->order_ref;
 			if (m->quantity < o->open) /* the exchange took fewer shares than asked */
 				ws_risk_release(s->risk, o->sym, o->side, o->open - m->quantity, o->rprice, 0);
@@ -546,6 +556,20 @@ static void ws_apply(ws_session_t *s, const ws_ouch_msg_t *m, uint64_t seq)
 		break;
 	case 'Q':
 		s->st.exchange_next_urn = m->next_user_ref_num;
+		if (s->query_sent && m->timestamp >= s->login_midnight_ns) {
+			/* the answer to this login's query (a replayed one is older; an exchange clock
+			 * behind ours only delays this, and ws_revive undoes a wrong call): orders sent
+			 * before it that the exchange has not seen never reached it */
+			s->query_sent = 0;
+			for (uint32_t u = m->next_user_ref_num ? m->next_user_ref_num : 1; u < s->query_urn; u++) {
+				ws_order_t *lost = u <= s->max_orders && s->ord[u - 1].urn == u ? &s->ord[u - 1] : NULL;
+				if (lost && lost->state == WS_ORD_PENDING) {
+					lost->reject_code = WS_ORD_NOT_RECEIVED;
+					ws_finish(s, lost, WS_ORD_REJECTED);
+					s->st.lost_in_transit++;
+				}
+			}
+		}
 		if (m->next_user_ref_num > s->st.next_urn && m->next_user_ref_num <= s->max_orders + 1) {
 			/* the exchange saw numbers this journal did not keep: never use them again */
 			s->st.next_urn = m->next_user_ref_num;
@@ -608,6 +632,7 @@ static void ws_login_accepted(ws_session_t *s, const ws_soup_pkt_t *pkt, uint64_
 	if (ws_write(s, q, n, now) == 0) {
 		s->st.sent_by_type['Q']++;
 		s->query_sent = 1;
+		s->query_urn = s->st.next_urn;
 	}
 }
 
@@ -817,7 +842,7 @@ static int ws_admit(ws_session_t *s, uint32_t sym, char side, uint32_t qty, uint
 	}
 	ws_order_t *o = &s->ord[urn - 1];
 	*o = (ws_order_t){.urn = urn, .sym = (uint16_t)sym, .side = side, .tif = tif, .state = WS_ORD_PENDING,
-	                  .qty = qty, .open = qty, .price = price, .rprice = rprice, .sent_ns = ws_real_ns()};
+	                  .qty = qty, .open = qty, .price = price, .rprice = rprice, .sent_ns = ws_epoch_ns()};
 	s->st.next_urn = urn + 1;
 	*out = o;
 	return 0;
@@ -838,7 +863,7 @@ static int64_t ws_sent(ws_session_t *s, ws_order_t *o, int rc, uint8_t type, uin
 	if (rc) {
 		o->state = WS_ORD_REJECTED;
 		o->open = 0;
-		o->reject_code = 0xffff;
+		o->reject_code = WS_ORD_NOT_SENT;
 		if (rc == WS_ORD_SEND_FAILED)
 			s->st.refused_link++;
 		return rc;

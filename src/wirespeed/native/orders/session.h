@@ -28,6 +28,14 @@
  * higher of the two is used). So a client killed with kill -9 never reuses
  * a UserRefNum and re-learns its open orders, fills and position.
  *
+ * Orders in flight when a link goes (sent, not yet read by the exchange)
+ * are found the same way after every login: the Account Query answer
+ * (the one stamped at or after the login: replayed answers are older)
+ * names the exchange's next UserRefNum, and an order sent before the query
+ * at or above it never arrived. It is rejected locally
+ * (WS_ORD_NOT_RECEIVED) and counted, never resent blindly; should the
+ * exchange accept it after all, it is open again (counted: revived).
+ *
  * State: orders by UserRefNum (pending, accepted, partially filled, filled,
  * canceled, rejected, replaced), per-symbol position and executed notional
  * (the risk module's), and a log of every exchange message (ws_order_ev_t)
@@ -56,6 +64,12 @@ enum ws_ord_err {
 	WS_ORD_UNKNOWN_ORDER = -105, /* cancel or replace of an order that is not open */
 	WS_ORD_SEND_FAILED = -106,   /* send() failed: the link is dropped and the order is not counted sent */
 };
+
+/* ws_order_t.reject_code of an order the exchange never rejected, but that
+ * did not reach it: */
+#define WS_ORD_NOT_SENT 0xffffu      /* send() failed: journaled (its UserRefNum used up), never sent */
+#define WS_ORD_NOT_RECEIVED 0xfffeu  /* sent, but in flight when the link went: after the reconnect the
+                                      * exchange's Account Query says it never saw that UserRefNum */
 
 enum ws_link {
 	WS_LINK_DOWN = 0,            /* waiting to reconnect */
@@ -141,6 +155,8 @@ typedef struct {
 	uint64_t replayed;             /* sequenced messages received in replays */
 	uint64_t events_lost;          /* messages not logged for ws_session_take_events: the log was full */
 	uint64_t unknown_urn;          /* messages about an order the session does not know (counted, skipped) */
+	uint64_t lost_in_transit;      /* orders sent that never reached the exchange (WS_ORD_NOT_RECEIVED) */
+	uint64_t revived;              /* ... that the exchange accepted after all (open again) */
 	uint64_t fills, filled_shares;
 	uint64_t bytes_out, bytes_in;
 	uint64_t next_seq;             /* the next sequenced message expected */

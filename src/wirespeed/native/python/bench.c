@@ -119,7 +119,41 @@ static PyObject *py_bench_ouch_rtt(PyObject *self, PyObject *args)
 	return Py_BuildValue("iKI", -rc, (unsigned long long)done, (unsigned int)reject);
 }
 
+static PyObject *py_bench_tcp_oneway(PyObject *self, PyObject *args)
+{
+	(void)self;
+	int fd;
+	unsigned long long gap;
+	Py_buffer s;
+	if (!PyArg_ParseTuple(args, "iKw*", &fd, &gap, &s))
+		return NULL;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_bench_tcp_oneway(fd, (uint64_t)s.len / 8, gap, s.buf);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&s);
+	return PyLong_FromLong(-rc);
+}
+
+static PyObject *py_bench_risk(PyObject *self, PyObject *args)
+{
+	(void)self;
+	Py_buffer s;
+	if (!PyArg_ParseTuple(args, "w*", &s))
+		return NULL;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = ws_bench_risk((uint64_t)s.len / 8, s.buf);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&s);
+	return PyLong_FromLong(rc);
+}
+
 PyMethodDef ws_py_bench_methods[] = {
+	{"bench_tcp_oneway", py_bench_tcp_oneway, METH_VARARGS,
+	 "bench_tcp_oneway(fd, gap_ns, tx_ns: uint64 buffer) -> errno: 50-byte writes, each stamped before"},
+	{"bench_risk", py_bench_risk, METH_VARARGS,
+	 "bench_risk(out_ns: float64 buffer) -> 0, or -1 if an order was refused: ns per order, per batch of 64"},
 	{"tsc", py_tsc, METH_NOARGS, "tsc() -> ticks of the clock bench kernels use"},
 	{"pin_cpu", py_pin_cpu, METH_VARARGS, "pin_cpu(cpu): pin the calling thread"},
 	{"bench_pingpong", py_bench_pingpong, METH_VARARGS,

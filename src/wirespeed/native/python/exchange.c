@@ -263,7 +263,7 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 	uint32_t rtx_fd;
 	if (ws_get_u32(d, "burst", &rc.burst, 0) || ws_get_u32(d, "rtx_rate", &rc.rtx_rate, 100) ||
 	    ws_get_u32(d, "heartbeat_ms", &rc.heartbeat_ms, 1000) || ws_get_u32(d, "eos_repeats", &rc.eos_repeats, 3) ||
-	    ws_get_u32(d, "rtx_fd", &rtx_fd, 0xffffffffu))
+	    ws_get_u32(d, "rtx_fd", &rtx_fd, 0xffffffffu) || ws_get_u32(d, "stamp_log", &rc.stamp_log, 0))
 		return NULL;
 	rc.rtx_fd = rtx_fd == 0xffffffffu ? -1 : (int)rtx_fd;
 	PyObject *allow = PyDict_GetItemString(d, "rtx_allow");
@@ -432,7 +432,27 @@ static PyObject *Sim_order_stats(SimObject *self, PyObject *noargs)
 		m->live);
 }
 
+/* stamps() -> (sent, orders, sent_total, orders_total): the last run's
+ * tick-to-trade logs as bytes (ws_sim_sent_t, ws_port_stamp_t); refused
+ * while it runs (the run thread writes them). */
+static PyObject *Sim_stamps(SimObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (self->running) {
+		PyErr_SetString(PyExc_RuntimeError, "stamps: the simulator is running (read them after the run)");
+		return NULL;
+	}
+	uint64_t ns, no, cap_s, cap_o;
+	const ws_sim_sent_t *sent = ws_sim_sent_log(self->sim, &ns, &cap_s);
+	const ws_port_stamp_t *ord = ws_sim_order_log(self->sim, &no, &cap_o);
+	if (!sent)
+		cap_s = cap_o = 0;
+	return Py_BuildValue("(y#y#KK)", (const char *)sent, (Py_ssize_t)(cap_s * sizeof(*sent)), (const char *)ord,
+	                     (Py_ssize_t)(cap_o * sizeof(*ord)), (unsigned long long)ns, (unsigned long long)no);
+}
+
 static PyMethodDef Sim_methods[] = {
+	{"stamps", (PyCFunction)Sim_stamps, METH_NOARGS, "stamps() -> (sent, orders, sent_total, orders_total)"},
 	{"packet", (PyCFunction)Sim_packet, METH_VARARGS,
 	 "packet(max_msgs=0, ts_midnight_ns=0) -> (bytes, count): the next MoldUDP64 packet, no network"},
 	{"retransmit", (PyCFunction)Sim_retransmit, METH_VARARGS, "retransmit(seq, count) -> bytes or None"},

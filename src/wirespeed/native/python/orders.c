@@ -710,7 +710,7 @@ static PyObject *Session_stats(SessionObject *self, PyObject *unused)
 	refused[0] = 0;
 	return Py_BuildValue(
 	    "{s:s,s:s,s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:{s:K,s:K,s:K,s:K,s:K,s:K},s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
-	    "s:K,s:K,s:I,s:I,s:I,s:K,s:O}",
+	    "s:K,s:K,s:I,s:I,s:I,s:K,s:O,s:K,s:K}",
 	    "link", ws_link_names[st.link], "last_drop", ws_link_drop_names[st.last_drop], "connects", st.connects,
 	    "logins", st.logins, "login_rejected", st.login_rejected, "drops",
 	    ws_counts(st.drops, WS_LDROPS, ws_link_drop_names), "sent", ws_by_letter(st.sent_by_type), "received",
@@ -722,7 +722,7 @@ static PyObject *Session_stats(SessionObject *self, PyObject *unused)
 	    "unknown_urn", st.unknown_urn, "fills", st.fills, "filled_shares", st.filled_shares, "bytes_out",
 	    st.bytes_out, "bytes_in", st.bytes_in, "next_seq", st.next_seq, "next_urn", st.next_urn,
 	    "exchange_next_urn", st.exchange_next_urn, "recovered_orders", st.recovered_orders, "open_orders", open,
-	    "killed", killed ? Py_True : Py_False);
+	    "killed", killed ? Py_True : Py_False, "lost_in_transit", st.lost_in_transit, "revived", st.revived);
 }
 
 /* orders() -> bytes: ws_order_t for UserRefNums 1..max (unused slots zero). */

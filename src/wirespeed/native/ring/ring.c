@@ -1,5 +1,6 @@
 /* ring/ring.c - see ring.h for the contract and the protocol. */
 #include "ring/ring.h"
+#include "system/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,12 +41,7 @@ const char *ws_ring_strerror(int err)
 	}
 }
 
-uint64_t ws_ring_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+uint64_t ws_ring_now_ns(void) { return ws_epoch_ns(); }
 
 static int ws_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 

@@ -32,4 +32,13 @@ static inline uint64_t ws_midnight_ns(void)
 	return ((uint64_t)ts.tv_sec % 86400ull) * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* ws_epoch_ns is CLOCK_REALTIME in ns: the clock receive stamps (kernel
+ * and the ring's) are taken on, so stamps from either side compare. */
+static inline uint64_t ws_epoch_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 #endif
