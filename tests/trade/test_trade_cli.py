@@ -1,0 +1,89 @@
+"""`wirespeed trade` and `wirespeed demo --trade`: the job from flags and from a
+TOML config, its errors, and the whole loop - a simulator taking orders,
+a capture, the C trader - ending with fills the exchange agrees with."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from wirespeed.capture import runner as cap
+from wirespeed.errors import UsageError
+from wirespeed.exchange import sim as S
+from wirespeed.trade import runner as tr
+
+_ports = itertools.count(16400)
+
+
+def test_list_strategies_and_usage_errors() -> None:
+    p = run_cli("trade", "--list-strategies", "--json")
+    assert p.returncode == 0 and set(json.loads(p.stdout)) == {"take_ask", "join_bid", "ping"}
+    p = run_cli("trade", "-s", "S0001")
+    assert p.returncode == 2 and "exchange's address" in p.stderr
+    p = run_cli("trade", "-e", "127.0.0.1:1", "--user", "A", "--password", "B", "-s", "S1", "--ring", "/x",
+                "--risk", "max_qty=5")
+    assert p.returncode == 2 and "KEY=VALUE" in p.stderr
+    p = run_cli("trade", "-e", "nohost", "--user", "A", "--password", "B", "-s", "S1", "--ring", "/x")
+    assert p.returncode == 2 and "HOST:PORT" in p.stderr
+    p = run_cli("trade", "-e", "127.0.0.1:1", "--user", "A", "--password", "B", "-s", "S1", "--ring", "/x",
+                "--strategy", "nonesuch")
+    assert p.returncode == 2 and "no strategy" in p.stderr
+
+
+def test_a_config_file_and_its_mistakes(tmp_path: Path) -> None:
+    good = tmp_path / "t.toml"
+    good.write_text('symbols = ["S0001"]\nstrategy = "join_bid"\nparams = "qty=10"\nring = "/dev/shm/x"\n'
+                    '[session]\nhost = "127.0.0.1"\nport = 15000\nuser = "WSTEST"\npassword = "WSTEST"\n'
+                    '[risk]\nmax_position = 500\nrestricted = ["S0002"]\n[risk.symbols.S0001]\nmax_position = 100\n')
+    cfg = tr.TradeConfig.from_toml(good).validate()
+    assert cfg.strategy == "join_bid" and cfg.risk.symbol("S0001").max_position == 100
+    assert cfg.risk.symbol("S0002").restricted and cfg.risk.symbol("S0003").max_position == 500
+    for text, what in (('symbols = ["A"]\nbogus = 1\n', "unknown setting"),
+                       ('[risk]\nmax_pos = 1\n', "unknown key"),
+                       ('[risk]\nmax_position = -1\n', "positive"),
+                       ('[session]\nhots = "x"\n', "session"),
+                       ('symbols = [\n', "TOML")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(UsageError, match=what):
+            tr.TradeConfig.from_toml(bad).validate()
+
+
+def test_trade_on_a_running_capture_ring(tmp_path: Path, ring_path: str) -> None:
+    """The CLI on loopback: a simulator taking orders, `capture` into a ring, `trade
+    --ring` buying S0001 at its ask whenever the ask is under a limit, within limits."""
+    port = next(_ports)
+    feed = 31000 + port % 1000
+    acct = S.Account("WSTEST", "WSTEST", collar_pct=0)
+    scfg = S.SimConfig(lines=[S.Line("127.0.0.1", feed)], iface="lo", source="127.0.0.1", rate=2000, duration_s=30,
+                       symbols=1, ouch_port=port, ouch_accounts=(acct,))
+    ccfg = cap.CaptureConfig(iface="lo", feeds=[cap.FeedSpec("itch", "127.0.0.1", feed)], ring=ring_path,
+                             ring_size="64M").validate()
+    with cap.Background(ccfg), S.start(scfg) as sim:
+        limit = (sim.symbols()["S0001"] + 1500) / 10_000
+        p = run_cli("trade", "--ring", ring_path, "-e", f"127.0.0.1:{port}", "--user", "WSTEST", "--password",
+                    "WSTEST", "--journal", str(tmp_path / "j"), "-s", "S0001", "--strategy", "take_ask",
+                    "--params", f"limit={limit:.2f},qty=100", "--risk", "max_position=500", "--risk",
+                    "max_orders_per_s=50", "--duration", "4", "--json", timeout=60)
+        assert p.returncode == 0, p.stderr
+        res = json.loads(p.stdout)
+        port_st = sim.order_stats()
+    assert res["link"] == "up" and res["fills"] > 0 and res["seq_lost"] == 0
+    assert res["positions"]["S0001"]["position"] == port_st["filled_shares"] <= 500
+    assert res["fills"] == port_st["fills"] == res["executions_total"]
+    assert res["refused"].get("position", 0) > 0  # the limit did its work
+    assert {e["match"] for e in res["executions"]} and res["canceled_at_exit"]
+
+
+@pytest.mark.privileged
+def test_demo_trade_finds_every_fill_in_the_captured_feed() -> None:
+    p = run_cli("demo", "--trade", "--duration", "6", "--rate", "5000", "--json", timeout=180)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    assert res["transport"] == "af_xdp", res["notes"]
+    assert res["fills"] > 0 and res["fills_in_feed"] == res["fills"] == res["port"]["fills"]
+    assert res["trade"]["link"] == "up" and res["trade"]["seq_lost"] == 0
