@@ -22,7 +22,7 @@ def test_the_risk_part_runs_anywhere() -> None:
 
     out = np.zeros(1000)
     assert _native.bench_risk(out) == 0 and 0 < np.percentile(out, 50) < 10_000
-    assert {g["key"] for g in tb.GOALS} == {"t2t_over_floor", "t2t_python_over_af_xdp_c",
+    assert {g.key for g in tb.GOALS} == {"t2t_over_floor", "t2t_python_over_af_xdp_c",
                                            "t2t_kernel_c_over_af_xdp_c", "risk_ns_p50"}
 
 
