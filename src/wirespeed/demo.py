@@ -147,7 +147,6 @@ def run_trade(opts: DemoOptions, progress: Callable[[str], None] | None = None) 
     exchange's port counted, and which of the fills' match numbers the captured ITCH
     feed carries as executions."""
     from wirespeed.feed import itch
-    from wirespeed.feed import moldudp64 as mold
     from wirespeed.orders.session import RiskLimits
     from wirespeed.trade import runner as tr
 
@@ -208,15 +207,7 @@ def run_trade(opts: DemoOptions, progress: Callable[[str], None] | None = None) 
         time.sleep(0.3)  # the last executions' way through the feed to the ring
         port = sim.order_stats()
         sim.stop()
-        executions: dict[int, Any] = {}
-        with RingReader(ring, "oldest") as r:
-            while batch := r.poll(8192):
-                for _rec, frame in batch:
-                    pkt = mold.from_frame(frame)
-                    for m in pkt.messages if pkt else ():
-                        msg = itch.decode(m)
-                        if msg is not None and msg.type in ("E", "C"):
-                            executions[msg.match] = msg
+        executions = {msg.match: msg for msg in itch.from_ring(ring, "EC")}
     matches = [e["match"] for e in res["executions"]]
     res.pop("stats", None)
     return {"where": where, "notes": notes, "transport": transport, "mid": mid / 10_000, "limit": limit,

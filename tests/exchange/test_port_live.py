@@ -18,7 +18,6 @@ from tests.conftest import wait_until
 from wirespeed.capture import runner as cap
 from wirespeed.exchange import sim as S
 from wirespeed.feed import itch
-from wirespeed.feed import moldudp64 as mold
 from wirespeed.orders.client import OuchClient
 from wirespeed.ring import RingError, RingReader
 
@@ -28,14 +27,8 @@ GROUP, PORT, OUCH_PORT = "239.5.0.21", 31021, 15021
 def _feed_messages(ring: str) -> dict[str, list[Any]]:
     """Every ITCH message the capture wrote, decoded, by type."""
     out: dict[str, list[Any]] = defaultdict(list)
-    with RingReader(ring, "oldest") as r:
-        while batch := r.poll(8192):
-            for _rec, frame in batch:
-                pkt = mold.from_frame(frame)
-                for m in pkt.messages if pkt else ():
-                    msg = itch.decode(m)
-                    if msg is not None:
-                        out[msg.type].append(msg)
+    for msg in itch.from_ring(ring):
+        out[msg.type].append(msg)
     return out
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from tests.conftest import wait_until
 from wirespeed.orders import ouch
 from wirespeed.orders import soupbintcp as soup
 
@@ -81,12 +82,7 @@ class ScriptedExchange:
         return [m for m in self.received if type(m).__name__ in ("EnterOrder", "ReplaceOrder")]
 
     def wait(self, pred: Any, timeout: float = 5.0, what: str = "") -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if pred():
-                return
-            time.sleep(0.005)
-        raise AssertionError(f"timed out waiting for {what or pred}")
+        wait_until(pred, f"timed out waiting for {what or pred}", timeout)
 
     def close(self) -> None:
         self._stop.set()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 from tests.orders.scripted_exchange import ScriptedExchange
 from wirespeed.errors import WirespeedError
 from wirespeed.orders import OrderRefused, Session
@@ -28,15 +28,6 @@ def _session(ex: ScriptedExchange, journal: Path, **kw) -> Session:
     return Session("127.0.0.1", ex.port, "WSTEST", "WSTEST", SYMS, journal=journal, **kw)
 
 
-def _until(pred, what: str, timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"timed out: {what}")
-
-
 def test_an_order_goes_out_as_the_spec_says_and_lives_its_life(tmp_path: Path) -> None:
     with ScriptedExchange() as ex, _session(ex, tmp_path / "j") as s:
         s.wait_up()
@@ -46,11 +37,11 @@ def test_an_order_goes_out_as_the_spec_says_and_lives_its_life(tmp_path: Path) -
         m = ex.entered()[0]
         assert (m.user_ref_num, m.side, m.quantity, m.symbol, m.price, m.time_in_force, m.clordid) == \
             (1, "B", 300, "AAPL", 1_012_500, "0", "MINE1")
-        _until(lambda: s.order(1)["state"] == "accepted", "accepted")
+        wait_until(lambda: s.order(1)["state"] == "accepted", "accepted")
         ex.execute(1, 100, 1_012_000)
-        _until(lambda: s.order(1)["state"] == "partially_filled", "partially filled")
+        wait_until(lambda: s.order(1)["state"] == "partially_filled", "partially filled")
         ex.execute(1, 200, 1_012_500)
-        _until(lambda: s.order(1)["state"] == "filled", "filled")
+        wait_until(lambda: s.order(1)["state"] == "filled", "filled")
         o = s.order(1)
         assert (o["filled"], o["open"], o["exec_notional"]) == (300, 0, 100 * 101.20 + 200 * 101.25)
         pos = s.positions()["AAPL"]
@@ -60,13 +51,13 @@ def test_an_order_goes_out_as_the_spec_says_and_lives_its_life(tmp_path: Path) -
         assert ev["qty"].tolist()[2:] == [100, 200] and ev["price"].tolist()[2:] == [1_012_000, 1_012_500]
         # a sell, canceled in part then in full; an IOC the exchange cancels at once
         u2 = s.enter("MSFT", "S", 500, 50.0)
-        _until(lambda: s.order(u2)["state"] == "accepted", "accepted")
+        wait_until(lambda: s.order(u2)["state"] == "accepted", "accepted")
         s.cancel(u2, leave=200)
-        _until(lambda: s.order(u2)["open"] == 200, "partial cancel")
+        wait_until(lambda: s.order(u2)["open"] == 200, "partial cancel")
         s.cancel(u2)
-        _until(lambda: s.order(u2)["state"] == "canceled", "canceled")
+        wait_until(lambda: s.order(u2)["state"] == "canceled", "canceled")
         u3 = s.enter("MSFT", "B", 10, 49.0, tif="IOC")
-        _until(lambda: s.order(u3)["state"] == "canceled", "IOC canceled")
+        wait_until(lambda: s.order(u3)["state"] == "canceled", "IOC canceled")
         assert s.stats()["open_orders"] == 0 and s.positions()["MSFT"]["open_sell"] == 0
 
 
@@ -76,7 +67,7 @@ def test_orders_are_refused_while_the_link_is_down_never_queued(tmp_path: Path) 
         try:
             s.wait_up()
             ex.drop()
-            _until(lambda: s.link != "up", "the drop seen")
+            wait_until(lambda: s.link != "up", "the drop seen")
             with pytest.raises(OrderRefused) as e:
                 s.enter("AAPL", "B", 100, 10.0)
             assert e.value.check == "link_down"
@@ -91,20 +82,20 @@ def test_a_reconnect_asks_for_the_next_sequence_and_nothing_is_lost_or_applied_t
     with ScriptedExchange() as ex, _session(ex, tmp_path / "j") as s:
         s.wait_up()
         urns = [s.enter("AAPL", "B", 100, 10.0) for _ in range(5)]
-        _until(lambda: all(s.order(u)["state"] == "accepted" for u in urns), "accepted")
+        wait_until(lambda: all(s.order(u)["state"] == "accepted" for u in urns), "accepted")
         seq_before = len(ex.log)
         ex.drop()
         for u in urns:  # fills while the client is away: in the log, not on any socket
             ex.execute(u, 40, 100_000)
-        _until(lambda: s.link == "up" and len(ex.logins) == 2, "logged in again")
+        wait_until(lambda: s.link == "up" and len(ex.logins) == 2, "logged in again")
         assert ex.logins[1] == ("SCRIPTED", seq_before + 1)
-        _until(lambda: s.stats()["fills"] == 5, "the missed fills")
+        wait_until(lambda: s.stats()["fills"] == 5, "the missed fills")
         for k in range(3):  # drop again, mid-burst, and again
             ex.drop()
             for u in urns:
                 ex.execute(u, 20, 100_000)
-            _until(lambda: len(ex.logins) == 3 + k, "logged in again")
-        _until(lambda: s.stats()["fills"] == 20, "every fill once")
+            wait_until(lambda: len(ex.logins) == 3 + k, "logged in again")
+        wait_until(lambda: s.stats()["fills"] == 20, "every fill once")
         time.sleep(0.2)
         st = s.stats()
         assert st["fills"] == 20 and st["filled_shares"] == 5 * (40 + 3 * 20) and st["seq_lost"] == 0
@@ -121,19 +112,19 @@ def test_a_malformed_message_drops_the_link_with_its_reason_and_it_comes_back(tm
     with ScriptedExchange() as ex, _session(ex, tmp_path / "j") as s:
         s.wait_up()
         u = s.enter("AAPL", "B", 100, 10.0)
-        _until(lambda: s.order(u)["state"] == "accepted", "accepted")
+        wait_until(lambda: s.order(u)["state"] == "accepted", "accepted")
         ex.raw(bad)
-        _until(lambda: s.stats()["drops"][reason] == 1, f"dropped for {reason}")
+        wait_until(lambda: s.stats()["drops"][reason] == 1, f"dropped for {reason}")
         s.wait_up()
         ex.execute(u, 100, 100_000)
-        _until(lambda: s.order(u)["state"] == "filled", "filled after the reconnect")
+        wait_until(lambda: s.order(u)["state"] == "filled", "filled after the reconnect")
         assert s.stats()["fills"] == 1
 
 
 def test_silence_from_the_exchange_drops_the_link(tmp_path: Path) -> None:
     with ScriptedExchange(heartbeat_s=60) as ex, _session(ex, tmp_path / "j", server_timeout_ms=300) as s:
         s.wait_up()
-        _until(lambda: s.stats()["drops"]["server_timeout"] >= 1, "a timeout", 3)
+        wait_until(lambda: s.stats()["drops"]["server_timeout"] >= 1, "a timeout", 3)
 
 
 def test_a_login_refused_for_credentials_is_final(tmp_path: Path) -> None:
@@ -152,7 +143,7 @@ def test_end_of_session_closes_for_good(tmp_path: Path) -> None:
     with ScriptedExchange() as ex, _session(ex, tmp_path / "j") as s:
         s.wait_up()
         ex.raw(b"\x00\x01Z")
-        _until(lambda: s.link == "closed", "closed")
+        wait_until(lambda: s.link == "closed", "closed")
         time.sleep(0.2)
         assert s.stats()["connects"] == 1 and s.stats()["drops"]["end_of_session"] == 1
 
@@ -204,7 +195,7 @@ def test_kill_9_mid_burst_then_restart_reuses_no_userrefnum_and_relearns_every_o
             s.wait_up()
             st = s.stats()
             assert st["recovered_orders"] >= len(seen)
-            _until(lambda: s.stats()["fills"] == len(seen[::7]), "every fill, from the replay")
+            wait_until(lambda: s.stats()["fills"] == len(seen[::7]), "every fill, from the replay")
             u = s.enter("MSFT", "S", 5, 20.0)
             assert u > max(seen)
             ex.wait(lambda: ex.entered()[-1].user_ref_num == u, what="the new order")

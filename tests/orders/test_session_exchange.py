@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 from wirespeed.exchange import sim as S
 from wirespeed.orders import OrderRefused, Session
 
@@ -80,20 +80,11 @@ def _sim(port: int) -> S.Running:
     return S.start(cfg)
 
 
-def _until(pred, what: str, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out: {what}")
-
-
 def test_the_link_cut_mid_burst_loses_no_fill_and_sends_no_order_twice(tmp_path: Path) -> None:
     port = next(_ports)
     with _sim(port) as sim:
         mid = sim.symbols()["S0001"]
-        _until(lambda: sim.order_stats()["books"]["live"] > 20, "the simulator's book")
+        wait_until(lambda: sim.order_stats()["books"]["live"] > 20, "the simulator's book")
         proxy = CuttableProxy(port)
         s = Session("127.0.0.1", proxy.port, "WSTEST", "WSTEST", ["S0001"], journal=tmp_path / "j",
                     reconnect_ms=20, server_timeout_ms=2000)
@@ -111,8 +102,8 @@ def test_the_link_cut_mid_burst_loses_no_fill_and_sends_no_order_twice(tmp_path:
                     refused += 1
                     time.sleep(0.002)
                 time.sleep(0.0005)
-            _until(lambda: s.link == "up", "up again")
-            _until(lambda: s.stats()["open_orders"] == 0, "every order's end")
+            wait_until(lambda: s.link == "up", "up again")
+            wait_until(lambda: s.stats()["open_orders"] == 0, "every order's end")
             port_st = sim.order_stats()
             st = s.stats()
             assert proxy.cuts == 3 and st["drops"]["closed"] + st["drops"]["socket_error"] >= 3
@@ -148,7 +139,7 @@ def test_kill_9_mid_burst_against_the_exchange(tmp_path: Path) -> None:
     j = tmp_path / "journal"
     with _sim(port) as sim:
         mid = sim.symbols()["S0001"]
-        _until(lambda: sim.order_stats()["books"]["live"] > 20, "the simulator's book")
+        wait_until(lambda: sim.order_stats()["books"]["live"] > 20, "the simulator's book")
         child = subprocess.Popen([sys.executable, "-c", KILLED, str(port), str(j), str((mid + 2100) / 10_000)],
                                  stdout=subprocess.PIPE, text=True,
                                  env=dict(os.environ, PYTHONPATH=f"{REPO / 'src'}:{REPO}"))
@@ -158,17 +149,17 @@ def test_kill_9_mid_burst_against_the_exchange(tmp_path: Path) -> None:
             os.kill(child.pid, signal.SIGKILL)
         finally:
             child.wait(10)
-        _until(lambda: sim.order_stats()["sessions_now"] == 0, "the port sees the client gone")
+        wait_until(lambda: sim.order_stats()["sessions_now"] == 0, "the port sees the client gone")
         before = sim.order_stats()
         with Session("127.0.0.1", port, "WSTEST", "WSTEST", ["S0001"], journal=j, reconnect_ms=20) as s:
             s.wait_up()
-            _until(lambda: s.stats()["fills"] == before["fills"], "every fill of the dead client, replayed")
+            wait_until(lambda: s.stats()["fills"] == before["fills"], "every fill of the dead client, replayed")
             assert s.stats()["recovered_orders"] >= before["in_by_type"]["O"]
             u = s.enter("S0001", "B", 10, (mid + 2100) / 10_000, tif="IOC")
-            _until(lambda: sim.order_stats()["in_by_type"]["O"] == before["in_by_type"]["O"] + 1, "the new order")
+            wait_until(lambda: sim.order_stats()["in_by_type"]["O"] == before["in_by_type"]["O"] + 1, "the new order")
             after = sim.order_stats()
             assert after["stale_urn"] == 0 and after["rejects"] == {}  # its UserRefNum was new to the exchange
             assert u > before["in_by_type"]["O"]
-            _until(lambda: s.stats()["open_orders"] == 0, "every order's end")
+            wait_until(lambda: s.stats()["open_orders"] == 0, "every order's end")
             assert s.stats()["fills"] == sim.order_stats()["fills"]
             assert s.positions()["S0001"]["position"] == sim.order_stats()["filled_shares"]

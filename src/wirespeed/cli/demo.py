@@ -1,6 +1,7 @@
 """`wirespeed demo`: the whole path in one command."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import typer
@@ -35,22 +36,12 @@ def demo(
     from wirespeed import demo as dm
 
     opts = dm.DemoOptions(duration_s=duration, rate=rate, directory=Path(directory) if directory else None)
+    res = _run(dm.run_trade if trade else dm.run, opts, as_json, "demo --trade" if trade else "demo")
+    if res is None:
+        return
     if trade:
-        _trade(dm, opts, as_json)
+        _trade_table(res)
         return
-    try:
-        if as_json:
-            res = dm.run(opts)
-        else:
-            with err.status("demo") as status:
-                res = dm.run(opts, lambda m: status.update(f"demo: {m}"))
-    except WirespeedError as exc:
-        raise fail(exc) from None
-    if as_json:
-        print_json(res)
-        return
-    for n in res["notes"]:
-        err.print(f"[yellow]note:[/] {n}", highlight=False)
     t = Table(title="wirespeed demo", show_header=False)
     t.add_column(style="bold")
     t.add_column(overflow="fold")
@@ -85,20 +76,23 @@ def demo(
         out.print("book errors: " + (", ".join(f"{k} {v:,}" for k, v in bk["errors"].items()) or "none"))
 
 
-def _trade(dm: Any, opts: Any, as_json: bool) -> None:
+def _run(job: Callable[..., dict[str, Any]], opts: Any, as_json: bool, label: str) -> dict[str, Any] | None:
+    """The demo job: quietly with --json (printed here, None returned), else with its
+    steps on a status line and its notes printed; errors become exit codes."""
     try:
         if as_json:
-            res = dm.run_trade(opts)
-        else:
-            with err.status("demo --trade") as status:
-                res = dm.run_trade(opts, lambda m: status.update(f"demo: {m}"))
+            print_json(job(opts))
+            return None
+        with err.status(label) as status:
+            res = job(opts, lambda m: status.update(f"demo: {m}"))
     except WirespeedError as exc:
         raise fail(exc) from None
-    if as_json:
-        print_json(res)
-        return
     for n in res["notes"]:
         err.print(f"[yellow]note:[/] {n}", highlight=False)
+    return res
+
+
+def _trade_table(res: dict[str, Any]) -> None:
     tr = res["trade"]
     t = Table(title="wirespeed demo --trade", show_header=False)
     t.add_column(style="bold")

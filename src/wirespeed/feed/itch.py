@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 from collections import namedtuple
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 HEADER = struct.Struct(">cHHHI")  # type, locate, tracking, timestamp high 16 bits, low 32 bits
@@ -190,3 +191,21 @@ def decode(data: bytes | memoryview, stats: DecodeStats | None = None) -> Any | 
 def price(p: int) -> float:
     """Price(4) integer to a float (for display, never for book keeping)."""
     return p / PRICE_SCALE
+
+
+def from_ring(path: str, types: str | None = None) -> Iterator[Any]:
+    """Every ITCH message a capture's ring holds, decoded, oldest first (those of
+    `types` only, if given): for checking after a run what the feed carried. Frames
+    that are not MoldUDP64 and messages that do not decode are skipped."""
+    from wirespeed.feed import moldudp64
+    from wirespeed.ring import RingReader
+
+    with RingReader(path, "oldest") as r:
+        while batch := r.poll(8192):
+            for _rec, frame in batch:
+                pkt = moldudp64.from_frame(frame)
+                for m in pkt.messages if pkt else ():
+                    if types is None or bytes(m[:1]).decode("latin-1") in types:
+                        msg = decode(m)
+                        if msg is not None:
+                            yield msg

@@ -627,24 +627,26 @@ static PyObject *Session_kill(SessionObject *self, PyObject *args)
 	return PyLong_FromLong(n);
 }
 
+/* A call that takes the session alone, under its locks. */
+static PyObject *Session_do(SessionObject *self, void (*fn)(ws_session_t *))
+{
+	if (!Session_enter(self))
+		return NULL;
+	fn(self->s);
+	Session_leave(self);
+	Py_RETURN_NONE;
+}
+
 static PyObject *Session_unkill(SessionObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Session_enter(self))
-		return NULL;
-	ws_session_unkill(self->s);
-	Session_leave(self);
-	Py_RETURN_NONE;
+	return Session_do(self, ws_session_unkill);
 }
 
 static PyObject *Session_close(SessionObject *self, PyObject *unused)
 {
 	(void)unused;
-	if (!Session_enter(self))
-		return NULL;
-	ws_session_close(self->s);
-	Session_leave(self);
-	Py_RETURN_NONE;
+	return Session_do(self, ws_session_close);
 }
 
 static PyObject *Session_sync(SessionObject *self, PyObject *unused)
