@@ -22,7 +22,7 @@ def trade(
     user: Annotated[Optional[str], typer.Option("--user", help="Account (at most 6 characters).")] = None,
     password: Annotated[Optional[str], typer.Option("--password", help="Its password (at most 10 characters).")] = None,
     firm: Annotated[Optional[str], typer.Option("--firm", help="MPID for the kill switch's Disable Order Entry.")] = None,
-    journal: Annotated[Optional[str], typer.Option("--journal", help="The session's journal (default ~/.local/state/wirespeed/USER@HOST_PORT.journal). A restart the same day resumes from it.")] = None,
+    journal: Annotated[Optional[str], typer.Option("--journal", help="The session's journal (default ~/.local/state/wirespeed/USER@HOST_PORT-DATE.journal). A restart the same day resumes from it.")] = None,
     symbols: Annotated[Optional[str], typer.Option("--symbols", "-s", help="Symbols to trade, comma-separated: S0001,S0002.")] = None,
     strategy: Annotated[Optional[str], typer.Option("--strategy", help="A built-in C strategy (see --list-strategies) or path/to/lib.so[:symbol].")] = None,
     params: Annotated[Optional[str], typer.Option("--params", "-p", help="The strategy's parameters: key=value,key=value (prices in dollars).")] = None,

@@ -180,9 +180,10 @@ class RiskLimits:
 
 def default_journal(user: str, host: str, port: int) -> Path:
     """Where a session's journal goes unless told: $XDG_STATE_HOME/wirespeed (or
-    ~/.local/state/wirespeed), one file per account and exchange."""
+    ~/.local/state/wirespeed), one file per account, exchange and day (UTC: the day
+    UserRefNums and sequence numbers start again)."""
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "wirespeed"
-    return base / f"{user}@{host}_{port}.journal"
+    return base / f"{user}@{host}_{port}-{time.strftime('%Y-%m-%d', time.gmtime())}.journal"
 
 
 class Session:

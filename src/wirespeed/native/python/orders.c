@@ -301,9 +301,9 @@ typedef struct {
 	int lock_made;
 	PyObject *router;             /* held (ws_py_router_hold) while the collar reads its books */
 	ws_bookref_t *br;
-	pthread_mutex_t *books_lock;
+	pthread_mutex_t *books_lock;  /* of the books the collar reads (ours, or a trader's): taken first */
 	int running;                  /* run() calls without the GIL */
-	int lent;                     /* ws_py_session_hold count (a Trader) */
+	int lent;                     /* lent to a Trader (ws_py_session_hold) */
 } SessionObject;
 
 static int ws_u32_item(PyObject *d, const char *key, uint32_t *out)
@@ -539,14 +539,19 @@ static PyObject *Session_run(SessionObject *self, PyObject *args)
 	Py_BEGIN_ALLOW_THREADS
 	uint64_t end = ws_mono_ns() + (uint64_t)(seconds * 1e9);
 	for (;;) {
+		pthread_mutex_t *block = self->books_lock; /* set and cleared with the GIL held */
+		if (block)
+			pthread_mutex_lock(block);
 		pthread_mutex_lock(&self->lock);
 		if (self->br)
-			ws_bookref_map(self->br); /* read-only on the books' directory count: a compare */
+			ws_bookref_map(self->br); /* the directory may have grown: a compare if not */
 		ws_session_service(self->s, ws_mono_ns());
 		struct pollfd pfd = {.fd = ws_session_fd(self->s), .events = POLLIN};
 		if (ws_session_wants_write(self->s))
 			pfd.events |= POLLOUT;
 		pthread_mutex_unlock(&self->lock);
+		if (block)
+			pthread_mutex_unlock(block);
 		uint64_t now = ws_mono_ns();
 		if (now >= end)
 			break;
@@ -881,7 +886,7 @@ PyTypeObject SessionType = {
 
 /* -- lent to python/trade.c (python/orders.h) -- */
 
-ws_session_t *ws_py_session_hold(PyObject *o, pthread_mutex_t **lock)
+ws_session_t *ws_py_session_hold(PyObject *o, pthread_mutex_t *books_lock, pthread_mutex_t **lock)
 {
 	if (!PyObject_TypeCheck(o, &SessionType) || !((SessionObject *)o)->s) {
 		PyErr_SetString(PyExc_TypeError, "expected an initialised OrderSession");
@@ -892,9 +897,19 @@ ws_session_t *ws_py_session_hold(PyObject *o, pthread_mutex_t **lock)
 		PyErr_SetString(PyExc_RuntimeError, "OrderSession reads other books (use_books(None) first)");
 		return NULL;
 	}
-	self->lent++;
+	if (self->lent) {
+		PyErr_SetString(PyExc_RuntimeError, "OrderSession is lent to a Trader already");
+		return NULL;
+	}
+	self->lent = 1;
+	self->books_lock = books_lock; /* the trader's books: every call takes their lock first */
 	*lock = &self->lock;
 	return self->s;
 }
 
-void ws_py_session_drop(PyObject *o) { ((SessionObject *)o)->lent--; }
+void ws_py_session_drop(PyObject *o)
+{
+	SessionObject *self = (SessionObject *)o;
+	self->lent = 0;
+	self->books_lock = NULL;
+}

@@ -15,9 +15,11 @@
 
 extern PyTypeObject SessionType;
 
-/* The session, or NULL with an exception (not an OrderSession, or it reads
- * other books). While held, use_books() refuses. */
-ws_session_t *ws_py_session_hold(PyObject *o, pthread_mutex_t **lock);
+/* The session, or NULL with an exception (not an OrderSession, it reads
+ * other books, or it is lent already). While held, use_books() refuses,
+ * and every call on the session takes books_lock (the holder's books,
+ * which its collar reads from now on) before the session's mutex. */
+ws_session_t *ws_py_session_hold(PyObject *o, pthread_mutex_t *books_lock, pthread_mutex_t **lock);
 void ws_py_session_drop(PyObject *o);
 
 #endif

@@ -60,7 +60,7 @@ static int Trader_init(TraderObject *self, PyObject *args, PyObject *kw)
 		st->fini(state);
 		return -1;
 	}
-	self->s = ws_py_session_hold(session, &self->slock);
+	self->s = ws_py_session_hold(session, self->block, &self->slock);
 	if (!self->s) {
 		ws_py_router_drop(router);
 		st->fini(state);
