@@ -17,7 +17,7 @@ _RISK_KEYS = ("max_order_qty", "max_order_notional", "collar_bp", "max_open_orde
 
 
 def trade(
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="A trade config (TOML): symbols, strategy, params, ring or [capture], [session], [risk]. Flags override it.")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="A trade config (TOML): symbols, strategy, params, ring (or a capture table), and the session and risk tables. Flags override it.")] = None,
     exchange: Annotated[Optional[str], typer.Option("--exchange", "-e", metavar="HOST:PORT", help="The exchange's order port (the simulator's --ouch-port).")] = None,
     user: Annotated[Optional[str], typer.Option("--user", help="Account (at most 6 characters).")] = None,
     password: Annotated[Optional[str], typer.Option("--password", help="Its password (at most 10 characters).")] = None,
@@ -52,7 +52,7 @@ def trade(
 
     Examples (as root, with `wirespeed testbed up` and `wirespeed sim --ouch-port 15000`):
 
-      wirespeed trade -i ws-host0 --feed itch=239.1.1.1:30001 -e 10.88.0.2:15000 \\
+      wirespeed trade -i ws-host0 --feed itch=239.1.1.1:30001 -e 198.18.0.2:15000 \\
           --user WSTEST --password WSTEST -s S0001 --strategy take_ask --params limit=40.00,qty=100 \\
           --risk max_position=1000 --risk collar_bp=200
       wirespeed trade -c trade.toml --duration 60 --json
@@ -107,7 +107,7 @@ def _config(tr: Any, config: str | None, exchange: str | None, user: str | None,
     if exchange:
         host, colon, port = exchange.rpartition(":")
         if not colon or not port.isdigit():
-            raise UsageError(f"--exchange {exchange!r}", "give HOST:PORT, e.g. 10.88.0.2:15000")
+            raise UsageError(f"--exchange {exchange!r}", "give HOST:PORT, e.g. 198.18.0.2:15000")
         s.host, s.port = host, int(port)
     for attr, v in (("user", user), ("password", password), ("firm", firm), ("journal", journal)):
         if v is not None:

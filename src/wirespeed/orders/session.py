@@ -4,7 +4,7 @@ pre-trade risk checks that cannot be skipped.
     from wirespeed.orders import RiskLimits, Session
 
     limits = RiskLimits(max_order_qty=1000, collar_bp=200, max_position=5000)
-    with Session("10.88.0.2", 15000, "WSTEST", "WSTEST", symbols=["S0001"],
+    with Session("198.18.0.2", 15000, "WSTEST", "WSTEST", symbols=["S0001"],
                  journal="ws.journal", limits=limits, books=books) as s:
         s.wait_up()
         urn = s.enter("S0001", "B", 100, 101.25, tif="IOC")   # or raises OrderRefused("price_collar")

@@ -15,7 +15,7 @@ unless `leave_orders`, and the session logs out.
     ring = "/dev/shm/wirespeed"          # or a [capture] table: iface, transport, [[capture.feed]]
 
     [session]
-    host = "10.88.0.2"
+    host = "198.18.0.2"
     port = 15000
     user = "WSTEST"
     password = "WSTEST"
