@@ -28,13 +28,15 @@ def trade(
     params: Annotated[Optional[str], typer.Option("--params", "-p", help="The strategy's parameters: key=value,key=value (prices in dollars).")] = None,
     risk: Annotated[list[str], typer.Option("--risk", metavar="KEY=VALUE", help="A pre-trade limit (repeatable): max_order_qty, max_order_notional ($), collar_bp, max_open_orders, max_orders_per_s, dup_window_ms, max_position, max_gross_notional ($). 0: none.")] = [],  # noqa: B006
     restrict: Annotated[list[str], typer.Option("--restrict", metavar="SYMBOL", help="A symbol that takes no orders (repeatable).")] = [],  # noqa: B006
-    ring: Annotated[Optional[str], typer.Option("--ring", help="Read the ring a running `wirespeed capture` writes (instead of capturing here).")] = None,
+    ring: Annotated[Optional[str], typer.Option("--ring", help="Read the ring a running `wirespeed capture` writes, from its oldest record (instead of capturing here).")] = None,
+    rtx: Annotated[Optional[str], typer.Option("--rtx", metavar="HOST:PORT", help="The feed's retransmission server (sim --rtx-port): gaps are re-requested. It does not replace the start of day: a trade that joins a feed late has no stock directory, so start the capture before the feed (and use --ring).")] = None,
     iface: Annotated[Optional[str], typer.Option("--iface", "-i", help="Capture here, on this interface (the test host's: ws-host0).")] = None,
     feed: Annotated[list[str], typer.Option("--feed", metavar="NAME=GROUP:PORT[/LINE]", help="A feed line to capture (with --iface); repeatable.")] = [],  # noqa: B006
     transport: Annotated[str, typer.Option("--transport", "-t", help="With --iface: kernel or af_xdp.")] = "af_xdp",
     capture_cpu: Annotated[Optional[int], typer.Option("--capture-cpu", help="With --iface: pin the receive thread here.")] = None,
     cpu: Annotated[Optional[int], typer.Option("--cpu", help="Pin the trader (books, strategy, sends) to this core.")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="Stop after this many seconds (0: at Ctrl-C or SIGTERM).")] = 0.0,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the order port to take the login.")] = 30.0,
     leave_orders: Annotated[bool, typer.Option("--leave-orders", help="At the end leave open orders working (default: cancel them).")] = False,
     list_strategies: Annotated[bool, typer.Option("--list-strategies", help="List the built-in strategies and exit.")] = False,
     as_json: JsonOpt = False,
@@ -50,11 +52,15 @@ def trade(
     resumes without reusing an order number. Ctrl-C cancels open orders (unless
     --leave-orders) and logs out.
 
-    Examples (as root, with `wirespeed testbed up` and `wirespeed sim --ouch-port 15000`):
+    The books need the feed's start of day (its stock directory): read the ring of a capture
+    that started before the feed (--ring), or start this one (-i) before the exchange; it waits
+    --wait seconds for the order port.
 
-      wirespeed trade -i ws-host0 --feed itch=239.1.1.1:30001 -e 198.18.0.2:15000 \\
-          --user WSTEST --password WSTEST -s S0001 --strategy take_ask --params limit=40.00,qty=100 \\
-          --risk max_position=1000 --risk collar_bp=200
+    Examples (as root, with `wirespeed testbed up`, then `wirespeed capture -i ws-host0 --feed
+    itch=239.1.1.1:30001 &` and `wirespeed sim --ouch-port 15000 &`):
+
+      wirespeed trade --ring /dev/shm/wirespeed -e 198.18.0.2:15000 --user WSTEST --password WSTEST \\
+          -s S0001 --strategy take_ask --params limit=36.00,qty=100 --risk max_position=1000
       wirespeed trade -c trade.toml --duration 60 --json
       wirespeed trade --list-strategies
     """
@@ -75,16 +81,18 @@ def trade(
     try:
         cfg = _config(tr, config, exchange, user, password, firm, journal, symbols, strategy, params, risk, restrict,
                       ring, iface, feed, transport, capture_cpu, cpu, leave_orders).validate()
+        if rtx:
+            cfg.rtx = tr.parse_host_port(rtx, "--rtx")
         stop = threading.Event()
         old = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             if as_json:
-                res = tr.run(cfg, duration, stop=stop)
+                res = tr.run(cfg, duration, stop=stop, wait_s=wait)
             else:
                 from rich.live import Live
 
-                with Live(console=err, refresh_per_second=4, transient=False) as live:
-                    res = tr.run(cfg, duration, lambda s: live.update(_view(s, cfg)), stop=stop)
+                with Live(console=err, refresh_per_second=4, transient=True) as live:  # the final table stays
+                    res = tr.run(cfg, duration, lambda s: live.update(_view(s, cfg)), stop=stop, wait_s=wait)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)

@@ -4,7 +4,10 @@ One config (TOML, with flags over it) names the order session, the symbols,
 the strategy and its parameters, the risk limits, and where market data
 comes from: a [capture] table (this job captures into its own ring, in a
 thread, exactly as `wirespeed capture` does) or `ring` (a ring a running
-`wirespeed capture` writes). The trader runs in C on the calling thread
+`wirespeed capture` writes, read from its oldest record). Joining a feed
+after its start of day misses the stock directory, so no symbol has a book
+until it is recovered: `rtx` names the feed's retransmission server, and the
+gap from sequence 1 is re-requested. The trader runs in C on the calling thread
 (wirespeed.trade.Trader), the session's I/O in its own thread; progress()
 gets a snapshot every `every_s`. At the end every open order is canceled
 unless `leave_orders`, and the session logs out.
@@ -67,6 +70,7 @@ class TradeConfig:
     risk: RiskLimits = field(default_factory=RiskLimits)
     ring: str | None = None                 # read this ring (a running capture's) ...
     capture: cap.CaptureConfig | None = None  # ... or capture into one here
+    rtx: tuple[str, int] | None = None      # the feed's retransmission server: gaps (a late join too) re-requested
     cpu: int | None = None                  # pin the trader's thread
     leave_orders: bool = False              # at the end: leave open orders working (default: cancel them)
 
@@ -82,7 +86,7 @@ class TradeConfig:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], where: str = "config") -> TradeConfig:
-        known = {"session", "symbols", "strategy", "params", "risk", "ring", "capture", "cpu", "leave_orders"}
+        known = {"session", "symbols", "strategy", "params", "risk", "ring", "capture", "cpu", "leave_orders", "rtx"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise UsageError(f"{where}: unknown setting(s) {', '.join(unknown)}", f"known: {', '.join(sorted(known))}")
@@ -100,7 +104,8 @@ class TradeConfig:
             raise UsageError(exc.message, exc.hint) from None
         return cls(session=sess, symbols=list(doc.get("symbols", [])), strategy=str(doc.get("strategy", "take_ask")),
                    params=str(doc.get("params", "")), risk=risk, ring=doc.get("ring"), capture=capture,
-                   cpu=doc.get("cpu"), leave_orders=bool(doc.get("leave_orders", False)))
+                   cpu=doc.get("cpu"), leave_orders=bool(doc.get("leave_orders", False)),
+                   rtx=parse_host_port(doc["rtx"], "rtx") if "rtx" in doc else None)
 
     def validate(self) -> TradeConfig:
         s = self.session
@@ -118,6 +123,14 @@ class TradeConfig:
         if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
             raise UsageError(f"cpu {self.cpu} is not available to this process")
         return self
+
+
+def parse_host_port(text: str, what: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv4 address) to a tuple, or a UsageError naming `what`."""
+    host, colon, port = str(text).rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"{what} {text!r}", "give HOST:PORT, e.g. 198.18.0.2:15000")
+    return host, int(port)
 
 
 def snapshot(session: Session, trader: Trader, books: Books, started: float) -> dict[str, Any]:
@@ -163,29 +176,32 @@ class _Fills:
 
 
 def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
-        every_s: float = 0.25, stop: threading.Event | None = None) -> dict[str, Any]:
+        every_s: float = 0.25, stop: threading.Event | None = None, wait_s: float = 30.0) -> dict[str, Any]:
     """The job (see the module). duration_s 0: until stop is set (the CLI sets it at
-    Ctrl-C or SIGTERM). Returns the last snapshot plus the capture's result."""
+    Ctrl-C or SIGTERM); wait_s: how long the order port may take to log the session
+    in. Returns the last snapshot plus the capture's result."""
     cfg.validate()
     stop = stop or threading.Event()
     with ExitStack() as stack:
         capture = None
-        if cfg.capture is not None:
-            capture = stack.enter_context(cap.Background(cfg.capture))
+        if cfg.capture is not None:  # a ring of its own, fresh, removed at the end
             ring_path = cfg.capture.ring
+            resolve(ring_path).unlink(missing_ok=True)
+            stack.callback(resolve(ring_path).unlink, missing_ok=True)
+            capture = stack.enter_context(cap.Background(cfg.capture))
         else:
             ring_path = str(cfg.ring)
         if not resolve(ring_path).exists():
             raise WirespeedError(f"no ring at {ring_path}", "start `wirespeed capture` first, or give a [capture]")
         reader = stack.enter_context(RingReader(ring_path, "oldest"))  # the day's directory is at its start
-        books = Books(max_orders=1 << 21, max_levels=1 << 18)
+        books = Books(max_orders=1 << 21, max_levels=1 << 18, rtx=cfg.rtx)
         stack.callback(books.close)
         s = cfg.session
         session = Session(s.host, s.port, s.user, s.password, cfg.symbols, journal=s.journal, limits=cfg.risk,
                           firm=s.firm, books=books, heartbeat_ms=s.heartbeat_ms,
                           server_timeout_ms=s.server_timeout_ms, reconnect_ms=s.reconnect_ms)
         stack.callback(session.close)
-        session.wait_up(max(5.0, s.server_timeout_ms / 1000))
+        session.wait_up(wait_s)
         trader = Trader(session, books, cfg.strategy, cfg.params)
         stack.callback(trader.close)
         if cfg.cpu is not None:
