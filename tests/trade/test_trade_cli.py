@@ -36,16 +36,19 @@ def test_list_strategies_and_usage_errors() -> None:
 def test_a_config_file_and_its_mistakes(tmp_path: Path) -> None:
     good = tmp_path / "t.toml"
     good.write_text('symbols = ["S0001"]\nstrategy = "join_bid"\nparams = "qty=10"\nring = "/dev/shm/x"\n'
+                    'rtx = "198.18.0.2:31000"\n'
                     '[session]\nhost = "127.0.0.1"\nport = 15000\nuser = "WSTEST"\npassword = "WSTEST"\n'
                     '[risk]\nmax_position = 500\nrestricted = ["S0002"]\n[risk.symbols.S0001]\nmax_position = 100\n')
     cfg = tr.TradeConfig.from_toml(good).validate()
     assert cfg.strategy == "join_bid" and cfg.risk.symbol("S0001").max_position == 100
+    assert cfg.rtx == ("198.18.0.2", 31000)
     assert cfg.risk.symbol("S0002").restricted and cfg.risk.symbol("S0003").max_position == 500
     for text, what in (('symbols = ["A"]\nbogus = 1\n', "unknown setting"),
                        ('[risk]\nmax_pos = 1\n', "unknown key"),
                        ('[risk]\nmax_position = -1\n', "positive"),
                        ('[session]\nhots = "x"\n', "session"),
-                       ('symbols = [\n', "TOML")):
+                       ('symbols = [\n', "TOML"),
+                       ('rtx = "nohost"\n', "HOST:PORT")):
         bad = tmp_path / "bad.toml"
         bad.write_text(text)
         with pytest.raises(UsageError, match=what):
