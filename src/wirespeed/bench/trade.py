@@ -21,7 +21,8 @@ Paths, interleaved run by run on the same machine:
 Floors the fast path cannot beat, in the same run: af_xdp one-way receive
 (as `bench capture` measures it: receive stamp - ITCH timestamp) and a bare
 TCP one-way send of a pre-encoded 50-byte write from the trader's namespace
-to the simulator's (stamped before the write and by the receiver's kernel).
+to the simulator's (`bench send`'s kernel_tcp: stamped before the write and
+by the receiver's kernel).
 Their p50s' sum is the floor. Risk checks are timed alone (every check on;
 check + commit + release per order).
 
@@ -35,7 +36,6 @@ import os
 import socket
 import struct
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,11 +55,9 @@ GOALS = [
     Goal("tick-to-trade kernel_block + C p50 / af_xdp + C p50", "t2t_kernel_c_over_af_xdp_c", ">=", 3),
     Goal("pre-trade risk checks, ns per order, p50", "risk_ns_p50", "<=", 100),
 ]
-GROUP, PORT, OUCH_PORT, TCP_FLOOR_PORT = "239.9.9.11", 30997, 15997, 15996
+GROUP, PORT, OUCH_PORT = "239.9.9.11", 30997, 15997
 SYMBOL = "S0001"
 PATHS = ("af_xdp_c", "kernel_c", "python")
-SO_TIMESTAMPING, SCM_TIMESTAMPING = 37, 37
-SOF_RX_SOFTWARE, SOF_SOFTWARE = 1 << 3, 1 << 4
 
 
 @dataclass(frozen=True)
@@ -227,50 +225,9 @@ def _run_path(tb: Any, path: str, opts: TradeBenchOptions, rx_cpu: int | None,
     return t2t, info
 
 
-def _tcp_floor(tb: Any, opts: TradeBenchOptions) -> np.ndarray:
-    """A bare TCP one-way: pre-encoded 50-byte writes from here to a socket in the test
-    host, stamped before each write (C) and by the receiver's kernel."""
-    from wirespeed.system import netns
-
-    with netns.entered(tb.netns):
-        srv = socket.create_server((tb.peer_addr, TCP_FLOOR_PORT))
-    rx: dict[int, int] = {}
-
-    def serve() -> None:
-        conn, _ = srv.accept()
-        conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, SOF_RX_SOFTWARE | SOF_SOFTWARE)
-        buf = b""
-        while True:
-            data, anc, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(48))
-            if not data:
-                break
-            stamp = 0
-            for level, kind, val in anc:
-                if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPING:
-                    sec, nsec = struct.unpack_from("qq", val, 0)
-                    stamp = sec * 1_000_000_000 + nsec
-            buf += data
-            while len(buf) >= 50:
-                rx[struct.unpack_from(">Q", buf, 3)[0]] = stamp
-                buf = buf[50:]
-        conn.close()
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    tx = np.zeros(opts.floor_n, dtype=np.uint64)
-    with srv, socket.create_connection((tb.peer_addr, TCP_FLOOR_PORT)) as c:
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        e = _native.bench_tcp_oneway(c.fileno(), int(1e9 / opts.feed_rate), tx)
-        if e:
-            raise WirespeedError(f"the TCP floor's sender failed: {os.strerror(e)}")
-        c.shutdown(socket.SHUT_WR)
-        t.join(10)
-    got = np.array([rx[i] - int(tx[i]) for i in range(opts.floor_n) if rx.get(i)], dtype=np.int64)
-    return got[len(got) // 10:]
-
-
 def run(opts: TradeBenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     from wirespeed.bench.capture import CaptureBenchOptions, _latency_once
+    from wirespeed.bench.send import oneway
     from wirespeed.host import testbed
 
     def step(msg: str) -> None:
@@ -313,7 +270,7 @@ def run(opts: TradeBenchOptions, progress: Callable[[str], None] | None = None) 
                 Path(ring).unlink(missing_ok=True)
             samples["floor_rx"].append(np.array([lat["lat_us_p50"] * 1000]))
             step(f"floor: TCP one-way, 50-byte writes, run {i + 1}/{opts.repeats}")
-            samples["floor_tcp"].append(_tcp_floor(tb, opts))
+            samples["floor_tcp"].append(oneway(tb, "kernel_tcp", opts.floor_n, opts.feed_rate))
     for p in PATHS:
         allp = np.concatenate(samples[p]) if samples[p] else np.zeros(0, dtype=np.int64)
         pc = _pcts(allp, f"t2t_{p}")

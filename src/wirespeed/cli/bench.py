@@ -1,4 +1,4 @@
-"""`wirespeed bench`: the benchmark report and its parts (ring, sim, capture, book, exchange, trade)."""
+"""`wirespeed bench`: the benchmark report and its parts (ring, sim, capture, book, exchange, trade, send)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -486,6 +486,43 @@ def _bench_trade_tables(res: dict[str, Any]) -> None:
     out.print(f"pre-trade risk checks (all on), timed alone: p50 {res['risk_ns_p50']:.0f} ns, "
               f"p99 {res['risk_ns_p99']:.0f} ns per order")
     goals_table(res, "goals (issue #10)")
+
+
+@app.command("send")
+def bench_send(
+    quick: Annotated[bool, typer.Option("--quick", help="One short run of each path (about 5 s): a smoke run.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if the goal is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """One-way send latency: the sender's trigger -> the receiving kernel's socket, on the test host.
+
+    As root. The same 50-byte message (an Enter Order's size) through send() on a connected TCP
+    socket, send() on a connected UDP socket, and a pre-armed UDP frame from an AF_XDP socket's
+    UMEM (headers and checksum constants built ahead; a send patches lengths and checksums and
+    pushes one descriptor). Stamped before the send and by the receiver's kernel; paths interleaved.
+    On veth the receiver's kernel work runs in the sender's call, so every figure holds it.
+    """
+    from wirespeed.bench import send as sb
+
+    res = _run_bench(sb.run, sb.QUICK if quick else sb.SendBenchOptions(), "send", as_json)
+    if as_json:
+        print_json(res)
+    else:
+        if res.get("send_skipped"):
+            err.print(f"not measured: {res['send_skipped']}")
+        else:
+            t = Table(title=f"one-way send in µs, trigger -> receiver's kernel (test host veth; "
+                            f"{res['repeats']} x {res['n']:,} messages of 50 bytes at {res['rate']:,.0f}/s)")
+            for col in ("path", "p50", "p90", "p99", "p99.9", "samples"):
+                t.add_column(col, justify="left" if col == "path" else "right")
+            for p, name in (("kernel_tcp", "kernel TCP send()"), ("kernel_udp", "kernel UDP send()"),
+                            ("af_xdp_udp", "AF_XDP pre-armed UDP frame")):
+                t.add_row(name, *(f"{res[f'send_us_{q}_{p}']:,.2f}" for q in ("p50", "p90", "p99", "p999")),
+                          f"{res[f'send_n_{p}']:,}")
+            out.print(t)
+        goals_table(res, "goals (issue #11)")
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
 
 
 def _bench_capture_table(res: dict[str, Any]) -> None:

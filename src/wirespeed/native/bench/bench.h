@@ -74,13 +74,20 @@ int ws_bench_ring_reader(const char *path, uint64_t last_seq, uint64_t timeout_t
 int ws_bench_ouch_rtt(int fd, const char *symbol, uint64_t price, uint32_t first_urn, uint64_t n, uint64_t gap_ns,
                       uint64_t timeout_ns, uint64_t *rtt_ns, uint64_t *done, uint16_t *reject);
 
-/* ws_bench_tcp_oneway is the floor of an order's way to the exchange: on
- * fd, a connected TCP socket (TCP_NODELAY), n pre-encoded 50-byte writes
- * (an Enter Order's size with its SoupBinTCP header; bytes 3..10 carry i,
- * big-endian), one every gap_ns; tx_ns[i] = CLOCK_REALTIME just before
- * write i. The receiver stamps arrivals (SO_TIMESTAMPING). Returns 0 or
- * -errno of send(). */
-int ws_bench_tcp_oneway(int fd, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns);
+/* A way to send one message: 0 or -errno. */
+typedef int (*ws_bench_send_fn)(void *ctx, const uint8_t *msg, uint32_t len);
+
+/* ws_bench_send_fd sends on a connected socket (ctx: the fd as intptr_t):
+ * one send(), whole or an error (TCP or UDP). */
+int ws_bench_send_fd(void *ctx, const uint8_t *msg, uint32_t len);
+
+/* ws_bench_oneway is a sender's side of a one-way figure: n pre-encoded
+ * 50-byte messages (an Enter Order's size with its SoupBinTCP header;
+ * bytes 3..10 carry i, big-endian), one every gap_ns, through send;
+ * tx_ns[i] = CLOCK_REALTIME just before message i is handed over. The
+ * receiver stamps arrivals (SO_TIMESTAMPING). Returns 0 or send's -errno
+ * (after a failed message, the rest are not sent). */
+int ws_bench_oneway(ws_bench_send_fn send, void *ctx, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns);
 
 /* ws_bench_risk times the pre-trade checks (orders/risk.h) with every
  * check on: out_ns[k] = ns per order (check + commit + release) over batch

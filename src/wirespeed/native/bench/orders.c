@@ -5,6 +5,7 @@
 #include "bench/bench.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -161,7 +162,21 @@ int ws_bench_ouch_rtt(int fd, const char *symbol, uint64_t price, uint32_t first
 	return rc;
 }
 
-int ws_bench_tcp_oneway(int fd, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns)
+int ws_bench_send_fd(void *ctx, const uint8_t *msg, uint32_t len)
+{
+	int fd = (int)(intptr_t)ctx;
+	for (uint32_t off = 0; off < len;) {
+		ssize_t k = send(fd, msg + off, len - off, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		off += (uint32_t)k;
+	}
+	return 0;
+}
+
+int ws_bench_oneway(ws_bench_send_fn send_fn, void *ctx, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns)
 {
 	uint8_t msg[50];
 	memset(msg, 'x', sizeof(msg));
@@ -171,14 +186,9 @@ int ws_bench_tcp_oneway(int fd, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns)
 		ws_be64(msg + 3, i);
 		next += gap_ns;
 		tx_ns[i] = ws_epoch_ns();
-		for (uint32_t off = 0; off < sizeof(msg);) {
-			ssize_t k = send(fd, msg + off, sizeof(msg) - off, MSG_NOSIGNAL);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				return -errno;
-			off += (uint32_t)k;
-		}
+		int rc = send_fn(ctx, msg, sizeof(msg));
+		if (rc)
+			return rc;
 		struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;

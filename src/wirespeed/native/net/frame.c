@@ -6,8 +6,7 @@
 
 #include "net/endian.h"
 
-/* ws_csum_add folds bytes into a ones'-complement sum (RFC 1071). */
-static uint32_t ws_csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
+uint32_t ws_csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
 {
 	uint64_t s = sum;
 	while (len >= 8) {

@@ -18,6 +18,11 @@
 
 #define WS_FRAME_HDR 42u /* Ethernet 14 + IPv4 20 + UDP 8 */
 
+/* ws_csum_add folds len bytes (big-endian 16-bit words, an odd last byte
+ * padded) into a ones'-complement sum (RFC 1071); the result is folded to
+ * 16 bits, so sums can be chained. The checksum is its complement. */
+uint32_t ws_csum_add(uint32_t sum, const uint8_t *p, uint32_t len);
+
 /* ws_frame_udp4 writes the 42 header bytes at f for a payload of len bytes
  * already at f + WS_FRAME_HDR. Addresses and ports in network order. A
  * multicast destination gets its 01:00:5e MAC; any other gets dmac (may be

@@ -8,6 +8,7 @@
 
 #include "bench/bench.h"
 #include "python/module.h"
+#include "python/transports.h"
 #include "ring/ring.h"
 
 static PyObject *py_tsc(PyObject *self, PyObject *noargs)
@@ -119,17 +120,43 @@ static PyObject *py_bench_ouch_rtt(PyObject *self, PyObject *args)
 	return Py_BuildValue("iKI", -rc, (unsigned long long)done, (unsigned int)reject);
 }
 
-static PyObject *py_bench_tcp_oneway(PyObject *self, PyObject *args)
+static int ws_bench_send_udp_tx(void *ctx, const uint8_t *msg, uint32_t len)
+{
+	ws_udp_tx_t *t = ctx;
+	int rc = ws_udp_tx_send(t, msg, len);
+	ws_udp_tx_reap(t); /* frames back as they are sent: the stack never runs dry at this pace */
+	return rc;
+}
+
+/* bench_oneway(target, gap_ns, tx_ns) -> errno: target a connected socket's fd
+ * (send()) or a UdpTx (a pre-armed AF_XDP frame). */
+static PyObject *py_bench_oneway(PyObject *self, PyObject *args)
 {
 	(void)self;
-	int fd;
+	PyObject *target;
 	unsigned long long gap;
 	Py_buffer s;
-	if (!PyArg_ParseTuple(args, "iKw*", &fd, &gap, &s))
+	if (!PyArg_ParseTuple(args, "OKw*", &target, &gap, &s))
 		return NULL;
+	ws_bench_send_fn fn;
+	void *ctx;
+	ws_udp_tx_t *t = ws_py_udp_tx(target);
+	if (t) {
+		fn = ws_bench_send_udp_tx;
+		ctx = t;
+	} else {
+		long fd = PyLong_AsLong(target);
+		if (fd == -1 && PyErr_Occurred()) {
+			PyBuffer_Release(&s);
+			PyErr_SetString(PyExc_TypeError, "bench_oneway: a socket's fd or a UdpTx");
+			return NULL;
+		}
+		fn = ws_bench_send_fd;
+		ctx = (void *)(intptr_t)fd;
+	}
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
-	rc = ws_bench_tcp_oneway(fd, (uint64_t)s.len / 8, gap, s.buf);
+	rc = ws_bench_oneway(fn, ctx, (uint64_t)s.len / 8, gap, s.buf);
 	Py_END_ALLOW_THREADS
 	PyBuffer_Release(&s);
 	return PyLong_FromLong(-rc);
@@ -150,8 +177,8 @@ static PyObject *py_bench_risk(PyObject *self, PyObject *args)
 }
 
 PyMethodDef ws_py_bench_methods[] = {
-	{"bench_tcp_oneway", py_bench_tcp_oneway, METH_VARARGS,
-	 "bench_tcp_oneway(fd, gap_ns, tx_ns: uint64 buffer) -> errno: 50-byte writes, each stamped before"},
+	{"bench_oneway", py_bench_oneway, METH_VARARGS,
+	 "bench_oneway(fd or UdpTx, gap_ns, tx_ns: uint64 buffer) -> errno: 50-byte messages, each stamped before"},
 	{"bench_risk", py_bench_risk, METH_VARARGS,
 	 "bench_risk(out_ns: float64 buffer) -> 0, or -1 if an order was refused: ns per order, per batch of 64"},
 	{"tsc", py_tsc, METH_NOARGS, "tsc() -> ticks of the clock bench kernels use"},

@@ -1,5 +1,6 @@
 /* python/transports.c - the receive engines of transports/ as Python types
- * (_native.KernelRx, _native.XskRx) and the AF_XDP bind probe doctor uses.
+ * (_native.KernelRx, _native.XskRx), the pre-armed AF_XDP sender
+ * (_native.UdpTx) and the AF_XDP bind probe doctor uses.
  *
  * Ownership: a KernelRx holds a reference to the RingWriter it publishes to
  * (so the ring stays joined while it runs) and borrows the socket fds it was
@@ -16,6 +17,7 @@
 
 #include "python/module.h"
 #include "python/ring.h"
+#include "python/transports.h"
 #include "transports/rx_kernel.h"
 #include "transports/rx_xsk.h"
 #include "transports/xsk.h"
@@ -448,6 +450,134 @@ static PyObject *py_xsk_probe(PyObject *self, PyObject *args)
 		return ws_raise(NULL, -rc, call);
 	}
 	Py_RETURN_NONE;
+}
+
+/* -- _native.UdpTx: pre-armed UDP frames through AF_XDP (tx_xsk.h) ------------------ */
+
+typedef struct {
+	PyObject_HEAD
+	ws_udp_tx_t t;
+	int open;
+} UdpTxObject;
+
+static int UdpTx_init(UdpTxObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"ifindex", "queue", "frames", "dmac", "smac", "saddr", "daddr", "sport", "dport", "ttl",
+	                         "zerocopy", NULL};
+	int ifindex, zerocopy = 1;
+	unsigned int queue, frames = 256, sport, dport, ttl = 64;
+	Py_buffer dmac, smac;
+	const char *saddr, *daddr;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIIy*y*ssII|Ip", kwlist, &ifindex, &queue, &frames, &dmac, &smac,
+	                                 &saddr, &daddr, &sport, &dport, &ttl, &zerocopy))
+		return -1;
+	int bad = dmac.len != 6 || smac.len != 6 || sport > 65535 || dport > 65535 || ttl > 255;
+	uint8_t dm[6], sm[6];
+	if (!bad) {
+		memcpy(dm, dmac.buf, 6);
+		memcpy(sm, smac.buf, 6);
+	}
+	PyBuffer_Release(&dmac);
+	PyBuffer_Release(&smac);
+	struct in_addr sa, da;
+	if (bad || inet_pton(AF_INET, saddr, &sa) != 1 || inet_pton(AF_INET, daddr, &da) != 1) {
+		PyErr_SetString(PyExc_ValueError, "UdpTx: MACs of 6 bytes, IPv4 addresses, ports 0..65535, ttl 0..255");
+		return -1;
+	}
+	if (self->open) {
+		ws_udp_tx_close(&self->t);
+		self->open = 0;
+	}
+	enum ws_xsk_step step;
+	int rc = ws_udp_tx_open(&self->t, ifindex, queue, frames, dm, sm, sa.s_addr, da.s_addr, htons((uint16_t)sport),
+	                        htons((uint16_t)dport), (uint8_t)ttl, zerocopy, &step);
+	if (rc) {
+		char call[96];
+		snprintf(call, sizeof(call), "%s (ifindex %d, queue %u)", ws_xsk_step_name(step), ifindex, queue);
+		ws_raise(NULL, -rc, call);
+		return -1;
+	}
+	self->open = 1;
+	return 0;
+}
+
+static void UdpTx_dealloc(UdpTxObject *self)
+{
+	if (self->open)
+		ws_udp_tx_close(&self->t);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int UdpTx_ready(UdpTxObject *self)
+{
+	if (!self->open) {
+		PyErr_SetString(PyExc_RuntimeError, "UdpTx is closed");
+		return 0;
+	}
+	return 1;
+}
+
+/* send(payload) -> 0 or a negative errno (-ENOBUFS: no free frame; -EMSGSIZE). */
+static PyObject *UdpTx_send(UdpTxObject *self, PyObject *args)
+{
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "y*", &b))
+		return NULL;
+	PyObject *res = NULL;
+	if (UdpTx_ready(self)) {
+		ws_udp_tx_reap(&self->t);
+		res = PyLong_FromLong(ws_udp_tx_send(&self->t, b.buf, (uint32_t)b.len));
+	}
+	PyBuffer_Release(&b);
+	return res;
+}
+
+static PyObject *UdpTx_stats(UdpTxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (!UdpTx_ready(self))
+		return NULL;
+	ws_udp_tx_reap(&self->t);
+	const ws_udp_tx_stats_t *s = &self->t.st;
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:I}", "sent", s->sent, "completed", s->completed, "kicks",
+	                     s->kicks, "kick_errors", s->kick_errors, "no_frame", s->no_frame, "too_big", s->too_big,
+	                     "zerocopy", self->t.x.zerocopy ? Py_True : Py_False, "free", self->t.n_free);
+}
+
+static PyObject *UdpTx_close(UdpTxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (self->open)
+		ws_udp_tx_close(&self->t);
+	self->open = 0;
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef UdpTx_methods[] = {
+	{"send", (PyCFunction)UdpTx_send, METH_VARARGS, "send(payload) -> 0 or -errno: one pre-armed datagram"},
+	{"stats", (PyCFunction)UdpTx_stats, METH_NOARGS, "stats() -> dict"},
+	{"close", (PyCFunction)UdpTx_close, METH_NOARGS, "close(): the socket and UMEM go"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject UdpTxType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.UdpTx",
+	.tp_basicsize = sizeof(UdpTxObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "UdpTx(ifindex, queue, frames, dmac, smac, saddr, daddr, sport, dport, ttl=64, zerocopy=True): "
+	          "pre-armed UDP frames through AF_XDP (transports/tx_xsk.h)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)UdpTx_init,
+	.tp_dealloc = (destructor)UdpTx_dealloc,
+	.tp_methods = UdpTx_methods,
+};
+
+ws_udp_tx_t *ws_py_udp_tx(PyObject *o)
+{
+	if (!PyObject_TypeCheck(o, &UdpTxType) || !((UdpTxObject *)o)->open)
+		return NULL;
+	return &((UdpTxObject *)o)->t;
 }
 
 PyMethodDef ws_py_transports_methods[] = {

@@ -138,11 +138,12 @@ static int ws_xsk_bind(ws_xsk_t *x, uint16_t flags)
 
 void ws_xsk_close(ws_xsk_t *x)
 {
-	if (x->fill.map)
-		munmap(x->fill.map, x->fill.map_sz);
-	if (x->rx.map)
-		munmap(x->rx.map, x->rx.map_sz);
-	x->fill.map = x->rx.map = NULL;
+	ws_xsk_ring_t *rings[] = {&x->fill, &x->rx, &x->tx, &x->comp};
+	for (size_t i = 0; i < sizeof(rings) / sizeof(rings[0]); i++) {
+		if (rings[i]->map)
+			munmap(rings[i]->map, rings[i]->map_sz);
+		rings[i]->map = NULL;
+	}
 	if (x->fd >= 0)
 		close(x->fd);
 	x->fd = -1;
@@ -220,6 +221,76 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
 		fr[i] = (uint64_t)i * frame_sz;
 	x->fill.cached_prod += frame_cnt;
 	atomic_store_explicit(x->fill.producer, x->fill.cached_prod, memory_order_release);
+	*failed = WS_XSK_STEP_NONE;
+	return 0;
+fail:
+	ws_xsk_close(x);
+	return rc;
+}
+
+int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                   int need_wakeup, enum ws_xsk_step *failed)
+{
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	*failed = WS_XSK_STEP_NONE;
+	if (!frame_cnt || (frame_cnt & (frame_cnt - 1)) || (frame_sz != 2048 && frame_sz != 4096))
+		return -EINVAL;
+	x->ifindex = ifindex;
+	x->queue = queue;
+	x->frame_cnt = frame_cnt;
+	x->frame_sz = frame_sz;
+	int rc;
+	x->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (x->fd < 0) {
+		*failed = WS_XSK_STEP_SOCKET;
+		return -errno;
+	}
+	x->umem_sz = (size_t)frame_cnt * frame_sz;
+	x->umem = mmap(NULL, x->umem_sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (x->umem == MAP_FAILED) {
+		x->umem = NULL;
+		rc = -errno;
+		*failed = WS_XSK_STEP_UMEM_MMAP;
+		goto fail;
+	}
+	struct xdp_umem_reg reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = (uint64_t)(uintptr_t)x->umem;
+	reg.len = x->umem_sz;
+	reg.chunk_size = frame_sz;
+	if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) {
+		rc = -errno;
+		*failed = WS_XSK_STEP_UMEM_REG;
+		goto fail;
+	}
+	*failed = WS_XSK_STEP_RINGS;
+	if ((rc = ws_xsk_set_ring(x->fd, XDP_UMEM_FILL_RING, (int)frame_cnt)) ||
+	    (rc = ws_xsk_set_ring(x->fd, XDP_UMEM_COMPLETION_RING, (int)frame_cnt)) ||
+	    (rc = ws_xsk_set_ring(x->fd, XDP_TX_RING, (int)frame_cnt)))
+		goto fail;
+	struct xdp_mmap_offsets off;
+	socklen_t optlen = sizeof(off);
+	if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen)) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = ws_xsk_map_ring(x->fd, &off.tx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING, &x->tx)) ||
+	    (rc = ws_xsk_map_ring(x->fd, &off.cr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
+	                          &x->comp)))
+		goto fail;
+	*failed = WS_XSK_STEP_BIND;
+	uint16_t wake = need_wakeup ? XDP_USE_NEED_WAKEUP : 0;
+	rc = zerocopy ? ws_xsk_bind(x, XDP_ZEROCOPY | wake) : -EOPNOTSUPP;
+	if (rc && zerocopy != 2)
+		rc = ws_xsk_bind(x, XDP_COPY | wake);
+	if (rc)
+		goto fail;
+	struct xdp_options opts;
+	optlen = sizeof(opts);
+	if (getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
+		x->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
+	x->need_wakeup = !!need_wakeup;
 	*failed = WS_XSK_STEP_NONE;
 	return 0;
 fail:

@@ -23,8 +23,11 @@
  * the call, and nothing is attached to the interface (binding an XSK needs
  * no XDP program).
  *
+ * Sending (ws_xsk_open_tx, used by tx_xsk.c): a TX ring we produce
+ * descriptors into and a completion ring the kernel returns sent frames on.
+ *
  * Threads: open/close/statistics from any thread (not concurrently with each
- * other); the rings from the one rx thread only.
+ * other); the rings from the one rx (or tx) thread only.
  */
 #ifndef WS_XSK_H
 #define WS_XSK_H
@@ -77,6 +80,7 @@ typedef struct {
 	int zerocopy;    /* 1 if the kernel bound in zero-copy mode */
 	int need_wakeup; /* 1 if bound with XDP_USE_NEED_WAKEUP */
 	ws_xsk_ring_t fill, rx;
+	ws_xsk_ring_t tx, comp; /* a sending socket's (ws_xsk_open_tx); unmapped otherwise */
 } ws_xsk_t;
 
 /* ws_xsk_open creates the socket and UMEM of frame_cnt frames of frame_sz
@@ -88,6 +92,16 @@ typedef struct {
  * step, and nothing is left open. */
 int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                 int need_wakeup, enum ws_xsk_step *failed);
+
+/* ws_xsk_open_tx: a sending socket on (ifindex, queue): a UMEM of
+ * frame_cnt frames, all the sender's (none given to the kernel to receive
+ * into), a TX ring and a completion ring of frame_cnt entries (and the
+ * fill ring the kernel requires of a UMEM's owner, left empty). The TX
+ * frames are the caller's to fill; a frame is the kernel's from the TX push
+ * until it comes back on the completion ring. Same zerocopy, need_wakeup
+ * and errors as ws_xsk_open. */
+int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                   int need_wakeup, enum ws_xsk_step *failed);
 
 /* ws_xsk_close releases everything ws_xsk_open made; safe to call twice. */
 void ws_xsk_close(ws_xsk_t *x);
