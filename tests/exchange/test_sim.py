@@ -348,9 +348,11 @@ def test_live_requests_from_outside_the_allowed_network_are_refused(testbed_cfg)
 
 
 @pytest.mark.privileged
-def test_raw_mode_frames_are_byte_identical_to_pcapng_frames(testbed_cfg) -> None:
-    """What --send raw puts on the wire is exactly what frames.udp_frame (and
-    so --to-pcapng) writes: captured on the host side of the veth."""
+@pytest.mark.parametrize("send", ["raw", "af_xdp"])
+def test_raw_mode_frames_are_byte_identical_to_pcapng_frames(testbed_cfg, send: str) -> None:
+    """What --send raw (AF_PACKET) and --send af_xdp (pre-armed frames, their
+    lengths and checksums patched per send) put on the wire is exactly what
+    frames.udp_frame (and so --to-pcapng) writes: captured on the host side of the veth."""
     from wirespeed.net.frames import udp_frame
 
     tb = testbed_cfg
@@ -358,7 +360,7 @@ def test_raw_mode_frames_are_byte_identical_to_pcapng_frames(testbed_cfg) -> Non
     cap.bind((tb.host_if, 0))
     cap.settimeout(3)
     rx = Receiver("239.5.0.6", 31006, tb.host_addr)
-    cfg = live_cfg(tb, lines=[S.Line("239.5.0.6", 31006)], rate=2000, count=200, duration_s=0, send="raw")
+    cfg = live_cfg(tb, lines=[S.Line("239.5.0.6", 31006)], rate=2000, count=200, duration_s=0, send=send)
     sim = S.start(cfg)
     frames = []
     deadline = time.monotonic() + 5

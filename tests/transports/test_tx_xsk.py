@@ -18,16 +18,22 @@ from wirespeed.system import netns
 pytestmark = pytest.mark.privileged
 
 
+def _macs(tb) -> tuple[bytes, bytes]:
+    """(the test host's side's MAC, this side's)."""
+    with netns.entered(tb.netns), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        dmac = _mac(s, tb.peer_if)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        return dmac, _mac(s, tb.host_if)
+
+
 def _pair(tb, port: int):
     with netns.entered(tb.netns):
         rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
         rx.bind((tb.peer_addr, port))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            dmac = _mac(s, tb.peer_if)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        smac = _mac(s, tb.host_if)
-    tx = _native.UdpTx(socket.if_nametoindex(tb.host_if), 0, 64, dmac, smac, tb.host_addr, tb.peer_addr, 41000, port)
+    dmac, smac = _macs(tb)
+    tx = _native.UdpTx(socket.if_nametoindex(tb.host_if), 0, 64)
+    assert tx.flow(dmac, smac, tb.host_addr, tb.peer_addr, 41000, port) == 0
     return tx, rx
 
 
@@ -48,6 +54,30 @@ def test_every_size_arrives_whole_and_checksums_hold(testbed_cfg) -> None:
     finally:
         tx.close()
         rx.close()
+
+
+def test_two_flows_on_one_sender(testbed_cfg) -> None:
+    """One socket per queue: a feed's A and B lines are two flows of one sender; a
+    frame that carried the other flow gets its headers written again (counted)."""
+    tx, rx = _pair(testbed_cfg, 17303)
+    with netns.entered(testbed_cfg.netns):
+        rx2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rx2.bind((testbed_cfg.peer_addr, 17304))
+    try:
+        dmac, smac = _macs(testbed_cfg)
+        assert tx.flow(dmac, smac, testbed_cfg.host_addr, testbed_cfg.peer_addr, 41001, 17304) == 1
+        for i in range(200):
+            assert tx.send(b"A%04d" % i, 0) == 0 and tx.send(b"B%04d" % i, 1) == 0
+        assert tx.send(b"x", 2) == -22  # EINVAL: no such flow
+        rx.settimeout(2)
+        rx2.settimeout(2)
+        assert [rx.recv(100) for _ in range(200)] == [b"A%04d" % i for i in range(200)]
+        assert [rx2.recv(100) for _ in range(200)] == [b"B%04d" % i for i in range(200)]
+        assert tx.stats()["headers_written"] > 0
+    finally:
+        tx.close()
+        rx.close()
+        rx2.close()
 
 
 def test_a_closed_sender_refuses(testbed_cfg) -> None:

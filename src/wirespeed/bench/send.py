@@ -157,8 +157,9 @@ def _udp_tx(tb: Any) -> Any:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         smac = _mac(s, tb.host_if)
     try:
-        return _native.UdpTx(socket.if_nametoindex(tb.host_if), 0, 256, dmac, smac, tb.host_addr, tb.peer_addr,
-                             40999, RX_PORT)
+        tx = _native.UdpTx(socket.if_nametoindex(tb.host_if), 0, 256)
+        tx.flow(dmac, smac, tb.host_addr, tb.peer_addr, 40999, RX_PORT)
+        return tx
     except OSError as exc:
         raise WirespeedError(f"cannot open an AF_XDP sending socket on {tb.host_if}: {exc}",
                              "wirespeed doctor says what this host can do") from None

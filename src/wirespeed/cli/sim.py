@@ -29,7 +29,7 @@ def sim(
     rtx_allow: Annotated[Optional[str], typer.Option("--rtx-allow", help="Network allowed to re-request (default: the source's /24).")] = None,
     fault: Annotated[list[str], typer.Option("--fault", metavar="LINE:KIND:VALUE",
                                              help="Probabilities: a:drop:0.01, b:dup:0.001, a:reorder:0.01, a:delay:0.01:500 (µs). At sequence numbers: a:drop-seq:100-120, a:dup-seq:7, a:reorder-seq:50, a:delay-seq:80-90:2000. a2:... is feed 2 only; repeatable.")] = [],  # noqa: B006
-    send: Annotated[str, typer.Option("--send", help="udp: kernel UDP sockets (any destination); raw: whole frames through AF_PACKET, faster, multicast only, needs --iface and --source.")] = "udp",
+    send: Annotated[str, typer.Option("--send", help="udp: kernel UDP sockets (any destination); raw: whole frames through AF_PACKET, faster; af_xdp: pre-armed frames through an AF_XDP socket (no socket path; lengths and checksums patched per send). raw and af_xdp: multicast only, need --iface and --source.")] = "udp",
     to_pcapng: Annotated[Optional[str], typer.Option("--to-pcapng", help="Write the frames to this pcapng file instead of sending (no network).")] = None,
     ouch_port: Annotated[int, typer.Option("--ouch-port", help="Also take orders: OUCH 5.0 over SoupBinTCP 4.1 on this TCP port (0: off). Clients' orders trade in feed 1's books and the feed publishes them.")] = 0,
     ouch_account: Annotated[list[str], typer.Option("--ouch-account", metavar="USER:PASSWORD[:FIRM]", help="An account of the order port (repeatable; default WSTEST:WSTEST). FIRM is the MPID its attributed orders show in the feed.")] = [],  # noqa: B006

@@ -555,6 +555,25 @@ static void ws_flush(struct ws_runner *w, uint32_t line)
 			if (b->seq[i] && s->sent_n++ < s->log_cap)
 				s->sent_log[s->sent_n - 1] = (ws_sim_sent_t){.seq = b->seq[i], .ns = t};
 	}
+	ws_udp_tx_t *xsk = w->rc->lines[line].xsk;
+	uint32_t flow = w->rc->lines[line].xsk_flow;
+	if (xsk) { /* pre-armed frames: each datagram is a patched frame and a descriptor */
+		for (uint32_t i = 0; i < b->n; i++) {
+			int rc = ws_udp_tx_send(xsk, flow, b->iov[i].iov_base, (uint32_t)b->iov[i].iov_len);
+			for (int tries = 0; rc == -ENOBUFS && tries < 1000; tries++) { /* every frame in flight: wait */
+				ws_udp_tx_reap(xsk);
+				rc = ws_udp_tx_send(xsk, flow, b->iov[i].iov_base, (uint32_t)b->iov[i].iov_len);
+			}
+			if (rc)
+				w->s->st.send_errors++;
+			else
+				w->s->st.sent_pkts[line]++;
+		}
+		ws_udp_tx_reap(xsk);
+		b->n = 0;
+		w->last_send_ns = ws_mono_ns();
+		return;
+	}
 	uint32_t done = 0;
 	while (done < b->n) {
 		int k = sendmmsg(w->rc->lines[line].fd, b->msgs + done, b->n - done, 0);

@@ -43,6 +43,7 @@
 
 #include "exchange/match.h"
 #include "exchange/port.h"
+#include "transports/tx_xsk.h"
 
 #define WS_SIM_MAX_LINES 4
 #define WS_SIM_MAX_RANGES 16
@@ -88,6 +89,11 @@ typedef struct {
 	uint32_t src_ip;               /* network order */
 	uint16_t sport;                /* host order */
 	uint8_t ttl;
+	/* af_xdp mode: datagrams go out as pre-armed frames of this AF_XDP sender
+	 * (transports/tx_xsk.h, armed for the line's flow; the caller's, open for
+	 * the run), not through fd: no socket path, one descriptor each */
+	ws_udp_tx_t *xsk;
+	uint32_t xsk_flow;             /* the line's flow on it */
 } ws_sim_line_t;
 
 typedef struct {

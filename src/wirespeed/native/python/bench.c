@@ -123,13 +123,13 @@ static PyObject *py_bench_ouch_rtt(PyObject *self, PyObject *args)
 static int ws_bench_send_udp_tx(void *ctx, const uint8_t *msg, uint32_t len)
 {
 	ws_udp_tx_t *t = ctx;
-	int rc = ws_udp_tx_send(t, msg, len);
+	int rc = ws_udp_tx_send(t, 0, msg, len); /* its first flow */
 	ws_udp_tx_reap(t); /* frames back as they are sent: the stack never runs dry at this pace */
 	return rc;
 }
 
 /* bench_oneway(target, gap_ns, tx_ns) -> errno: target a connected socket's fd
- * (send()) or a UdpTx (a pre-armed AF_XDP frame). */
+ * (send()) or a UdpTx (a pre-armed AF_XDP frame on its first flow). */
 static PyObject *py_bench_oneway(PyObject *self, PyObject *args)
 {
 	(void)self;

@@ -18,6 +18,7 @@
 #include "exchange/sim.h"
 #include "system/clock.h"
 #include "python/module.h"
+#include "python/transports.h"
 
 typedef struct {
 	PyObject_HEAD
@@ -180,7 +181,7 @@ static int ws_port_config(PyObject *d, ws_port_cfg_t *pc, ws_port_account_t *acc
 	return 0;
 }
 
-/* run(config: dict): lines = [(fd, group, port, faults dict[, raw])], rate, burst,
+/* run(config: dict): lines = [(fd, group, port, faults dict[, raw[, (UdpTx, flow)]])], rate, burst,
  * duration_s, rtx_fd, rtx_allow (net, mask as dotted strings), rtx_rate,
  * heartbeat_ms, eos_repeats, and ouch (an order port: ws_port_config). */
 static PyObject *Sim_run(SimObject *self, PyObject *args)
@@ -199,12 +200,23 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 	for (uint32_t i = 0; i < rc.n_lines; i++) {
 		int fd, port;
 		const char *group;
-		PyObject *faults, *raw = Py_None;
-		if (!PyArg_ParseTuple(PyList_GET_ITEM(lines, i), "isiO!|O", &fd, &group, &port, &PyDict_Type, &faults,
-		                      &raw))
+		PyObject *faults, *raw = Py_None, *xsk = Py_None;
+		if (!PyArg_ParseTuple(PyList_GET_ITEM(lines, i), "isiO!|OO", &fd, &group, &port, &PyDict_Type, &faults,
+		                      &raw, &xsk))
 			return NULL;
 		ws_sim_line_t *l = &rc.lines[i];
 		l->fd = fd;
+		if (xsk != Py_None) { /* (UdpTx, flow): the caller keeps it open for the run */
+			PyObject *tx;
+			unsigned int flow;
+			if (!PyArg_ParseTuple(xsk, "OI", &tx, &flow) || !(l->xsk = ws_py_udp_tx(tx)) ||
+			    flow >= l->xsk->n_flows) {
+				PyErr_Clear();
+				PyErr_SetString(PyExc_ValueError, "a line's sender: (an open UdpTx, one of its flows), or None");
+				return NULL;
+			}
+			l->xsk_flow = flow;
+		}
 		l->dst.sin_family = AF_INET;
 		l->dst.sin_port = htons((uint16_t)port);
 		if (inet_pton(AF_INET, group, &l->dst.sin_addr) != 1) {

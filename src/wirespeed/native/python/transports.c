@@ -462,15 +462,37 @@ typedef struct {
 
 static int UdpTx_init(UdpTxObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"ifindex", "queue", "frames", "dmac", "smac", "saddr", "daddr", "sport", "dport", "ttl",
-	                         "zerocopy", NULL};
+	static char *kwlist[] = {"ifindex", "queue", "frames", "zerocopy", NULL};
 	int ifindex, zerocopy = 1;
-	unsigned int queue, frames = 256, sport, dport, ttl = 64;
+	unsigned int queue, frames = 256;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iI|Ip", kwlist, &ifindex, &queue, &frames, &zerocopy))
+		return -1;
+	if (self->open) {
+		ws_udp_tx_close(&self->t);
+		self->open = 0;
+	}
+	enum ws_xsk_step step;
+	int rc = ws_udp_tx_open(&self->t, ifindex, queue, frames, zerocopy, &step);
+	if (rc) {
+		char call[96];
+		snprintf(call, sizeof(call), "%s (ifindex %d, queue %u)", ws_xsk_step_name(step), ifindex, queue);
+		ws_raise(NULL, -rc, call);
+		return -1;
+	}
+	self->open = 1;
+	return 0;
+}
+
+static int UdpTx_ready(UdpTxObject *self);
+
+/* flow(dmac, smac, saddr, daddr, sport, dport, ttl=64) -> id: arm a flow. */
+static PyObject *UdpTx_flow(UdpTxObject *self, PyObject *args)
+{
 	Py_buffer dmac, smac;
 	const char *saddr, *daddr;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIIy*y*ssII|Ip", kwlist, &ifindex, &queue, &frames, &dmac, &smac,
-	                                 &saddr, &daddr, &sport, &dport, &ttl, &zerocopy))
-		return -1;
+	unsigned int sport, dport, ttl = 64;
+	if (!PyArg_ParseTuple(args, "y*y*ssII|I", &dmac, &smac, &saddr, &daddr, &sport, &dport, &ttl))
+		return NULL;
 	int bad = dmac.len != 6 || smac.len != 6 || sport > 65535 || dport > 65535 || ttl > 255;
 	uint8_t dm[6], sm[6];
 	if (!bad) {
@@ -481,24 +503,18 @@ static int UdpTx_init(UdpTxObject *self, PyObject *args, PyObject *kw)
 	PyBuffer_Release(&smac);
 	struct in_addr sa, da;
 	if (bad || inet_pton(AF_INET, saddr, &sa) != 1 || inet_pton(AF_INET, daddr, &da) != 1) {
-		PyErr_SetString(PyExc_ValueError, "UdpTx: MACs of 6 bytes, IPv4 addresses, ports 0..65535, ttl 0..255");
-		return -1;
+		PyErr_SetString(PyExc_ValueError, "flow: MACs of 6 bytes, IPv4 addresses, ports 0..65535, ttl 0..255");
+		return NULL;
 	}
-	if (self->open) {
-		ws_udp_tx_close(&self->t);
-		self->open = 0;
+	if (!UdpTx_ready(self))
+		return NULL;
+	int id = ws_udp_tx_flow(&self->t, dm, sm, sa.s_addr, da.s_addr, htons((uint16_t)sport), htons((uint16_t)dport),
+	                        (uint8_t)ttl);
+	if (id < 0) {
+		PyErr_Format(PyExc_ValueError, "flow: at most %d flows on one sender", WS_UDP_TX_FLOWS);
+		return NULL;
 	}
-	enum ws_xsk_step step;
-	int rc = ws_udp_tx_open(&self->t, ifindex, queue, frames, dm, sm, sa.s_addr, da.s_addr, htons((uint16_t)sport),
-	                        htons((uint16_t)dport), (uint8_t)ttl, zerocopy, &step);
-	if (rc) {
-		char call[96];
-		snprintf(call, sizeof(call), "%s (ifindex %d, queue %u)", ws_xsk_step_name(step), ifindex, queue);
-		ws_raise(NULL, -rc, call);
-		return -1;
-	}
-	self->open = 1;
-	return 0;
+	return PyLong_FromLong(id);
 }
 
 static void UdpTx_dealloc(UdpTxObject *self)
@@ -517,16 +533,17 @@ static int UdpTx_ready(UdpTxObject *self)
 	return 1;
 }
 
-/* send(payload) -> 0 or a negative errno (-ENOBUFS: no free frame; -EMSGSIZE). */
+/* send(payload, flow=0) -> 0 or a negative errno (-ENOBUFS: no free frame; -EMSGSIZE; -EINVAL: no such flow). */
 static PyObject *UdpTx_send(UdpTxObject *self, PyObject *args)
 {
 	Py_buffer b;
-	if (!PyArg_ParseTuple(args, "y*", &b))
+	unsigned int flow = 0;
+	if (!PyArg_ParseTuple(args, "y*|I", &b, &flow))
 		return NULL;
 	PyObject *res = NULL;
 	if (UdpTx_ready(self)) {
 		ws_udp_tx_reap(&self->t);
-		res = PyLong_FromLong(ws_udp_tx_send(&self->t, b.buf, (uint32_t)b.len));
+		res = PyLong_FromLong(ws_udp_tx_send(&self->t, flow, b.buf, (uint32_t)b.len));
 	}
 	PyBuffer_Release(&b);
 	return res;
@@ -539,9 +556,11 @@ static PyObject *UdpTx_stats(UdpTxObject *self, PyObject *noargs)
 		return NULL;
 	ws_udp_tx_reap(&self->t);
 	const ws_udp_tx_stats_t *s = &self->t.st;
-	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:I}", "sent", s->sent, "completed", s->completed, "kicks",
-	                     s->kicks, "kick_errors", s->kick_errors, "no_frame", s->no_frame, "too_big", s->too_big,
-	                     "zerocopy", self->t.x.zerocopy ? Py_True : Py_False, "free", self->t.n_free);
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:I,s:I}", "sent", s->sent, "completed", s->completed,
+	                     "kicks", s->kicks, "kick_errors", s->kick_errors, "no_frame", s->no_frame, "too_big",
+	                     s->too_big, "headers_written", s->headers_written, "zerocopy",
+	                     self->t.x.zerocopy ? Py_True : Py_False, "free", self->t.n_free, "max_payload",
+	                     self->t.max_payload);
 }
 
 static PyObject *UdpTx_close(UdpTxObject *self, PyObject *noargs)
@@ -554,7 +573,8 @@ static PyObject *UdpTx_close(UdpTxObject *self, PyObject *noargs)
 }
 
 static PyMethodDef UdpTx_methods[] = {
-	{"send", (PyCFunction)UdpTx_send, METH_VARARGS, "send(payload) -> 0 or -errno: one pre-armed datagram"},
+	{"flow", (PyCFunction)UdpTx_flow, METH_VARARGS, "flow(dmac, smac, saddr, daddr, sport, dport, ttl=64) -> id"},
+	{"send", (PyCFunction)UdpTx_send, METH_VARARGS, "send(payload, flow=0) -> 0 or -errno: one pre-armed datagram"},
 	{"stats", (PyCFunction)UdpTx_stats, METH_NOARGS, "stats() -> dict"},
 	{"close", (PyCFunction)UdpTx_close, METH_NOARGS, "close(): the socket and UMEM go"},
 	{NULL, NULL, 0, NULL},
@@ -565,8 +585,8 @@ PyTypeObject UdpTxType = {
 	.tp_name = "wirespeed._native.UdpTx",
 	.tp_basicsize = sizeof(UdpTxObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "UdpTx(ifindex, queue, frames, dmac, smac, saddr, daddr, sport, dport, ttl=64, zerocopy=True): "
-	          "pre-armed UDP frames through AF_XDP (transports/tx_xsk.h)",
+	.tp_doc = "UdpTx(ifindex, queue, frames=256, zerocopy=True): pre-armed UDP frames through AF_XDP "
+	          "(transports/tx_xsk.h); flow() arms a flow, send() sends on one",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)UdpTx_init,
 	.tp_dealloc = (destructor)UdpTx_dealloc,
