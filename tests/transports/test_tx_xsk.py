@@ -95,3 +95,39 @@ def test_bench_send_cli_json_on_the_test_host() -> None:
     for path in ("kernel_tcp", "kernel_udp", "af_xdp_udp"):
         assert res[f"send_n_{path}"] == 900 and 0 < res[f"send_us_p50_{path}"] <= res[f"send_us_p99_{path}"]
     assert res["send_kernel_udp_over_af_xdp_udp"] > 0
+
+
+SENDS = r"""
+import ctypes, socket
+import numpy as np
+from wirespeed import _native
+count = ctypes.CDLL(None).ws_malloc_count
+count.restype = ctypes.c_ulong
+tx = _native.UdpTx(socket.if_nametoindex(IFACE), 0, 64)
+tx.flow(DMAC, SMAC, SRC, DST, 41002, 17305)
+stamps = np.zeros(5000, dtype=np.uint64)
+_native.bench_oneway(tx, 1000, stamps[:100])          # warm: the first sends
+before = count()
+assert _native.bench_oneway(tx, 1000, stamps) == 0    # 5,000 pre-armed sends, one every microsecond
+print("mallocs", count() - before, tx.stats()["sent"])
+"""
+
+
+def test_sending_allocates_nothing(testbed_cfg, alloc_shim) -> None:
+    """A malloc counter across 5,000 sends (C loop, frames recycled through the
+    completion ring many times over): none."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    tb = testbed_cfg
+    dmac, smac = _macs(tb)
+    code = (f"IFACE = {tb.host_if!r}\nDMAC = {dmac!r}\nSMAC = {smac!r}\nSRC = {tb.host_addr!r}\n"
+            f"DST = {tb.peer_addr!r}\n" + SENDS)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, LD_PRELOAD=str(alloc_shim), PYTHONPATH=f"{REPO / 'src'}:{REPO}"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    _, mallocs, sent = out.stdout.split()
+    assert int(sent) == 5100 and int(mallocs) == 0
