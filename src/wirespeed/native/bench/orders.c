@@ -35,15 +35,7 @@ static int ws_rtt_send(int fd, const ws_ouch_msg_t *m)
 		return -EINVAL;
 	uint32_t h = ws_soup_header(pkt, WS_SOUP_UNSEQUENCED, len);
 	ws_ouch_encode(WS_OUCH_IN, m, pkt + h);
-	for (uint32_t off = 0; off < h + len;) {
-		ssize_t k = send(fd, pkt + off, h + len - off, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		off += (uint32_t)k;
-	}
-	return 0;
+	return ws_bench_send_fd((void *)(intptr_t)fd, pkt, h + len);
 }
 
 /* ws_rtt_next reads until the next sequenced message for urn (of any

@@ -152,8 +152,9 @@ void ws_xsk_close(ws_xsk_t *x)
 	x->umem = NULL;
 }
 
-int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
-                int need_wakeup, enum ws_xsk_step *failed)
+/* ws_xsk_umem: the socket and its registered UMEM of frame_cnt frames. */
+static int ws_xsk_umem(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz,
+                       enum ws_xsk_step *failed)
 {
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
@@ -164,7 +165,6 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
 	x->queue = queue;
 	x->frame_cnt = frame_cnt;
 	x->frame_sz = frame_sz;
-	int rc;
 	x->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (x->fd < 0) {
 		*failed = WS_XSK_STEP_SOCKET;
@@ -174,9 +174,8 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
 	x->umem = mmap(NULL, x->umem_sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (x->umem == MAP_FAILED) {
 		x->umem = NULL;
-		rc = -errno;
 		*failed = WS_XSK_STEP_UMEM_MMAP;
-		goto fail;
+		return -errno;
 	}
 	struct xdp_umem_reg reg;
 	memset(&reg, 0, sizeof(reg));
@@ -184,10 +183,37 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
 	reg.len = x->umem_sz;
 	reg.chunk_size = frame_sz;
 	if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) {
-		rc = -errno;
 		*failed = WS_XSK_STEP_UMEM_REG;
-		goto fail;
+		return -errno;
 	}
+	return 0;
+}
+
+/* ws_xsk_bind_mode binds zero-copy or copy as asked, and learns which. */
+static int ws_xsk_bind_mode(ws_xsk_t *x, int zerocopy, int need_wakeup, enum ws_xsk_step *failed)
+{
+	*failed = WS_XSK_STEP_BIND;
+	uint16_t wake = need_wakeup ? XDP_USE_NEED_WAKEUP : 0;
+	int rc = zerocopy ? ws_xsk_bind(x, XDP_ZEROCOPY | wake) : -EOPNOTSUPP;
+	if (rc && zerocopy != 2)
+		rc = ws_xsk_bind(x, XDP_COPY | wake);
+	if (rc)
+		return rc;
+	struct xdp_options opts;
+	socklen_t optlen = sizeof(opts);
+	if (getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
+		x->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
+	x->need_wakeup = !!need_wakeup;
+	*failed = WS_XSK_STEP_NONE;
+	return 0;
+}
+
+int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                int need_wakeup, enum ws_xsk_step *failed)
+{
+	int rc = ws_xsk_umem(x, ifindex, queue, frame_cnt, frame_sz, failed);
+	if (rc)
+		goto fail;
 	*failed = WS_XSK_STEP_RINGS;
 	if ((rc = ws_xsk_set_ring(x->fd, XDP_UMEM_FILL_RING, (int)frame_cnt)) ||
 	    (rc = ws_xsk_set_ring(x->fd, XDP_UMEM_COMPLETION_RING, (int)frame_cnt)) ||
@@ -202,18 +228,8 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
 	if ((rc = ws_xsk_map_ring(x->fd, &off.fr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, &x->fill)) ||
 	    (rc = ws_xsk_map_ring(x->fd, &off.rx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING, &x->rx)))
 		goto fail;
-	*failed = WS_XSK_STEP_BIND;
-	uint16_t wake = need_wakeup ? XDP_USE_NEED_WAKEUP : 0;
-	rc = zerocopy ? ws_xsk_bind(x, XDP_ZEROCOPY | wake) : -EOPNOTSUPP;
-	if (rc && zerocopy != 2)
-		rc = ws_xsk_bind(x, XDP_COPY | wake);
-	if (rc)
+	if ((rc = ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed)))
 		goto fail;
-	struct xdp_options opts;
-	optlen = sizeof(opts);
-	if (getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
-		x->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
-	x->need_wakeup = !!need_wakeup;
 	/* Every frame starts in the fill ring: nothing is held back, so a burst
 	 * can use the whole UMEM before the kernel has to drop. */
 	uint64_t *fr = x->fill.ring;
@@ -231,39 +247,9 @@ fail:
 int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                    int need_wakeup, enum ws_xsk_step *failed)
 {
-	memset(x, 0, sizeof(*x));
-	x->fd = -1;
-	*failed = WS_XSK_STEP_NONE;
-	if (!frame_cnt || (frame_cnt & (frame_cnt - 1)) || (frame_sz != 2048 && frame_sz != 4096))
-		return -EINVAL;
-	x->ifindex = ifindex;
-	x->queue = queue;
-	x->frame_cnt = frame_cnt;
-	x->frame_sz = frame_sz;
-	int rc;
-	x->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (x->fd < 0) {
-		*failed = WS_XSK_STEP_SOCKET;
-		return -errno;
-	}
-	x->umem_sz = (size_t)frame_cnt * frame_sz;
-	x->umem = mmap(NULL, x->umem_sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (x->umem == MAP_FAILED) {
-		x->umem = NULL;
-		rc = -errno;
-		*failed = WS_XSK_STEP_UMEM_MMAP;
+	int rc = ws_xsk_umem(x, ifindex, queue, frame_cnt, frame_sz, failed);
+	if (rc)
 		goto fail;
-	}
-	struct xdp_umem_reg reg;
-	memset(&reg, 0, sizeof(reg));
-	reg.addr = (uint64_t)(uintptr_t)x->umem;
-	reg.len = x->umem_sz;
-	reg.chunk_size = frame_sz;
-	if (setsockopt(x->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg))) {
-		rc = -errno;
-		*failed = WS_XSK_STEP_UMEM_REG;
-		goto fail;
-	}
 	*failed = WS_XSK_STEP_RINGS;
 	if ((rc = ws_xsk_set_ring(x->fd, XDP_UMEM_FILL_RING, (int)frame_cnt)) ||
 	    (rc = ws_xsk_set_ring(x->fd, XDP_UMEM_COMPLETION_RING, (int)frame_cnt)) ||
@@ -279,19 +265,8 @@ int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt,
 	    (rc = ws_xsk_map_ring(x->fd, &off.cr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
 	                          &x->comp)))
 		goto fail;
-	*failed = WS_XSK_STEP_BIND;
-	uint16_t wake = need_wakeup ? XDP_USE_NEED_WAKEUP : 0;
-	rc = zerocopy ? ws_xsk_bind(x, XDP_ZEROCOPY | wake) : -EOPNOTSUPP;
-	if (rc && zerocopy != 2)
-		rc = ws_xsk_bind(x, XDP_COPY | wake);
-	if (rc)
+	if ((rc = ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed)))
 		goto fail;
-	struct xdp_options opts;
-	optlen = sizeof(opts);
-	if (getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
-		x->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
-	x->need_wakeup = !!need_wakeup;
-	*failed = WS_XSK_STEP_NONE;
 	return 0;
 fail:
 	ws_xsk_close(x);
