@@ -32,6 +32,7 @@ class ScriptedExchange:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self.refuse_logins = b""                    # b"A" or b"S": reject logins with that reason
+        self.query_next: int | None = None          # answer Account Query with this (a lie), not the truth
         self._srv = socket.create_server(("127.0.0.1", 0))
         self._srv.settimeout(0.1)
         self.port = self._srv.getsockname()[1]
@@ -166,7 +167,8 @@ class ScriptedExchange:
         self.received.append(m)
         kind = type(m).__name__
         if kind == "AccountQuery":
-            self.out("Q", next_user_ref_num=max(self.next_urn_seen + 1, 1))
+            truth = max(self.next_urn_seen + 1, 1)
+            self.out("Q", next_user_ref_num=truth if self.query_next is None else self.query_next)
             return
         urn = getattr(m, "user_ref_num", 0)
         self.next_urn_seen = max(self.next_urn_seen, urn)

@@ -121,6 +121,29 @@ def test_a_malformed_message_drops_the_link_with_its_reason_and_it_comes_back(tm
         assert s.stats()["fills"] == 1
 
 
+def test_an_order_given_up_as_lost_comes_back_if_the_exchange_knew_it(tmp_path: Path) -> None:
+    """After a reconnect, an Account Query answer below an order's UserRefNum makes it
+    'not received'; should the exchange then accept or fill it after all, it is open
+    again with its risk, and no fill of it is missed."""
+    with ScriptedExchange(accept=False) as ex, _session(ex, tmp_path / "j") as s:
+        s.wait_up()
+        u = s.enter("AAPL", "B", 100, 10.0)
+        ex.wait(lambda: ex.entered(), what="the order")
+        ex.query_next = u  # the exchange says it never saw it
+        ex.drop()
+        wait_until(lambda: s.stats()["lost_in_transit"] == 1, "given up as not received")
+        assert (s.order(u)["state"], s.order(u)["reject"]) == ("rejected", "not_received")
+        assert s.stats()["open_orders"] == 0
+        ex.out("A", user_ref_num=u, side="B", quantity=100, symbol="AAPL", price=100_000, time_in_force="0",
+               display="Y", order_ref=77, capacity="A", intermarket_sweep="N", cross_type="N", order_state="L",
+               clordid="")
+        ex.execute(u, 40, 100_000)
+        wait_until(lambda: s.order(u)["state"] == "partially_filled", "revived and filled")
+        st = s.stats()
+        assert (st["revived"], st["lost_in_transit"], st["open_orders"], st["fills"]) == (1, 0, 1, 1)
+        assert s.positions()["AAPL"]["open_buy"] == 60
+
+
 def test_silence_from_the_exchange_drops_the_link(tmp_path: Path) -> None:
     with ScriptedExchange(heartbeat_s=60) as ex, _session(ex, tmp_path / "j", server_timeout_ms=300) as s:
         s.wait_up()

@@ -182,6 +182,9 @@ def _view(s: dict[str, Any], cfg: Any, final: bool = False) -> Table:
     t.add_row("feed", feed)
     if s["seq_lost"] or s["events_lost"]:
         t.add_row("lost", f"[red]{s['seq_lost']} exchange messages, {s['events_lost']} events[/]")
+    if s["lost_in_transit"] or s["revived"]:
+        t.add_row("in flight at a drop", f"[yellow]{s['lost_in_transit']} never reached the exchange[/]"
+                  f" ({s['revived']} it had after all)")
     if s["killed"]:
         t.add_row("kill switch", "on" + (" (open orders canceled at exit)" if final and s.get("canceled_at_exit")
                                          else ""))

@@ -150,7 +150,8 @@ def snapshot(session: Session, trader: Trader, books: Books, started: float) -> 
                           or v["open_sell"]},
             "refused": refused, "sent": stats["sent"], "received": stats["received"], "killed": stats["killed"],
             "strategy": trader.stats(), "book_errors": books.book_errors(), "stale": books.stale,
-            "seq_lost": stats["seq_lost"], "events_lost": stats["events_lost"]}
+            "seq_lost": stats["seq_lost"], "events_lost": stats["events_lost"],
+            "lost_in_transit": stats["lost_in_transit"], "revived": stats["revived"]}
 
 
 class _Fills:
