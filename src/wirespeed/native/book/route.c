@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "system/clock.h"
+#include "net/endian.h"
 #include "net/frame.h"
 #include "feed/itch.h"
 
@@ -21,6 +22,7 @@ struct ws_route {
 	ws_feed_cfg_t cfg;
 	ws_session_t *s;
 	uint32_t n, max, last;   /* last: the session the previous packet was for */
+	uint64_t cur_seq, cur_ts; /* the packet being routed (ws_route_current) */
 	ws_route_stats_t st;
 };
 
@@ -106,6 +108,8 @@ void ws_route_payload(ws_route_t *r, const uint8_t *p, uint32_t len, uint32_t da
 	ws_session_t *s = ws_session_of(r, p, 1);
 	if (!s)
 		return;
+	r->cur_seq = ws_rd64(p + 10);
+	r->cur_ts = ts_ns;
 	int line = ws_line_of(r, s, daddr, dport);
 	if (line >= 0)
 		ws_feed_packet(s->feed, p, len, line, ts_ns);
@@ -170,6 +174,12 @@ int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, pthread_mutex_t *lo
 	}
 }
 
+void ws_route_current(const ws_route_t *r, uint64_t *seq, uint64_t *ts_ns)
+{
+	*seq = r->cur_seq;
+	*ts_ns = r->cur_ts;
+}
+
 void ws_route_reply(ws_route_t *r, const uint8_t *p, uint32_t len, uint64_t now_ns)
 {
 	ws_session_t *s = len >= WS_MOLD_HDR ? ws_session_of(r, p, 0) : NULL;
@@ -177,6 +187,8 @@ void ws_route_reply(ws_route_t *r, const uint8_t *p, uint32_t len, uint64_t now_
 		r->st.unknown_reply++;
 		return;
 	}
+	r->cur_seq = ws_rd64(p + 10);
+	r->cur_ts = now_ns;
 	ws_feed_packet(s->feed, p, len, 2, now_ns);
 }
 

@@ -75,6 +75,13 @@ int64_t ws_route_follow(ws_route_t *r, ws_ring_reader_t *rd, pthread_mutex_t *lo
                         uint64_t buf_sz,
                         int64_t *lat_ns, uint64_t lat_cap, uint64_t *lat_n);
 
+/* ws_route_current: the packet being routed now (for a hook called from
+ * inside it, ws_books_on_bbo's): its MoldUDP64 sequence number (the first
+ * message's) and receive stamp (a retransmission reply's: the time it was
+ * handed in). 0 and 0 before any packet. A held packet applied when a gap
+ * closes counts as the packet that closed it. */
+void ws_route_current(const ws_route_t *r, uint64_t *seq, uint64_t *ts_ns);
+
 /* ws_route_reply: a retransmission reply (line 2), routed by its session. */
 void ws_route_reply(ws_route_t *r, const uint8_t *p, uint32_t len, uint64_t now_ns);
 

@@ -6,9 +6,6 @@
 
 #include "book/book.h"
 #include "trade/bookref.h"
-#include "feed/itch.h"
-#include "net/endian.h"
-#include "net/frame.h"
 #include "system/clock.h"
 
 struct ws_trader {
@@ -17,7 +14,6 @@ struct ws_trader {
 	ws_session_t *s;
 	const ws_strategy_t *st;
 	void *state;
-	uint64_t pkt_seq, rx_ns;   /* the packet being applied */
 	ws_bookref_t *br;          /* symbols <-> locates, and the collar's reference */
 	uint32_t *working;         /* [sym * 2 + side]: UserRefNum of the REPRICE order (0: none) */
 	ws_trader_stats_t stats;
@@ -40,10 +36,10 @@ static uint32_t ws_working_price(const ws_trader_t *t, uint32_t k)
 	return o->price;
 }
 
-static void ws_act(ws_trader_t *t, uint16_t sym, const ws_intent_t *in)
+static void ws_act(ws_trader_t *t, uint16_t sym, const ws_intent_t *in, uint64_t pkt_seq)
 {
 	char clordid[14];
-	ws_clordid_of(clordid, t->pkt_seq);
+	ws_clordid_of(clordid, pkt_seq);
 	uint64_t now = ws_mono_ns();
 	uint32_t k = (uint32_t)sym * 2 + (in->side == 'B' ? 0 : 1);
 	uint32_t px = in->action == WS_INTENT_REPRICE ? ws_working_price(t, k) : 0;
@@ -82,8 +78,10 @@ static void ws_on_bbo(void *ctx, const ws_bbo_change_t *c)
 			return;
 	}
 	const ws_risk_symbol_t *r = ws_risk_symbol(ws_session_risk(t->s), (uint32_t)sym);
+	uint64_t pkt_seq, rx_ns;
+	ws_route_current(t->route, &pkt_seq, &rx_ns); /* the packet whose message this is */
 	ws_tick_t tick = {.sym = (uint16_t)sym, .locate = c->locate, .bid_px = c->bid_price, .ask_px = c->ask_price,
-	                  .bid_sz = c->bid_shares, .ask_sz = c->ask_shares, .pkt_seq = t->pkt_seq, .rx_ns = t->rx_ns,
+	                  .bid_sz = c->bid_shares, .ask_sz = c->ask_shares, .pkt_seq = pkt_seq, .rx_ns = rx_ns,
 	                  .position = r->position, .open_buy = r->open_qty[0], .open_sell = r->open_qty[1],
 	                  .working_buy_px = ws_working_price(t, (uint32_t)sym * 2),
 	                  .working_sell_px = ws_working_price(t, (uint32_t)sym * 2 + 1)};
@@ -92,7 +90,7 @@ static void ws_on_bbo(void *ctx, const ws_bbo_change_t *c)
 	if (t->st->on_bbo(t->state, &tick, &in) != 1 || in.action == WS_INTENT_NONE)
 		return;
 	t->stats.intents++;
-	ws_act(t, (uint16_t)sym, &in);
+	ws_act(t, (uint16_t)sym, &in, pkt_seq);
 }
 
 ws_trader_t *ws_trader_new(ws_route_t *route, ws_books_t *books, ws_session_t *session, const ws_strategy_t *strategy,
@@ -135,26 +133,11 @@ void ws_trader_delete(ws_trader_t *t)
 	free(t);
 }
 
-/* The packet's MoldUDP64 sequence number, for the orders it triggers. */
-static void ws_note_packet(ws_trader_t *t, const uint8_t *frame, uint32_t len, uint64_t ts_ns)
-{
-	ws_udp4_view_t v;
-	t->rx_ns = ts_ns;
-	if (ws_frame_check(frame, len, &v) == WS_FRAME_OK && v.payload_len >= WS_MOLD_HDR)
-		t->pkt_seq = ws_rd64(frame + v.payload_off + 10);
-}
-
 void ws_trader_records(ws_trader_t *t, const ws_ring_rec_t *recs, uint32_t n, const uint8_t *payload,
                        uint64_t payload_len)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		const ws_ring_rec_t *rec = &recs[i];
-		if (rec->pos <= payload_len && rec->len <= payload_len - rec->pos)
-			ws_note_packet(t, payload + rec->pos, rec->len, rec->ts_ns);
-		ws_route_records(t->route, rec, 1, payload, payload_len, NULL);
-		t->stats.records++;
-		ws_bookref_map(t->br); /* a compare, unless the directory grew */
-	}
+	ws_route_records(t->route, recs, n, payload, payload_len, NULL);
+	t->stats.records += n;
 }
 
 int64_t ws_trader_follow(ws_trader_t *t, ws_ring_reader_t *rd, pthread_mutex_t *books_lock,
