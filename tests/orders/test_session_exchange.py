@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, wait_until
 from wirespeed.exchange import sim as S
 from wirespeed.orders import OrderRefused, Session
@@ -163,3 +165,33 @@ def test_kill_9_mid_burst_against_the_exchange(tmp_path: Path) -> None:
             wait_until(lambda: s.stats()["open_orders"] == 0, "every order's end")
             assert s.stats()["fills"] == sim.order_stats()["fills"]
             assert s.positions()["S0001"]["position"] == sim.order_stats()["filled_shares"]
+
+
+@pytest.mark.privileged
+def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Path) -> None:
+    """The order session over the test host's veth with 5 % of the TCP segments
+    arriving at the exchange dropped (an XDP program of ours: no netem here): the
+    kernel's TCP retransmits, every order reaches the order port exactly once and
+    is answered, and the session's state ends where the port's does."""
+    from wirespeed.xdp.lossy import Lossy
+
+    tb = testbed_cfg
+    port = next(_ports)
+    acct = S.Account("WSTEST", "WSTEST", collar_pct=0, max_open=100_000, max_msgs_per_s=1_000_000)
+    cfg = S.SimConfig(lines=[S.Line("239.79.0.1", 31960)], rate=500, duration_s=60, symbols=1, netns=tb.netns,
+                      iface=tb.peer_if, source=tb.peer_addr, ouch_port=port, ouch_accounts=(acct,))
+    with S.start(cfg) as sim, Lossy(tb.peer_if, 50_000, 6, port, netns=tb.netns) as loss:
+        mid = sim.symbols()["S0001"]
+        with Session(tb.peer_addr, port, "WSTEST", "WSTEST", ["S0001"], journal=tmp_path / "j",
+                     server_timeout_ms=5000) as s:
+            s.wait_up(10)
+            for _ in range(300):
+                s.enter("S0001", "B", 10, (mid - 5000) / 10_000, tif="IOC")  # never trades: accepted, canceled
+                time.sleep(0.002)
+            wait_until(lambda: s.stats()["open_orders"] == 0, "every order answered", 30)
+            port_st = sim.order_stats()
+            assert port_st["in_by_type"]["O"] == 300 and port_st["stale_urn"] == 0
+            assert s.stats()["drops"] == {k: 0 for k in s.stats()["drops"]}  # the link held
+            assert {s.order(u)["state"] for u in range(1, 301)} == {"canceled"}
+        seen, dropped = loss.counts()
+    assert dropped > 0 and seen > 300

@@ -26,6 +26,8 @@ def asm(build) -> bytes:
         (lambda p: p.ldx(1, R2, R1, 0), "71 12 00 00 00 00 00 00"),
         # BPF_STX|BPF_MEM|BPF_DW = 0x7b: *(u64 *)(r10 - 8) = r1
         (lambda p: p.stx(8, p_reg(10), -8, R1), "7b 1a f8 ff 00 00 00 00"),
+        # BPF_STX|BPF_ATOMIC|BPF_DW = 0x03|0xc0|0x18 = 0xdb, imm BPF_ADD (0): *(u64 *)(r0 + 0) += r1
+        (lambda p: p.atomic_add(8, R0, 0, R1), "db 10 00 00 00 00 00 00"),
         # BPF_ST|BPF_MEM|BPF_W = 0x62: *(u32 *)(r10 - 4) = -1
         (lambda p: p.st(4, p_reg(10), -4, -1), "62 0a fc ff ff ff ff ff"),
         # BPF_ALU64|BPF_ADD|BPF_K = 0x07

@@ -42,7 +42,7 @@ R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = tuple(Reg)
 
 # Instruction classes, sizes, modes, sources (linux/bpf_common.h, linux/bpf.h).
 _LD, _LDX, _ST, _STX, _ALU, _JMP, _JMP32, _ALU64 = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
-_IMM, _MEM = 0x00, 0x60
+_IMM, _MEM, _ATOMIC = 0x00, 0x60, 0xC0
 _K, _X = 0x00, 0x08
 SIZES = {1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18}  # bytes -> BPF_B, BPF_H, BPF_W, BPF_DW
 _PSEUDO_MAP_FD = 1
@@ -138,6 +138,12 @@ class Program:
     def st(self, size: int, dst: Reg, off: int, imm: int, comment: str = "") -> None:
         """*(u<size*8> *)(dst + off) = imm"""
         self._emit(Insn(_ST | _MEM | SIZES[size], dst, 0, off=off, imm=imm, comment=comment))
+
+    def atomic_add(self, size: int, dst: Reg, off: int, src: Reg, comment: str = "") -> None:
+        """*(u<size*8> *)(dst + off) += src, atomically (BPF_ATOMIC, BPF_ADD: size 4 or 8)."""
+        if size not in (4, 8):
+            raise AsmError("atomic add is 4 or 8 bytes")
+        self._emit(Insn(_STX | _ATOMIC | SIZES[size], dst, src, off=off, imm=0, comment=comment))
 
     def ld_imm64(self, dst: Reg, value: int, comment: str = "") -> None:
         """dst = value (64-bit constant, two slots)."""

@@ -1,7 +1,7 @@
 """The XDP programs wirespeed generates (see ebpf.py for the assembler)."""
 from __future__ import annotations
 
-from wirespeed.xdp.ebpf import R0, R1, R2, R3, R4, R5, R6, R10, XDP_PASS, Program
+from wirespeed.xdp.ebpf import R0, R1, R2, R3, R4, R5, R6, R7, R10, XDP_DROP, XDP_PASS, Program
 
 
 def xdp_pass() -> Program:
@@ -15,8 +15,10 @@ def xdp_pass() -> Program:
 
 # Helpers and map types used below (linux/bpf.h).
 BPF_FUNC_map_lookup_elem = 1
+BPF_FUNC_get_prandom_u32 = 7
 BPF_FUNC_redirect_map = 51
 BPF_MAP_TYPE_HASH = 1
+BPF_MAP_TYPE_ARRAY = 2
 BPF_MAP_TYPE_XSKMAP = 17
 
 # The feed map's key: the IPv4 destination and UDP destination port exactly
@@ -84,6 +86,71 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
     p.ld_map_fd(R1, xsks_fd, "r1 = &xsks")
     p.mov(R3, XDP_PASS, "r3 = XDP_PASS  (if this queue has no socket)")
     p.call(BPF_FUNC_redirect_map, "r0 = bpf_redirect_map(&xsks, queue, XDP_PASS)")
+    p.exit()
+    p.label("pass")
+    p.mov(R0, XDP_PASS, "r0 = XDP_PASS")
+    p.exit()
+    return p
+
+
+# The loss injector's counters (an ARRAY map of two u64): packets of the flow seen, and dropped.
+LOSSY_SEEN, LOSSY_DROPPED = 0, 1
+
+
+def _count(p: Program, counters_fd: int, index: int, what: str) -> None:
+    """counters[index] += 1, atomically (r1-r5 and r0 clobbered)."""
+    p.st(4, R10, -4, index, f"key = {index}  ({what})")
+    p.ld_map_fd(R1, counters_fd, "r1 = &counters")
+    p.mov(R2, R10, "r2 = fp")
+    p.alu("+", R2, -4, "r2 = &key")
+    p.call(BPF_FUNC_map_lookup_elem, "r0 = bpf_map_lookup_elem(&counters, &key)")
+    p.jmp("==", R0, 0, f"counted_{index}", "if (!r0) skip (never: an array has every key)")
+    p.mov(R1, 1, "r1 = 1")
+    p.atomic_add(8, R0, 0, R1, f"__sync_fetch_and_add(&counters[{index}], 1)")
+    p.label(f"counted_{index}")
+
+
+def xdp_lossy(counters_fd: int, ppm: int, proto: int, port: int) -> Program:
+    """Drop packets of one IPv4 flow with probability ppm / 1,000,000: the
+    protocol (6 TCP, 17 UDP) with `port` as its source or destination port.
+    Everything else passes untouched. Counts (map `counters_fd`, ARRAY of two
+    u64) the flow's packets seen and those dropped. This machine's kernel has
+    no netem: this is how a test puts loss on a path (attach it to the
+    receiving end of a veth: XDP sees a device's ingress)."""
+    if not 0 <= ppm <= 1_000_000 or not 0 < port < 65536 or proto not in (6, 17):
+        raise ValueError("ppm 0..1000000, port 1..65535, proto 6 or 17")
+    nport = ((port & 0xFF) << 8) | (port >> 8)  # as it sits in the packet, read as a little-endian u16
+    p = Program("ws_xdp_lossy")
+    p.mov(R6, R1, "r6 = ctx")
+    p.ldx(4, R2, R6, 0, "r2 = ctx->data")
+    p.ldx(4, R3, R6, 4, "r3 = ctx->data_end")
+    p.mov(R4, R2, "r4 = data")
+    p.alu("+", R4, 34, "r4 += 14 (eth) + 20 (ipv4)")
+    p.jmp(">", R4, R3, "pass", "if too short for IPv4: pass")
+    p.ldx(2, R4, R2, 12, "r4 = eth->h_proto")
+    p.jmp("!=", R4, 0x0008, "pass", "if (h_proto != htons(ETH_P_IP)) pass")
+    p.ldx(1, R4, R2, 23, "r4 = ip->protocol")
+    p.jmp("!=", R4, proto, "pass", f"if (protocol != {proto}) pass")
+    p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
+    p.alu("&", R4, 0x0F, "r4 &= 0x0f")
+    p.alu("<<", R4, 2, "r4 = ihl * 4")
+    p.jmp("<", R4, 20, "pass", "if (ihl < 5) pass")
+    p.mov(R5, R2, "r5 = data")
+    p.alu("+", R5, R4, "r5 = data + ihl*4")
+    p.mov(R4, R5, "r4 = r5")
+    p.alu("+", R4, 18, "r4 += 14 (eth) + 4 (ports)")
+    p.jmp(">", R4, R3, "pass", "if the ports are cut off: pass")
+    p.ldx(2, R4, R5, 14, "r4 = source port")
+    p.ldx(2, R7, R5, 16, "r7 = destination port")
+    p.jmp("==", R4, nport, "ours", f"if (sport == htons({port})) ours")
+    p.jmp("!=", R7, nport, "pass", f"if (dport != htons({port})) pass")
+    p.label("ours")
+    _count(p, counters_fd, LOSSY_SEEN, "seen")
+    p.call(BPF_FUNC_get_prandom_u32, "r0 = bpf_get_prandom_u32()")
+    p.alu("%", R0, 1_000_000, "r0 %= 1000000", wide=False)
+    p.jmp(">=", R0, ppm, "pass", f"if (r0 >= {ppm}) pass")
+    _count(p, counters_fd, LOSSY_DROPPED, "dropped")
+    p.mov(R0, XDP_DROP, "r0 = XDP_DROP")
     p.exit()
     p.label("pass")
     p.mov(R0, XDP_PASS, "r0 = XDP_PASS")
