@@ -30,7 +30,7 @@ import os
 import threading
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -369,6 +369,3 @@ class Session:
     def stats(self) -> dict[str, Any]:
         """The link, its drops by reason, messages by type, refusals by check and reason."""
         return dict(self._s.stats())
-
-    def limits_dict(self) -> dict[str, Any]:
-        return asdict(self.limits)
