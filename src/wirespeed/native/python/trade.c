@@ -4,10 +4,11 @@
  * Ownership: a Trader holds its OrderSession and FeedRouter (and through
  * them the books) and owns the trader and the strategy's state.
  *
- * Threads: follow() runs without the GIL and takes the books' mutex, then
- * the session's, around each batch (trade/trader.h), so other threads may
- * call the session and read the books meanwhile. Everything else holds
- * the GIL and takes the same mutexes in the same order.
+ * Threads: follow() is the router's loop (ws_route_follow) without the
+ * GIL: it takes the books' mutex per batch, and the trader's hook takes the
+ * session's inside it around each decision (trade/trader.h), so other
+ * threads may call the session and read the books meanwhile. Everything
+ * else holds the GIL and takes the same mutexes in the same order.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,7 +25,9 @@
 typedef struct {
 	PyObject_HEAD
 	PyObject *session, *router;
+	ws_route_t *route;
 	ws_session_t *s;
+	uint64_t records;          /* ring records through follow() and records() */
 	pthread_mutex_t *slock, *block;
 	ws_trader_t *t;
 	const ws_strategy_t *st;
@@ -54,9 +57,8 @@ static int Trader_init(TraderObject *self, PyObject *args, PyObject *kw)
 		PyErr_Format(PyExc_ValueError, "strategy %s: %s", st->name, err[0] ? err : "its init refused the parameters");
 		return -1;
 	}
-	ws_route_t *route;
 	ws_books_t *books;
-	if (ws_py_router_hold(router, &route, &books, &self->block)) {
+	if (ws_py_router_hold(router, &self->route, &books, &self->block)) {
 		st->fini(state);
 		return -1;
 	}
@@ -68,7 +70,7 @@ static int Trader_init(TraderObject *self, PyObject *args, PyObject *kw)
 	}
 	pthread_mutex_lock(self->block);
 	pthread_mutex_lock(self->slock);
-	self->t = ws_trader_new(route, books, self->s, st, state);
+	self->t = ws_trader_new(self->route, books, self->s, self->slock, st, state);
 	pthread_mutex_unlock(self->slock);
 	pthread_mutex_unlock(self->block);
 	if (!self->t) {
@@ -136,11 +138,14 @@ static PyObject *Trader_follow(TraderObject *self, PyObject *args)
 		return buf ? NULL : PyErr_NoMemory();
 	}
 	int64_t n;
+	uint64_t unmeasured;
 	self->following = 1;
 	Py_BEGIN_ALLOW_THREADS
-	n = ws_trader_follow(self->t, rd, self->block, self->slock, (uint64_t)(seconds * 1e9), buf, buf_sz);
+	n = ws_route_follow(self->route, rd, self->block, (uint64_t)(seconds * 1e9), buf, buf_sz, NULL, 0, &unmeasured);
 	Py_END_ALLOW_THREADS
 	self->following = 0;
+	if (n > 0)
+		self->records += (uint64_t)n;
 	ws_py_ring_reader_drop(reader);
 	PyMem_Free(buf);
 	if (n < 0)
@@ -159,11 +164,10 @@ static PyObject *Trader_records(TraderObject *self, PyObject *args)
 	if ((size_t)h.len < (size_t)n * sizeof(ws_ring_rec_t)) {
 		PyErr_SetString(PyExc_ValueError, "records: headers hold fewer than n records");
 	} else if (Trader_ready(self)) {
-		pthread_mutex_lock(self->block);
-		pthread_mutex_lock(self->slock);
-		ws_trader_records(self->t, h.buf, n, pl.buf, (uint64_t)pl.len);
-		pthread_mutex_unlock(self->slock);
+		pthread_mutex_lock(self->block); /* the hook takes the session's inside */
+		ws_route_records(self->route, h.buf, n, pl.buf, (uint64_t)pl.len, NULL);
 		pthread_mutex_unlock(self->block);
+		self->records += n;
 		res = PyLong_FromUnsignedLong(n);
 	}
 	PyBuffer_Release(&h);
@@ -181,10 +185,11 @@ static PyObject *Trader_stats(TraderObject *self, PyObject *unused)
 	ws_trader_stats_t st = *ws_trader_stats(self->t);
 	pthread_mutex_unlock(self->slock);
 	pthread_mutex_unlock(self->block);
-	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:L}", "strategy", self->st->name, "records", st.records,
+	return Py_BuildValue("{s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:K}", "strategy", self->st->name, "records",
+	                     (unsigned long long)self->records,
 	                     "ticks", st.ticks, "intents", st.intents, "entered", st.entered, "replaced", st.replaced,
 	                     "unchanged", st.unchanged, "refused", st.refused, "last_refusal",
-	                     -(long long)st.last_refusal);
+	                     -(long long)st.last_refusal, "lock_errors", st.lock_errors);
 }
 
 static PyMethodDef Trader_methods[] = {

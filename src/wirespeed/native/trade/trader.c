@@ -12,6 +12,7 @@ struct ws_trader {
 	ws_route_t *route;
 	ws_books_t *books;
 	ws_session_t *s;
+	pthread_mutex_t *slock;    /* the session's, around each decision (NULL: none) */
 	const ws_strategy_t *st;
 	void *state;
 	ws_bookref_t *br;          /* symbols <-> locates, and the collar's reference */
@@ -77,6 +78,10 @@ static void ws_on_bbo(void *ctx, const ws_bbo_change_t *c)
 		if ((sym = ws_bookref_sym(t->br, c->locate)) < 0)
 			return;
 	}
+	if (t->slock && pthread_mutex_lock(t->slock)) {
+		t->stats.lock_errors++;
+		return;
+	}
 	const ws_risk_symbol_t *r = ws_risk_symbol(ws_session_risk(t->s), (uint32_t)sym);
 	uint64_t pkt_seq, rx_ns;
 	ws_route_current(t->route, &pkt_seq, &rx_ns); /* the packet whose message this is */
@@ -87,14 +92,16 @@ static void ws_on_bbo(void *ctx, const ws_bbo_change_t *c)
 	                  .working_sell_px = ws_working_price(t, (uint32_t)sym * 2 + 1)};
 	t->stats.ticks++;
 	ws_intent_t in;
-	if (t->st->on_bbo(t->state, &tick, &in) != 1 || in.action == WS_INTENT_NONE)
-		return;
-	t->stats.intents++;
-	ws_act(t, (uint16_t)sym, &in, pkt_seq);
+	if (t->st->on_bbo(t->state, &tick, &in) == 1 && in.action != WS_INTENT_NONE) {
+		t->stats.intents++;
+		ws_act(t, (uint16_t)sym, &in, pkt_seq);
+	}
+	if (t->slock)
+		pthread_mutex_unlock(t->slock);
 }
 
-ws_trader_t *ws_trader_new(ws_route_t *route, ws_books_t *books, ws_session_t *session, const ws_strategy_t *strategy,
-                           void *state)
+ws_trader_t *ws_trader_new(ws_route_t *route, ws_books_t *books, ws_session_t *session,
+                           pthread_mutex_t *session_lock, const ws_strategy_t *strategy, void *state)
 {
 	if (!route || !books || !session || !strategy || !strategy->on_bbo)
 		return NULL;
@@ -115,6 +122,7 @@ ws_trader_t *ws_trader_new(ws_route_t *route, ws_books_t *books, ws_session_t *s
 	t->route = route;
 	t->books = books;
 	t->s = session;
+	t->slock = session_lock;
 	t->st = strategy;
 	t->state = state;
 	ws_session_set_ref(session, ws_bookref_ref, t->br);
@@ -131,45 +139,6 @@ void ws_trader_delete(ws_trader_t *t)
 	ws_bookref_delete(t->br);
 	free(t->working);
 	free(t);
-}
-
-void ws_trader_records(ws_trader_t *t, const ws_ring_rec_t *recs, uint32_t n, const uint8_t *payload,
-                       uint64_t payload_len)
-{
-	ws_route_records(t->route, recs, n, payload, payload_len, NULL);
-	t->stats.records += n;
-}
-
-int64_t ws_trader_follow(ws_trader_t *t, ws_ring_reader_t *rd, pthread_mutex_t *books_lock,
-                         pthread_mutex_t *session_lock, uint64_t for_ns, uint8_t *buf, uint64_t buf_sz)
-{
-	uint64_t until_ns = ws_mono_ns() + for_ns;
-	ws_ring_rec_t recs[64];
-	int64_t total = 0;
-	for (uint32_t spins = 0;; spins++) {
-		int n = ws_ring_read_batch(rd, recs, 64, buf, buf_sz);
-		if (n < 0)
-			return n;
-		if (n > 0) {
-			if (books_lock && pthread_mutex_lock(books_lock))
-				return WS_RING_EINVAL;
-			if (session_lock && pthread_mutex_lock(session_lock)) {
-				if (books_lock)
-					pthread_mutex_unlock(books_lock);
-				return WS_RING_EINVAL;
-			}
-			ws_trader_records(t, recs, (uint32_t)n, buf, buf_sz);
-			if (session_lock)
-				pthread_mutex_unlock(session_lock);
-			if (books_lock)
-				pthread_mutex_unlock(books_lock);
-			total += n;
-		} else {
-			ws_relax();
-		}
-		if ((spins & 63) == 0 && ws_mono_ns() >= until_ns)
-			return total;
-	}
 }
 
 const ws_trader_stats_t *ws_trader_stats(const ws_trader_t *t) { return &t->stats; }
