@@ -208,28 +208,44 @@ static int ws_xsk_bind_mode(ws_xsk_t *x, int zerocopy, int need_wakeup, enum ws_
 	return 0;
 }
 
-int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
-                int need_wakeup, enum ws_xsk_step *failed)
+/* ws_xsk_setup: the socket, its UMEM, the fill and completion rings (the
+ * kernel requires both of a UMEM's owner) and one direction's ring - RX
+ * (mapped with fill) or TX (mapped with completion) - then the bind. */
+static int ws_xsk_setup(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                        int need_wakeup, int tx, enum ws_xsk_step *failed)
 {
 	int rc = ws_xsk_umem(x, ifindex, queue, frame_cnt, frame_sz, failed);
 	if (rc)
-		goto fail;
+		return rc;
 	*failed = WS_XSK_STEP_RINGS;
 	if ((rc = ws_xsk_set_ring(x->fd, XDP_UMEM_FILL_RING, (int)frame_cnt)) ||
 	    (rc = ws_xsk_set_ring(x->fd, XDP_UMEM_COMPLETION_RING, (int)frame_cnt)) ||
-	    (rc = ws_xsk_set_ring(x->fd, XDP_RX_RING, (int)frame_cnt)))
-		goto fail;
+	    (rc = ws_xsk_set_ring(x->fd, tx ? XDP_TX_RING : XDP_RX_RING, (int)frame_cnt)))
+		return rc;
 	struct xdp_mmap_offsets off;
 	socklen_t optlen = sizeof(off);
-	if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen)) {
-		rc = -errno;
-		goto fail;
+	if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen))
+		return -errno;
+	if (tx)
+		rc = ws_xsk_map_ring(x->fd, &off.tx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING, &x->tx);
+	else
+		rc = ws_xsk_map_ring(x->fd, &off.rx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING, &x->rx);
+	if (!rc && tx)
+		rc = ws_xsk_map_ring(x->fd, &off.cr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
+		                     &x->comp);
+	if (!rc && !tx)
+		rc = ws_xsk_map_ring(x->fd, &off.fr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, &x->fill);
+	return rc ? rc : ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed);
+}
+
+int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                int need_wakeup, enum ws_xsk_step *failed)
+{
+	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, 0, failed);
+	if (rc) {
+		ws_xsk_close(x);
+		return rc;
 	}
-	if ((rc = ws_xsk_map_ring(x->fd, &off.fr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, &x->fill)) ||
-	    (rc = ws_xsk_map_ring(x->fd, &off.rx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING, &x->rx)))
-		goto fail;
-	if ((rc = ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed)))
-		goto fail;
 	/* Every frame starts in the fill ring: nothing is held back, so a burst
 	 * can use the whole UMEM before the kernel has to drop. */
 	uint64_t *fr = x->fill.ring;
@@ -237,39 +253,15 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
 		fr[i] = (uint64_t)i * frame_sz;
 	x->fill.cached_prod += frame_cnt;
 	atomic_store_explicit(x->fill.producer, x->fill.cached_prod, memory_order_release);
-	*failed = WS_XSK_STEP_NONE;
 	return 0;
-fail:
-	ws_xsk_close(x);
-	return rc;
 }
 
 int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                    int need_wakeup, enum ws_xsk_step *failed)
 {
-	int rc = ws_xsk_umem(x, ifindex, queue, frame_cnt, frame_sz, failed);
+	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, 1, failed);
 	if (rc)
-		goto fail;
-	*failed = WS_XSK_STEP_RINGS;
-	if ((rc = ws_xsk_set_ring(x->fd, XDP_UMEM_FILL_RING, (int)frame_cnt)) ||
-	    (rc = ws_xsk_set_ring(x->fd, XDP_UMEM_COMPLETION_RING, (int)frame_cnt)) ||
-	    (rc = ws_xsk_set_ring(x->fd, XDP_TX_RING, (int)frame_cnt)))
-		goto fail;
-	struct xdp_mmap_offsets off;
-	socklen_t optlen = sizeof(off);
-	if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen)) {
-		rc = -errno;
-		goto fail;
-	}
-	if ((rc = ws_xsk_map_ring(x->fd, &off.tx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING, &x->tx)) ||
-	    (rc = ws_xsk_map_ring(x->fd, &off.cr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
-	                          &x->comp)))
-		goto fail;
-	if ((rc = ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed)))
-		goto fail;
-	return 0;
-fail:
-	ws_xsk_close(x);
+		ws_xsk_close(x);
 	return rc;
 }
 
