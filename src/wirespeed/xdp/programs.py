@@ -38,6 +38,21 @@ def flow_key(group: str, port: int) -> bytes:
     return socket.inet_aton(group) + struct.pack("!H", port) + b"\0\0"
 
 
+def _ipv4_of(p: Program, proto: int, other: str) -> None:
+    """The start every program here shares: r6 = ctx, r2 = data, r3 = data_end;
+    to `other` unless the frame holds a whole IPv4 header of protocol `proto`."""
+    p.mov(R6, R1, "r6 = ctx")
+    p.ldx(4, R2, R6, 0, "r2 = ctx->data")
+    p.ldx(4, R3, R6, 4, "r3 = ctx->data_end")
+    p.mov(R4, R2, "r4 = data")
+    p.alu("+", R4, 34, "r4 += 14 (eth) + 20 (ipv4)")
+    p.jmp(">", R4, R3, other, "if (data + 34 > data_end): too short for IPv4")
+    p.ldx(2, R4, R2, 12, "r4 = eth->h_proto")
+    p.jmp("!=", R4, 0x0008, other, "if (h_proto != htons(ETH_P_IP))")
+    p.ldx(1, R4, R2, 23, "r4 = ip->protocol")
+    p.jmp("!=", R4, proto, other, f"if (protocol != {proto})")
+
+
 def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
     """Feed datagrams to the AF_XDP socket of the queue they arrived on;
     everything else (ARP, TCP, other UDP, IPv6) to the kernel untouched.
@@ -49,16 +64,7 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
     for want of a socket.
     """
     p = Program("ws_xdp_feeds")
-    p.mov(R6, R1, "r6 = ctx")
-    p.ldx(4, R2, R6, 0, "r2 = ctx->data")
-    p.ldx(4, R3, R6, 4, "r3 = ctx->data_end")
-    p.mov(R4, R2, "r4 = data")
-    p.alu("+", R4, 34, "r4 += 14 (eth) + 20 (ipv4)")
-    p.jmp(">", R4, R3, "pass", "if (data + 34 > data_end) pass: too short for IPv4")
-    p.ldx(2, R4, R2, 12, "r4 = eth->h_proto")
-    p.jmp("!=", R4, 0x0008, "pass", "if (h_proto != htons(ETH_P_IP)) pass")
-    p.ldx(1, R4, R2, 23, "r4 = ip->protocol")
-    p.jmp("!=", R4, 17, "pass", "if (protocol != IPPROTO_UDP) pass")
+    _ipv4_of(p, 17, "pass")
     p.ldx(4, R4, R2, 30, "r4 = ip->daddr")
     p.stx(4, R10, -8, R4, "key.daddr = ip->daddr")
     p.st(4, R10, -4, 0, "key.dport = 0, key.pad = 0")
@@ -121,16 +127,7 @@ def xdp_lossy(counters_fd: int, ppm: int, proto: int, port: int) -> Program:
         raise ValueError("ppm 0..1000000, port 1..65535, proto 6 or 17")
     nport = ((port & 0xFF) << 8) | (port >> 8)  # as it sits in the packet, read as a little-endian u16
     p = Program("ws_xdp_lossy")
-    p.mov(R6, R1, "r6 = ctx")
-    p.ldx(4, R2, R6, 0, "r2 = ctx->data")
-    p.ldx(4, R3, R6, 4, "r3 = ctx->data_end")
-    p.mov(R4, R2, "r4 = data")
-    p.alu("+", R4, 34, "r4 += 14 (eth) + 20 (ipv4)")
-    p.jmp(">", R4, R3, "pass", "if too short for IPv4: pass")
-    p.ldx(2, R4, R2, 12, "r4 = eth->h_proto")
-    p.jmp("!=", R4, 0x0008, "pass", "if (h_proto != htons(ETH_P_IP)) pass")
-    p.ldx(1, R4, R2, 23, "r4 = ip->protocol")
-    p.jmp("!=", R4, proto, "pass", f"if (protocol != {proto}) pass")
+    _ipv4_of(p, proto, "pass")
     p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
     p.alu("&", R4, 0x0F, "r4 &= 0x0f")
     p.alu("<<", R4, 2, "r4 = ihl * 4")
