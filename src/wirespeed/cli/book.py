@@ -41,10 +41,9 @@ def book(
 
         server = None
         if rtx:
-            host, _, port = rtx.rpartition(":")
-            if not host or not port.isdigit():
-                raise UsageError(f"--rtx {rtx}: give HOST:PORT", "e.g. --rtx 198.18.0.2:31000")
-            server = (host, int(port))
+            from wirespeed.net.addr import parse_host_port
+
+            server = parse_host_port(rtx, "--rtx")
         books = Books(rtx=server)
         try:
             reader = RingReader(ring, "oldest")

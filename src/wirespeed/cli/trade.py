@@ -11,6 +11,7 @@ from rich.table import Table
 
 from wirespeed.cli.common import JsonOpt, err, fail, out, print_json
 from wirespeed.errors import UsageError, WirespeedError
+from wirespeed.net.addr import parse_host_port
 
 _RISK_KEYS = ("max_order_qty", "max_order_notional", "collar_bp", "max_open_orders", "max_orders_per_s",
               "dup_window_ms", "max_position", "max_gross_notional")
@@ -82,7 +83,7 @@ def trade(
         cfg = _config(tr, config, exchange, user, password, firm, journal, symbols, strategy, params, risk, restrict,
                       ring, iface, feed, transport, capture_cpu, cpu, leave_orders).validate()
         if rtx:
-            cfg.rtx = tr.parse_host_port(rtx, "--rtx")
+            cfg.rtx = parse_host_port(rtx, "--rtx")
         stop = threading.Event()
         old = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -113,10 +114,7 @@ def _config(tr: Any, config: str | None, exchange: str | None, user: str | None,
     cfg = tr.TradeConfig.from_toml(config) if config else tr.TradeConfig(session=tr.SessionConfig(), symbols=[])
     s = cfg.session
     if exchange:
-        host, colon, port = exchange.rpartition(":")
-        if not colon or not port.isdigit():
-            raise UsageError(f"--exchange {exchange!r}", "give HOST:PORT, e.g. 198.18.0.2:15000")
-        s.host, s.port = host, int(port)
+        s.host, s.port = parse_host_port(exchange, "--exchange")
     for attr, v in (("user", user), ("password", password), ("firm", firm), ("journal", journal)):
         if v is not None:
             setattr(s, attr, v)

@@ -43,6 +43,7 @@ from typing import Any
 from wirespeed.book.books import Books
 from wirespeed.capture import runner as cap
 from wirespeed.errors import UsageError, WirespeedError
+from wirespeed.net.addr import parse_host_port
 from wirespeed.orders.session import STATES, RiskLimits, Session
 from wirespeed.ring import RingReader, resolve
 from wirespeed.trade.trader import Trader, strategies
@@ -123,14 +124,6 @@ class TradeConfig:
         if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
             raise UsageError(f"cpu {self.cpu} is not available to this process")
         return self
-
-
-def parse_host_port(text: str, what: str) -> tuple[str, int]:
-    """HOST:PORT (an IPv4 address) to a tuple, or a UsageError naming `what`."""
-    host, colon, port = str(text).rpartition(":")
-    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"{what} {text!r}", "give HOST:PORT, e.g. 198.18.0.2:15000")
-    return host, int(port)
 
 
 def snapshot(session: Session, trader: Trader, books: Books, started: float) -> dict[str, Any]:
