@@ -59,6 +59,7 @@ def test_an_order_goes_out_as_the_spec_says_and_lives_its_life(tmp_path: Path) -
         u3 = s.enter("MSFT", "B", 10, 49.0, tif="IOC")
         wait_until(lambda: s.order(u3)["state"] == "canceled", "IOC canceled")
         assert s.stats()["open_orders"] == 0 and s.positions()["MSFT"]["open_sell"] == 0
+        s.sync()  # the journal on disk
 
 
 def test_orders_are_refused_while_the_link_is_down_never_queued(tmp_path: Path) -> None:

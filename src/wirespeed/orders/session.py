@@ -264,6 +264,15 @@ class Session:
     def link(self) -> str:
         return str(self._s.stats()["link"])
 
+    def sync(self) -> None:
+        """Make the journal durable against the machine failing (msync); without it, it
+        survives the process dying (the page cache keeps it), not a power loss."""
+        try:
+            self._s.sync()
+        except OSError as exc:
+            raise WirespeedError(f"cannot sync the journal {self.journal}: {exc.strerror}",
+                                 "check the disk it is on") from None
+
     def close(self) -> None:
         """Log out, stop the I/O thread; the journal stays for a restart the same day."""
         self._s.close()
