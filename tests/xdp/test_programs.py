@@ -90,3 +90,49 @@ def test_listing_documents_every_instruction() -> None:
     text = P.xdp_feed_redirect(3, 4).listing()
     assert "bpf_redirect_map" in text and "XDP_PASS" in text
     assert all(line.split("  ")[-1].strip() for line in text.splitlines() if line.startswith("  "))
+
+
+def test_the_order_sessions_tcp_connection_is_steered_and_no_other(testbed_cfg) -> None:
+    """With a TCP map, the connection it names (the exchange's segments to
+    us) goes to the socket; any other TCP - another port, another peer, the
+    other direction - and the feeds keep their ways."""
+    ifindex = socket.if_nametoindex(testbed_cfg.host_if)
+    rx = _native.XskRx(ifindex, [0], 64, 2048, 0)
+    flows = _native.bpf_map_create(P.BPF_MAP_TYPE_HASH, P.FLOW_KEY_SIZE, P.FLOW_VALUE_SIZE, 16, "t_flows")
+    xsks = _native.bpf_map_create(P.BPF_MAP_TYPE_XSKMAP, 4, 4, 1, "t_xsks")
+    tcp = _native.bpf_map_create(P.BPF_MAP_TYPE_HASH, P.TCP_KEY_SIZE, P.TCP_VALUE_SIZE, 4, "t_tcp")
+    _native.bpf_map_update(xsks, struct.pack("=I", 0), struct.pack("=i", rx.sockets()[0]["fd"]))
+    _native.bpf_map_update(flows, P.flow_key("239.1.1.1", 30001), struct.pack("=I", 1))
+    _native.bpf_map_update(tcp, P.tcp_key("10.0.0.2", "10.0.0.1", 15000, 40000), struct.pack("=I", 0))
+    prog = load_xdp(P.xdp_feed_redirect(flows, xsks, tcp))
+
+    def seg(src: str, dst: str, sport: int, dport: int, ihl: int = 5) -> bytes:
+        f = _frame(b"\0" * 40, dst, 1)
+        f[23] = 6
+        f[26:30] = socket.inet_aton(src)
+        f[14] = 0x40 | ihl
+        f[14 + ihl * 4:14 + ihl * 4 + 4] = struct.pack("!HH", sport, dport)
+        return bytes(_fix_ip_csum(f))
+
+    try:
+        assert _verdict(prog, seg("10.0.0.2", "10.0.0.1", 15000, 40000)) == XDP_REDIRECT
+        assert _verdict(prog, seg("10.0.0.2", "10.0.0.1", 15000, 40001)) == XDP_PASS  # another connection
+        assert _verdict(prog, seg("10.0.0.3", "10.0.0.1", 15000, 40000)) == XDP_PASS  # another peer
+        assert _verdict(prog, seg("10.0.0.1", "10.0.0.2", 40000, 15000)) == XDP_PASS  # our own direction
+        assert _verdict(prog, seg("10.0.0.2", "10.0.0.1", 15000, 40000, ihl=6)) == XDP_REDIRECT  # options: ports found
+        assert _verdict(prog, _frame(b"itch", "239.1.1.1", 30001)) == XDP_REDIRECT  # feeds as before
+        _native.bpf_map_delete(tcp, P.tcp_key("10.0.0.2", "10.0.0.1", 15000, 40000))
+        assert _verdict(prog, seg("10.0.0.2", "10.0.0.1", 15000, 40000)) == XDP_PASS  # closed: the kernel's again
+    finally:
+        prog.close()
+        import os
+
+        for fd in (flows, xsks, tcp):
+            os.close(fd)
+        rx.close()
+
+
+def test_the_feed_program_is_unchanged_without_a_tcp_map() -> None:
+    assert P.xdp_feed_redirect(3, 4).listing() == P.xdp_feed_redirect(3, 4, -1).listing()
+    assert "tcp_flows" not in P.xdp_feed_redirect(3, 4).listing()
+    assert "tcp_flows" in P.xdp_feed_redirect(3, 4, 5).listing()

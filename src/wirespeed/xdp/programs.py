@@ -38,9 +38,10 @@ def flow_key(group: str, port: int) -> bytes:
     return socket.inet_aton(group) + struct.pack("!H", port) + b"\0\0"
 
 
-def _ipv4_of(p: Program, proto: int, other: str) -> None:
+def _ipv4_of(p: Program, proto: int, other: str, also: tuple[int, str] | None = None) -> None:
     """The start every program here shares: r6 = ctx, r2 = data, r3 = data_end;
-    to `other` unless the frame holds a whole IPv4 header of protocol `proto`."""
+    to `other` unless the frame holds a whole IPv4 header of protocol `proto`
+    (or of `also`'s protocol, which jumps to `also`'s label)."""
     p.mov(R6, R1, "r6 = ctx")
     p.ldx(4, R2, R6, 0, "r2 = ctx->data")
     p.ldx(4, R3, R6, 4, "r3 = ctx->data_end")
@@ -50,10 +51,25 @@ def _ipv4_of(p: Program, proto: int, other: str) -> None:
     p.ldx(2, R4, R2, 12, "r4 = eth->h_proto")
     p.jmp("!=", R4, 0x0008, other, "if (h_proto != htons(ETH_P_IP))")
     p.ldx(1, R4, R2, 23, "r4 = ip->protocol")
+    if also is not None:
+        p.jmp("==", R4, also[0], also[1], f"if (protocol == {also[0]}) {also[1]}")
     p.jmp("!=", R4, proto, other, f"if (protocol != {proto})")
 
 
-def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
+def tcp_key(saddr: str, daddr: str, sport: int, dport: int) -> bytes:
+    """The TCP steering map's key, as the 5-tuple sits in a segment the
+    exchange sends us: its address and port are the source."""
+    import socket
+    import struct
+
+    return socket.inet_aton(saddr) + socket.inet_aton(daddr) + struct.pack("!HH", sport, dport)
+
+
+TCP_KEY_SIZE = 12
+TCP_VALUE_SIZE = 4  # the XSKMAP index of the socket the connection's segments go to
+
+
+def xdp_feed_redirect(flows_fd: int, xsks_fd: int, tcp_fd: int = -1) -> Program:
     """Feed datagrams to the AF_XDP socket of the queue they arrived on;
     everything else (ARP, TCP, other UDP, IPv6) to the kernel untouched.
 
@@ -62,9 +78,16 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
     the XSKMAP indexed by queue; a queue without a socket falls back to
     XDP_PASS (bpf_redirect_map's flags argument), so nothing is dropped
     for want of a socket.
+
+    With `tcp_fd` (a HASH of tcp_key -> XSKMAP index), the TCP connections
+    it names go to their socket too: the order session's TCP in user space
+    (orders/utcp). The kernel never sees their segments, so it never
+    answers them; every other TCP segment is the kernel's as before. A
+    connection whose socket is gone (its process died: the kernel removes
+    a closed XSK from the map) falls back to the kernel, which resets it.
     """
     p = Program("ws_xdp_feeds")
-    _ipv4_of(p, 17, "pass")
+    _ipv4_of(p, 17, "pass", (6, "tcp") if tcp_fd >= 0 else None)
     p.ldx(4, R4, R2, 30, "r4 = ip->daddr")
     p.stx(4, R10, -8, R4, "key.daddr = ip->daddr")
     p.st(4, R10, -4, 0, "key.dport = 0, key.pad = 0")
@@ -93,6 +116,33 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int) -> Program:
     p.mov(R3, XDP_PASS, "r3 = XDP_PASS  (if this queue has no socket)")
     p.call(BPF_FUNC_redirect_map, "r0 = bpf_redirect_map(&xsks, queue, XDP_PASS)")
     p.exit()
+    if tcp_fd >= 0:
+        p.label("tcp")
+        p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
+        p.alu("&", R4, 0x0F, "r4 &= 0x0f")
+        p.alu("<<", R4, 2, "r4 = ihl * 4")
+        p.jmp("<", R4, 20, "pass", "if (ihl < 5) pass: the kernel's to judge")
+        p.mov(R5, R2, "r5 = data")
+        p.alu("+", R5, R4, "r5 = data + ihl*4")
+        p.mov(R4, R5, "r4 = r5")
+        p.alu("+", R4, 18, "r4 += 14 (eth) + 4 (ports)")
+        p.jmp(">", R4, R3, "pass", "if the ports are cut off: pass")
+        p.ldx(4, R4, R2, 26, "r4 = ip->saddr")
+        p.stx(4, R10, -16, R4, "key.saddr = ip->saddr")
+        p.ldx(4, R4, R2, 30, "r4 = ip->daddr")
+        p.stx(4, R10, -12, R4, "key.daddr = ip->daddr")
+        p.ldx(4, R4, R5, 14, "r4 = tcp->source, tcp->dest")
+        p.stx(4, R10, -8, R4, "key.ports = both ports")
+        p.ld_map_fd(R1, tcp_fd, "r1 = &tcp_flows")
+        p.mov(R2, R10, "r2 = fp")
+        p.alu("+", R2, -16, "r2 = &key")
+        p.call(BPF_FUNC_map_lookup_elem, "r0 = bpf_map_lookup_elem(&tcp_flows, &key)")
+        p.jmp("==", R0, 0, "pass", "if (!r0) pass: the kernel's connection")
+        p.ldx(4, R2, R0, 0, "r2 = the connection's XSKMAP index")
+        p.ld_map_fd(R1, xsks_fd, "r1 = &xsks")
+        p.mov(R3, XDP_PASS, "r3 = XDP_PASS  (its socket is gone: the kernel resets the connection)")
+        p.call(BPF_FUNC_redirect_map, "r0 = bpf_redirect_map(&xsks, index, XDP_PASS)")
+        p.exit()
     p.label("pass")
     p.mov(R0, XDP_PASS, "r0 = XDP_PASS")
     p.exit()

@@ -56,7 +56,7 @@ static const struct {
 	{"RingWriter", &RingWriterType}, {"RingReader", &RingReaderType}, {"KernelRx", &KernelRxType},
 	{"XskRx", &XskRxType},           {"BookEngine", &BookType},       {"FeedHandler", &FeedType},
 	{"FeedRouter", &RouterType},     {"Sim", &SimType},               {"MatchEngine", &MatchType},
-	{"OrderSession", &SessionType},  {"Trader", &TraderType},        {"UdpTx", &UdpTxType},
+	{"OrderSession", &SessionType},  {"Trader", &TraderType},        {"UdpTx", &UdpTxType}, {"TcpXsk", &TcpXskType},
 };
 
 PyMODINIT_FUNC PyInit__native(void)

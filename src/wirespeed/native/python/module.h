@@ -39,7 +39,7 @@ extern PyMethodDef ws_py_xdp_methods[];        /* python/xdp.c: bpf_* */
 
 /* Types, by the file that defines them. */
 extern PyTypeObject RingWriterType, RingReaderType; /* python/ring.c */
-extern PyTypeObject KernelRxType, XskRxType, UdpTxType; /* python/transports.c */
+extern PyTypeObject KernelRxType, XskRxType, UdpTxType, TcpXskType; /* python/transports.c */
 extern PyTypeObject BookType, FeedType, RouterType; /* python/book.c */
 extern PyTypeObject SimType, MatchType;             /* python/exchange.c */
 extern PyTypeObject SessionType;                    /* python/orders.c */

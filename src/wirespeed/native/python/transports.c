@@ -1,6 +1,7 @@
 /* python/transports.c - the receive engines of transports/ as Python types
  * (_native.KernelRx, _native.XskRx), the pre-armed AF_XDP sender
- * (_native.UdpTx) and the AF_XDP bind probe doctor uses.
+ * (_native.UdpTx), the user-space TCP connection (_native.TcpXsk) and the
+ * AF_XDP bind probe doctor uses.
  *
  * Ownership: a KernelRx holds a reference to the RingWriter it publishes to
  * (so the ring stays joined while it runs) and borrows the socket fds it was
@@ -18,8 +19,10 @@
 #include "python/module.h"
 #include "python/ring.h"
 #include "python/transports.h"
+#include "system/clock.h"
 #include "transports/rx_kernel.h"
 #include "transports/rx_xsk.h"
+#include "transports/tcp_xsk.h"
 #include "transports/xsk.h"
 
 typedef struct {
@@ -598,6 +601,265 @@ ws_udp_tx_t *ws_py_udp_tx(PyObject *o)
 	if (!PyObject_TypeCheck(o, &UdpTxType) || !((UdpTxObject *)o)->open)
 		return NULL;
 	return &((UdpTxObject *)o)->t;
+}
+
+/* -- _native.TcpXsk: one TCP connection in user space over AF_XDP (tcp_xsk.h) ------- */
+
+typedef struct {
+	PyObject_HEAD
+	ws_tcp_xsk_t *t;
+	int lent; /* an OrderSession uses it: only stats() and state from Python meanwhile */
+} TcpXskObject;
+
+static int ws_mac(Py_buffer *b, uint8_t out[6])
+{
+	int ok = b->len == 6;
+	if (ok)
+		memcpy(out, b->buf, 6);
+	PyBuffer_Release(b);
+	return ok;
+}
+
+static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"ifindex", "queue", "smac", "dmac", "saddr", "daddr", "dport", "frames", "zerocopy",
+	                         "rx_drop_ppm", "tcp_map_fd", "xsks_map_fd", "xsk_index", NULL};
+	ws_tcp_xsk_cfg_t cfg = {.tcp_map_fd = -1, .xsks_map_fd = -1, .zerocopy = 1};
+	Py_buffer smac, dmac;
+	const char *saddr, *daddr;
+	unsigned int queue, dport, frames = 512, drop = 0, index = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*y*ssI|IpIiiI", kwlist, &cfg.ifindex, &queue, &smac, &dmac,
+	                                 &saddr, &daddr, &dport, &frames, &cfg.zerocopy, &drop, &cfg.tcp_map_fd,
+	                                 &cfg.xsks_map_fd, &index))
+		return -1;
+	int macs = ws_mac(&smac, cfg.smac) & ws_mac(&dmac, cfg.dmac);
+	struct in_addr sa, da;
+	if (!macs || inet_pton(AF_INET, saddr, &sa) != 1 || inet_pton(AF_INET, daddr, &da) != 1 || !dport ||
+	    dport > 65535 || drop > 1000000) {
+		PyErr_SetString(PyExc_ValueError, "TcpXsk: MACs of 6 bytes, IPv4 addresses, dport 1..65535, rx_drop_ppm "
+		                                  "0..1000000");
+		return -1;
+	}
+	if (self->t) {
+		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is already initialised");
+		return -1;
+	}
+	cfg.queue = queue;
+	cfg.saddr = sa.s_addr;
+	cfg.daddr = da.s_addr;
+	cfg.dport = htons((uint16_t)dport);
+	cfg.frames = frames;
+	cfg.rx_drop_ppm = drop;
+	cfg.xsk_index = index;
+	int err = 0;
+	enum ws_xsk_step step = WS_XSK_STEP_NONE;
+	self->t = ws_tcp_xsk_open(&cfg, &err, &step);
+	if (!self->t) {
+		char call[96];
+		snprintf(call, sizeof(call), "%s (ifindex %d, queue %u)",
+		         step == WS_XSK_STEP_NONE ? "user-space TCP setup" : ws_xsk_step_name(step), cfg.ifindex, queue);
+		ws_raise(NULL, -err, call);
+		return -1;
+	}
+	return 0;
+}
+
+static void TcpXsk_dealloc(TcpXskObject *self)
+{
+	ws_tcp_xsk_delete(self->t);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Methods that drive the connection refuse while a session has it. */
+static ws_tcp_xsk_t *TcpXsk_own(TcpXskObject *self)
+{
+	if (!self->t)
+		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is closed");
+	else if (self->lent)
+		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is an order session's: drive it through the session");
+	return self->t && !self->lent ? self->t : NULL;
+}
+
+static PyObject *TcpXsk_connect(TcpXskObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_tcp_xsk_t *t = TcpXsk_own(self);
+	if (!t)
+		return NULL;
+	int rc = ws_tcp_xsk_connect(t, ws_mono_ns());
+	if (rc)
+		return ws_raise(NULL, -rc, "connect (port reservation, steering entry)");
+	Py_RETURN_NONE;
+}
+
+static PyObject *TcpXsk_poll(TcpXskObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_tcp_xsk_t *t = TcpXsk_own(self);
+	if (!t)
+		return NULL;
+	ws_tcp_xsk_poll(t, ws_mono_ns());
+	Py_RETURN_NONE;
+}
+
+/* send(data) -> bytes taken (all) or a negative errno (-EAGAIN: the send buffer is full; -ENOTCONN). */
+static PyObject *TcpXsk_send(TcpXskObject *self, PyObject *args)
+{
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "y*", &b))
+		return NULL;
+	ws_tcp_xsk_t *t = TcpXsk_own(self);
+	PyObject *res = t ? PyLong_FromLong(ws_tcp_xsk_send(t, b.buf, (uint32_t)b.len, ws_mono_ns())) : NULL;
+	PyBuffer_Release(&b);
+	return res;
+}
+
+/* recv(cap) -> bytes (b"" at the peer's FIN), or None if nothing yet; OSError when the connection ended badly. */
+static PyObject *TcpXsk_recv(TcpXskObject *self, PyObject *args)
+{
+	unsigned int cap = 65536;
+	if (!PyArg_ParseTuple(args, "|I", &cap))
+		return NULL;
+	ws_tcp_xsk_t *t = TcpXsk_own(self);
+	if (!t)
+		return NULL;
+	PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
+	if (!out)
+		return NULL;
+	int n = ws_tcp_xsk_recv(t, (uint8_t *)PyBytes_AS_STRING(out), cap, ws_mono_ns());
+	if (n == -EAGAIN) {
+		Py_DECREF(out);
+		Py_RETURN_NONE;
+	}
+	if (n < 0) {
+		Py_DECREF(out);
+		return ws_raise(NULL, -n, "recv");
+	}
+	_PyBytes_Resize(&out, n);
+	return out;
+}
+
+static PyObject *TcpXsk_close(TcpXskObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_tcp_xsk_t *t = TcpXsk_own(self);
+	if (!t)
+		return NULL;
+	ws_tcp_xsk_close(t, ws_mono_ns());
+	Py_RETURN_NONE;
+}
+
+static PyObject *TcpXsk_abort(TcpXskObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	ws_tcp_xsk_t *t = TcpXsk_own(self);
+	if (!t)
+		return NULL;
+	ws_tcp_xsk_abort(t, ws_mono_ns());
+	Py_RETURN_NONE;
+}
+
+static PyObject *TcpXsk_delete(TcpXskObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (self->lent) {
+		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is an order session's: close the session first");
+		return NULL;
+	}
+	ws_tcp_xsk_delete(self->t);
+	self->t = NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *TcpXsk_stats(TcpXskObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	if (!self->t) {
+		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is closed");
+		return NULL;
+	}
+	ws_tcp_xsk_stats_t s = *ws_tcp_xsk_stats(self->t);
+	PyObject *d = Py_BuildValue(
+	    "{s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "state",
+	    ws_tcp_state_names[ws_tcp_xsk_state(self->t)], "end", ws_tcp_end_names[ws_tcp_xsk_end(self->t)],
+	    "segs_out", s.segs_out, "segs_in", s.segs_in, "bytes_out", s.bytes_out, "bytes_in", s.bytes_in,
+	    "retransmits", s.retransmits, "rto_expiries", s.rto_expiries, "fast_retransmits", s.fast_retransmits,
+	    "dup_acks_in", s.dup_acks_in, "dup_acks_out", s.dup_acks_out, "out_of_order", s.out_of_order, "ooo_dropped", s.ooo_dropped,
+	    "old_segments", s.old_segments, "zero_window_waits", s.zero_window_waits, "zero_window_probes",
+	    s.zero_window_probes, "rcv_window_full", s.rcv_window_full, "bad_csum", s.bad_csum, "malformed",
+	    s.malformed, "foreign", s.foreign, "injected_drops", s.injected_drops, "no_frame", s.no_frame, "kicks",
+	    s.kicks, "resets_in", s.resets_in);
+	if (!d)
+		return NULL;
+	ws_xsk_stats_t k = {0};
+	ws_xsk_statistics(ws_tcp_xsk_socket(self->t), &k); /* zeros if the kernel will not say */
+	PyObject *more = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:I}", "resets_out",
+	                               s.resets_out, "csum_partial", s.csum_partial, "xsk_rx_dropped", k.rx_dropped,
+	                               "xsk_rx_ring_full", k.rx_ring_full, "xsk_fill_ring_empty", k.rx_fill_ring_empty, "kick_errors", s.kick_errors, "srtt_us", s.srtt_us, "rttvar_us",
+	                               s.rttvar_us, "rto_ms", s.rto_ms, "snd_wnd", s.snd_wnd, "cwnd", s.cwnd, "mss",
+	                               s.mss, "snd_wscale", s.snd_wscale, "rcv_wscale", s.rcv_wscale, "local_port",
+	                               ws_tcp_xsk_local_port(self->t), "zerocopy",
+	                               ws_tcp_xsk_socket(self->t)->zerocopy ? Py_True : Py_False, "unacked",
+	                               ws_tcp_xsk_unacked(self->t));
+	if (!more || PyDict_Update(d, more)) {
+		Py_XDECREF(more);
+		Py_DECREF(d);
+		return NULL;
+	}
+	Py_DECREF(more);
+	return d;
+}
+
+static PyObject *TcpXsk_get_fd(TcpXskObject *self, void *closure)
+{
+	(void)closure;
+	return PyLong_FromLong(self->t ? ws_tcp_xsk_fd(self->t) : -1);
+}
+
+static PyMethodDef TcpXsk_methods[] = {
+	{"connect", (PyCFunction)TcpXsk_connect, METH_NOARGS, "connect(): reserve a port, steer it, send the SYN"},
+	{"poll", (PyCFunction)TcpXsk_poll, METH_NOARGS, "poll(): take what arrived, answer it, run the timers"},
+	{"send", (PyCFunction)TcpXsk_send, METH_VARARGS, "send(data) -> len(data), or -EAGAIN / -ENOTCONN"},
+	{"recv", (PyCFunction)TcpXsk_recv, METH_VARARGS, "recv(cap=65536) -> bytes, b'' at FIN, None if none yet"},
+	{"close", (PyCFunction)TcpXsk_close, METH_NOARGS, "close(): FIN after what is buffered"},
+	{"abort", (PyCFunction)TcpXsk_abort, METH_NOARGS, "abort(): RST, connection forgotten"},
+	{"delete", (PyCFunction)TcpXsk_delete, METH_NOARGS, "delete(): socket and UMEM go (no word to the peer)"},
+	{"stats", (PyCFunction)TcpXsk_stats, METH_NOARGS, "stats() -> dict: state, counters, RTT, windows"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef TcpXsk_getset[] = {
+	{"fd", (getter)TcpXsk_get_fd, NULL, "the AF_XDP socket (poll() it for POLLIN)", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject TcpXskType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.TcpXsk",
+	.tp_basicsize = sizeof(TcpXskObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "TcpXsk(ifindex, queue, smac, dmac, saddr, daddr, dport, frames=512, zerocopy=True, rx_drop_ppm=0, "
+	          "tcp_map_fd=-1, xsks_map_fd=-1, xsk_index=0): one TCP client connection in user space over AF_XDP "
+	          "(transports/tcp_xsk.h); wirespeed.transports.tcp_xsk sets it up",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)TcpXsk_init,
+	.tp_dealloc = (destructor)TcpXsk_dealloc,
+	.tp_methods = TcpXsk_methods,
+	.tp_getset = TcpXsk_getset,
+};
+
+ws_tcp_xsk_t *ws_py_tcp_xsk_lend(PyObject *o)
+{
+	if (!PyObject_TypeCheck(o, &TcpXskType) || !((TcpXskObject *)o)->t || ((TcpXskObject *)o)->lent)
+		return NULL;
+	((TcpXskObject *)o)->lent = 1;
+	return ((TcpXskObject *)o)->t;
+}
+
+void ws_py_tcp_xsk_return(PyObject *o)
+{
+	if (PyObject_TypeCheck(o, &TcpXskType))
+		((TcpXskObject *)o)->lent = 0;
 }
 
 PyMethodDef ws_py_transports_methods[] = {

@@ -1,5 +1,6 @@
-/* python/transports.h - what python/transports.c lends the other bindings
- * (python/bench.c): the pre-armed AF_XDP sender behind a UdpTx object.
+/* python/transports.h - what python/transports.c lends the other bindings:
+ * the pre-armed AF_XDP sender behind a UdpTx object (python/bench.c), and
+ * the user-space TCP connection behind a TcpXsk (python/orders.c).
  *
  * Memory: the pointer lives inside the object; the caller keeps its
  * reference while it uses it. Threads: call with the GIL held; the sender
@@ -11,9 +12,16 @@
 
 #include <Python.h>
 
+#include "transports/tcp_xsk.h"
 #include "transports/tx_xsk.h"
 
 /* The sender behind a UdpTx, or NULL (no exception set) if o is not an open one. */
 ws_udp_tx_t *ws_py_udp_tx(PyObject *o);
+
+/* The connection behind a TcpXsk, marked lent (its own driving methods then
+ * refuse), or NULL (no exception set) if o is not an open, unlent one.
+ * ws_py_tcp_xsk_return ends the loan; the borrower keeps a reference. */
+ws_tcp_xsk_t *ws_py_tcp_xsk_lend(PyObject *o);
+void ws_py_tcp_xsk_return(PyObject *o);
 
 #endif

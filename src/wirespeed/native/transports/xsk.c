@@ -209,10 +209,12 @@ static int ws_xsk_bind_mode(ws_xsk_t *x, int zerocopy, int need_wakeup, enum ws_
 }
 
 /* ws_xsk_setup: the socket, its UMEM, the fill and completion rings (the
- * kernel requires both of a UMEM's owner) and one direction's ring - RX
- * (mapped with fill) or TX (mapped with completion) - then the bind. */
+ * kernel requires both of a UMEM's owner) and the rings of the directions
+ * asked for (WS_XSK_RX, WS_XSK_TX) - RX mapped with fill, TX with
+ * completion - then the bind. */
+enum { WS_XSK_RX = 1, WS_XSK_TX = 2 };
 static int ws_xsk_setup(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
-                        int need_wakeup, int tx, enum ws_xsk_step *failed)
+                        int need_wakeup, int dirs, enum ws_xsk_step *failed)
 {
 	int rc = ws_xsk_umem(x, ifindex, queue, frame_cnt, frame_sz, failed);
 	if (rc)
@@ -220,46 +222,68 @@ static int ws_xsk_setup(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame
 	*failed = WS_XSK_STEP_RINGS;
 	if ((rc = ws_xsk_set_ring(x->fd, XDP_UMEM_FILL_RING, (int)frame_cnt)) ||
 	    (rc = ws_xsk_set_ring(x->fd, XDP_UMEM_COMPLETION_RING, (int)frame_cnt)) ||
-	    (rc = ws_xsk_set_ring(x->fd, tx ? XDP_TX_RING : XDP_RX_RING, (int)frame_cnt)))
+	    ((dirs & WS_XSK_TX) && (rc = ws_xsk_set_ring(x->fd, XDP_TX_RING, (int)frame_cnt))) ||
+	    ((dirs & WS_XSK_RX) && (rc = ws_xsk_set_ring(x->fd, XDP_RX_RING, (int)frame_cnt))))
 		return rc;
 	struct xdp_mmap_offsets off;
 	socklen_t optlen = sizeof(off);
 	if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen))
 		return -errno;
-	if (tx)
-		rc = ws_xsk_map_ring(x->fd, &off.tx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING, &x->tx);
-	else
-		rc = ws_xsk_map_ring(x->fd, &off.rx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING, &x->rx);
-	if (!rc && tx)
-		rc = ws_xsk_map_ring(x->fd, &off.cr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
-		                     &x->comp);
-	if (!rc && !tx)
-		rc = ws_xsk_map_ring(x->fd, &off.fr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, &x->fill);
-	return rc ? rc : ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed);
+	if (dirs & WS_XSK_TX) {
+		if ((rc = ws_xsk_map_ring(x->fd, &off.tx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING, &x->tx)) ||
+		    (rc = ws_xsk_map_ring(x->fd, &off.cr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
+		                          &x->comp)))
+			return rc;
+	}
+	if (dirs & WS_XSK_RX) {
+		if ((rc = ws_xsk_map_ring(x->fd, &off.rx, frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING, &x->rx)) ||
+		    (rc = ws_xsk_map_ring(x->fd, &off.fr, frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_FILL_RING, &x->fill)))
+			return rc;
+	}
+	return ws_xsk_bind_mode(x, zerocopy, need_wakeup, failed);
+}
+
+/* ws_xsk_fill gives frames [first, first + n) to the fill ring. */
+static void ws_xsk_fill(ws_xsk_t *x, uint32_t first, uint32_t n)
+{
+	uint64_t *fr = x->fill.ring;
+	for (uint32_t i = 0; i < n; i++)
+		fr[(x->fill.cached_prod + i) & x->fill.mask] = (uint64_t)(first + i) * x->frame_sz;
+	x->fill.cached_prod += n;
+	atomic_store_explicit(x->fill.producer, x->fill.cached_prod, memory_order_release);
 }
 
 int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                 int need_wakeup, enum ws_xsk_step *failed)
 {
-	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, 0, failed);
+	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, WS_XSK_RX, failed);
 	if (rc) {
 		ws_xsk_close(x);
 		return rc;
 	}
 	/* Every frame starts in the fill ring: nothing is held back, so a burst
 	 * can use the whole UMEM before the kernel has to drop. */
-	uint64_t *fr = x->fill.ring;
-	for (uint32_t i = 0; i < frame_cnt; i++)
-		fr[i] = (uint64_t)i * frame_sz;
-	x->fill.cached_prod += frame_cnt;
-	atomic_store_explicit(x->fill.producer, x->fill.cached_prod, memory_order_release);
+	ws_xsk_fill(x, 0, frame_cnt);
+	return 0;
+}
+
+int ws_xsk_open_rxtx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                     int need_wakeup, enum ws_xsk_step *failed)
+{
+	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, WS_XSK_RX | WS_XSK_TX,
+	                      failed);
+	if (rc) {
+		ws_xsk_close(x);
+		return rc;
+	}
+	ws_xsk_fill(x, 0, frame_cnt / 2);
 	return 0;
 }
 
 int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                    int need_wakeup, enum ws_xsk_step *failed)
 {
-	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, 1, failed);
+	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, WS_XSK_TX, failed);
 	if (rc)
 		ws_xsk_close(x);
 	return rc;

@@ -25,6 +25,7 @@
  *
  * Sending (ws_xsk_open_tx, used by tx_xsk.c): a TX ring we produce
  * descriptors into and a completion ring the kernel returns sent frames on.
+ * Both (ws_xsk_open_rxtx, used by tcp_xsk.c): the UMEM split in halves.
  *
  * Threads: open/close/statistics from any thread (not concurrently with each
  * other); the rings from the one rx (or tx) thread only.
@@ -102,6 +103,14 @@ int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, ui
  * and errors as ws_xsk_open. */
 int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                    int need_wakeup, enum ws_xsk_step *failed);
+
+/* ws_xsk_open_rxtx: both directions on one socket and UMEM (a TCP
+ * connection's, transports/tcp_xsk.h): frames [0, frame_cnt/2) start in the
+ * fill ring to receive into, [frame_cnt/2, frame_cnt) are the caller's to
+ * send from. A received frame goes back to the fill ring; a sent one comes
+ * back on the completion ring. Same arguments and errors as ws_xsk_open. */
+int ws_xsk_open_rxtx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
+                     int need_wakeup, enum ws_xsk_step *failed);
 
 /* ws_xsk_close releases everything ws_xsk_open made; safe to call twice. */
 void ws_xsk_close(ws_xsk_t *x);
