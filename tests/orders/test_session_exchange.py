@@ -170,11 +170,14 @@ def test_kill_9_mid_burst_against_the_exchange(tmp_path: Path) -> None:
 
 
 @pytest.mark.privileged
-def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["kernel", "af_xdp"])
+def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Path, transport: str) -> None:
     """The order session over the test host's veth with 5 % of the TCP segments
-    arriving at the exchange dropped (an XDP program of ours: no netem here): the
-    kernel's TCP retransmits, every order reaches the order port exactly once and
-    is answered, and the session's state ends where the port's does."""
+    arriving at the exchange dropped (an XDP program of ours: no netem here) -
+    and over the user-space TCP, 5 % of the exchange's dropped as they arrive
+    too: the TCP retransmits, every order reaches the order port exactly once
+    and is answered, and the session's state ends where the port's does."""
+    from wirespeed.transports.tcp_xsk import UserTcp
     from wirespeed.xdp.lossy import Lossy
 
     tb = testbed_cfg
@@ -184,8 +187,9 @@ def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Pat
                       iface=tb.peer_if, source=tb.peer_addr, ouch_port=port, ouch_accounts=(acct,))
     with S.start(cfg) as sim, Lossy(tb.peer_if, 50_000, 6, port, netns=tb.netns) as loss:
         mid = sim.symbols()["S0001"]
+        tcp = UserTcp(tb.peer_addr, port, rx_drop_ppm=50_000) if transport == "af_xdp" else None
         with Session(tb.peer_addr, port, "WSTEST", "WSTEST", ["S0001"], journal=tmp_path / "j",
-                     server_timeout_ms=5000) as s:
+                     server_timeout_ms=5000, transport=transport, tcp=tcp) as s:
             s.wait_up(10)
             for _ in range(300):
                 s.enter("S0001", "B", 10, (mid - 5000) / 10_000, tif="IOC")  # never trades: accepted, canceled
@@ -195,5 +199,45 @@ def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Pat
             assert port_st["in_by_type"]["O"] == 300 and port_st["stale_urn"] == 0
             assert s.stats()["drops"] == {k: 0 for k in s.stats()["drops"]}  # the link held
             assert {s.order(u)["state"] for u in range(1, 301)} == {"canceled"}
+            assert s.stats()["fills"] == port_st["fills"] == 0
+            if transport == "af_xdp":
+                t = s.stats()["tcp"]
+                assert t["retransmits"] > 0 and t["injected_drops"] > 0 and t["bad_csum"] == 0
         seen, dropped = loss.counts()
     assert dropped > 0 and seen > 300
+
+
+@pytest.mark.privileged
+def test_the_user_space_tcp_link_lost_and_found_again(testbed_cfg, tmp_path: Path) -> None:
+    """Every segment to the exchange dropped for longer than the server's
+    timeout: the session drops the link, reconnects over a new user-space
+    connection (a new port, a new steering entry), logs in with the next
+    sequence number it expects, and no order or fill is lost or doubled."""
+    from wirespeed.xdp.lossy import Lossy
+
+    tb = testbed_cfg
+    port = next(_ports)
+    acct = S.Account("WSTEST", "WSTEST", collar_pct=0, max_open=100_000, max_msgs_per_s=1_000_000)
+    cfg = S.SimConfig(lines=[S.Line("239.79.0.2", 31961)], rate=500, duration_s=60, symbols=1, netns=tb.netns,
+                      iface=tb.peer_if, source=tb.peer_addr, ouch_port=port, ouch_accounts=(acct,))
+    with S.start(cfg) as sim:
+        mid = sim.symbols()["S0001"]
+        wait_until(lambda: sim.order_stats()["books"]["live"] > 20, "the simulator's book")
+        with Session(tb.peer_addr, port, "WSTEST", "WSTEST", ["S0001"], journal=tmp_path / "j",
+                     server_timeout_ms=800, reconnect_ms=50, transport="af_xdp") as s:
+            s.wait_up(10)
+            first_port = s.stats()["tcp"]["local_port"]
+            for _ in range(50):
+                s.enter("S0001", "B", 10, (mid + 2100) / 10_000, tif="IOC")  # takes the asks: fills
+            wait_until(lambda: s.stats()["open_orders"] == 0, "the first burst answered")
+            with Lossy(tb.peer_if, 1_000_000, 6, port, netns=tb.netns):
+                wait_until(lambda: s.link != "up", "the link given up", 10)
+            s.wait_up(10)
+            assert s.stats()["tcp"]["local_port"] != first_port
+            for _ in range(50):
+                s.enter("S0001", "B", 10, (mid + 2100) / 10_000, tif="IOC")
+            wait_until(lambda: s.stats()["open_orders"] == 0, "the second burst answered")
+            st, port_st = s.stats(), sim.order_stats()
+            assert st["drops"]["server_timeout"] >= 1 and st["seq_lost"] == 0
+            assert port_st["in_by_type"]["O"] == 100 and port_st["stale_urn"] == 0
+            assert st["fills"] == port_st["fills"] > 0 and st["filled_shares"] == port_st["filled_shares"]

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from wirespeed import _native
-from wirespeed.errors import WirespeedError
+from wirespeed.errors import UsageError, WirespeedError
 
 PRICE_SCALE = 10_000
 
@@ -193,10 +193,16 @@ class Session:
                  journal: str | Path | None = None, limits: RiskLimits | None = None, firm: str = "",
                  books: Any = None, heartbeat_ms: int = 1000, server_timeout_ms: int = 5000,
                  reconnect_ms: int = 200, max_orders: int = 1 << 20, event_cap: int = 1 << 16,
-                 start: bool = True) -> None:
+                 start: bool = True, transport: str = "kernel", tcp: Any = None) -> None:
         """`books`: a wirespeed.Books whose best bid and offer the price collar reads (and
         whose open gaps make it refuse: stale_book); without it a collar refuses
-        (no_reference). `start`: begin the I/O thread now (it connects and logs in)."""
+        (no_reference). `start`: begin the I/O thread now (it connects and logs in).
+        `transport`: "kernel" (the kernel's TCP) or "af_xdp" (wirespeed's own TCP over
+        AF_XDP on the interface the route to `host` leaves by: transports/tcp_xsk.py;
+        root, and an interface no other process has an XDP program on). `tcp`: a
+        prepared transports.tcp_xsk.UserTcp to use for af_xdp (the session closes it)."""
+        if transport not in ("kernel", "af_xdp"):
+            raise UsageError(f"order transport {transport!r}", "kernel or af_xdp")
         self.symbols = [s.upper() for s in symbols]
         if len(set(self.symbols)) != len(self.symbols):
             raise WirespeedError("a symbol is listed twice", "give each symbol once")
@@ -204,12 +210,38 @@ class Session:
         self.limits = (limits or RiskLimits()).validate()
         self.journal = Path(journal) if journal else default_journal(user, host, port)
         self.journal.parent.mkdir(parents=True, exist_ok=True)
+        self.transport = transport
+        self._tcp = tcp
+        if transport == "af_xdp" and tcp is None:
+            from wirespeed.transports.tcp_xsk import UserTcp
+
+            self._tcp = UserTcp(host, port)
         try:
-            self._s = _native.OrderSession(
+            self._s = self._open_native(host, port, user, password, firm, heartbeat_ms, server_timeout_ms,
+                                        reconnect_ms, max_orders, event_cap)
+        except BaseException:
+            if self._tcp is not None:
+                self._tcp.close()
+            raise
+        for name in self.symbols:
+            self._s.set_symbol_limits(self._index[name], self.limits.symbol(name).native())
+        self.books = books
+        if books is not None:
+            self._s.use_books(books._router)
+        self._stop = threading.Event()
+        self._io: threading.Thread | None = None
+        if start:
+            self.start()
+
+    def _open_native(self, host: str, port: int, user: str, password: str, firm: str, heartbeat_ms: int,
+                     server_timeout_ms: int, reconnect_ms: int, max_orders: int, event_cap: int) -> Any:
+        try:
+            return _native.OrderSession(
                 host=host, port=port, user=user, password=password, journal=str(self.journal),
                 symbols=self.symbols, firm=firm, heartbeat_ms=heartbeat_ms, server_timeout_ms=server_timeout_ms,
                 reconnect_ms=reconnect_ms, max_orders=max_orders, event_cap=event_cap,
-                limits=self.limits.native(), symbol_limits=SymbolLimits().native())
+                limits=self.limits.native(), symbol_limits=SymbolLimits().native(),
+                tcp=self._tcp.conn if self._tcp is not None else None)
         except OSError as exc:
             if exc.errno == 116:  # ESTALE
                 raise WirespeedError(f"journal {self.journal} is from an earlier day",
@@ -221,15 +253,6 @@ class Session:
                                  "check the path and its permissions") from None
         except ValueError as exc:
             raise WirespeedError(f"order session: {exc}", "see Session's arguments") from None
-        for name in self.symbols:
-            self._s.set_symbol_limits(self._index[name], self.limits.symbol(name).native())
-        self.books = books
-        if books is not None:
-            self._s.use_books(books._router)
-        self._stop = threading.Event()
-        self._io: threading.Thread | None = None
-        if start:
-            self.start()
 
     # -- life --------------------------------------------------------------------------
 
@@ -280,6 +303,8 @@ class Session:
         if self._io is not None:
             self._io.join(timeout=2)
             self._io = None
+        if self._tcp is not None:  # the XDP program and the socket go (the connection closed above)
+            self._tcp.close()
 
     def __enter__(self) -> Session:
         return self
@@ -376,5 +401,11 @@ class Session:
         return np.frombuffer(self._s.take_events(), dtype=EVENT_DTYPE)
 
     def stats(self) -> dict[str, Any]:
-        """The link, its drops by reason, messages by type, refusals by check and reason."""
-        return dict(self._s.stats())
+        """The link, its drops by reason, messages by type, refusals by check and reason;
+        with transport af_xdp, `tcp`: the user-space TCP's counters (what the kernel's
+        TCP would count: retransmits, out-of-order, RTO expiries, zero-window waits...)."""
+        st = dict(self._s.stats())
+        st["transport"] = self.transport
+        if self._tcp is not None and self._tcp.conn is not None:
+            st["tcp"] = self._tcp.conn.stats()
+        return st

@@ -18,6 +18,7 @@
 #include "orders/ouch.h"
 #include "orders/soupbin.h"
 #include "system/clock.h"
+#include "transports/tcp_xsk.h"
 
 const char *const ws_link_names[5] = {"down", "connecting", "login_sent", "up", "closed"};
 const char *const ws_ord_state_names[WS_ORD_STATES] = {"none", "pending", "accepted", "partially_filled",
@@ -63,7 +64,8 @@ _Static_assert(sizeof(ws_jrec_t) == 64, "journal record layout");
 struct ws_session {
 	ws_session_cfg_t cfg;
 	char jpath[4096];
-	int fd;
+	int fd;                       /* the kernel socket, or the user-space TCP's XSK (to poll); -1: no link */
+	ws_tcp_xsk_t *utcp;           /* the user-space TCP (borrowed), or NULL: kernel TCP */
 	uint8_t link;
 	uint64_t link_at_ns;          /* when the link entered its state (CLOCK_MONOTONIC) */
 	uint64_t last_rx_ns, last_tx_ns;
@@ -285,7 +287,9 @@ void ws_session_delete(ws_session_t *s)
 {
 	if (!s)
 		return;
-	if (s->fd >= 0)
+	if (s->utcp)
+		ws_tcp_xsk_abort(s->utcp, ws_mono_ns());
+	else if (s->fd >= 0)
 		close(s->fd);
 	if (s->jh)
 		munmap(s->jh, s->jlen);
@@ -322,11 +326,52 @@ static void ws_link_to(ws_session_t *s, uint8_t state, uint64_t now)
 	s->st.link = state;
 }
 
+/* -- the byte stream: the kernel's TCP socket, or wirespeed's own TCP over AF_XDP ------------------ */
+
+/* ws_io_send: bytes the stream took (all or part), or -errno (-EAGAIN: none now). */
+static ssize_t ws_io_send(ws_session_t *s, const uint8_t *p, uint32_t n, uint64_t now)
+{
+	if (s->utcp) {
+		int k = ws_tcp_xsk_send(s->utcp, p, n, now);
+		return k == -EAGAIN ? 0 : k; /* its buffer full: the caller keeps the bytes */
+	}
+	ssize_t k = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : k < 0 ? -errno : k;
+}
+
+/* ws_io_recv: bytes read, 0 at the peer's close, -EAGAIN if none yet, else -errno. */
+static ssize_t ws_io_recv(ws_session_t *s, uint8_t *buf, uint32_t cap, uint64_t now)
+{
+	if (s->utcp)
+		return ws_tcp_xsk_recv(s->utcp, buf, cap, now);
+	ssize_t k = recv(s->fd, buf, cap, MSG_DONTWAIT);
+	return k < 0 && (errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : k < 0 ? -errno : k;
+}
+
+/* ws_io_close: a user's close says goodbye (FIN); any other drop resets. */
+static void ws_io_close(ws_session_t *s, int graceful)
+{
+	if (s->fd < 0)
+		return;
+	if (!s->utcp) {
+		close(s->fd);
+	} else if (!graceful) {
+		ws_tcp_xsk_abort(s->utcp, ws_mono_ns());
+	} else {
+		/* the FIN, and a moment for the peer's: nobody services the connection after this */
+		ws_tcp_xsk_close(s->utcp, ws_mono_ns());
+		uint64_t end = ws_mono_ns() + 100000000ull;
+		while (ws_mono_ns() < end && ws_tcp_xsk_state(s->utcp) != WS_TCP_TIME_WAIT &&
+		       ws_tcp_xsk_state(s->utcp) != WS_TCP_CLOSED)
+			ws_tcp_xsk_poll(s->utcp, ws_mono_ns());
+		ws_tcp_xsk_release(s->utcp);
+	}
+	s->fd = -1;
+}
+
 static void ws_drop(ws_session_t *s, int why, uint64_t now)
 {
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
+	ws_io_close(s, why == WS_LDROP_USER);
 	s->in_len = s->out_len = 0; /* unsent bytes are gone with the connection: orders are never resent blindly */
 	s->st.drops[why]++;
 	s->st.last_drop = (uint8_t)why;
@@ -343,12 +388,12 @@ static int ws_write(ws_session_t *s, const uint8_t *p, uint32_t n, uint64_t now)
 		return WS_ORD_BACKPRESSURE;
 	uint32_t done = 0;
 	if (!s->out_len) {
-		ssize_t k = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		ssize_t k = ws_io_send(s, p, n, now);
+		if (k < 0) {
 			ws_drop(s, WS_LDROP_SOCKET_ERROR, now);
 			return WS_ORD_SEND_FAILED;
 		}
-		done = k > 0 ? (uint32_t)k : 0;
+		done = (uint32_t)k;
 	}
 	memcpy(s->out + s->out_len, p + done, n - done);
 	s->out_len += n - done;
@@ -361,10 +406,9 @@ static void ws_flush(ws_session_t *s, uint64_t now)
 {
 	if (!s->out_len || s->fd < 0)
 		return;
-	ssize_t k = send(s->fd, s->out, s->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t k = ws_io_send(s, s->out, s->out_len, now);
 	if (k < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			ws_drop(s, WS_LDROP_SOCKET_ERROR, now);
+		ws_drop(s, WS_LDROP_SOCKET_ERROR, now);
 		return;
 	}
 	memmove(s->out, s->out + k, s->out_len - (uint32_t)k);
@@ -374,6 +418,15 @@ static void ws_flush(ws_session_t *s, uint64_t now)
 static void ws_connect(ws_session_t *s, uint64_t now)
 {
 	s->st.connects++;
+	if (s->utcp) {
+		if (ws_tcp_xsk_connect(s->utcp, now)) {
+			ws_drop(s, WS_LDROP_CONNECT_FAILED, now);
+			return;
+		}
+		s->fd = ws_tcp_xsk_fd(s->utcp);
+		ws_link_to(s, WS_LINK_CONNECTING, now);
+		return;
+	}
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (s->fd < 0) {
 		ws_drop(s, WS_LDROP_CONNECT_FAILED, now);
@@ -405,6 +458,16 @@ static void ws_send_login(ws_session_t *s, uint64_t now)
 
 static void ws_connecting(ws_session_t *s, uint64_t now)
 {
+	if (s->utcp) {
+		enum ws_tcp_state st = ws_tcp_xsk_state(s->utcp);
+		if (st == WS_TCP_ESTABLISHED) {
+			s->last_rx_ns = now;
+			ws_send_login(s, now);
+		} else if (st != WS_TCP_SYN_SENT || now - s->link_at_ns > 2000000000ull) {
+			ws_drop(s, WS_LDROP_CONNECT_FAILED, now); /* refused, or no answer: try again */
+		}
+		return;
+	}
 	int e = 0;
 	socklen_t el = sizeof(e);
 	struct sockaddr_storage peer;
@@ -701,13 +764,13 @@ static void ws_packet(ws_session_t *s, const ws_soup_pkt_t *pkt, uint64_t now)
 static void ws_read(ws_session_t *s, uint64_t now)
 {
 	for (int rounds = 0; rounds < 64 && s->fd >= 0; rounds++) {
-		ssize_t k = recv(s->fd, s->in + s->in_len, WS_IN_CAP - s->in_len, MSG_DONTWAIT);
+		ssize_t k = ws_io_recv(s, s->in + s->in_len, WS_IN_CAP - s->in_len, now);
 		if (k == 0) {
 			ws_drop(s, WS_LDROP_CLOSED, now);
 			return;
 		}
 		if (k < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (k != -EAGAIN)
 				ws_drop(s, WS_LDROP_SOCKET_ERROR, now);
 			return;
 		}
@@ -739,6 +802,8 @@ void ws_session_service(ws_session_t *s, uint64_t now)
 	uint64_t reconnect = (uint64_t)(s->cfg.reconnect_ms ? s->cfg.reconnect_ms : 200) * 1000000ull;
 	uint64_t hb = (uint64_t)(s->cfg.heartbeat_ms ? s->cfg.heartbeat_ms : 1000) * 1000000ull;
 	uint64_t timeout = (uint64_t)(s->cfg.server_timeout_ms ? s->cfg.server_timeout_ms : 5000) * 1000000ull;
+	if (s->utcp && s->fd >= 0)
+		ws_tcp_xsk_poll(s->utcp, now); /* segments in, ACKs and retransmissions out */
 	switch (s->link) {
 	case WS_LINK_CLOSED:
 		return;
@@ -768,7 +833,18 @@ void ws_session_service(ws_session_t *s, uint64_t now)
 }
 
 int ws_session_fd(const ws_session_t *s) { return s->fd; }
-int ws_session_wants_write(const ws_session_t *s) { return s->link == WS_LINK_CONNECTING || s->out_len; }
+int ws_session_wants_write(const ws_session_t *s)
+{
+	return !s->utcp && (s->link == WS_LINK_CONNECTING || s->out_len); /* an XSK's POLLOUT means TX ring room */
+}
+
+int ws_session_use_tcp_xsk(ws_session_t *s, ws_tcp_xsk_t *t)
+{
+	if (t ? s->st.connects != 0 : s->link != WS_LINK_CLOSED)
+		return -EBUSY;
+	s->utcp = t;
+	return 0;
+}
 
 /* -- orders ------------------------------------------------------------------------------------- */
 

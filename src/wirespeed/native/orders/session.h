@@ -1,11 +1,14 @@
 /* orders/session.h - the client's order session: OUCH 5.0 over SoupBinTCP
- * 4.1 on kernel TCP, with every order's life, positions and pre-trade risk.
+ * 4.1 on kernel TCP (or wirespeed's own over AF_XDP, transports/tcp_xsk.h),
+ * with every order's life, positions and pre-trade risk.
  *
  * What it is for: the one way wirespeed sends an order. ws_session_enter
  * runs the risk checks (orders/risk.h) against the live book, journals the
  * order, patches a template pre-encoded for its symbol and side (UserRefNum,
  * shares, price, time in force, ClOrdID: the rest of the 50 bytes never
- * change) and writes it with one send(). No allocation on that path. Replace
+ * change) and writes it with one send() - or, over the user-space TCP, into
+ * a send frame armed with the connection's headers, one descriptor and a
+ * kick. No allocation on that path. Replace
  * goes through the same checks; cancels and the kill switch's mass cancel
  * and Disable Order Entry take risk away and are never refused by them.
  *
@@ -54,6 +57,7 @@
 #include <stdint.h>
 
 #include "orders/risk.h"
+#include "transports/tcp_xsk.h"
 
 enum ws_ord_err {
 	WS_ORD_LINK_DOWN = -100,     /* not logged in: refused, not queued */
@@ -183,6 +187,14 @@ void ws_session_delete(ws_session_t *s);
  * whatever serialises the session. */
 typedef ws_risk_ref_t (*ws_ref_fn)(void *ctx, uint32_t sym);
 void ws_session_set_ref(ws_session_t *s, ws_ref_fn fn, void *ctx);
+
+/* ws_session_use_tcp_xsk: carry the session over wirespeed's own TCP (t,
+ * borrowed: it must outlive the session, or be taken back) instead of the
+ * kernel's. Before the first service only (-EBUSY after). The session then
+ * drives t: its connects, polls (in ws_session_service), sends and closes.
+ * t NULL, once the session is closed (ws_session_close): t is the caller's
+ * again (-EBUSY before). */
+int ws_session_use_tcp_xsk(ws_session_t *s, ws_tcp_xsk_t *t);
 
 /* ws_session_service: connects, reads and applies what the exchange sent,
  * heartbeats, timeouts, reconnects: whatever is due at now_ns

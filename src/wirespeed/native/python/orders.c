@@ -30,6 +30,7 @@
 #include "python/book.h"
 #include "python/module.h"
 #include "python/orders.h"
+#include "python/transports.h"
 #include "system/clock.h"
 #include "trade/bookref.h"
 
@@ -304,6 +305,7 @@ typedef struct {
 	pthread_mutex_t *books_lock;  /* of the books the collar reads (ours, or a trader's): taken first */
 	int running;                  /* run() calls without the GIL */
 	int lent;                     /* lent to a Trader (ws_py_session_hold) */
+	PyObject *tcp;                /* the TcpXsk the session's link runs over (lent to it), or NULL */
 } SessionObject;
 
 static int ws_u32_item(PyObject *d, const char *key, uint32_t *out)
@@ -368,13 +370,13 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"host", "port", "user", "password", "journal", "symbols", "firm", "heartbeat_ms",
 	                         "server_timeout_ms", "reconnect_ms", "max_orders", "event_cap", "limits",
-	                         "symbol_limits", NULL};
+	                         "symbol_limits", "tcp", NULL};
 	const char *host, *user, *password, *journal, *firm = "";
 	unsigned int port, hb = 0, timeout = 0, reconnect = 0, max_orders = 0, event_cap = 0;
-	PyObject *symbols, *limits = Py_None, *symlimits = Py_None;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "sIsssO|sIIIIIOO", kwlist, &host, &port, &user, &password, &journal,
+	PyObject *symbols, *limits = Py_None, *symlimits = Py_None, *tcp = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sIsssO|sIIIIIOOO", kwlist, &host, &port, &user, &password, &journal,
 	                                 &symbols, &firm, &hb, &timeout, &reconnect, &max_orders, &event_cap, &limits,
-	                                 &symlimits))
+	                                 &symlimits, &tcp))
 		return -1;
 	if (self->s) {
 		PyErr_SetString(PyExc_RuntimeError, "OrderSession is already initialised");
@@ -429,6 +431,18 @@ static int Session_init(SessionObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetFromErrnoWithFilename(PyExc_OSError, journal);
 		return -1;
 	}
+	if (tcp != Py_None) {
+		ws_tcp_xsk_t *t = ws_py_tcp_xsk_lend(tcp);
+		if (!t) {
+			ws_session_delete(self->s);
+			self->s = NULL;
+			PyErr_SetString(PyExc_ValueError, "tcp: an open TcpXsk that no other session uses");
+			return -1;
+		}
+		ws_session_use_tcp_xsk(self->s, t);
+		Py_INCREF(tcp);
+		self->tcp = tcp;
+	}
 	if (!self->lock_made) {
 		if (pthread_mutex_init(&self->lock, NULL)) {
 			PyErr_SetString(PyExc_RuntimeError, "OrderSession: pthread_mutex_init() failed");
@@ -456,6 +470,10 @@ static void Session_dealloc(SessionObject *self)
 	if (self->s) {
 		Session_unbook(self);
 		ws_session_delete(self->s);
+	}
+	if (self->tcp) { /* the session is gone: the connection is its owner's again */
+		ws_py_tcp_xsk_return(self->tcp);
+		Py_CLEAR(self->tcp);
 	}
 	if (self->lock_made)
 		pthread_mutex_destroy(&self->lock);
@@ -648,10 +666,21 @@ static PyObject *Session_unkill(SessionObject *self, PyObject *unused)
 	return Session_do(self, ws_session_unkill);
 }
 
+/* close(): Logout, the link closed for good; a user-space TCP goes back to its owner. */
 static PyObject *Session_close(SessionObject *self, PyObject *unused)
 {
 	(void)unused;
-	return Session_do(self, ws_session_close);
+	if (!Session_enter(self))
+		return NULL;
+	ws_session_close(self->s);
+	if (self->tcp)
+		ws_session_use_tcp_xsk(self->s, NULL);
+	Session_leave(self);
+	if (self->tcp) {
+		ws_py_tcp_xsk_return(self->tcp);
+		Py_CLEAR(self->tcp);
+	}
+	Py_RETURN_NONE;
 }
 
 static PyObject *Session_sync(SessionObject *self, PyObject *unused)
