@@ -92,9 +92,10 @@ def test_bench_send_cli_json_on_the_test_host() -> None:
     p = run_cli("bench", "send", "--quick", "--json", timeout=180)
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
-    for path in ("kernel_tcp", "kernel_udp", "af_xdp_udp"):
+    for path in ("kernel_tcp", "af_xdp_tcp", "xdp_probe", "kernel_udp", "af_xdp_udp"):
         assert res[f"send_n_{path}"] == 900 and 0 < res[f"send_us_p50_{path}"] <= res[f"send_us_p99_{path}"]
-    assert res["send_kernel_udp_over_af_xdp_udp"] > 0
+    for key in ("send_kernel_udp_over_af_xdp_udp", "send_kernel_tcp_over_af_xdp_tcp", "send_af_xdp_tcp_over_xdp_probe"):
+        assert res[key] > 0
 
 
 SENDS = r"""

@@ -6,12 +6,23 @@ size with its SoupBinTCP header), stamped (CLOCK_REALTIME) just before it is
 handed over, from this namespace to a socket in the test host that stamps
 arrivals with the kernel's software receive stamp (SO_TIMESTAMPING):
 
-  * kernel_tcp: send() on a connected TCP socket (TCP_NODELAY)
+  * kernel_tcp: send() on a connected TCP socket (TCP_NODELAY, SO_BUSY_POLL)
+  * af_xdp_tcp: the same bytes through wirespeed's own TCP over AF_XDP
+    (native/transports/tcp_xsk.c: into the send buffer, then a send frame
+    armed with the connection's headers, patched, one descriptor, a kick)
+  * xdp_probe: the same connection, the same bytes fired as a bare segment
+    from a pre-armed frame (ws_tcp_xsk_probe: no queueing, no window loop),
+    to the same receiving socket: what the TCP layer itself costs is
+    af_xdp_tcp over this
   * kernel_udp: send() on a connected UDP socket
   * af_xdp_udp: a pre-armed UDP frame from an AF_XDP socket's UMEM
     (native/transports/tx_xsk.c: headers and checksum constants built at
     open; a send patches the lengths and checksums and pushes one
     descriptor; veth is copy mode, so every send kicks with a sendto)
+
+The user-space TCP's sends are followed (outside the figure: after the
+receiver has stamped) by a poll of the connection, which takes the ACKs of
+earlier messages.
 
 Runs alternate path by path; the first tenth of each is warm-up. On veth the
 receiving kernel's work runs in the sender's send call, so every figure
@@ -35,9 +46,16 @@ from wirespeed import _native
 from wirespeed.bench.common import Goal, goals_report
 from wirespeed.errors import WirespeedError
 
-GOALS = [Goal("pre-armed AF_XDP UDP p50 / kernel UDP send() p50: kernel over af_xdp", "send_kernel_udp_over_af_xdp_udp",
+GOALS = [Goal("user-space TCP p50 / kernel TCP p50: kernel over af_xdp_tcp", "send_kernel_tcp_over_af_xdp_tcp",
+              ">=", 1.5),
+         Goal("user-space TCP p99 no worse than kernel TCP p99", "send_p99_kernel_tcp_over_af_xdp_tcp", ">=", 1.0),
+         Goal("user-space TCP p50 / bare AF_XDP probe p50 (the TCP layer's cost)", "send_af_xdp_tcp_over_xdp_probe",
+              "<=", 1.3),
+         Goal("pre-armed AF_XDP UDP p50 / kernel UDP send() p50: kernel over af_xdp", "send_kernel_udp_over_af_xdp_udp",
               ">=", 1.5)]
-PATHS = ("kernel_tcp", "kernel_udp", "af_xdp_udp")
+PATHS = ("kernel_tcp", "af_xdp_tcp", "xdp_probe", "kernel_udp", "af_xdp_udp")
+TCP_PATHS = ("kernel_tcp", "af_xdp_tcp", "xdp_probe")
+SO_BUSY_POLL = 46
 RX_PORT = 15995
 SO_TIMESTAMPING, SCM_TIMESTAMPING = 37, 37
 SOF_RX_SOFTWARE, SOF_SOFTWARE = 1 << 3, 1 << 4
@@ -88,7 +106,7 @@ def oneway(tb: Any, path: str, n: int, rate: float) -> np.ndarray:
     """One run of one path: receive stamp - send stamp, ns, warm-up left out."""
     from wirespeed.system import netns
 
-    stream = path == "kernel_tcp"
+    stream = path in TCP_PATHS
     with netns.entered(tb.netns):
         if stream:
             srv = socket.create_server((tb.peer_addr, RX_PORT))
@@ -113,7 +131,9 @@ def oneway(tb: Any, path: str, n: int, rate: float) -> np.ndarray:
     gap = int(1e9 / rate)
     try:
         with srv:
-            if path == "af_xdp_udp":
+            if path in ("af_xdp_tcp", "xdp_probe"):
+                e = _user_tcp(tb, gap, tx, probe=path == "xdp_probe")
+            elif path == "af_xdp_udp":
                 sender = _udp_tx(tb)
                 try:
                     e = _native.bench_oneway(sender, gap, tx)
@@ -127,6 +147,7 @@ def oneway(tb: Any, path: str, n: int, rate: float) -> np.ndarray:
                 with socket.socket(socket.AF_INET, kind) as c:
                     if stream:
                         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        c.setsockopt(socket.SOL_SOCKET, SO_BUSY_POLL, 50)
                     c.connect((tb.peer_addr, RX_PORT))
                     e = _native.bench_oneway(c.fileno(), gap, tx)
                     if not stream:
@@ -145,6 +166,30 @@ def oneway(tb: Any, path: str, n: int, rate: float) -> np.ndarray:
     if len(got) < n * 0.99:
         raise WirespeedError(f"{path}: {n - len(got)} of {n} messages never arrived")
     return got[len(got) // 10:]
+
+
+def _user_tcp(tb: Any, gap: int, tx: np.ndarray, probe: bool) -> int:
+    """The user-space TCP's run: connect, send (or probe) every message, close with a FIN."""
+    import time
+
+    from wirespeed.transports.tcp_xsk import UserTcp
+
+    with UserTcp(tb.peer_addr, RX_PORT) as u:
+        c = u.conn
+        c.connect()
+        end = time.monotonic() + 5
+        while c.stats()["state"] != "established":
+            if time.monotonic() > end:
+                raise WirespeedError(f"the user-space TCP did not connect: {c.stats()}")
+            c.poll()
+        e = _native.bench_oneway(c, gap, tx, probe)
+        st = c.stats()
+        c.close()
+        while c.stats()["state"] not in ("time_wait", "closed") and time.monotonic() < end + 10:
+            c.poll()
+    if st["no_frame"] or st["kick_errors"] or st["retransmits"]:
+        raise WirespeedError(f"the user-space TCP did not send cleanly: {st}")
+    return int(e)
 
 
 def _udp_tx(tb: Any) -> Any:
@@ -189,6 +234,9 @@ def run(opts: SendBenchOptions, progress: Callable[[str], None] | None = None) -
         res.update({f"send_us_p50_{p}": float(q[0]), f"send_us_p90_{p}": float(q[1]),
                     f"send_us_p99_{p}": float(q[2]), f"send_us_p999_{p}": float(q[3]), f"send_n_{p}": int(len(allp)),
                     f"send_us_p50_runs_{p}": [float(np.percentile(r, 50) / 1000) for r in rs]})
+    res["send_kernel_tcp_over_af_xdp_tcp"] = res["send_us_p50_kernel_tcp"] / res["send_us_p50_af_xdp_tcp"]
+    res["send_p99_kernel_tcp_over_af_xdp_tcp"] = res["send_us_p99_kernel_tcp"] / res["send_us_p99_af_xdp_tcp"]
+    res["send_af_xdp_tcp_over_xdp_probe"] = res["send_us_p50_af_xdp_tcp"] / res["send_us_p50_xdp_probe"]
     res["send_kernel_udp_over_af_xdp_udp"] = res["send_us_p50_kernel_udp"] / res["send_us_p50_af_xdp_udp"]
     res["send_p99_kernel_udp_over_af_xdp_udp"] = res["send_us_p99_kernel_udp"] / res["send_us_p99_af_xdp_udp"]
     res["goals"] = goals_report(GOALS, res)

@@ -496,11 +496,14 @@ def bench_send(
 ) -> None:
     """One-way send latency: the sender's trigger -> the receiving kernel's socket, on the test host.
 
-    As root. The same 50-byte message (an Enter Order's size) through send() on a connected TCP
-    socket, send() on a connected UDP socket, and a pre-armed UDP frame from an AF_XDP socket's
-    UMEM (headers and checksum constants built ahead; a send patches lengths and checksums and
-    pushes one descriptor). Stamped before the send and by the receiver's kernel; paths interleaved.
-    On veth the receiver's kernel work runs in the sender's call, so every figure holds it.
+    As root. The same 50-byte message (an Enter Order's size) through: send() on a connected TCP
+    socket (TCP_NODELAY, busy polling); wirespeed's own TCP over AF_XDP to the same kind of
+    socket; the same connection's bare pre-armed segment (the probe: what the TCP layer costs is
+    the user-space TCP over it); send() on a connected UDP socket; and a pre-armed UDP frame from
+    an AF_XDP socket's UMEM (headers and checksum constants built ahead; a send patches lengths
+    and checksums and pushes one descriptor). Stamped before the send and by the receiver's
+    kernel; paths interleaved. On veth the receiver's kernel work runs in the sender's call, so
+    every figure holds it.
     """
     from wirespeed.bench import send as sb
 
@@ -515,8 +518,9 @@ def bench_send(
                             f"{res['repeats']} x {res['n']:,} messages of 50 bytes at {res['rate']:,.0f}/s)")
             for col in ("path", "p50", "p90", "p99", "p99.9", "samples"):
                 t.add_column(col, justify="left" if col == "path" else "right")
-            for p, name in (("kernel_tcp", "kernel TCP send()"), ("kernel_udp", "kernel UDP send()"),
-                            ("af_xdp_udp", "AF_XDP pre-armed UDP frame")):
+            for p, name in (("kernel_tcp", "kernel TCP send()"), ("af_xdp_tcp", "user-space TCP over AF_XDP"),
+                            ("xdp_probe", "  bare segment (probe)"),
+                            ("kernel_udp", "kernel UDP send()"), ("af_xdp_udp", "AF_XDP pre-armed UDP frame")):
                 t.add_row(name, *(f"{res[f'send_us_{q}_{p}']:,.2f}" for q in ("p50", "p90", "p99", "p999")),
                           f"{res[f'send_n_{p}']:,}")
             out.print(t)

@@ -81,6 +81,13 @@ typedef int (*ws_bench_send_fn)(void *ctx, const uint8_t *msg, uint32_t len);
  * one send(), whole or an error (TCP or UDP). */
 int ws_bench_send_fd(void *ctx, const uint8_t *msg, uint32_t len);
 
+/* ws_bench_send_tcp_xsk sends on a user-space TCP connection (ctx: its
+ * ws_tcp_xsk_t, established) through its send path; ws_bench_send_tcp_probe
+ * fires the same bytes as a bare segment (ws_tcp_xsk_probe). Each then
+ * polls the connection (the peer's ACKs), after the send. */
+int ws_bench_send_tcp_xsk(void *ctx, const uint8_t *msg, uint32_t len);
+int ws_bench_send_tcp_probe(void *ctx, const uint8_t *msg, uint32_t len);
+
 /* ws_bench_oneway is a sender's side of a one-way figure: n pre-encoded
  * 50-byte messages (an Enter Order's size with its SoupBinTCP header;
  * bytes 3..10 carry i, big-endian), one every gap_ns, through send;

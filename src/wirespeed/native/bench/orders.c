@@ -16,6 +16,7 @@
 #include "orders/risk.h"
 #include "orders/soupbin.h"
 #include "system/clock.h"
+#include "transports/tcp_xsk.h"
 
 #define WS_RTT_BUF 65536u
 
@@ -166,6 +167,22 @@ int ws_bench_send_fd(void *ctx, const uint8_t *msg, uint32_t len)
 		off += (uint32_t)k;
 	}
 	return 0;
+}
+
+int ws_bench_send_tcp_xsk(void *ctx, const uint8_t *msg, uint32_t len)
+{
+	uint64_t now = ws_mono_ns();
+	int k = ws_tcp_xsk_send(ctx, msg, len, now);
+	ws_tcp_xsk_poll(ctx, now); /* after the send: the ACKs of earlier messages, outside the figure */
+	return k == (int)len ? 0 : k < 0 ? k : -EIO;
+}
+
+int ws_bench_send_tcp_probe(void *ctx, const uint8_t *msg, uint32_t len)
+{
+	uint64_t now = ws_mono_ns();
+	int k = ws_tcp_xsk_probe(ctx, msg, len, now);
+	ws_tcp_xsk_poll(ctx, now);
+	return k == (int)len ? 0 : k < 0 ? k : -EIO;
 }
 
 int ws_bench_oneway(ws_bench_send_fn send_fn, void *ctx, uint64_t n, uint64_t gap_ns, uint64_t *tx_ns)

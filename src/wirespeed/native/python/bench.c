@@ -136,19 +136,24 @@ static PyObject *py_bench_oneway(PyObject *self, PyObject *args)
 	PyObject *target;
 	unsigned long long gap;
 	Py_buffer s;
-	if (!PyArg_ParseTuple(args, "OKw*", &target, &gap, &s))
+	int probe = 0;
+	if (!PyArg_ParseTuple(args, "OKw*|p", &target, &gap, &s, &probe))
 		return NULL;
 	ws_bench_send_fn fn;
 	void *ctx;
 	ws_udp_tx_t *t = ws_py_udp_tx(target);
+	ws_tcp_xsk_t *tcp = t ? NULL : ws_py_tcp_xsk_lend(target);
 	if (t) {
 		fn = ws_bench_send_udp_tx;
 		ctx = t;
+	} else if (tcp) {
+		fn = probe ? ws_bench_send_tcp_probe : ws_bench_send_tcp_xsk;
+		ctx = tcp;
 	} else {
 		long fd = PyLong_AsLong(target);
 		if (fd == -1 && PyErr_Occurred()) {
 			PyBuffer_Release(&s);
-			PyErr_SetString(PyExc_TypeError, "bench_oneway: a socket's fd or a UdpTx");
+			PyErr_SetString(PyExc_TypeError, "bench_oneway: a socket's fd, a UdpTx or an established TcpXsk");
 			return NULL;
 		}
 		fn = ws_bench_send_fd;
@@ -158,6 +163,8 @@ static PyObject *py_bench_oneway(PyObject *self, PyObject *args)
 	Py_BEGIN_ALLOW_THREADS
 	rc = ws_bench_oneway(fn, ctx, (uint64_t)s.len / 8, gap, s.buf);
 	Py_END_ALLOW_THREADS
+	if (tcp)
+		ws_py_tcp_xsk_return(target);
 	PyBuffer_Release(&s);
 	return PyLong_FromLong(-rc);
 }
@@ -178,7 +185,8 @@ static PyObject *py_bench_risk(PyObject *self, PyObject *args)
 
 PyMethodDef ws_py_bench_methods[] = {
 	{"bench_oneway", py_bench_oneway, METH_VARARGS,
-	 "bench_oneway(fd or UdpTx, gap_ns, tx_ns: uint64 buffer) -> errno: 50-byte messages, each stamped before"},
+	 "bench_oneway(fd, UdpTx or TcpXsk, gap_ns, tx_ns: uint64 buffer, probe=False) -> errno: 50-byte messages, "
+	 "each stamped before; probe: a TcpXsk's bare segments (ws_tcp_xsk_probe)"},
 	{"bench_risk", py_bench_risk, METH_VARARGS,
 	 "bench_risk(out_ns: float64 buffer) -> 0, or -1 if an order was refused: ns per order, per batch of 64"},
 	{"tsc", py_tsc, METH_NOARGS, "tsc() -> ticks of the clock bench kernels use"},

@@ -908,6 +908,26 @@ int ws_tcp_xsk_send(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n, uint64_t now)
 	return (int)n;
 }
 
+int ws_tcp_xsk_probe(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n, uint64_t now)
+{
+	if (t->state != WS_TCP_ESTABLISHED || t->fin_queued)
+		return -ENOTCONN;
+	if (t->snd_nxt != t->snd_end || n > t->mss || n > WS_TCP_SBUF - (t->snd_end - t->snd_una) ||
+	    n > t->snd_wnd - (t->snd_nxt - t->snd_una))
+		return -EAGAIN;
+	/* the bytes go where a retransmission would read them, then straight out: the frame push is the probe */
+	uint32_t at = t->snd_end % WS_TCP_SBUF, first = ws_min(n, WS_TCP_SBUF - at);
+	memcpy(t->sbuf + at, p, first);
+	memcpy(t->sbuf, p + first, n - first);
+	int rc = ws_tcp_emit(t, t->snd_nxt, F_ACK | F_PSH, n, NULL, 0);
+	if (rc)
+		return rc;
+	t->snd_end += n;
+	ws_tcp_sent(t, t->snd_nxt, n, 0, now);
+	t->snd_nxt += n;
+	return (int)n;
+}
+
 int ws_tcp_xsk_recv(ws_tcp_xsk_t *t, uint8_t *buf, uint32_t cap, uint64_t now)
 {
 	(void)now;

@@ -132,6 +132,13 @@ void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now_ns);
  * connection cannot carry data (not established, or closing). */
 int ws_tcp_xsk_send(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n, uint64_t now_ns);
 
+/* ws_tcp_xsk_probe: the bare transmit under ws_tcp_xsk_send, for the
+ * benchmark's floor: n bytes (one segment) straight into a frame and out,
+ * without the send path's queueing and window loop. The connection stays
+ * whole (the bytes are kept for a retransmission). Only with nothing
+ * unsent and room in every window (-EAGAIN otherwise); -ENOTCONN. */
+int ws_tcp_xsk_probe(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n, uint64_t now_ns);
+
 /* ws_tcp_xsk_recv: up to cap bytes received in order. Returns the count,
  * 0 at the peer's FIN with nothing left, -EAGAIN if none yet, -ECONNRESET
  * / -ETIMEDOUT / -ECONNREFUSED when the connection ended so. */
