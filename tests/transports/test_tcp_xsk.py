@@ -330,3 +330,39 @@ def test_the_send_path_allocates_nothing_and_makes_one_syscall(testbed_cfg, allo
     # 5,100 sends: one kick each; the ACK polls read the RX ring in memory, no syscall
     assert 5100 <= calls.get("sendto", 0) <= 5100 + 50, calls
     assert calls.get("recvfrom", 0) + calls.get("recvmsg", 0) + calls.get("poll", 0) < 100, calls
+
+
+def test_sharing_an_af_xdp_capture_s_queue(testbed_cfg, ring_path) -> None:
+    """A capture of this process holds the interface's queue 0 and its XDP
+    program: the TCP shares them (the capture's UMEM, its program's TCP
+    map). Both work at once: the feed reaches the ring and only the feed;
+    the echo comes back whole; the capture's frames all come home."""
+    from wirespeed.capture import runner as cap
+    from wirespeed.exchange import sim as S
+    from wirespeed.transports.af_xdp import AfXdpOptions
+
+    tb = testbed_cfg
+    cfg = cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M", transport="af_xdp",
+                            feeds=[cap.FeedSpec("itch", "239.7.9.1", 34091)],
+                            xdp=AfXdpOptions(frames=1024, tcp_frames=128))
+    out = _messages(60_000, seed=4)  # ~1,800 segments in: twice the capture's 896 fill frames
+    with cap.Background(cfg) as c, _server(tb, _echo) as port:
+        u = UserTcp(tb.peer_addr, port, share=c.transport)
+        try:
+            assert "the capture's" in u.describe()["xdp_mode"]
+            _connect(u)
+            scfg = S.SimConfig(lines=[S.Line("239.7.9.1", 34091)], rate=20_000, duration_s=1, symbols=4,
+                               netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr)
+            with S.start(scfg) as sim:
+                got = _pump(u, out)
+                sent = sim.wait()["packets"]  # the whole second of feed, while the TCP idles on the queue
+            assert got == out
+            st = u.conn.stats()
+            assert st["bad_csum"] == st["malformed"] == st["foreign"] == 0 and st["xsk_rx_dropped"] == 0
+        finally:
+            u.conn.abort()
+            u.close()
+        wait_until(lambda: c.transport.stats()["packets"] == sent, f"the feed in the ring: {c.transport.stats()}")
+        cst = c.transport.stats()
+    assert cst["packets"] == sent > 100 and cst["malformed"] == cst["not_udp"] == 0  # no TCP reached the ring
+    assert cst["xsk_rx_fill_ring_empty"] == cst["xsk_rx_dropped"] == 0  # the TCP's frames all came back

@@ -194,9 +194,12 @@ def open_ring(cfg: CaptureConfig) -> RingWriter:
 
 
 def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
-        stop: threading.Event | None = None, ready: threading.Event | None = None) -> dict[str, Any]:
+        stop: threading.Event | None = None, ready: threading.Event | None = None,
+        opened: Callable[[Transport], None] | None = None) -> dict[str, Any]:
     """Capture until `duration_s` passes, `stop` is set, or SIGINT/SIGTERM.
-    The ring is left closed (readers see a clean end) with every counter."""
+    The ring is left closed (readers see a clean end) with every counter.
+    `opened(transport)` is called once the transport is open, before it
+    receives (an order session's TCP shares an af_xdp capture's queue)."""
     cfg.validate()
     stop = stop or threading.Event()
     streams = cfg.streams()
@@ -212,6 +215,8 @@ def run(cfg: CaptureConfig, duration_s: float = 0.0, progress: Callable[[dict[st
                 writer.close()
                 resolve(cfg.ring).unlink(missing_ok=True)
             raise
+        if opened is not None:
+            opened(transport)
         writer.describe({"capture": {"iface": cfg.iface, "pid": os.getpid()} | transport.describe(),
                          "streams": [asdict(s) | {"transport": transport.name} for s in streams]})
         errors: list[BaseException] = []
@@ -271,15 +276,19 @@ class Background:
         self.cfg = cfg
         self.stop = threading.Event()
         self.ready = threading.Event()
+        self.transport: Transport | None = None  # once open
         self.result: dict[str, Any] = {}
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="wirespeed-capture", daemon=True)
 
     def _run(self) -> None:
         try:
-            self.result.update(run(self.cfg, stop=self.stop, ready=self.ready))
+            self.result.update(run(self.cfg, stop=self.stop, ready=self.ready, opened=self._opened))
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             self.error = exc
+
+    def _opened(self, transport: Transport) -> None:
+        self.transport = transport
 
     def start(self) -> Background:
         """Returns once the capture receives; raises what stopped it if it could not start."""

@@ -5,7 +5,9 @@ the interface is touched and a half-built state is always unwound:
 
 1. one AF_XDP socket and UMEM per receive queue of the interface, bound in
    zero-copy mode where the driver has it, else copy (native/transports/xsk.c);
-2. two BPF maps: `flows` (group:port -> stream) and `xsks` (queue -> socket);
+2. three BPF maps: `flows` (group:port -> stream), `xsks` (queue -> socket,
+   and one slot more for an order session's TCP: UserTcp(share=...)) and
+   `tcp_flows` (empty until an order session's TCP steers its connection);
 3. the XDP program (xdp/programs.py, assembled here, no clang, no libbpf),
    loaded with bpf();
 4. a kernel UDP socket joined to every group: AF_XDP sends no IGMP, and a
@@ -14,8 +16,9 @@ the interface is touched and a half-built state is always unwound:
    allows, else generic. The link is an fd: if the process dies, even by
    kill -9, the kernel detaches the program and traffic returns to the stack.
 
-Only the feeds' datagrams are redirected; ARP, TCP, other UDP and IPv6 pass
-to the kernel untouched. Feeds can be added and removed while running
+Only the feeds' datagrams (and an order session's own TCP connection, if it
+shares the capture: transports/tcp_xsk.py) are redirected; ARP, other TCP,
+other UDP and IPv6 pass to the kernel untouched. Feeds can be added and removed while running
 (add_stream/remove_stream update the map; no reload).
 
 Drops the kernel counts for the sockets (XDP_STATISTICS) are carried into
@@ -55,6 +58,7 @@ class AfXdpOptions:
     frame_size: int = 4096  # [xsk_frame_size] 2048 or 4096 bytes
     queues: list[int] | None = field(default=None)  # [queues] default: every RX queue
     malformed: str = "skip"  # [malformed] skip (count) | keep (publish, flagged)
+    tcp_frames: int = 0  # UMEM frames per queue kept for an order session's TCP sharing the queue (0: none)
 
     def validate(self) -> AfXdpOptions:
         if self.xdp_mode not in ("auto", "native", "generic"):
@@ -65,6 +69,8 @@ class AfXdpOptions:
             raise UsageError(f"xsk_frames {self.frames}", "a power of two, at least 64 (default 16384)")
         if self.frame_size not in (2048, 4096):
             raise UsageError(f"xsk_frame_size {self.frame_size}", "2048 or 4096")
+        if not 0 <= self.tcp_frames < self.frames // 2:
+            raise UsageError(f"tcp_frames {self.tcp_frames}", f"0 .. {self.frames // 2 - 1}")
         if self.malformed not in ("skip", "keep"):
             raise UsageError(f"malformed {self.malformed!r}", "skip (count and drop) or keep (publish, flagged)")
         return self
@@ -91,6 +97,8 @@ class AfXdpTransport:
         self.link: XdpLink | None = None
         self.flows_fd = -1
         self.xsks_fd = -1
+        self.tcp_fd = -1
+        self.tcp_index = -1  # the XSKMAP slot an order session's TCP takes (UserTcp(share=self))
         self.igmp: socket.socket | None = None
         self.attached_mode = ""  # native | generic, once attached
         self._accounted = {"xsk_rx_dropped": 0, "xsk_rx_ring_full": 0, "xsk_fill_ring_empty": 0}
@@ -108,13 +116,17 @@ class AfXdpTransport:
     def _open(self, ifindex: int, queues: list[int]) -> None:
         try:
             self.rx = _native.XskRx(ifindex, list(queues), self.opts.frames, self.opts.frame_size,
-                                    ZEROCOPY[self.opts.zerocopy], True, self.mode, self.opts.malformed)
+                                    ZEROCOPY[self.opts.zerocopy], True, self.mode, self.opts.malformed,
+                                    self.opts.tcp_frames)
         except OSError as exc:
             raise _xsk_error(exc, self.iface, self.opts.zerocopy) from None
         try:
             self.flows_fd = _native.bpf_map_create(programs.BPF_MAP_TYPE_HASH, programs.FLOW_KEY_SIZE,
                                                    programs.FLOW_VALUE_SIZE, 256, "ws_flows")
-            self.xsks_fd = _native.bpf_map_create(programs.BPF_MAP_TYPE_XSKMAP, 4, 4, max(queues) + 1, "ws_xsks")
+            self.tcp_index = max(queues) + 1
+            self.xsks_fd = _native.bpf_map_create(programs.BPF_MAP_TYPE_XSKMAP, 4, 4, max(queues) + 2, "ws_xsks")
+            self.tcp_fd = _native.bpf_map_create(programs.BPF_MAP_TYPE_HASH, programs.TCP_KEY_SIZE,
+                                                 programs.TCP_VALUE_SIZE, 4, "ws_tcp_flows")
             for sock in self.rx.sockets():
                 _native.bpf_map_update(self.xsks_fd, struct.pack("=I", sock["queue"]), struct.pack("=i", sock["fd"]))
         except OSError as exc:
@@ -123,7 +135,7 @@ class AfXdpTransport:
             raise WirespeedError(f"af_xdp: BPF map setup failed: {exc}") from None
         for st in self.streams:
             self._map_add(st)
-        self.prog = load_xdp(programs.xdp_feed_redirect(self.flows_fd, self.xsks_fd))
+        self.prog = load_xdp(programs.xdp_feed_redirect(self.flows_fd, self.xsks_fd, self.tcp_fd))
         self._join_groups(ifindex)
         self.link, self.attached_mode = self._attach(ifindex)
 
@@ -239,7 +251,7 @@ class AfXdpTransport:
         if self.prog is not None:
             self.prog.close()
             self.prog = None
-        for attr in ("flows_fd", "xsks_fd"):
+        for attr in ("flows_fd", "xsks_fd", "tcp_fd"):
             fd = getattr(self, attr)
             if fd >= 0:
                 os.close(fd)

@@ -16,6 +16,13 @@ The data plane is C (`_native.TcpXsk`); this module is its control plane:
     with UserTcp("198.18.0.2", 15000) as tcp:
         tcp.conn.connect(); ...               # or lend tcp.conn to an OrderSession
 
+On an interface where an af_xdp capture of this process runs (the kernel
+allows one UMEM per queue, and one XDP program per interface), the
+connection shares the capture's instead: UserTcp(..., share=transport)
+puts its socket on the capture's queue-0 UMEM (XDP_SHARED_UMEM; the
+capture must have been opened with AfXdpOptions.tcp_frames to send from)
+and its 4-tuple in the capture's program's TCP map.
+
 Not a general TCP stack: one client connection, no listening (see
 tcp_xsk.h). The interface must be one the process can give an XDP
 program to (no other program attached: a capture on the same interface in
@@ -30,6 +37,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from wirespeed import _native
 from wirespeed.errors import PrivilegeError, UsageError, WirespeedError
@@ -114,7 +122,7 @@ class UserTcp:
     (daddr, dport). `conn` is the connection (not yet connected)."""
 
     def __init__(self, daddr: str, dport: int, *, frames: int = 512, rx_drop_ppm: int = 0,
-                 xdp_mode: str = "auto") -> None:
+                 xdp_mode: str = "auto", share: Any = None) -> None:
         if not 0 < dport < 65536:
             raise UsageError(f"port {dport}: 1..65535")
         self.path = resolve(daddr)
@@ -128,11 +136,34 @@ class UserTcp:
         self.link: XdpLink | None = None
         self.fds: list[int] = []
         self.conn: _native.TcpXsk | None = None
+        self.xdp_mode = ""
         try:
-            self._open(dport, frames, rx_drop_ppm, xdp_mode)
+            if share is not None:
+                self._share(share, dport, rx_drop_ppm)
+            else:
+                self._open(dport, frames, rx_drop_ppm, xdp_mode)
         except BaseException:
             self.close()
             raise
+
+    def _share(self, cap: Any, dport: int, rx_drop_ppm: int) -> None:
+        """On an af_xdp capture's queue 0: its UMEM, its program, its maps."""
+        p = self.path
+        if getattr(cap, "iface", None) != p.iface or getattr(cap, "rx", None) is None or cap.tcp_fd < 0:
+            raise UsageError(f"the capture to share is not an open af_xdp capture on {p.iface}",
+                             "share the capture that receives on the interface the route to the exchange leaves by")
+        if not cap.opts.tcp_frames:
+            raise UsageError("the capture keeps no frames for an order session's TCP",
+                             "open it with AfXdpOptions(tcp_frames=256)")
+        # our own references to the capture's maps: they stay valid should the capture close first
+        tcp, xsks = os.dup(cap.tcp_fd), os.dup(cap.xsks_fd)
+        self.fds += [tcp, xsks]
+        try:
+            self.conn = _native.TcpXsk(p.ifindex, 0, p.smac, p.dmac, p.saddr, p.daddr, dport, rx_drop_ppm=rx_drop_ppm,
+                                       tcp_map_fd=tcp, xsks_map_fd=xsks, xsk_index=cap.tcp_index, share=cap.rx)
+        except (OSError, ValueError) as exc:
+            raise WirespeedError(f"user-space TCP on {p.iface}'s capture: {exc}") from None
+        self.xdp_mode = cap.attached_mode + " (the capture's)"
 
     def _open(self, dport: int, frames: int, rx_drop_ppm: int, xdp_mode: str) -> None:
         try:
@@ -178,7 +209,7 @@ class UserTcp:
     def describe(self) -> dict[str, object]:
         p = self.path
         return {"iface": p.iface, "saddr": p.saddr, "daddr": p.daddr, "next_hop": p.next_hop,
-                "dmac": p.dmac.hex(":"), "xdp_mode": getattr(self, "xdp_mode", "")}
+                "dmac": p.dmac.hex(":"), "xdp_mode": self.xdp_mode}
 
     def close(self) -> None:
         """The connection forgotten (no word to the peer: abort() first to

@@ -159,6 +159,7 @@ typedef struct {
 	ws_xsk_t socks[WS_RXX_MAX_SOCKS];
 	unsigned n;
 	int mode, policy, running;
+	int sharers;                  /* TcpXsk objects on its sockets' UMEMs (ws_py_xsk_rx_share) */
 	_Atomic int stop;
 	ws_rxx_flows_t flows;
 	ws_rxx_stats_t st;
@@ -174,13 +175,13 @@ static void XskRx_close_socks(XskRxObject *self)
 static int XskRx_init(XskRxObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"ifindex", "queues", "frames", "frame_size", "zerocopy", "need_wakeup",
-	                         "mode", "malformed", NULL};
+	                         "mode", "malformed", "reserve", NULL};
 	int ifindex, zerocopy = 1, need_wakeup = 1;
 	PyObject *queues;
-	unsigned int frames = 4096, frame_size = 4096;
+	unsigned int frames = 4096, frame_size = 4096, reserve = 0;
 	const char *mode = "busy", *malformed = "skip";
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "iO!|IIipss", kwlist, &ifindex, &PyList_Type, &queues, &frames,
-	                                 &frame_size, &zerocopy, &need_wakeup, &mode, &malformed))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iO!|IIipssI", kwlist, &ifindex, &PyList_Type, &queues, &frames,
+	                                 &frame_size, &zerocopy, &need_wakeup, &mode, &malformed, &reserve))
 		return -1;
 	if (self->n) {
 		PyErr_SetString(PyExc_RuntimeError, "already initialised");
@@ -215,7 +216,7 @@ static int XskRx_init(XskRxObject *self, PyObject *args, PyObject *kw)
 		int rc;
 		Py_BEGIN_ALLOW_THREADS
 		rc = ws_xsk_open(&self->socks[self->n], ifindex, (uint32_t)q, frames, frame_size, zerocopy, need_wakeup,
-		                 &step);
+		                 reserve, &step);
 		Py_END_ALLOW_THREADS
 		if (rc) {
 			XskRx_close_socks(self);
@@ -398,8 +399,31 @@ static PyObject *XskRx_close(XskRxObject *self, PyObject *noargs)
 		PyErr_SetString(PyExc_RuntimeError, "cannot close while run() is in progress; stop() first");
 		return NULL;
 	}
+	if (self->sharers) {
+		PyErr_SetString(PyExc_RuntimeError, "cannot close while a user-space TCP shares a socket; close it first");
+		return NULL;
+	}
 	XskRx_close_socks(self);
 	Py_RETURN_NONE;
+}
+
+ws_xsk_t *ws_py_xsk_rx_share(PyObject *o, uint32_t queue)
+{
+	if (!PyObject_TypeCheck(o, &XskRxType))
+		return NULL;
+	XskRxObject *self = (XskRxObject *)o;
+	for (unsigned i = 0; i < self->n; i++)
+		if (self->socks[i].queue == queue && self->socks[i].reserved) {
+			self->sharers++;
+			return &self->socks[i];
+		}
+	return NULL;
+}
+
+void ws_py_xsk_rx_unshare(PyObject *o)
+{
+	if (PyObject_TypeCheck(o, &XskRxType) && ((XskRxObject *)o)->sharers > 0)
+		((XskRxObject *)o)->sharers--;
 }
 
 static void XskRx_dealloc(XskRxObject *self)
@@ -608,8 +632,19 @@ ws_udp_tx_t *ws_py_udp_tx(PyObject *o)
 typedef struct {
 	PyObject_HEAD
 	ws_tcp_xsk_t *t;
-	int lent; /* an OrderSession uses it: only stats() and state from Python meanwhile */
+	int lent;          /* an OrderSession uses it: only stats() and state from Python meanwhile */
+	PyObject *share;   /* the XskRx whose socket's UMEM it shares (held while t lives), or NULL */
 } TcpXskObject;
+
+static void TcpXsk_free(TcpXskObject *self)
+{
+	ws_tcp_xsk_delete(self->t); /* before the capture's socket it shared can go */
+	self->t = NULL;
+	if (self->share) {
+		ws_py_xsk_rx_unshare(self->share);
+		Py_CLEAR(self->share);
+	}
+}
 
 static int ws_mac(Py_buffer *b, uint8_t out[6])
 {
@@ -623,14 +658,15 @@ static int ws_mac(Py_buffer *b, uint8_t out[6])
 static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"ifindex", "queue", "smac", "dmac", "saddr", "daddr", "dport", "frames", "zerocopy",
-	                         "rx_drop_ppm", "tcp_map_fd", "xsks_map_fd", "xsk_index", NULL};
+	                         "rx_drop_ppm", "tcp_map_fd", "xsks_map_fd", "xsk_index", "share", NULL};
 	ws_tcp_xsk_cfg_t cfg = {.tcp_map_fd = -1, .xsks_map_fd = -1, .zerocopy = 1};
 	Py_buffer smac, dmac;
 	const char *saddr, *daddr;
 	unsigned int queue, dport, frames = 512, drop = 0, index = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*y*ssI|IpIiiI", kwlist, &cfg.ifindex, &queue, &smac, &dmac,
+	PyObject *share = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*y*ssI|IpIiiIO", kwlist, &cfg.ifindex, &queue, &smac, &dmac,
 	                                 &saddr, &daddr, &dport, &frames, &cfg.zerocopy, &drop, &cfg.tcp_map_fd,
-	                                 &cfg.xsks_map_fd, &index))
+	                                 &cfg.xsks_map_fd, &index, &share))
 		return -1;
 	int macs = ws_mac(&smac, cfg.smac) & ws_mac(&dmac, cfg.dmac);
 	struct in_addr sa, da;
@@ -644,6 +680,15 @@ static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is already initialised");
 		return -1;
 	}
+	if (share != Py_None) {
+		cfg.share = ws_py_xsk_rx_share(share, queue);
+		if (!cfg.share) {
+			PyErr_Format(PyExc_ValueError, "share: an XskRx with a socket on queue %u opened with a reserve", queue);
+			return -1;
+		}
+		Py_INCREF(share);
+		self->share = share;
+	}
 	cfg.queue = queue;
 	cfg.saddr = sa.s_addr;
 	cfg.daddr = da.s_addr;
@@ -655,6 +700,7 @@ static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
 	enum ws_xsk_step step = WS_XSK_STEP_NONE;
 	self->t = ws_tcp_xsk_open(&cfg, &err, &step);
 	if (!self->t) {
+		TcpXsk_free(self);
 		char call[96];
 		snprintf(call, sizeof(call), "%s (ifindex %d, queue %u)",
 		         step == WS_XSK_STEP_NONE ? "user-space TCP setup" : ws_xsk_step_name(step), cfg.ifindex, queue);
@@ -666,7 +712,7 @@ static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
 
 static void TcpXsk_dealloc(TcpXskObject *self)
 {
-	ws_tcp_xsk_delete(self->t);
+	TcpXsk_free(self);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -766,8 +812,7 @@ static PyObject *TcpXsk_delete(TcpXskObject *self, PyObject *noargs)
 		PyErr_SetString(PyExc_RuntimeError, "TcpXsk is an order session's: close the session first");
 		return NULL;
 	}
-	ws_tcp_xsk_delete(self->t);
-	self->t = NULL;
+	TcpXsk_free(self);
 	Py_RETURN_NONE;
 }
 
@@ -839,7 +884,8 @@ PyTypeObject TcpXskType = {
 	.tp_basicsize = sizeof(TcpXskObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
 	.tp_doc = "TcpXsk(ifindex, queue, smac, dmac, saddr, daddr, dport, frames=512, zerocopy=True, rx_drop_ppm=0, "
-	          "tcp_map_fd=-1, xsks_map_fd=-1, xsk_index=0): one TCP client connection in user space over AF_XDP "
+	          "tcp_map_fd=-1, xsks_map_fd=-1, xsk_index=0, share=None): one TCP client connection in user space over "
+	          "AF_XDP (share: an XskRx whose queue's UMEM to share) "
 	          "(transports/tcp_xsk.h); wirespeed.transports.tcp_xsk sets it up",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)TcpXsk_init,

@@ -18,6 +18,12 @@
 /* The sender behind a UdpTx, or NULL (no exception set) if o is not an open one. */
 ws_udp_tx_t *ws_py_udp_tx(PyObject *o);
 
+/* The capture's socket on `queue` of an XskRx, to share (opened with a
+ * reserve), counted so the XskRx will not close it meanwhile; NULL if none.
+ * ws_py_xsk_rx_unshare ends it. */
+ws_xsk_t *ws_py_xsk_rx_share(PyObject *o, uint32_t queue);
+void ws_py_xsk_rx_unshare(PyObject *o);
+
 /* The connection behind a TcpXsk, marked lent (its own driving methods then
  * refuse), or NULL (no exception set) if o is not an open, unlent one.
  * ws_py_tcp_xsk_return ends the loan; the borrower keeps a reference. */

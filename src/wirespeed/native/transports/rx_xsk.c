@@ -110,6 +110,7 @@ int ws_rx_xsk_run(ws_ring_writer_t *w, ws_xsk_t *socks, unsigned n, const ws_rxx
 	while (!atomic_load_explicit(stop, memory_order_relaxed)) {
 		unsigned got = 0;
 		for (unsigned i = 0; i < n; i++) {
+			ws_xsk_take_returns(&socks[i]); /* frames a sharing socket (the order session's TCP) is done with */
 			unsigned k = ws_rxx_drain(w, &socks[i], flows, policy, st);
 			if (!k)
 				ws_rxx_kick(&socks[i], st);

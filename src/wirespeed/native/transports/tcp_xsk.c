@@ -35,7 +35,8 @@ struct ws_tcp_xsk {
 	ws_xsk_t x;
 	uint32_t *free;            /* send frames not in the kernel's hands (a stack of UMEM offsets) */
 	uint32_t n_free;
-	uint32_t rx_frames;        /* frames [0, rx_frames) are for receiving */
+	uint32_t tx_first, tx_end; /* the send frames: [tx_first, tx_end) (the rest receive) */
+	ws_xsk_t *owner;           /* sharing a capture's socket's UMEM: its owner (received frames go back to it) */
 	uint8_t hdr[WS_TCP_HDR];   /* the connection's headers: lengths, numbers, flags, window, checksums zero */
 	uint32_t ip_base;          /* ones'-complement sum of the IPv4 header without its length */
 	uint32_t tcp_base;         /* ... of the pseudo header's addresses and protocol, and the ports */
@@ -107,15 +108,32 @@ ws_tcp_xsk_t *ws_tcp_xsk_open(const ws_tcp_xsk_cfg_t *cfg, int *err, enum ws_xsk
 		ws_tcp_xsk_delete(t);
 		return NULL;
 	}
-	*err = ws_xsk_open_rxtx(&t->x, cfg->ifindex, cfg->queue, frames, WS_TCP_FRAME, cfg->zerocopy, 1, failed);
+	if (cfg->share) { /* a capture's queue: its UMEM, its reserved frames to send from */
+		t->owner = cfg->share;
+		*err = ws_xsk_open_shared(&t->x, cfg->share, failed);
+		t->tx_first = cfg->share->frame_cnt - cfg->share->reserved;
+		t->tx_end = cfg->share->frame_cnt;
+	} else {
+		*err = ws_xsk_open_rxtx(&t->x, cfg->ifindex, cfg->queue, frames, WS_TCP_FRAME, cfg->zerocopy, 1, failed);
+		t->tx_first = frames / 2;
+		t->tx_end = frames;
+	}
 	if (*err) {
 		t->x.fd = -1;
 		ws_tcp_xsk_delete(t);
 		return NULL;
 	}
-	t->rx_frames = frames / 2;
-	for (uint32_t i = frames / 2; i < frames; i++)
-		t->free[t->n_free++] = i * WS_TCP_FRAME;
+	if (t->tx_end - t->tx_first > frames / 2) {
+		uint32_t *more = realloc(t->free, (t->tx_end - t->tx_first) * sizeof(*t->free));
+		if (!more) {
+			*err = -ENOMEM;
+			ws_tcp_xsk_delete(t);
+			return NULL;
+		}
+		t->free = more;
+	}
+	for (uint32_t i = t->tx_first; i < t->tx_end; i++)
+		t->free[t->n_free++] = i * t->x.frame_sz;
 	if (cfg->xsks_map_fd >= 0) {
 		int fd = t->x.fd;
 		if ((*err = ws_bpf_map_update(cfg->xsks_map_fd, &cfg->xsk_index, &fd, 0))) {
@@ -476,8 +494,8 @@ static void ws_tcp_arm(ws_tcp_xsk_t *t)
 	c[9] = 6;
 	memcpy(c + 10, tcp, 2);
 	t->tcp_base = ws_csum_add(ws_csum_add(0, c, 12), tcp + 2, 2);
-	for (uint32_t i = t->rx_frames; i < t->cfg.frames; i++)
-		memcpy(t->x.umem + (size_t)i * WS_TCP_FRAME, h, WS_TCP_HDR);
+	for (uint32_t i = t->tx_first; i < t->tx_end; i++)
+		memcpy(t->x.umem + (size_t)i * t->x.frame_sz, h, WS_TCP_HDR);
 }
 
 int ws_tcp_xsk_connect(ws_tcp_xsk_t *t, uint64_t now)
@@ -868,7 +886,7 @@ static int ws_tcp_inject_drop(ws_tcp_xsk_t *t)
 
 void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now)
 {
-	ws_xsk_ring_t *rx = &t->x.rx, *fill = &t->x.fill;
+	ws_xsk_ring_t *rx = &t->x.rx, *fill = &t->x.fill; /* fill: unmapped when sharing */
 	uint32_t prod = atomic_load_explicit(rx->producer, memory_order_acquire);
 	uint32_t n = prod - rx->cached_cons;
 	if (n) {
@@ -876,16 +894,21 @@ void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now)
 		uint64_t *fr = fill->ring;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = &ring[(rx->cached_cons + i) & rx->mask];
-			uint64_t base = d->addr & ~(uint64_t)(WS_TCP_FRAME - 1);
-			if (d->len > WS_TCP_FRAME - (d->addr - base))
+			uint64_t base = d->addr & ~(uint64_t)(t->x.frame_sz - 1);
+			if (d->len > t->x.frame_sz - (d->addr - base))
 				t->st.malformed++; /* cannot be: the kernel fills one frame at most */
 			else if (!ws_tcp_inject_drop(t))
 				ws_tcp_input(t, t->x.umem + d->addr, d->len, now);
-			fr[fill->cached_prod++ & fill->mask] = base; /* the frame goes back at once: the bytes were copied */
+			/* the frame goes back at once (the bytes were copied): to our fill ring, or to the capture's loop */
+			if (t->owner)
+				ws_xsk_give_back(t->owner, base);
+			else
+				fr[fill->cached_prod++ & fill->mask] = base;
 		}
 		rx->cached_cons += n;
 		atomic_store_explicit(rx->consumer, rx->cached_cons, memory_order_release);
-		atomic_store_explicit(fill->producer, fill->cached_prod, memory_order_release);
+		if (!t->owner)
+			atomic_store_explicit(fill->producer, fill->cached_prod, memory_order_release);
 	}
 	if (t->rto_at && now >= t->rto_at)
 		ws_tcp_timer(t, now);

@@ -27,7 +27,12 @@
  * dropped on receipt).
  *
  * Frames: the UMEM's first half is for receiving (all in the fill ring),
- * the second for sending. Every send frame is armed at connect with the
+ * the second for sending. Or, on an interface whose queue a capture of the
+ * same process holds (the kernel allows one UMEM per queue), the
+ * capture's: a second socket bound with XDP_SHARED_UMEM, receiving into the
+ * capture's fill ring's frames and giving each back through the capture's
+ * returns ring (the capture's loop refills with it), sending from the
+ * frames the capture reserved (ws_xsk_open). Every send frame is armed at connect with the
  * connection's Ethernet/IPv4/TCP headers and both checksums' constant
  * parts summed (addresses, ports, protocol); a segment then patches the
  * IPv4 length, its sequence and acknowledgement numbers, flags and window,
@@ -85,6 +90,8 @@ typedef struct {
 	int tcp_map_fd;              /* the steering map (programs.tcp_key -> index); -1: the caller steers */
 	uint32_t xsk_index;          /* this socket's XSKMAP index, the map entry's value */
 	int xsks_map_fd;             /* the XSKMAP to put the socket in at open (-1: the caller does) */
+	ws_xsk_t *share;             /* a capture's socket on this queue (opened with a reserve) to share, or
+	                              * NULL: a UMEM of our own (frames, zerocopy then unused) */
 } ws_tcp_xsk_cfg_t;
 
 typedef struct {

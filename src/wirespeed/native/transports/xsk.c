@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/if_xdp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -147,9 +148,14 @@ void ws_xsk_close(ws_xsk_t *x)
 	if (x->fd >= 0)
 		close(x->fd);
 	x->fd = -1;
-	if (x->umem)
+	if (x->umem && !x->umem_borrowed)
 		munmap(x->umem, x->umem_sz);
 	x->umem = NULL;
+	if (x->ret) {
+		free(x->ret->addr);
+		free(x->ret);
+		x->ret = NULL;
+	}
 }
 
 /* ws_xsk_umem: the socket and its registered UMEM of frame_cnt frames. */
@@ -254,17 +260,87 @@ static void ws_xsk_fill(ws_xsk_t *x, uint32_t first, uint32_t n)
 }
 
 int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
-                int need_wakeup, enum ws_xsk_step *failed)
+                int need_wakeup, uint32_t reserve, enum ws_xsk_step *failed)
 {
+	if (reserve >= frame_cnt / 2) {
+		*failed = WS_XSK_STEP_NONE;
+		return -EINVAL;
+	}
 	int rc = ws_xsk_setup(x, ifindex, queue, frame_cnt, frame_sz, zerocopy, need_wakeup, WS_XSK_RX, failed);
+	if (!rc && reserve) {
+		x->ret = calloc(1, sizeof(*x->ret));
+		if (!x->ret || !(x->ret->addr = malloc(frame_cnt * sizeof(uint64_t))))
+			rc = -ENOMEM;
+		else
+			x->ret->mask = frame_cnt - 1;
+	}
 	if (rc) {
 		ws_xsk_close(x);
 		return rc;
 	}
-	/* Every frame starts in the fill ring: nothing is held back, so a burst
-	 * can use the whole UMEM before the kernel has to drop. */
-	ws_xsk_fill(x, 0, frame_cnt);
+	/* Every frame but a sharer's starts in the fill ring: nothing is held
+	 * back, so a burst can use the whole UMEM before the kernel has to drop. */
+	x->reserved = reserve;
+	ws_xsk_fill(x, 0, frame_cnt - reserve);
 	return 0;
+}
+
+int ws_xsk_open_shared(ws_xsk_t *x, ws_xsk_t *owner, enum ws_xsk_step *failed)
+{
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	*failed = WS_XSK_STEP_NONE;
+	if (!owner->ret || !owner->reserved)
+		return -EINVAL; /* the owner kept nothing to send from */
+	x->ifindex = owner->ifindex;
+	x->queue = owner->queue;
+	x->umem = owner->umem;
+	x->umem_sz = owner->umem_sz;
+	x->frame_cnt = owner->frame_cnt;
+	x->frame_sz = owner->frame_sz;
+	x->umem_borrowed = 1;
+	x->zerocopy = owner->zerocopy;
+	x->need_wakeup = owner->need_wakeup;
+	*failed = WS_XSK_STEP_SOCKET;
+	x->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (x->fd < 0) {
+		x->fd = -1;
+		return -errno;
+	}
+	*failed = WS_XSK_STEP_RINGS;
+	struct xdp_mmap_offsets off, own;
+	socklen_t ol = sizeof(off), owl = sizeof(own);
+	int rc;
+	if ((rc = ws_xsk_set_ring(x->fd, XDP_RX_RING, (int)x->frame_cnt)) ||
+	    (rc = ws_xsk_set_ring(x->fd, XDP_TX_RING, (int)x->frame_cnt)))
+		goto fail;
+	if (getsockopt(x->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol) ||
+	    getsockopt(owner->fd, SOL_XDP, XDP_MMAP_OFFSETS, &own, &owl)) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = ws_xsk_map_ring(x->fd, &off.rx, x->frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_RX_RING, &x->rx)) ||
+	    (rc = ws_xsk_map_ring(x->fd, &off.tx, x->frame_cnt, sizeof(struct xdp_desc), XDP_PGOFF_TX_RING, &x->tx)) ||
+	    (rc = ws_xsk_map_ring(owner->fd, &own.cr, x->frame_cnt, sizeof(uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING,
+	                          &x->comp)))
+		goto fail;
+	*failed = WS_XSK_STEP_BIND;
+	struct sockaddr_xdp sxdp;
+	memset(&sxdp, 0, sizeof(sxdp));
+	sxdp.sxdp_family = AF_XDP;
+	sxdp.sxdp_ifindex = (uint32_t)x->ifindex;
+	sxdp.sxdp_queue_id = x->queue;
+	sxdp.sxdp_flags = XDP_SHARED_UMEM; /* the kernel takes no other flag with it: the owner's mode holds */
+	sxdp.sxdp_shared_umem_fd = (uint32_t)owner->fd;
+	if (bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp))) {
+		rc = -errno;
+		goto fail;
+	}
+	*failed = WS_XSK_STEP_NONE;
+	return 0;
+fail:
+	ws_xsk_close(x);
+	return rc;
 }
 
 int ws_xsk_open_rxtx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,

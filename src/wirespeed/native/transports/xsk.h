@@ -71,28 +71,80 @@ typedef struct {
 	size_t map_sz;
 } ws_xsk_ring_t;
 
+/* Frames a socket sharing a UMEM (ws_xsk_open_shared) is done with, on
+ * their way back to the owner's fill ring: the sharer produces (one thread
+ * at a time), the owner's receive loop consumes (ws_xsk_take_returns).
+ * frame_cnt entries: more frames than that never exist. */
+typedef struct {
+	uint64_t *addr;
+	uint32_t mask;
+	_Atomic uint32_t prod, cons;
+} ws_xsk_returns_t;
+
 typedef struct {
 	int fd;
 	int ifindex;
 	uint32_t queue;
-	uint8_t *umem;
+	uint8_t *umem;                /* the owner's, when umem_borrowed */
 	size_t umem_sz;
 	uint32_t frame_sz, frame_cnt;
 	int zerocopy;    /* 1 if the kernel bound in zero-copy mode */
 	int need_wakeup; /* 1 if bound with XDP_USE_NEED_WAKEUP */
 	ws_xsk_ring_t fill, rx;
 	ws_xsk_ring_t tx, comp; /* a sending socket's (ws_xsk_open_tx); unmapped otherwise */
+	uint32_t reserved;       /* frames [frame_cnt - reserved, frame_cnt): never in the fill ring, a sharer's to send */
+	ws_xsk_returns_t *ret;   /* with reserved: a sharer's frames coming back */
+	int umem_borrowed;       /* a sharer's: the UMEM (and fill ring) are the owner's */
 } ws_xsk_t;
 
 /* ws_xsk_open creates the socket and UMEM of frame_cnt frames of frame_sz
  * bytes (both powers of two; frame_sz 2048 or 4096), sets up fill,
  * completion and RX rings of frame_cnt entries, maps fill and RX, binds to
- * (ifindex, queue) and gives every frame to the fill ring. zerocopy: 0 copy
- * only, 1 zero-copy or else copy, 2 zero-copy or fail. need_wakeup asks for
- * XDP_USE_NEED_WAKEUP. On failure returns -errno with *failed naming the
- * step, and nothing is left open. */
+ * (ifindex, queue) and gives every frame to the fill ring - but the last
+ * `reserve`, kept for a socket that will share the queue (0: none; else
+ * a returns ring is made too). zerocopy: 0 copy only, 1 zero-copy or else
+ * copy, 2 zero-copy or fail. need_wakeup asks for XDP_USE_NEED_WAKEUP. On
+ * failure returns -errno with *failed naming the step, and nothing is left
+ * open. */
 int ws_xsk_open(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
-                int need_wakeup, enum ws_xsk_step *failed);
+                int need_wakeup, uint32_t reserve, enum ws_xsk_step *failed);
+
+/* ws_xsk_open_shared: a second socket on the owner's queue and UMEM
+ * (XDP_SHARED_UMEM; the owner opened with a reserve): RX and TX rings of
+ * its own, the owner's fill ring (the kernel takes the frames it receives
+ * into from there), the owner's completion ring (mapped here: the owner
+ * never sends). Frames it received go back with ws_xsk_give_back; it
+ * sends from the owner's reserved frames. The owner must outlive it. */
+int ws_xsk_open_shared(ws_xsk_t *x, ws_xsk_t *owner, enum ws_xsk_step *failed);
+
+/* ws_xsk_give_back: a sharer is done with a received frame (its chunk base). */
+static inline void ws_xsk_give_back(ws_xsk_t *owner, uint64_t addr)
+{
+	ws_xsk_returns_t *r = owner->ret;
+	uint32_t p = atomic_load_explicit(&r->prod, memory_order_relaxed);
+	r->addr[p & r->mask] = addr;
+	atomic_store_explicit(&r->prod, p + 1, memory_order_release);
+}
+
+/* ws_xsk_take_returns: the owner's receive loop moves what sharers gave
+ * back into its fill ring. Returns how many. */
+static inline uint32_t ws_xsk_take_returns(ws_xsk_t *x)
+{
+	ws_xsk_returns_t *r = x->ret;
+	if (!r)
+		return 0;
+	uint32_t prod = atomic_load_explicit(&r->prod, memory_order_acquire);
+	uint32_t cons = atomic_load_explicit(&r->cons, memory_order_relaxed), n = prod - cons;
+	if (!n)
+		return 0;
+	uint64_t *fa = x->fill.ring;
+	for (uint32_t i = 0; i < n; i++)
+		fa[(x->fill.cached_prod + i) & x->fill.mask] = r->addr[(cons + i) & r->mask];
+	x->fill.cached_prod += n;
+	atomic_store_explicit(x->fill.producer, x->fill.cached_prod, memory_order_release);
+	atomic_store_explicit(&r->cons, prod, memory_order_release);
+	return n;
+}
 
 /* ws_xsk_open_tx: a sending socket on (ifindex, queue): a UMEM of
  * frame_cnt frames, all the sender's (none given to the kernel to receive
