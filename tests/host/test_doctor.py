@@ -76,6 +76,8 @@ def test_zero_copy_nic_with_hardware_timestamps(tmp_path: Path) -> None:
     assert "xsk-zerocopy" in check(rep, "interface eth1", "XDP advertised").value
     assert probes.attached == [(3, True)]
     assert rep.facts["interfaces"]["eth1"]["xsk_zerocopy"] is True
+    tcp = check(rep, "interface eth1", "order TCP over AF_XDP")  # two queues: the connection's may land on 1
+    assert tcp.status is Status.WARN and "2 receive queues" in tcp.value and "combined 1" in tcp.fix
 
 
 def test_copy_only_driver(tmp_path: Path) -> None:
@@ -91,11 +93,16 @@ def test_queue_held_by_another_socket(tmp_path: Path) -> None:
 
 
 def test_generic_only_driver_and_broken_xdp(tmp_path: Path) -> None:
-    rep, probes = run_fixture(tmp_path, probes=FakeProbes(native=oserr(EOPNOTSUPP)))
+    one_queue = {"sys/class/net/eth1/queues/rx-1/rps_cpus": None}
+    rep, probes = run_fixture(tmp_path, one_queue, probes=FakeProbes(native=oserr(EOPNOTSUPP)))
     assert check(rep, "interface eth1", "native XDP").status is Status.WARN
     assert probes.attached == [(3, True), (3, False)]
+    tcp = check(rep, "interface eth1", "order TCP over AF_XDP")  # generic XDP will do
+    assert tcp.status is Status.PASS and "queue 0" in tcp.value
     rep, _ = run_fixture(tmp_path / "b", probes=FakeProbes(native=oserr(EOPNOTSUPP), generic=oserr(errno.EBUSY)))
     assert check(rep, "interface eth1", "native XDP").status is Status.FAIL
+    tcp = check(rep, "interface eth1", "order TCP over AF_XDP")
+    assert tcp.status is Status.FAIL and "no XDP program attaches" in tcp.value and "kernel's TCP" in tcp.fix
     assert not rep.ok
 
 
@@ -131,6 +138,7 @@ def test_unprivileged_process(tmp_path: Path) -> None:
     # Never attach without the privilege to do so:
     assert probes.attached == []
     assert "needs root" in check(rep, "interface eth1", "native XDP").value
+    assert "needs root" in check(rep, "interface eth1", "order TCP over AF_XDP").value
     assert not rep.ok
 
 

@@ -89,3 +89,39 @@ def test_demo_trade_finds_every_fill_in_the_captured_feed() -> None:
     assert res["transport"] == "af_xdp", res["notes"]
     assert res["fills"] > 0 and res["fills_in_feed"] == res["fills"] == res["port"]["fills"]
     assert res["trade"]["link"] == "up" and res["trade"]["seq_lost"] == 0
+
+
+@pytest.mark.privileged
+def test_trade_with_its_own_capture_and_its_own_tcp(testbed_cfg, tmp_path: Path) -> None:
+    """`trade -i` on the test host with `--order-transport af_xdp`: the capture and
+    the order session's user-space TCP share the interface's queue and XDP program;
+    the fills are the exchange's, and the view's TCP counters are there."""
+    tb = testbed_cfg
+    port = next(_ports)
+    acct = S.Account("WSTEST", "WSTEST", collar_pct=0)
+    group, feed = "239.78.1.1", 31990
+    scfg = S.SimConfig(lines=[S.Line(group, feed)], rate=2000, duration_s=30, symbols=1, netns=tb.netns,
+                       iface=tb.peer_if, source=tb.peer_addr, ouch_port=port, ouch_accounts=(acct,))
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    p = subprocess.Popen([sys.executable, "-m", "wirespeed", "trade", "-i", tb.host_if, "--feed",
+                          f"itch={group}:{feed}", "--order-transport", "af_xdp", "-e", f"{tb.peer_addr}:{port}",
+                          "--user", "WSTEST", "--password", "WSTEST", "--journal", str(tmp_path / "j"), "-s", "S0001",
+                          "--strategy", "take_ask", "--params", "limit=1000.00,qty=100", "--risk",
+                          "max_position=500", "--risk", "max_orders_per_s=50", "--risk", "collar_bp=0",
+                          "--duration", "5", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=REPO)
+    time.sleep(1.5)  # the capture first: the books need the start of day
+    with S.start(scfg) as sim:
+        out, errs = p.communicate(timeout=60)
+        port_st = sim.order_stats()
+    assert p.returncode == 0, errs
+    res = json.loads(out)
+    assert res["transport"] == "af_xdp" and res["tcp"]["state"] in ("established", "time_wait", "closed")
+    assert res["tcp"]["bad_csum"] == 0
+    assert res["link"] == "up" and res["fills"] > 0 and res["seq_lost"] == 0
+    assert res["fills"] == port_st["fills"] and res["positions"]["S0001"]["position"] == port_st["filled_shares"]

@@ -13,6 +13,9 @@ every path makes the same decisions on the same feed.
 Paths, interleaved run by run on the same machine:
   * af_xdp_c:  af_xdp capture (busy) -> ring -> C trader (books, strategy,
                risk, pre-encoded send) -> kernel TCP (TCP_NODELAY)
+  * af_xdp_tcp: the same, the order session over wirespeed's own TCP over
+               AF_XDP (transports/tcp_xsk.c), sharing the capture's queue
+               and XDP program (the kernel allows one of each)
   * kernel_c:  kernel_block capture -> ring -> the same C trader
   * python:    af_xdp capture -> the idiomatic Python loop: RingReader.poll,
                Books.records, a Python decision, socket.send of an order
@@ -57,7 +60,7 @@ GOALS = [
 ]
 GROUP, PORT, OUCH_PORT = "239.9.9.11", 30997, 15997
 SYMBOL = "S0001"
-PATHS = ("af_xdp_c", "kernel_c", "python")
+PATHS = ("af_xdp_c", "af_xdp_tcp", "kernel_c", "python")
 
 
 @dataclass(frozen=True)
@@ -129,15 +132,21 @@ def _t2t(sim: Any, ring: str) -> dict[str, np.ndarray]:
     return {"t2t": (rx - sent_ns)[w:], "capture": (cap_ns - sent_ns)[cok][w:], "after": (rx - cap_ns)[cok][w:]}
 
 
-def _c_path(tb: Any, ring: str, opts: TradeBenchOptions, step: Callable[[str], None]) -> dict[str, Any]:
+def _c_path(tb: Any, ring: str, opts: TradeBenchOptions, step: Callable[[str], None],
+            share: Any = None) -> dict[str, Any]:
+    """The C trader; with `share` (the af_xdp capture's transport) its session runs over the
+    user-space TCP on the capture's queue."""
     from wirespeed.book.books import Books
     from wirespeed.orders.session import Session
     from wirespeed.ring import RingReader
     from wirespeed.trade.trader import Trader
+    from wirespeed.transports.tcp_xsk import UserTcp
 
     books = Books(max_orders=1 << 18, max_levels=1 << 14)
     with tempfile.TemporaryDirectory() as tmp:
-        session = Session(tb.peer_addr, OUCH_PORT, "WSBNCH", "WSBNCH", [SYMBOL], journal=Path(tmp) / "j")
+        tcp = UserTcp(tb.peer_addr, OUCH_PORT, share=share) if share is not None else None
+        session = Session(tb.peer_addr, OUCH_PORT, "WSBNCH", "WSBNCH", [SYMBOL], journal=Path(tmp) / "j",
+                          transport="af_xdp" if tcp else "kernel", tcp=tcp)
         try:
             session.wait_up()
             trader = Trader(session, books, "ping", "qty=1")
@@ -145,8 +154,13 @@ def _c_path(tb: Any, ring: str, opts: TradeBenchOptions, step: Callable[[str], N
                 trader.follow(r, opts.seconds)
             st = trader.stats()
             trader.close()
-            return {"orders": st["entered"], "refused": st["refused"], "ticks": st["ticks"],
-                    "session": {k: v for k, v in session.stats()["refused"].items() if v}}
+            sst = session.stats()
+            info = {"orders": st["entered"], "refused": st["refused"], "ticks": st["ticks"],
+                    "session": {k: v for k, v in sst["refused"].items() if v}}
+            if "tcp" in sst:
+                info["tcp"] = {k: sst["tcp"][k] for k in ("retransmits", "out_of_order", "rto_expiries",
+                                                           "zero_window_waits", "bad_csum", "srtt_us")}
+            return info
         finally:
             session.close()
             books.close()
@@ -204,12 +218,15 @@ def _run_path(tb: Any, path: str, opts: TradeBenchOptions, rx_cpu: int | None,
     transport, mode = ("kernel", "block") if path == "kernel_c" else ("af_xdp", "busy")
     ccfg = cap.CaptureConfig(iface=tb.host_if, feeds=[cap.FeedSpec("bench", GROUP, PORT)], ring=ring,
                              ring_size="256M", transport=transport, mode=mode, stamp="user", cpu=rx_cpu,
-                             xdp=AfXdpOptions())
+                             xdp=AfXdpOptions(tcp_frames=256 if path == "af_xdp_tcp" else 0))
     try:
-        with cap.Background(ccfg):
+        with cap.Background(ccfg) as c:
             sim = S.start(_sim_cfg(tb, opts))
             try:
-                info = (_python_path if path == "python" else _c_path)(tb, ring, opts, step)
+                if path == "python":
+                    info = _python_path(tb, ring, opts, step)
+                else:
+                    info = _c_path(tb, ring, opts, step, c.transport if path == "af_xdp_tcp" else None)
                 time.sleep(0.05)  # the last orders' way to the port
             finally:
                 sim.stop()
@@ -291,5 +308,7 @@ def run(opts: TradeBenchOptions, progress: Callable[[str], None] | None = None) 
     res["t2t_over_floor"] = a / res["floor_us_p50"] if a else None
     res["t2t_python_over_af_xdp_c"] = res["t2t_us_p50_python"] / a if a and res["t2t_us_p50_python"] else None
     res["t2t_kernel_c_over_af_xdp_c"] = res["t2t_us_p50_kernel_c"] / a if a and res["t2t_us_p50_kernel_c"] else None
+    t = res["t2t_us_p50_af_xdp_tcp"]
+    res["t2t_af_xdp_c_over_af_xdp_tcp"] = a / t if a and t else None
     res["goals"] = goals_report(GOALS, res)
     return res

@@ -429,10 +429,11 @@ def bench_trade(
     As root, on the test host. The simulator stamps each packet as it sends it and each OUCH order
     as its kernel receives it; the strategy (ping: an IOC buy at the bid at every BBO change) puts
     the triggering packet's sequence number in the order's ClOrdID. Paths, interleaved: af_xdp
-    capture + the C trader, kernel_block capture + the C trader, and the idiomatic Python loop
-    (RingReader.poll + Books.records + a Python decision + socket.send). Floors in the same run:
-    af_xdp one-way receive and a bare TCP one-way 50-byte write. Also the risk checks timed alone.
-    About 2 minutes (--quick: 40 s).
+    capture + the C trader, the same with the order session over wirespeed's own TCP over AF_XDP
+    (sharing the capture's queue), kernel_block capture + the C trader, and the idiomatic Python
+    loop (RingReader.poll + Books.records + a Python decision + socket.send). Floors in the same
+    run: af_xdp one-way receive and a bare TCP one-way 50-byte write. Also the risk checks timed
+    alone. About 3 minutes (--quick: 50 s).
     """
     from dataclasses import replace
 
@@ -458,7 +459,8 @@ def _bench_trade_tables(res: dict[str, Any]) -> None:
                         f"{res['feed_rate']:,.0f} msg/s, {res['repeats']} x {res['seconds']:g} s per path; ping)")
         for col in ("path", "orders", "p50", "p90", "p99", "p99.9", "to capture", "after", "/ af_xdp+C"):
             t.add_column(col, justify="left" if col == "path" else "right")
-        names = {"af_xdp_c": "af_xdp + C", "kernel_c": "kernel_block + C", "python": "af_xdp + Python"}
+        names = {"af_xdp_c": "af_xdp + C", "af_xdp_tcp": "af_xdp + C, own TCP", "kernel_c": "kernel_block + C",
+                 "python": "af_xdp + Python"}
         a = res.get("t2t_us_p50_af_xdp_c")
 
         def us(v: Any) -> str:

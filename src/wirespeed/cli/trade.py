@@ -34,6 +34,7 @@ def trade(
     iface: Annotated[Optional[str], typer.Option("--iface", "-i", help="Capture here, on this interface (the test host's: ws-host0).")] = None,
     feed: Annotated[list[str], typer.Option("--feed", metavar="NAME=GROUP:PORT[/LINE]", help="A feed line to capture (with --iface); repeatable.")] = [],  # noqa: B006
     transport: Annotated[str, typer.Option("--transport", "-t", help="With --iface: kernel or af_xdp.")] = "af_xdp",
+    order_transport: Annotated[Optional[str], typer.Option("--order-transport", help="The order session's TCP: kernel (default) or af_xdp (wirespeed's own over AF_XDP, as root; on -i's interface it shares the capture's queue).")] = None,
     capture_cpu: Annotated[Optional[int], typer.Option("--capture-cpu", help="With --iface: pin the receive thread here.")] = None,
     cpu: Annotated[Optional[int], typer.Option("--cpu", help="Pin the trader (books, strategy, sends) to this core.")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="Stop after this many seconds (0: at Ctrl-C or SIGTERM).")] = 0.0,
@@ -51,7 +52,9 @@ def trade(
     SoupBinTCP 4.1. The session logs in, heartbeats, reconnects asking for the next sequence
     number it expects, and journals every order before sending it, so a restart the same day
     resumes without reusing an order number. Ctrl-C cancels open orders (unless
-    --leave-orders) and logs out.
+    --leave-orders) and logs out. --order-transport af_xdp carries the session over wirespeed's
+    own TCP over AF_XDP instead of the kernel's (its retransmits, out-of-order segments and
+    window waits are shown).
 
     The books need the feed's start of day (its stock directory): read the ring of a capture
     that started before the feed (--ring), or start this one (-i) before the exchange; it waits
@@ -81,7 +84,10 @@ def trade(
         return
     try:
         cfg = _config(tr, config, exchange, user, password, firm, journal, symbols, strategy, params, risk, restrict,
-                      ring, iface, feed, transport, capture_cpu, cpu, leave_orders).validate()
+                      ring, iface, feed, transport, capture_cpu, cpu, leave_orders)
+        if order_transport:
+            cfg.session.transport = order_transport
+        cfg.validate()
         if rtx:
             cfg.rtx = parse_host_port(rtx, "--rtx")
         stop = threading.Event()
@@ -186,5 +192,12 @@ def _view(s: dict[str, Any], cfg: Any, final: bool = False) -> Table:
     if s["killed"]:
         t.add_row("kill switch", "on" + (" (open orders canceled at exit)" if final and s.get("canceled_at_exit")
                                          else ""))
+    if s.get("tcp"):
+        c = s["tcp"]
+        bad = c["retransmits"] or c["bad_csum"] or c["zero_window_waits"]
+        t.add_row("order TCP (af_xdp)", ("[yellow]" if bad else "") + f"{c['state']}, srtt {c['srtt_us']:,} µs, "
+                  f"{c['retransmits']:,} retransmits ({c['rto_expiries']:,} RTO, {c['fast_retransmits']:,} fast), "
+                  f"{c['out_of_order']:,} out of order, {c['zero_window_waits']:,} zero-window waits, "
+                  f"{c['bad_csum']:,} bad checksums" + ("[/]" if bad else ""))
     t.add_row("elapsed", f"{s['elapsed_s']:.1f} s")
     return t

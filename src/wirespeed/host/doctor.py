@@ -439,8 +439,10 @@ def _interface(rep: Report, fs: HostFS, probes: Probes, ifname: str,
                 f"not tried ({why})" + (f"; driver advertises {'yes' if adv.native else 'no'}" if adv else ""))
         rep.add(sec, "AF_XDP zero-copy", Status.INFO,
                 f"not tried ({why})" + (f"; driver advertises {'yes' if adv.zerocopy else 'no'}" if adv else ""))
+        rep.add(sec, "order TCP over AF_XDP", Status.INFO, f"not tried ({why})")
         return
     _try_xdp(rep, probes, sec, ifname, ifindex, facts)
+    _user_tcp(rep, sec, ifname, facts)
 
 
 def _try_xdp(rep: Report, probes: Probes, sec: str, ifname: str, ifindex: int, facts: dict[str, object]) -> None:
@@ -474,6 +476,28 @@ def _try_xdp(rep: Report, probes: Probes, sec: str, ifname: str, ifindex: int, f
     else:
         rep.add(sec, "AF_XDP zero-copy", Status.FAIL, f"no, and copy mode refused too ({copy.strerror})",
                 "see the AF_XDP and privileges checks above")
+
+
+def _user_tcp(rep: Report, sec: str, ifname: str, facts: dict[str, object]) -> None:
+    """Can the order session's TCP run in user space here (Session(transport="af_xdp"),
+    trade --order-transport af_xdp)? It needs XDP on the interface, an AF_XDP socket on
+    queue 0 and every segment of its connection arriving there."""
+    xdp = facts.get("native_xdp") or facts.get("generic_xdp")
+    xsk = facts.get("xsk_zerocopy") or facts.get("xsk_copy")
+    rxq = int(facts.get("rx_queues") or 1)  # type: ignore[call-overload]
+    if not xdp or not xsk:
+        why = "no XDP program attaches" if not xdp else "no AF_XDP socket binds queue 0"
+        rep.add(sec, "order TCP over AF_XDP", Status.FAIL, f"no: {why}", "use the kernel's TCP (the default)")
+    elif rxq > 1:
+        rep.add(sec, "order TCP over AF_XDP", Status.WARN,
+                f"not as is: {rxq} receive queues, and the connection is received on queue 0 only",
+                f"ethtool -L {ifname} combined 1, or use the kernel's TCP (the default)")
+    else:
+        note = (": a veth peer with checksum offload leaves the exchange's checksums partial (accepted, counted "
+                "as csum_partial)") if facts.get("driver") == "veth" else ""
+        rep.add(sec, "order TCP over AF_XDP", Status.PASS,
+                f"yes (queue 0, {'zero-copy' if facts.get('xsk_zerocopy') else 'copy mode'}){note}")
+    facts["user_tcp"] = bool(xdp and xsk and rxq == 1)
 
 
 def _isolated(fs: HostFS) -> set[int]:

@@ -60,6 +60,7 @@ class SessionConfig:
     heartbeat_ms: int = 1000
     server_timeout_ms: int = 5000
     reconnect_ms: int = 200
+    transport: str = "kernel"  # kernel (the kernel's TCP) | af_xdp (wirespeed's own TCP over AF_XDP)
 
 
 @dataclass
@@ -97,7 +98,7 @@ class TradeConfig:
         except TypeError as exc:
             raise UsageError(f"{where}: [session]: {exc}",
                              "keys: host, port, user, password, firm, journal, heartbeat_ms, server_timeout_ms, "
-                             "reconnect_ms") from None
+                             "reconnect_ms, transport") from None
         capture = cap.CaptureConfig.from_dict(doc["capture"], f"{where} [capture]") if "capture" in doc else None
         try:
             risk = RiskLimits.from_dict(doc.get("risk", {}), f"{where} [risk]")
@@ -115,6 +116,8 @@ class TradeConfig:
                              "give --exchange HOST:PORT --user USER --password PASSWORD (or the config's session table)")
         if not self.symbols:
             raise UsageError("no symbols to trade", "give --symbols S0001,S0002 (or symbols = [...])")
+        if s.transport not in ("kernel", "af_xdp"):
+            raise UsageError(f"order transport {s.transport!r}", "kernel or af_xdp")
         if (self.ring is None) == (self.capture is None):
             raise UsageError("market data: give either a ring to read or a capture to run",
                              "--ring /dev/shm/wirespeed (a running `wirespeed capture`), or -i IFACE --feed ...")
@@ -144,7 +147,13 @@ def snapshot(session: Session, trader: Trader, books: Books, started: float) -> 
             "refused": refused, "sent": stats["sent"], "received": stats["received"], "killed": stats["killed"],
             "strategy": trader.stats(), "book_errors": books.book_errors(), "stale": books.stale,
             "seq_lost": stats["seq_lost"], "events_lost": stats["events_lost"],
-            "lost_in_transit": stats["lost_in_transit"], "revived": stats["revived"]}
+            "lost_in_transit": stats["lost_in_transit"], "revived": stats["revived"],
+            "transport": stats["transport"], "tcp": {k: stats["tcp"][k] for k in TCP_VIEW} if "tcp" in stats else None}
+
+
+# What the view shows of the user-space TCP: what the kernel's TCP would have counted.
+TCP_VIEW = ("state", "retransmits", "rto_expiries", "fast_retransmits", "out_of_order", "zero_window_waits",
+            "bad_csum", "srtt_us", "rto_ms")
 
 
 class _Fills:
@@ -169,6 +178,18 @@ class _Fills:
                               "liquidity": e["flag"].decode("ascii", "replace")})
 
 
+def _user_tcp(s: SessionConfig, capture: cap.Background | None) -> Any:
+    """The session's user-space TCP: on the capture's queue when this process captures
+    with af_xdp on the interface the exchange is reached by (one UMEM and one XDP program
+    per interface), else on the interface alone."""
+    from wirespeed.transports.tcp_xsk import UserTcp, resolve
+
+    t = capture.transport if capture is not None else None
+    if t is not None and getattr(t, "name", "") == "af_xdp" and resolve(s.host).iface == t.iface:
+        return UserTcp(s.host, s.port, share=t)
+    return UserTcp(s.host, s.port)
+
+
 def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str, Any]], None] | None = None,
         every_s: float = 0.25, stop: threading.Event | None = None, wait_s: float = 30.0) -> dict[str, Any]:
     """The job (see the module). duration_s 0: until stop is set (the CLI sets it at
@@ -182,6 +203,8 @@ def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str,
             ring_path = cfg.capture.ring
             resolve(ring_path).unlink(missing_ok=True)
             stack.callback(resolve(ring_path).unlink, missing_ok=True)
+            if cfg.session.transport == "af_xdp" and cfg.capture.transport == "af_xdp":
+                cfg.capture.xdp.tcp_frames = cfg.capture.xdp.tcp_frames or 256  # in case the session shares it
             capture = stack.enter_context(cap.Background(cfg.capture))
         else:
             ring_path = str(cfg.ring)
@@ -191,9 +214,11 @@ def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str,
         books = Books(max_orders=1 << 21, max_levels=1 << 18, rtx=cfg.rtx)
         stack.callback(books.close)
         s = cfg.session
+        tcp = _user_tcp(s, capture) if s.transport == "af_xdp" else None
         session = Session(s.host, s.port, s.user, s.password, cfg.symbols, journal=s.journal, limits=cfg.risk,
                           firm=s.firm, books=books, heartbeat_ms=s.heartbeat_ms,
-                          server_timeout_ms=s.server_timeout_ms, reconnect_ms=s.reconnect_ms)
+                          server_timeout_ms=s.server_timeout_ms, reconnect_ms=s.reconnect_ms,
+                          transport=s.transport, tcp=tcp)
         stack.callback(session.close)
         session.wait_up(wait_s)
         trader = Trader(session, books, cfg.strategy, cfg.params)
