@@ -56,6 +56,20 @@ def _ipv4_of(p: Program, proto: int, other: str, also: tuple[int, str] | None = 
     p.jmp("!=", R4, proto, other, f"if (protocol != {proto})")
 
 
+def _transport_header(p: Program, bad: str, need: int, why: str) -> None:
+    """r5 = data + IHL: where the IPv4 header ends (its options skipped); to `bad`
+    unless the IHL is valid and `need` bytes of the transport header follow."""
+    p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
+    p.alu("&", R4, 0x0F, "r4 &= 0x0f  (ihl: bounded 0..15 for the verifier)")
+    p.alu("<<", R4, 2, "r4 = ihl * 4")
+    p.jmp("<", R4, 20, bad, f"if (ihl < 5) {why}")
+    p.mov(R5, R2, "r5 = data")
+    p.alu("+", R5, R4, "r5 = data + ihl*4")
+    p.mov(R4, R5, "r4 = r5")
+    p.alu("+", R4, 14 + need, f"r4 += 14 (eth) + {need}")
+    p.jmp(">", R4, R3, bad, f"if the transport header is cut off: {why}")
+
+
 def tcp_key(saddr: str, daddr: str, sport: int, dport: int) -> bytes:
     """The TCP steering map's key, as the 5-tuple sits in a segment the
     exchange sends us: its address and port are the source."""
@@ -94,15 +108,7 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int, tcp_fd: int = -1) -> Program:
     p.ldx(2, R4, R2, 20, "r4 = ip->frag_off")
     p.alu("&", R4, 0xFF3F, "r4 &= htons(IP_MF | IP_OFFSET)")
     p.jmp("!=", R4, 0, "lookup", "if fragment: look up (group, 0)")
-    p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
-    p.alu("&", R4, 0x0F, "r4 &= 0x0f  (ihl: bounded 0..15 for the verifier)")
-    p.alu("<<", R4, 2, "r4 = ihl * 4")
-    p.jmp("<", R4, 20, "lookup", "if (ihl < 5) look up (group, 0): malformed")
-    p.mov(R5, R2, "r5 = data")
-    p.alu("+", R5, R4, "r5 = data + ihl*4")
-    p.mov(R4, R5, "r4 = r5")
-    p.alu("+", R4, 22, "r4 += 14 (eth) + 8 (udp)")
-    p.jmp(">", R4, R3, "lookup", "if the UDP header is cut off: look up (group, 0)")
+    _transport_header(p, "lookup", 8, "look up (group, 0): malformed")
     p.ldx(2, R4, R5, 16, "r4 = udp->dest  (14 + ihl*4 + 2)")
     p.stx(2, R10, -4, R4, "key.dport = udp->dest")
     p.label("lookup")
@@ -118,15 +124,7 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int, tcp_fd: int = -1) -> Program:
     p.exit()
     if tcp_fd >= 0:
         p.label("tcp")
-        p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
-        p.alu("&", R4, 0x0F, "r4 &= 0x0f")
-        p.alu("<<", R4, 2, "r4 = ihl * 4")
-        p.jmp("<", R4, 20, "pass", "if (ihl < 5) pass: the kernel's to judge")
-        p.mov(R5, R2, "r5 = data")
-        p.alu("+", R5, R4, "r5 = data + ihl*4")
-        p.mov(R4, R5, "r4 = r5")
-        p.alu("+", R4, 18, "r4 += 14 (eth) + 4 (ports)")
-        p.jmp(">", R4, R3, "pass", "if the ports are cut off: pass")
+        _transport_header(p, "pass", 4, "pass: the kernel's to judge")
         p.ldx(4, R4, R2, 26, "r4 = ip->saddr")
         p.stx(4, R10, -16, R4, "key.saddr = ip->saddr")
         p.ldx(4, R4, R2, 30, "r4 = ip->daddr")
@@ -178,15 +176,7 @@ def xdp_lossy(counters_fd: int, ppm: int, proto: int, port: int) -> Program:
     nport = ((port & 0xFF) << 8) | (port >> 8)  # as it sits in the packet, read as a little-endian u16
     p = Program("ws_xdp_lossy")
     _ipv4_of(p, proto, "pass")
-    p.ldx(1, R4, R2, 14, "r4 = ip->version_ihl")
-    p.alu("&", R4, 0x0F, "r4 &= 0x0f")
-    p.alu("<<", R4, 2, "r4 = ihl * 4")
-    p.jmp("<", R4, 20, "pass", "if (ihl < 5) pass")
-    p.mov(R5, R2, "r5 = data")
-    p.alu("+", R5, R4, "r5 = data + ihl*4")
-    p.mov(R4, R5, "r4 = r5")
-    p.alu("+", R4, 18, "r4 += 14 (eth) + 4 (ports)")
-    p.jmp(">", R4, R3, "pass", "if the ports are cut off: pass")
+    _transport_header(p, "pass", 4, "pass")
     p.ldx(2, R4, R5, 14, "r4 = source port")
     p.ldx(2, R7, R5, 16, "r7 = destination port")
     p.jmp("==", R4, nport, "ours", f"if (sport == htons({port})) ours")
