@@ -175,7 +175,7 @@ def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Pat
     """The order session over the test host's veth with 5 % of the TCP segments
     arriving at the exchange dropped (an XDP program of ours: no netem here) -
     and over the user-space TCP, 5 % of the exchange's dropped as they arrive
-    too: the TCP retransmits, every order reaches the order port exactly once
+    too, and 2 % each way reordered: the TCP retransmits, every order reaches the order port exactly once
     and is answered, and the session's state ends where the port's does."""
     from wirespeed.transports.tcp_xsk import UserTcp
     from wirespeed.xdp.lossy import Lossy
@@ -187,7 +187,8 @@ def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Pat
                       iface=tb.peer_if, source=tb.peer_addr, ouch_port=port, ouch_accounts=(acct,))
     with S.start(cfg) as sim, Lossy(tb.peer_if, 50_000, 6, port, netns=tb.netns) as loss:
         mid = sim.symbols()["S0001"]
-        tcp = UserTcp(tb.peer_addr, port, rx_drop_ppm=50_000) if transport == "af_xdp" else None
+        tcp = UserTcp(tb.peer_addr, port, rx_drop_ppm=50_000, rx_reorder_ppm=20_000,
+                      tx_reorder_ppm=20_000) if transport == "af_xdp" else None
         with Session(tb.peer_addr, port, "WSTEST", "WSTEST", ["S0001"], journal=tmp_path / "j",
                      server_timeout_ms=5000, transport=transport, tcp=tcp) as s:
             s.wait_up(10)

@@ -122,7 +122,11 @@ class UserTcp:
     (daddr, dport). `conn` is the connection (not yet connected)."""
 
     def __init__(self, daddr: str, dport: int, *, frames: int = 512, rx_drop_ppm: int = 0,
-                 xdp_mode: str = "auto", share: Any = None) -> None:
+                 rx_reorder_ppm: int = 0, tx_reorder_ppm: int = 0, xdp_mode: str = "auto",
+                 share: Any = None) -> None:
+        """`rx_drop_ppm`, `rx_reorder_ppm`, `tx_reorder_ppm`: fault injection for tests
+        (received frames dropped, or held back until after the next; segments sent
+        after the next frame), each counted in the connection's stats."""
         if not 0 < dport < 65536:
             raise UsageError(f"port {dport}: 1..65535")
         self.path = resolve(daddr)
@@ -138,15 +142,16 @@ class UserTcp:
         self.conn: _native.TcpXsk | None = None
         self.xdp_mode = ""
         try:
+            faults = {"rx_drop_ppm": rx_drop_ppm, "rx_reorder_ppm": rx_reorder_ppm, "tx_reorder_ppm": tx_reorder_ppm}
             if share is not None:
-                self._share(share, dport, rx_drop_ppm)
+                self._share(share, dport, faults)
             else:
-                self._open(dport, frames, rx_drop_ppm, xdp_mode)
+                self._open(dport, frames, faults, xdp_mode)
         except BaseException:
             self.close()
             raise
 
-    def _share(self, cap: Any, dport: int, rx_drop_ppm: int) -> None:
+    def _share(self, cap: Any, dport: int, faults: dict[str, int]) -> None:
         """On an af_xdp capture's queue 0: its UMEM, its program, its maps."""
         p = self.path
         if getattr(cap, "iface", None) != p.iface or getattr(cap, "rx", None) is None or cap.tcp_fd < 0:
@@ -159,13 +164,13 @@ class UserTcp:
         tcp, xsks = os.dup(cap.tcp_fd), os.dup(cap.xsks_fd)
         self.fds += [tcp, xsks]
         try:
-            self.conn = _native.TcpXsk(p.ifindex, 0, p.smac, p.dmac, p.saddr, p.daddr, dport, rx_drop_ppm=rx_drop_ppm,
-                                       tcp_map_fd=tcp, xsks_map_fd=xsks, xsk_index=cap.tcp_index, share=cap.rx)
+            self.conn = _native.TcpXsk(p.ifindex, 0, p.smac, p.dmac, p.saddr, p.daddr, dport, tcp_map_fd=tcp,
+                                       xsks_map_fd=xsks, xsk_index=cap.tcp_index, share=cap.rx, **faults)
         except (OSError, ValueError) as exc:
             raise WirespeedError(f"user-space TCP on {p.iface}'s capture: {exc}") from None
         self.xdp_mode = cap.attached_mode + " (the capture's)"
 
-    def _open(self, dport: int, frames: int, rx_drop_ppm: int, xdp_mode: str) -> None:
+    def _open(self, dport: int, frames: int, faults: dict[str, int], xdp_mode: str) -> None:
         try:
             flows = _native.bpf_map_create(programs.BPF_MAP_TYPE_HASH, programs.FLOW_KEY_SIZE,
                                            programs.FLOW_VALUE_SIZE, 1, "ws_flows")
@@ -182,7 +187,7 @@ class UserTcp:
         p = self.path
         try:
             self.conn = _native.TcpXsk(p.ifindex, 0, p.smac, p.dmac, p.saddr, p.daddr, dport, frames=frames,
-                                       rx_drop_ppm=rx_drop_ppm, tcp_map_fd=tcp, xsks_map_fd=xsks, xsk_index=0)
+                                       tcp_map_fd=tcp, xsks_map_fd=xsks, xsk_index=0, **faults)
         except OSError as exc:
             hint = {errno.EBUSY: f"another AF_XDP socket holds {p.iface} queue 0 (a capture?)",
                     errno.EPERM: "needs CAP_NET_RAW and CAP_BPF (or root)"}.get(exc.errno or 0)

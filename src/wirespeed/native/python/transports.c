@@ -658,20 +658,21 @@ static int ws_mac(Py_buffer *b, uint8_t out[6])
 static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"ifindex", "queue", "smac", "dmac", "saddr", "daddr", "dport", "frames", "zerocopy",
-	                         "rx_drop_ppm", "tcp_map_fd", "xsks_map_fd", "xsk_index", "share", NULL};
+	                         "rx_drop_ppm", "tcp_map_fd", "xsks_map_fd", "xsk_index", "share", "rx_reorder_ppm",
+	                         "tx_reorder_ppm", NULL};
 	ws_tcp_xsk_cfg_t cfg = {.tcp_map_fd = -1, .xsks_map_fd = -1, .zerocopy = 1};
 	Py_buffer smac, dmac;
 	const char *saddr, *daddr;
-	unsigned int queue, dport, frames = 512, drop = 0, index = 0;
+	unsigned int queue, dport, frames = 512, drop = 0, index = 0, rxr = 0, txr = 0;
 	PyObject *share = Py_None;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*y*ssI|IpIiiIO", kwlist, &cfg.ifindex, &queue, &smac, &dmac,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*y*ssI|IpIiiIOII", kwlist, &cfg.ifindex, &queue, &smac, &dmac,
 	                                 &saddr, &daddr, &dport, &frames, &cfg.zerocopy, &drop, &cfg.tcp_map_fd,
-	                                 &cfg.xsks_map_fd, &index, &share))
+	                                 &cfg.xsks_map_fd, &index, &share, &rxr, &txr))
 		return -1;
 	int macs = ws_mac(&smac, cfg.smac) & ws_mac(&dmac, cfg.dmac);
 	struct in_addr sa, da;
 	if (!macs || inet_pton(AF_INET, saddr, &sa) != 1 || inet_pton(AF_INET, daddr, &da) != 1 || !dport ||
-	    dport > 65535 || drop > 1000000) {
+	    dport > 65535 || drop > 1000000 || rxr > 1000000 || txr > 1000000) {
 		PyErr_SetString(PyExc_ValueError, "TcpXsk: MACs of 6 bytes, IPv4 addresses, dport 1..65535, rx_drop_ppm "
 		                                  "0..1000000");
 		return -1;
@@ -695,6 +696,8 @@ static int TcpXsk_init(TcpXskObject *self, PyObject *args, PyObject *kw)
 	cfg.dport = htons((uint16_t)dport);
 	cfg.frames = frames;
 	cfg.rx_drop_ppm = drop;
+	cfg.rx_reorder_ppm = rxr;
+	cfg.tx_reorder_ppm = txr;
 	cfg.xsk_index = index;
 	int err = 0;
 	enum ws_xsk_step step = WS_XSK_STEP_NONE;
@@ -825,15 +828,15 @@ static PyObject *TcpXsk_stats(TcpXskObject *self, PyObject *noargs)
 	}
 	ws_tcp_xsk_stats_t s = *ws_tcp_xsk_stats(self->t);
 	PyObject *d = Py_BuildValue(
-	    "{s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "state",
+	    "{s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "state",
 	    ws_tcp_state_names[ws_tcp_xsk_state(self->t)], "end", ws_tcp_end_names[ws_tcp_xsk_end(self->t)],
 	    "segs_out", s.segs_out, "segs_in", s.segs_in, "bytes_out", s.bytes_out, "bytes_in", s.bytes_in,
 	    "retransmits", s.retransmits, "rto_expiries", s.rto_expiries, "fast_retransmits", s.fast_retransmits,
-	    "dup_acks_in", s.dup_acks_in, "dup_acks_out", s.dup_acks_out, "out_of_order", s.out_of_order, "ooo_dropped", s.ooo_dropped,
-	    "old_segments", s.old_segments, "zero_window_waits", s.zero_window_waits, "zero_window_probes",
-	    s.zero_window_probes, "rcv_window_full", s.rcv_window_full, "bad_csum", s.bad_csum, "malformed",
-	    s.malformed, "foreign", s.foreign, "injected_drops", s.injected_drops, "no_frame", s.no_frame, "kicks",
-	    s.kicks, "resets_in", s.resets_in);
+	    "dup_acks_in", s.dup_acks_in, "dup_acks_out", s.dup_acks_out, "out_of_order", s.out_of_order,
+	    "ooo_dropped", s.ooo_dropped, "old_segments", s.old_segments, "zero_window_waits", s.zero_window_waits,
+	    "zero_window_probes", s.zero_window_probes, "rcv_window_full", s.rcv_window_full, "bad_csum", s.bad_csum,
+	    "malformed", s.malformed, "foreign", s.foreign, "injected_drops", s.injected_drops, "injected_reorders",
+	    s.injected_reorders, "no_frame", s.no_frame, "kicks", s.kicks, "resets_in", s.resets_in);
 	if (!d)
 		return NULL;
 	ws_xsk_stats_t k = {0};

@@ -64,6 +64,11 @@ struct ws_tcp_xsk {
 	struct { uint32_t start, end; } ooo[WS_TCP_OOO_MAX]; /* held past a hole: sorted, apart, all past rcv_nxt */
 	uint32_t n_ooo, ooo_last;  /* ooo_last: the range the latest segment went to (the first SACK block) */
 	uint8_t sack_ok;           /* the peer said SACK-permitted */
+	/* fault injection (cfg's *_reorder_ppm, for tests): one frame each way held back until after the next */
+	uint64_t polls;
+	uint8_t *rx_held;
+	uint32_t rx_held_len, tx_held_addr, tx_held_len;
+	uint64_t rx_held_poll, tx_held_poll;
 	ws_tcp_xsk_stats_t st;
 };
 
@@ -103,7 +108,8 @@ ws_tcp_xsk_t *ws_tcp_xsk_open(const ws_tcp_xsk_cfg_t *cfg, int *err, enum ws_xsk
 	t->sbuf = malloc(WS_TCP_SBUF);
 	t->rbuf = malloc(WS_TCP_RBUF);
 	t->free = malloc(frames / 2 * sizeof(*t->free));
-	if (!t->sbuf || !t->rbuf || !t->free) {
+	t->rx_held = cfg->rx_reorder_ppm ? malloc(4096) : NULL;
+	if (!t->sbuf || !t->rbuf || !t->free || (cfg->rx_reorder_ppm && !t->rx_held)) {
 		*err = -ENOMEM;
 		ws_tcp_xsk_delete(t);
 		return NULL;
@@ -161,6 +167,9 @@ void ws_tcp_xsk_release(ws_tcp_xsk_t *t)
 		ws_bpf_map_delete(t->cfg.tcp_map_fd, key); /* gone already is fine */
 	}
 	t->steered = 0;
+	if (t->tx_held_len) /* a frame fault injection held back: the connection it belonged to is gone */
+		t->free[t->n_free++] = t->tx_held_addr;
+	t->tx_held_len = t->rx_held_len = 0;
 	if (t->reserve_fd >= 0)
 		close(t->reserve_fd);
 	t->reserve_fd = -1;
@@ -179,6 +188,7 @@ void ws_tcp_xsk_delete(ws_tcp_xsk_t *t)
 	free(t->sbuf);
 	free(t->rbuf);
 	free(t->free);
+	free(t->rx_held);
 	free(t);
 }
 
@@ -207,6 +217,35 @@ static uint32_t ws_tcp_window(ws_tcp_xsk_t *t)
 	if (SEQ_LT(t->rcv_edge, t->rcv_nxt) || (SEQ_GT(cand, t->rcv_edge) && cand - t->rcv_edge >= t->mss))
 		t->rcv_edge = cand;
 	return t->rcv_edge - t->rcv_nxt;
+}
+
+/* ws_tcp_chance: true with probability ppm / 10^6 (fault injection). */
+static int ws_tcp_chance(ws_tcp_xsk_t *t, uint32_t ppm)
+{
+	if (!ppm)
+		return 0;
+	t->rng ^= t->rng << 13;
+	t->rng ^= t->rng >> 17;
+	t->rng ^= t->rng << 5;
+	return t->rng % 1000000u < ppm;
+}
+
+/* ws_tcp_push: a built frame onto the TX ring, and the kick if the kernel wants one. */
+static void ws_tcp_push(ws_tcp_xsk_t *t, uint32_t addr, uint32_t len)
+{
+	ws_xsk_ring_t *tx = &t->x.tx;
+	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	tx->cached_prod++;
+	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
+	if (!t->x.need_wakeup || (atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP)) {
+		t->st.kicks++;
+		if (sendto(t->x.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
+		    errno != ENOBUFS)
+			t->st.kick_errors++;
+	}
 }
 
 /* ws_tcp_emit: one segment at seq with flags, dlen bytes of the send
@@ -248,17 +287,18 @@ static int ws_tcp_emit(ws_tcp_xsk_t *t, uint32_t seq, uint8_t flags, uint32_t dl
 	sum = ws_csum_add(sum, tcp + 20, optlen);
 	sum = ws_csum_add(ws_fold(sum), data, dlen);
 	ws_be16(tcp + 16, (uint16_t)~ws_fold(sum));
-	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
-	d->addr = addr;
-	d->len = WS_TCP_HDR + optlen + dlen;
-	d->options = 0;
-	tx->cached_prod++;
-	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
-	if (!t->x.need_wakeup || (atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP)) {
-		t->st.kicks++;
-		if (sendto(t->x.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
-		    errno != ENOBUFS)
-			t->st.kick_errors++;
+	uint32_t flen = WS_TCP_HDR + optlen + dlen;
+	if (dlen && !t->tx_held_len && ws_tcp_chance(t, t->cfg.tx_reorder_ppm)) {
+		t->tx_held_addr = addr; /* it leaves after the next frame (or at the next poll) */
+		t->tx_held_len = flen;
+		t->tx_held_poll = t->polls;
+		t->st.injected_reorders++;
+	} else {
+		ws_tcp_push(t, addr, flen);
+		if (t->tx_held_len) {
+			ws_tcp_push(t, t->tx_held_addr, t->tx_held_len);
+			t->tx_held_len = 0;
+		}
 	}
 	if (flags & F_RST)
 		t->st.resets_out++;
@@ -873,15 +913,29 @@ static void ws_tcp_input(ws_tcp_xsk_t *t, const uint8_t *f, uint32_t len, uint64
 
 static int ws_tcp_inject_drop(ws_tcp_xsk_t *t)
 {
-	if (!t->cfg.rx_drop_ppm)
-		return 0;
-	t->rng ^= t->rng << 13;
-	t->rng ^= t->rng >> 17;
-	t->rng ^= t->rng << 5;
-	if (t->rng % 1000000u >= t->cfg.rx_drop_ppm)
+	if (!ws_tcp_chance(t, t->cfg.rx_drop_ppm))
 		return 0;
 	t->st.injected_drops++;
 	return 1;
+}
+
+/* ws_tcp_take: one received frame to the TCP - or held back, by fault
+ * injection, to come after the next (a reordering on the way in). */
+static void ws_tcp_take(ws_tcp_xsk_t *t, const uint8_t *f, uint32_t len, uint64_t now)
+{
+	if (!t->rx_held_len && len <= 4096 && ws_tcp_chance(t, t->cfg.rx_reorder_ppm)) {
+		memcpy(t->rx_held, f, len);
+		t->rx_held_len = len;
+		t->rx_held_poll = t->polls;
+		t->st.injected_reorders++;
+		return;
+	}
+	ws_tcp_input(t, f, len, now);
+	if (t->rx_held_len) {
+		uint32_t n = t->rx_held_len;
+		t->rx_held_len = 0;
+		ws_tcp_input(t, t->rx_held, n, now);
+	}
 }
 
 void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now)
@@ -898,7 +952,7 @@ void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now)
 			if (d->len > t->x.frame_sz - (d->addr - base))
 				t->st.malformed++; /* cannot be: the kernel fills one frame at most */
 			else if (!ws_tcp_inject_drop(t))
-				ws_tcp_input(t, t->x.umem + d->addr, d->len, now);
+				ws_tcp_take(t, t->x.umem + d->addr, d->len, now);
 			/* the frame goes back at once (the bytes were copied): to our fill ring, or to the capture's loop */
 			if (t->owner)
 				ws_xsk_give_back(t->owner, base);
@@ -910,6 +964,16 @@ void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now)
 		if (!t->owner)
 			atomic_store_explicit(fill->producer, fill->cached_prod, memory_order_release);
 	}
+	if (t->rx_held_len && t->rx_held_poll != t->polls) { /* held a whole poll: nothing came after it */
+		uint32_t k = t->rx_held_len;
+		t->rx_held_len = 0;
+		ws_tcp_input(t, t->rx_held, k, now);
+	}
+	if (t->tx_held_len && t->tx_held_poll != t->polls) {
+		ws_tcp_push(t, t->tx_held_addr, t->tx_held_len);
+		t->tx_held_len = 0;
+	}
+	t->polls++;
 	if (t->rto_at && now >= t->rto_at)
 		ws_tcp_timer(t, now);
 	ws_tcp_output(t, now);

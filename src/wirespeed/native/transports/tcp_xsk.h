@@ -87,6 +87,8 @@ typedef struct {
 	uint32_t frames;             /* UMEM frames of 2048 bytes, half to receive, half to send (0: 512) */
 	int zerocopy;                /* as ws_xsk_open */
 	uint32_t rx_drop_ppm;        /* fault injection for tests: drop this share of received frames (counted) */
+	uint32_t rx_reorder_ppm;     /* ... hold this share of received frames back until after the next */
+	uint32_t tx_reorder_ppm;     /* ... send this share of data segments after the next frame */
 	int tcp_map_fd;              /* the steering map (programs.tcp_key -> index); -1: the caller steers */
 	uint32_t xsk_index;          /* this socket's XSKMAP index, the map entry's value */
 	int xsks_map_fd;             /* the XSKMAP to put the socket in at open (-1: the caller does) */
@@ -109,6 +111,7 @@ typedef struct {
 	uint64_t bad_csum, malformed, foreign; /* received frames dropped: checksum, headers, not our 4-tuple */
 	uint64_t csum_partial;       /* received with the checksum a veth peer's offload left partial (accepted) */
 	uint64_t injected_drops;     /* rx_drop_ppm's */
+	uint64_t injected_reorders;  /* rx_reorder_ppm's and tx_reorder_ppm's */
 	uint64_t no_frame;           /* segments not sent for want of a send frame (retried by the timer) */
 	uint64_t kicks, kick_errors;
 	uint64_t resets_in, resets_out;
