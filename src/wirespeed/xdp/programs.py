@@ -70,6 +70,15 @@ def _transport_header(p: Program, bad: str, need: int, why: str) -> None:
     p.jmp(">", R4, R3, bad, f"if the transport header is cut off: {why}")
 
 
+def _lookup(p: Program, map_fd: int, name: str, key_off: int, miss: str, why: str) -> None:
+    """r0 = the value for the key at fp + key_off in map `name`; to `miss` if none."""
+    p.ld_map_fd(R1, map_fd, f"r1 = &{name}")
+    p.mov(R2, R10, "r2 = fp")
+    p.alu("+", R2, key_off, "r2 = &key")
+    p.call(BPF_FUNC_map_lookup_elem, f"r0 = bpf_map_lookup_elem(&{name}, &key)")
+    p.jmp("==", R0, 0, miss, f"if (!r0) {why}")
+
+
 def tcp_key(saddr: str, daddr: str, sport: int, dport: int) -> bytes:
     """The TCP steering map's key, as the 5-tuple sits in a segment the
     exchange sends us: its address and port are the source."""
@@ -112,11 +121,7 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int, tcp_fd: int = -1) -> Program:
     p.ldx(2, R4, R5, 16, "r4 = udp->dest  (14 + ihl*4 + 2)")
     p.stx(2, R10, -4, R4, "key.dport = udp->dest")
     p.label("lookup")
-    p.ld_map_fd(R1, flows_fd, "r1 = &flows")
-    p.mov(R2, R10, "r2 = fp")
-    p.alu("+", R2, -8, "r2 = &key")
-    p.call(BPF_FUNC_map_lookup_elem, "r0 = bpf_map_lookup_elem(&flows, &key)")
-    p.jmp("==", R0, 0, "pass", "if (!r0) pass: not a feed")
+    _lookup(p, flows_fd, "flows", -8, "pass", "pass: not a feed")
     p.ldx(4, R2, R6, 16, "r2 = ctx->rx_queue_index")
     p.ld_map_fd(R1, xsks_fd, "r1 = &xsks")
     p.mov(R3, XDP_PASS, "r3 = XDP_PASS  (if this queue has no socket)")
@@ -131,11 +136,7 @@ def xdp_feed_redirect(flows_fd: int, xsks_fd: int, tcp_fd: int = -1) -> Program:
         p.stx(4, R10, -12, R4, "key.daddr = ip->daddr")
         p.ldx(4, R4, R5, 14, "r4 = tcp->source, tcp->dest")
         p.stx(4, R10, -8, R4, "key.ports = both ports")
-        p.ld_map_fd(R1, tcp_fd, "r1 = &tcp_flows")
-        p.mov(R2, R10, "r2 = fp")
-        p.alu("+", R2, -16, "r2 = &key")
-        p.call(BPF_FUNC_map_lookup_elem, "r0 = bpf_map_lookup_elem(&tcp_flows, &key)")
-        p.jmp("==", R0, 0, "pass", "if (!r0) pass: the kernel's connection")
+        _lookup(p, tcp_fd, "tcp_flows", -16, "pass", "pass: the kernel's connection")
         p.ldx(4, R2, R0, 0, "r2 = the connection's XSKMAP index")
         p.ld_map_fd(R1, xsks_fd, "r1 = &xsks")
         p.mov(R3, XDP_PASS, "r3 = XDP_PASS  (its socket is gone: the kernel resets the connection)")
@@ -154,11 +155,7 @@ LOSSY_SEEN, LOSSY_DROPPED = 0, 1
 def _count(p: Program, counters_fd: int, index: int, what: str) -> None:
     """counters[index] += 1, atomically (r1-r5 and r0 clobbered)."""
     p.st(4, R10, -4, index, f"key = {index}  ({what})")
-    p.ld_map_fd(R1, counters_fd, "r1 = &counters")
-    p.mov(R2, R10, "r2 = fp")
-    p.alu("+", R2, -4, "r2 = &key")
-    p.call(BPF_FUNC_map_lookup_elem, "r0 = bpf_map_lookup_elem(&counters, &key)")
-    p.jmp("==", R0, 0, f"counted_{index}", "if (!r0) skip (never: an array has every key)")
+    _lookup(p, counters_fd, "counters", -4, f"counted_{index}", "skip (never: an array has every key)")
     p.mov(R1, 1, "r1 = 1")
     p.atomic_add(8, R0, 0, R1, f"__sync_fetch_and_add(&counters[{index}], 1)")
     p.label(f"counted_{index}")

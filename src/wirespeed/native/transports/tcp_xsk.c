@@ -233,19 +233,9 @@ static int ws_tcp_chance(ws_tcp_xsk_t *t, uint32_t ppm)
 /* ws_tcp_push: a built frame onto the TX ring, and the kick if the kernel wants one. */
 static void ws_tcp_push(ws_tcp_xsk_t *t, uint32_t addr, uint32_t len)
 {
-	ws_xsk_ring_t *tx = &t->x.tx;
-	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
-	d->addr = addr;
-	d->len = len;
-	d->options = 0;
-	tx->cached_prod++;
-	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
-	if (!t->x.need_wakeup || (atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP)) {
-		t->st.kicks++;
-		if (sendto(t->x.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
-		    errno != ENOBUFS)
-			t->st.kick_errors++;
-	}
+	int k = ws_xsk_tx_push(&t->x, addr, len);
+	t->st.kicks += k != 0;
+	t->st.kick_errors += k < 0;
 }
 
 /* ws_tcp_emit: one segment at seq with flags, dlen bytes of the send

@@ -146,18 +146,9 @@ int ws_udp_tx_send(ws_udp_tx_t *t, uint32_t flow, const uint8_t *payload, uint32
 	ws_be16(udp + 4, ulen);
 	uint16_t csum = (uint16_t)~ws_fold(ws_csum_add(ws_fold(fl->udp_base + 2u * ulen), payload, len));
 	ws_be16(udp + 6, csum ? csum : 0xffff);
-	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
-	d->addr = addr;
-	d->len = WS_FRAME_HDR + len;
-	d->options = 0;
-	tx->cached_prod++;
-	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
 	t->st.sent++;
-	if (!t->x.need_wakeup || (atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP)) {
-		t->st.kicks++;
-		if (sendto(t->x.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
-		    errno != ENOBUFS)
-			t->st.kick_errors++;
-	}
+	int k = ws_xsk_tx_push(&t->x, addr, WS_FRAME_HDR + len);
+	t->st.kicks += k != 0;
+	t->st.kick_errors += k < 0;
 	return 0;
 }

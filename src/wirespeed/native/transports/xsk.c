@@ -378,3 +378,19 @@ int ws_xsk_statistics(const ws_xsk_t *x, ws_xsk_stats_t *st)
 	st->rx_fill_ring_empty = s.rx_fill_ring_empty_descs;
 	return 0;
 }
+
+int ws_xsk_tx_push(ws_xsk_t *x, uint64_t addr, uint32_t len)
+{
+	ws_xsk_ring_t *tx = &x->tx;
+	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	tx->cached_prod++;
+	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
+	if (x->need_wakeup && !(atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP))
+		return 0;
+	if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS)
+		return -1;
+	return 1;
+}

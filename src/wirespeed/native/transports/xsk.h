@@ -164,6 +164,13 @@ int ws_xsk_open_tx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt,
 int ws_xsk_open_rxtx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cnt, uint32_t frame_sz, int zerocopy,
                      int need_wakeup, enum ws_xsk_step *failed);
 
+/* ws_xsk_tx_push puts one built frame (addr, len) on the TX ring - the
+ * caller has checked there is room - and kicks the kernel only when it
+ * asks (XDP_RING_NEED_WAKEUP; a socket bound without need_wakeup always).
+ * Returns 0 (no kick), 1 (kicked), or -1 (the kick failed other than
+ * EAGAIN/EBUSY/ENOBUFS, which the next kick retries). */
+int ws_xsk_tx_push(ws_xsk_t *x, uint64_t addr, uint32_t len);
+
 /* ws_xsk_close releases everything ws_xsk_open made; safe to call twice. */
 void ws_xsk_close(ws_xsk_t *x);
 
