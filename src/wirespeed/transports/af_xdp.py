@@ -43,7 +43,7 @@ from wirespeed.errors import PrivilegeError, UsageError, WirespeedError
 from wirespeed.transports import Stream
 from wirespeed.transports.kernel import iface_addr, iface_index, join_group
 from wirespeed.xdp import programs
-from wirespeed.xdp.bpf import LoadedProgram, XdpLink, XdpMode, load_xdp
+from wirespeed.xdp.bpf import LoadedProgram, XdpLink, load_xdp
 
 ZEROCOPY = {"off": 0, "auto": 1, "on": 2}
 
@@ -152,22 +152,15 @@ class AfXdpTransport:
 
     def _attach(self, ifindex: int) -> tuple[XdpLink, str]:
         assert self.prog is not None
-        tries = {"auto": (XdpMode.NATIVE, XdpMode.GENERIC), "native": (XdpMode.NATIVE,),
-                 "generic": (XdpMode.GENERIC,)}[self.opts.xdp_mode]
-        last: OSError | None = None
-        for mode in tries:
-            try:
-                return XdpLink.attach(self.prog, ifindex, mode), mode.value
-            except OSError as exc:
-                last = exc
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                    break
-        assert last is not None
-        hint = {errno.EBUSY: "another XDP program holds the interface: `ip link show` names it",
-                errno.EPERM: "needs CAP_NET_ADMIN and CAP_BPF (or root)",
-                errno.EOPNOTSUPP: "the driver has no native XDP: use xdp_mode = \"generic\" or \"auto\""}
-        raise WirespeedError(f"af_xdp: cannot attach XDP to {self.iface}: {last.strerror}",
-                             hint.get(last.errno or 0))
+        try:
+            link = XdpLink.attach_best(self.prog, ifindex, self.opts.xdp_mode)
+        except OSError as exc:
+            hint = {errno.EBUSY: "another XDP program holds the interface: `ip link show` names it",
+                    errno.EPERM: "needs CAP_NET_ADMIN and CAP_BPF (or root)",
+                    errno.EOPNOTSUPP: "the driver has no native XDP: use xdp_mode = \"generic\" or \"auto\""}
+            raise WirespeedError(f"af_xdp: cannot attach XDP to {self.iface}: {exc.strerror}",
+                                 hint.get(exc.errno or 0)) from None
+        return link, link.mode.value
 
     def _map_add(self, st: Stream) -> None:
         value = struct.pack("=I", st.id)

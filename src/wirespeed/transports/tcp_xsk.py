@@ -43,7 +43,7 @@ from wirespeed import _native
 from wirespeed.errors import PrivilegeError, UsageError, WirespeedError
 from wirespeed.transports.af_xdp import rx_queues
 from wirespeed.xdp import programs
-from wirespeed.xdp.bpf import LoadedProgram, XdpLink, XdpMode, load_xdp
+from wirespeed.xdp.bpf import LoadedProgram, XdpLink, load_xdp
 
 NEIGH_WAIT_S = 1.0
 _NUD_USABLE = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PROBE NOARP PERMANENT
@@ -193,23 +193,14 @@ class UserTcp:
                     errno.EPERM: "needs CAP_NET_RAW and CAP_BPF (or root)"}.get(exc.errno or 0)
             raise WirespeedError(f"user-space TCP on {p.iface}: {exc.strerror or exc}", hint) from None
         self.prog = load_xdp(programs.xdp_feed_redirect(flows, xsks, tcp))
-        tries = {"auto": (XdpMode.NATIVE, XdpMode.GENERIC), "native": (XdpMode.NATIVE,),
-                 "generic": (XdpMode.GENERIC,)}[xdp_mode]
-        last: OSError | None = None
-        for mode in tries:
-            try:
-                self.link = XdpLink.attach(self.prog, p.ifindex, mode)
-                self.xdp_mode = mode.value
-                return
-            except OSError as exc:
-                last = exc
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                    break
-        assert last is not None
-        hint = ("another XDP program holds the interface (a capture in another process?): run the capture in "
-                "this process (wirespeed trade -i), put the order session on its own interface, or use "
-                "transport kernel") if last.errno == errno.EBUSY else None
-        raise WirespeedError(f"cannot attach XDP to {p.iface}: {last.strerror}", hint)
+        try:
+            self.link = XdpLink.attach_best(self.prog, p.ifindex, xdp_mode)
+        except OSError as exc:
+            hint = ("another XDP program holds the interface (a capture in another process?): run the capture in "
+                    "this process (wirespeed trade -i), put the order session on its own interface, or use "
+                    "transport kernel") if exc.errno == errno.EBUSY else None
+            raise WirespeedError(f"cannot attach XDP to {p.iface}: {exc.strerror}", hint) from None
+        self.xdp_mode = self.link.mode.value
 
     def describe(self) -> dict[str, object]:
         p = self.path

@@ -7,6 +7,7 @@ interface is never left with wirespeed's program after a crash.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -121,6 +122,21 @@ class XdpLink:
         """Attach; raises OSError (EOPNOTSUPP: the driver lacks this mode,
         EBUSY: another XDP program holds the interface)."""
         return cls(_native.bpf_xdp_link_create(prog.fd, ifindex, mode.flags), ifindex, mode)
+
+    @classmethod
+    def attach_best(cls, prog: LoadedProgram, ifindex: int, xdp_mode: str) -> XdpLink:
+        """Attach as `xdp_mode` asks: "native", "generic", or "auto" (native where the
+        driver has it, else generic). Raises the last OSError (EBUSY: another XDP
+        program holds the interface) if none took."""
+        tries = {"auto": (XdpMode.NATIVE, XdpMode.GENERIC), "native": (XdpMode.NATIVE,),
+                 "generic": (XdpMode.GENERIC,)}[xdp_mode]
+        for i, mode in enumerate(tries):
+            try:
+                return cls.attach(prog, ifindex, mode)
+            except OSError as exc:
+                if i == len(tries) - 1 or exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Detach (closing the last reference to the link)."""

@@ -107,9 +107,8 @@ ws_tcp_xsk_t *ws_tcp_xsk_open(const ws_tcp_xsk_cfg_t *cfg, int *err, enum ws_xsk
 	t->x.fd = -1;
 	t->sbuf = malloc(WS_TCP_SBUF);
 	t->rbuf = malloc(WS_TCP_RBUF);
-	t->free = malloc(frames / 2 * sizeof(*t->free));
 	t->rx_held = cfg->rx_reorder_ppm ? malloc(4096) : NULL;
-	if (!t->sbuf || !t->rbuf || !t->free || (cfg->rx_reorder_ppm && !t->rx_held)) {
+	if (!t->sbuf || !t->rbuf || (cfg->rx_reorder_ppm && !t->rx_held)) {
 		*err = -ENOMEM;
 		ws_tcp_xsk_delete(t);
 		return NULL;
@@ -129,14 +128,11 @@ ws_tcp_xsk_t *ws_tcp_xsk_open(const ws_tcp_xsk_cfg_t *cfg, int *err, enum ws_xsk
 		ws_tcp_xsk_delete(t);
 		return NULL;
 	}
-	if (t->tx_end - t->tx_first > frames / 2) {
-		uint32_t *more = realloc(t->free, (t->tx_end - t->tx_first) * sizeof(*t->free));
-		if (!more) {
-			*err = -ENOMEM;
-			ws_tcp_xsk_delete(t);
-			return NULL;
-		}
-		t->free = more;
+	t->free = malloc((t->tx_end - t->tx_first) * sizeof(*t->free));
+	if (!t->free) {
+		*err = -ENOMEM;
+		ws_tcp_xsk_delete(t);
+		return NULL;
 	}
 	for (uint32_t i = t->tx_first; i < t->tx_end; i++)
 		t->free[t->n_free++] = i * t->x.frame_sz;
@@ -194,15 +190,7 @@ void ws_tcp_xsk_delete(ws_tcp_xsk_t *t)
 
 /* -- sending a segment --------------------------------------------------------------------------- */
 
-static void ws_tcp_reap(ws_tcp_xsk_t *t)
-{
-	ws_xsk_ring_t *cq = &t->x.comp;
-	uint32_t prod = atomic_load_explicit(cq->producer, memory_order_acquire);
-	const uint64_t *addrs = cq->ring;
-	for (; cq->cached_cons != prod; cq->cached_cons++)
-		t->free[t->n_free++] = (uint32_t)addrs[cq->cached_cons & cq->mask];
-	atomic_store_explicit(cq->consumer, cq->cached_cons, memory_order_release);
-}
+static void ws_tcp_reap(ws_tcp_xsk_t *t) { ws_xsk_tx_reap(&t->x, t->free, &t->n_free); }
 
 static uint32_t ws_tcp_rcv_wnd(const ws_tcp_xsk_t *t) { return WS_TCP_RBUF - t->rlen; }
 
@@ -971,16 +959,22 @@ void ws_tcp_xsk_poll(ws_tcp_xsk_t *t, uint64_t now)
 
 /* -- the user's side ----------------------------------------------------------------------------- */
 
+/* ws_tcp_queue appends n bytes to the send buffer (the caller checked the room). */
+static void ws_tcp_queue(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n)
+{
+	uint32_t at = t->snd_end % WS_TCP_SBUF, first = ws_min(n, WS_TCP_SBUF - at);
+	memcpy(t->sbuf + at, p, first);
+	memcpy(t->sbuf, p + first, n - first);
+	t->snd_end += n;
+}
+
 int ws_tcp_xsk_send(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n, uint64_t now)
 {
 	if ((t->state != WS_TCP_ESTABLISHED && t->state != WS_TCP_CLOSE_WAIT) || t->fin_queued)
 		return -ENOTCONN;
 	if (n > WS_TCP_SBUF - (t->snd_end - t->snd_una))
 		return -EAGAIN;
-	uint32_t at = t->snd_end % WS_TCP_SBUF, first = ws_min(n, WS_TCP_SBUF - at);
-	memcpy(t->sbuf + at, p, first);
-	memcpy(t->sbuf, p + first, n - first);
-	t->snd_end += n;
+	ws_tcp_queue(t, p, n);
 	ws_tcp_output(t, now);
 	return (int)n;
 }
@@ -993,13 +987,12 @@ int ws_tcp_xsk_probe(ws_tcp_xsk_t *t, const uint8_t *p, uint32_t n, uint64_t now
 	    n > t->snd_wnd - (t->snd_nxt - t->snd_una))
 		return -EAGAIN;
 	/* the bytes go where a retransmission would read them, then straight out: the frame push is the probe */
-	uint32_t at = t->snd_end % WS_TCP_SBUF, first = ws_min(n, WS_TCP_SBUF - at);
-	memcpy(t->sbuf + at, p, first);
-	memcpy(t->sbuf, p + first, n - first);
+	ws_tcp_queue(t, p, n);
 	int rc = ws_tcp_emit(t, t->snd_nxt, F_ACK | F_PSH, n, NULL, 0);
-	if (rc)
+	if (rc) {
+		t->snd_end -= n;
 		return rc;
-	t->snd_end += n;
+	}
 	ws_tcp_sent(t, t->snd_nxt, n, 0, now);
 	t->snd_nxt += n;
 	return (int)n;

@@ -102,16 +102,9 @@ int ws_udp_tx_flow(ws_udp_tx_t *t, const uint8_t dmac[6], const uint8_t smac[6],
 
 uint32_t ws_udp_tx_reap(ws_udp_tx_t *t)
 {
-	ws_xsk_ring_t *cq = &t->x.comp;
-	uint32_t prod = atomic_load_explicit(cq->producer, memory_order_acquire);
-	uint32_t n = prod - cq->cached_cons;
-	const uint64_t *addrs = cq->ring;
-	for (uint32_t i = 0; i < n; i++)
-		t->free[t->n_free++] = (uint32_t)addrs[(cq->cached_cons + i) & cq->mask];
-	cq->cached_cons += n;
-	atomic_store_explicit(cq->consumer, cq->cached_cons, memory_order_release);
-	t->st.completed += n;
-	return n;
+	uint32_t k = ws_xsk_tx_reap(&t->x, t->free, &t->n_free);
+	t->st.completed += k;
+	return k;
 }
 
 int ws_udp_tx_send(ws_udp_tx_t *t, uint32_t flow, const uint8_t *payload, uint32_t len)

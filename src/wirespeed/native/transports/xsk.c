@@ -119,7 +119,7 @@ static int ws_xsk_map_ring(int fd, const struct xdp_ring_offset *off, uint32_t e
  * (and an XSKMAP entry keeps the socket alive until the map is freed, after
  * an RCU grace period), so a capture restarted at once may see EBUSY for a
  * few milliseconds. A queue still busy after 2 s is really taken. */
-static int ws_xsk_bind(ws_xsk_t *x, uint16_t flags)
+static int ws_xsk_bind(ws_xsk_t *x, uint16_t flags, int shared_umem_fd)
 {
 	struct sockaddr_xdp sxdp;
 	memset(&sxdp, 0, sizeof(sxdp));
@@ -127,6 +127,7 @@ static int ws_xsk_bind(ws_xsk_t *x, uint16_t flags)
 	sxdp.sxdp_ifindex = (uint32_t)x->ifindex;
 	sxdp.sxdp_queue_id = x->queue;
 	sxdp.sxdp_flags = flags;
+	sxdp.sxdp_shared_umem_fd = (uint32_t)shared_umem_fd; /* read only with XDP_SHARED_UMEM */
 	for (int tries = 0;; tries++) {
 		if (!bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)))
 			return 0;
@@ -200,9 +201,9 @@ static int ws_xsk_bind_mode(ws_xsk_t *x, int zerocopy, int need_wakeup, enum ws_
 {
 	*failed = WS_XSK_STEP_BIND;
 	uint16_t wake = need_wakeup ? XDP_USE_NEED_WAKEUP : 0;
-	int rc = zerocopy ? ws_xsk_bind(x, XDP_ZEROCOPY | wake) : -EOPNOTSUPP;
+	int rc = zerocopy ? ws_xsk_bind(x, XDP_ZEROCOPY | wake, 0) : -EOPNOTSUPP;
 	if (rc && zerocopy != 2)
-		rc = ws_xsk_bind(x, XDP_COPY | wake);
+		rc = ws_xsk_bind(x, XDP_COPY | wake, 0);
 	if (rc)
 		return rc;
 	struct xdp_options opts;
@@ -325,17 +326,9 @@ int ws_xsk_open_shared(ws_xsk_t *x, ws_xsk_t *owner, enum ws_xsk_step *failed)
 	                          &x->comp)))
 		goto fail;
 	*failed = WS_XSK_STEP_BIND;
-	struct sockaddr_xdp sxdp;
-	memset(&sxdp, 0, sizeof(sxdp));
-	sxdp.sxdp_family = AF_XDP;
-	sxdp.sxdp_ifindex = (uint32_t)x->ifindex;
-	sxdp.sxdp_queue_id = x->queue;
-	sxdp.sxdp_flags = XDP_SHARED_UMEM; /* the kernel takes no other flag with it: the owner's mode holds */
-	sxdp.sxdp_shared_umem_fd = (uint32_t)owner->fd;
-	if (bind(x->fd, (struct sockaddr *)&sxdp, sizeof(sxdp))) {
-		rc = -errno;
+	/* the kernel takes no other flag with XDP_SHARED_UMEM: the owner's mode holds */
+	if ((rc = ws_xsk_bind(x, XDP_SHARED_UMEM, owner->fd)))
 		goto fail;
-	}
 	*failed = WS_XSK_STEP_NONE;
 	return 0;
 fail:
@@ -379,18 +372,13 @@ int ws_xsk_statistics(const ws_xsk_t *x, ws_xsk_stats_t *st)
 	return 0;
 }
 
-int ws_xsk_tx_push(ws_xsk_t *x, uint64_t addr, uint32_t len)
+uint32_t ws_xsk_tx_reap(ws_xsk_t *x, uint32_t *stack, uint32_t *n)
 {
-	ws_xsk_ring_t *tx = &x->tx;
-	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
-	d->addr = addr;
-	d->len = len;
-	d->options = 0;
-	tx->cached_prod++;
-	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
-	if (x->need_wakeup && !(atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP))
-		return 0;
-	if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS)
-		return -1;
-	return 1;
+	ws_xsk_ring_t *cq = &x->comp;
+	uint32_t prod = atomic_load_explicit(cq->producer, memory_order_acquire), k = prod - cq->cached_cons;
+	const uint64_t *addrs = cq->ring;
+	for (; cq->cached_cons != prod; cq->cached_cons++)
+		stack[(*n)++] = (uint32_t)addrs[cq->cached_cons & cq->mask];
+	atomic_store_explicit(cq->consumer, cq->cached_cons, memory_order_release);
+	return k;
 }

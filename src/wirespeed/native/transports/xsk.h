@@ -36,6 +36,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
 
 /* Steps of the probe, so that a failure names the syscall that refused. */
 enum ws_xsk_step {
@@ -168,8 +171,28 @@ int ws_xsk_open_rxtx(ws_xsk_t *x, int ifindex, uint32_t queue, uint32_t frame_cn
  * caller has checked there is room - and kicks the kernel only when it
  * asks (XDP_RING_NEED_WAKEUP; a socket bound without need_wakeup always).
  * Returns 0 (no kick), 1 (kicked), or -1 (the kick failed other than
- * EAGAIN/EBUSY/ENOBUFS, which the next kick retries). */
-int ws_xsk_tx_push(ws_xsk_t *x, uint64_t addr, uint32_t len);
+ * EAGAIN/EBUSY/ENOBUFS, which the next kick retries). Inline: it is every
+ * send's path. */
+static inline int ws_xsk_tx_push(ws_xsk_t *x, uint64_t addr, uint32_t len)
+{
+	ws_xsk_ring_t *tx = &x->tx;
+	struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[tx->cached_prod & tx->mask];
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	tx->cached_prod++;
+	atomic_store_explicit(tx->producer, tx->cached_prod, memory_order_release);
+	if (x->need_wakeup && !(atomic_load_explicit(tx->flags, memory_order_relaxed) & XDP_RING_NEED_WAKEUP))
+		return 0;
+	if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS)
+		return -1;
+	return 1;
+}
+
+/* ws_xsk_tx_reap moves the frames the kernel has sent (the completion
+ * ring) onto the caller's free stack (stack[*n..], *n advanced; the stack
+ * has room for every send frame). Returns how many. */
+uint32_t ws_xsk_tx_reap(ws_xsk_t *x, uint32_t *stack, uint32_t *n);
 
 /* ws_xsk_close releases everything ws_xsk_open made; safe to call twice. */
 void ws_xsk_close(ws_xsk_t *x);
