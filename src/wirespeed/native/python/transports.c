@@ -161,7 +161,7 @@ typedef struct {
 	int mode, policy, running;
 	int sharers;                  /* TcpXsk objects on its sockets' UMEMs (ws_py_xsk_rx_share) */
 	_Atomic int stop;
-	ws_rxx_flows_t flows;
+	ws_flows_t flows;
 	ws_rxx_stats_t st;
 } XskRxObject;
 
@@ -269,25 +269,10 @@ static PyObject *XskRx_add_flow(XskRxObject *self, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "add_flow(group 'a.b.c.d', port 1..65535, stream 1..65535)");
 		return NULL;
 	}
-	uint32_t n = atomic_load(&self->flows.n);
-	for (uint32_t i = 0; i < n; i++) {
-		ws_rxx_flow_t *f = &self->flows.flows[i];
-		if (f->group == a.s_addr && f->port == htons((uint16_t)port)) {
-			f->stream = (uint16_t)stream; /* re-adding a removed flow */
-			atomic_store(&f->active, 1);
-			Py_RETURN_NONE;
-		}
-	}
-	if (n >= WS_RXX_MAX_FLOWS) {
-		PyErr_Format(PyExc_ValueError, "at most %d flows", WS_RXX_MAX_FLOWS);
+	if (ws_flows_add(&self->flows, a.s_addr, htons((uint16_t)port), (uint16_t)stream) < 0) {
+		PyErr_Format(PyExc_ValueError, "at most %d flows", WS_MAX_FLOWS);
 		return NULL;
 	}
-	ws_rxx_flow_t *f = &self->flows.flows[n];
-	f->group = a.s_addr;
-	f->port = htons((uint16_t)port);
-	f->stream = (uint16_t)stream;
-	atomic_store(&f->active, 1);
-	atomic_store_explicit(&self->flows.n, n + 1, memory_order_release);
 	Py_RETURN_NONE;
 }
 
@@ -302,10 +287,7 @@ static PyObject *XskRx_remove_flow(XskRxObject *self, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "remove_flow(group 'a.b.c.d', port)");
 		return NULL;
 	}
-	uint32_t n = atomic_load(&self->flows.n);
-	for (uint32_t i = 0; i < n; i++)
-		if (self->flows.flows[i].group == a.s_addr && self->flows.flows[i].port == htons((uint16_t)port))
-			atomic_store(&self->flows.flows[i].active, 0);
+	ws_flows_remove(&self->flows, a.s_addr, htons((uint16_t)port));
 	Py_RETURN_NONE;
 }
 

@@ -15,23 +15,9 @@ static void ws_rxx_add(_Atomic uint64_t *c, uint64_t v)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
 }
 
-/* ws_rxx_stream finds the stream of a frame to (daddr, dport); a frame with
- * no UDP header (dport 0) is attributed by group alone. 0: no flow. */
-static uint16_t ws_rxx_stream(const ws_rxx_flows_t *fl, uint32_t daddr, uint16_t dport)
-{
-	uint32_t n = atomic_load_explicit(&fl->n, memory_order_acquire);
-	for (uint32_t i = 0; i < n; i++) {
-		const ws_rxx_flow_t *f = &fl->flows[i];
-		if (f->group == daddr && (f->port == dport || !dport) &&
-		    atomic_load_explicit(&f->active, memory_order_relaxed))
-			return f->stream;
-	}
-	return 0;
-}
-
 /* ws_rxx_drain takes up to one batch from x's RX ring into the ring and
  * returns the frames to the fill ring. Returns the number taken. */
-static unsigned ws_rxx_drain(ws_ring_writer_t *w, ws_xsk_t *x, const ws_rxx_flows_t *fl, int policy,
+static unsigned ws_rxx_drain(ws_ring_writer_t *w, ws_xsk_t *x, const ws_flows_t *fl, int policy,
                              ws_rxx_stats_t *st)
 {
 	ws_xsk_ring_t *rx = &x->rx, *fr = &x->fill;
@@ -52,7 +38,7 @@ static unsigned ws_rxx_drain(ws_ring_writer_t *w, ws_xsk_t *x, const ws_rxx_flow
 		const uint8_t *frame = x->umem + desc->addr;
 		ws_udp4_view_t v;
 		enum ws_frame_verdict vd = ws_frame_check(frame, desc->len, &v);
-		uint16_t stream = ws_rxx_stream(fl, v.daddr, v.dport);
+		uint16_t stream = ws_flows_stream(fl, v.daddr, v.dport);
 		uint16_t flags = WS_REC_AF_XDP | WS_REC_TS_USER;
 		if (vd == WS_FRAME_OK && !stream) {
 			unknown++; /* a flow removed while its frames were in flight */
@@ -98,7 +84,7 @@ static void ws_rxx_kick(ws_xsk_t *x, ws_rxx_stats_t *st)
 	}
 }
 
-int ws_rx_xsk_run(ws_ring_writer_t *w, ws_xsk_t *socks, unsigned n, const ws_rxx_flows_t *flows, int mode,
+int ws_rx_xsk_run(ws_ring_writer_t *w, ws_xsk_t *socks, unsigned n, const ws_flows_t *flows, int mode,
                   int policy, _Atomic int *stop, ws_rxx_stats_t *st)
 {
 	if (!n || n > WS_RXX_MAX_SOCKS)

@@ -12,10 +12,9 @@
  * ran out of fill entries); it is counted (stats.wakeups). BLOCK mode sleeps
  * in poll() when every RX ring is empty, and spins otherwise.
  *
- * Flows: a table of (group, port) -> stream, the same entries the XDP
- * program's map holds. The control thread may add entries or deactivate them
- * while the loop runs: an entry's fields are written before `n` is raised
- * (release), and `active` is an atomic the loop reads relaxed.
+ * Flows: a table of (group, port) -> stream (flows.h), the same entries the
+ * XDP program's map holds; the control thread may change it while the loop
+ * runs.
  *
  * Frames that fail ws_frame_check, or that match no active flow, are
  * MALFORMED: counted per verdict and in the ring's `malformed` drop cause
@@ -33,25 +32,13 @@
 
 #include "net/frame.h"
 #include "ring/ring.h"
+#include "transports/flows.h"
 #include "transports/xsk.h"
 
 #define WS_RXX_MAX_SOCKS 16
-#define WS_RXX_MAX_FLOWS 64
 
 enum { WS_RXX_BLOCK = 0, WS_RXX_BUSY = 1 };
 enum { WS_RXX_SKIP_MALFORMED = 0, WS_RXX_KEEP_MALFORMED = 1 };
-
-typedef struct {
-	uint32_t group;  /* network order */
-	uint16_t port;   /* network order */
-	uint16_t stream;
-	_Atomic int active;
-} ws_rxx_flow_t;
-
-typedef struct {
-	ws_rxx_flow_t flows[WS_RXX_MAX_FLOWS];
-	_Atomic uint32_t n;
-} ws_rxx_flows_t;
 
 typedef struct {
 	/* packets, bytes: published into the ring (kept malformed frames included) */
@@ -61,7 +48,7 @@ typedef struct {
 
 /* ws_rx_xsk_run drains socks[0..n) until *stop. Returns 0, or -errno if
  * poll() failed (counters stay). */
-int ws_rx_xsk_run(ws_ring_writer_t *w, ws_xsk_t *socks, unsigned n, const ws_rxx_flows_t *flows, int mode,
+int ws_rx_xsk_run(ws_ring_writer_t *w, ws_xsk_t *socks, unsigned n, const ws_flows_t *flows, int mode,
                   int malformed_policy, _Atomic int *stop, ws_rxx_stats_t *st);
 
 #endif /* WS_RX_XSK_H */
