@@ -51,7 +51,8 @@ assert REC_DTYPE.itemsize == 32
 
 MAX_PAYLOAD = 9216
 META_MAX = 3072  # bytes of description in the control page (WS_RING_META_MAX)
-DROP_CAUSES = ("too_big", "sock_overflow", "xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed")
+DROP_CAUSES = ("too_big", "sock_overflow", "xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed",
+               "filtered", "dpdk_imissed", "dpdk_rx_nombuf", "dpdk_ierrors")
 DEFAULT_DIR = Path("/dev/shm")
 _START = {"latest": 0, "oldest": 1}
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)

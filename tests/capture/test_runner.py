@@ -88,7 +88,14 @@ def test_socket_overflow_is_counted_exactly(testbed_cfg, ring_path, monkeypatch)
     ('iface = "lo"\nfoo = 1\n', "unknown setting"),
     ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ntransport = "af_xdp"\n'
      '[[feed]]\nname = "b"\ngroup = "239.1.1.2"\nport = 1\n', "different transports"),
-    ('iface = "lo"\ntransport = "dpdk"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "unknown transport"),
+    ('iface = "lo"\ntransport = "dpdk2"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "unknown transport"),
+    ('iface = "lo"\ntransport = "dpdk"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "needs the port"),
+    ('transport = "dpdk"\ndpdk_port = "eth0"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n',
+     "neither a PCI address nor a vdev"),
+    ('transport = "dpdk"\ndpdk_port = "net_af_xdp0"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n',
+     "needs iface="),
+    ('transport = "dpdk"\ndpdk_port = "net_af_xdp0,iface=x"\ndpdk_burst = 0\n[[feed]]\nname = "a"\n'
+     'group = "239.1.1.1"\nport = 1\n', "dpdk_burst"),
     ('iface = "lo"\ntransport = "af_xdp"\nxdp_mode = "fast"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n',
      "xdp_mode"),
     ('iface = "lo"\ntransport = "af_xdp"\nxsk_frames = 1000\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n',

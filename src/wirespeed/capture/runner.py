@@ -6,12 +6,13 @@ optional source, transport), the ring, and the cores. From a TOML file:
     iface = "ws-host0"
     ring = "/dev/shm/wirespeed"
     ring_size = "256M"
-    transport = "af_xdp"     # kernel | af_xdp (per feed too; one per capture for now)
+    transport = "af_xdp"     # kernel | af_xdp | dpdk | pcap (per feed too; one per capture for now)
     mode = "busy"            # block (sleep when idle) | busy (spin)
     cpu = 1                  # pin the receive thread
     xdp_mode = "auto"        # af_xdp: native | generic | auto
     zerocopy = "auto"        # af_xdp: on | off | auto
-    malformed = "skip"       # af_xdp: skip (count) | keep (publish, flagged)
+    malformed = "skip"       # af_xdp, dpdk, pcap: skip (count) | keep (publish, flagged)
+    dpdk_port = "net_af_xdp0,iface=ws-host0"   # dpdk: a PCI address or a vdev (transports/dpdk.py)
     [[feed]]
     name = "itch"
     group = "239.1.1.1"
@@ -38,10 +39,11 @@ from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.ring import Ring, RingError, RingWriter, parse_size, resolve
 from wirespeed.transports import Stream, Transport
 from wirespeed.transports.af_xdp import AfXdpOptions, AfXdpTransport
+from wirespeed.transports.dpdk import DpdkOptions, DpdkTransport, parse_device
 from wirespeed.transports.kernel import KernelTransport
 from wirespeed.transports.pcap import PcapTransport
 
-TRANSPORTS = ("kernel", "af_xdp", "pcap")
+TRANSPORTS = ("kernel", "af_xdp", "dpdk", "pcap")
 # The cores this process may use, as started: callers (the demo, benchmarks)
 # narrow their own threads' affinity to keep the receive core free.
 _CPUS = frozenset(os.sched_getaffinity(0))
@@ -68,6 +70,7 @@ class CaptureConfig:
     cpu: int | None = None
     transport: str = "kernel"
     xdp: AfXdpOptions = field(default_factory=AfXdpOptions)
+    dpdk: DpdkOptions = field(default_factory=DpdkOptions)
     pcap: str | None = None  # transport pcap: the file to replay
     pace: str = "max"        # transport pcap: max | recorded
     speed: float = 1.0       # transport pcap, pace recorded: 10 = ten times faster
@@ -91,8 +94,11 @@ class CaptureConfig:
         `path` names it in errors."""
         xdp_keys = {"xdp_mode": "xdp_mode", "zerocopy": "zerocopy", "xsk_frames": "frames",
                     "xsk_frame_size": "frame_size", "queues": "queues", "malformed": "malformed"}
+        dpdk_keys = {"dpdk_port": "port", "dpdk_rxd": "rxd", "dpdk_burst": "burst", "dpdk_queues": "queues",
+                     "dpdk_hugepages": "hugepages", "dpdk_igmp": "igmp", "dpdk_igmp_source": "igmp_source",
+                     "dpdk_timestamps": "timestamps"}
         known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed", "transport", "pcap", "pace", "speed",
-                 *xdp_keys}
+                 *xdp_keys, *dpdk_keys}
         unknown = set(doc) - known
         if unknown:
             raise UsageError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}",
@@ -106,14 +112,15 @@ class CaptureConfig:
             except TypeError as exc:
                 raise UsageError(f"{path}: [[feed]] {i + 1}: {exc}",
                                  "a feed has name, group, port and optionally line, transport, source") from None
-        if "iface" not in doc and "pcap" not in doc:
+        if "iface" not in doc and "pcap" not in doc and "dpdk_port" not in doc:
             raise UsageError(f"{path}: iface is missing", 'add: iface = "ws-host0" (or pcap = "file.pcapng" to replay)')
         xdp = AfXdpOptions(**{attr: doc[key] for key, attr in xdp_keys.items() if key in doc})
+        dpdk = DpdkOptions(**{attr: doc[key] for key, attr in dpdk_keys.items() if key in doc})
         return cls(iface=doc.get("iface", ""), feeds=feeds, pcap=doc.get("pcap"), pace=doc.get("pace", "max"),
                    speed=float(doc.get("speed", 1.0)), ring=doc.get("ring", cls.ring),
                    ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode"),
                    stamp=doc.get("stamp", "kernel"), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
-                   xdp=xdp).validate()
+                   xdp=xdp, dpdk=dpdk).validate()
 
     def validate(self) -> CaptureConfig:
         if not self.feeds:
@@ -150,13 +157,17 @@ class CaptureConfig:
             if self.pace not in ("max", "recorded") or not self.speed > 0:
                 raise UsageError(f"pace {self.pace!r}, speed {self.speed!r}", "pace max or recorded; speed > 0")
             self.iface = self.iface or f"pcap:{Path(self.pcap).name}"
+        elif self.transport == "dpdk":
+            self.dpdk.validate()
+            dev = parse_device(self.dpdk.port)
+            self.iface = self.iface or dev.iface or dev.name  # what the ring's description names
         elif not self.iface:
             raise UsageError("no interface named", "give --iface (the test host's is ws-host0)")
-        if self.transport == "af_xdp" and self.stamp == "kernel":
-            self.stamp = "user"  # AF_XDP frames carry no kernel stamp: taken at dequeue, flagged TS_USER
+        if self.transport in ("af_xdp", "dpdk") and self.stamp == "kernel":
+            self.stamp = "user"  # no kernel stamp: taken at dequeue, flagged TS_USER (dpdk: the NIC's where it has one)
         self.xdp.validate()
         if self.mode is None:
-            self.mode = "busy" if self.transport == "af_xdp" else "block"
+            self.mode = "busy" if self.transport in ("af_xdp", "dpdk") else "block"
         if self.mode not in ("block", "busy"):
             raise UsageError(f"mode {self.mode!r}", "block or busy")
         if self.stamp not in ("kernel", "user"):
@@ -338,6 +349,8 @@ def make_transport(cfg: CaptureConfig, streams: list[Stream]) -> Transport:
         return PcapTransport(cfg.pcap, streams, cfg.pace, cfg.speed, cfg.xdp.malformed)
     if cfg.transport == "af_xdp":
         return AfXdpTransport(cfg.iface, streams, cfg.mode, cfg.xdp)
+    if cfg.transport == "dpdk":
+        return DpdkTransport(streams, cfg.mode or "busy", cfg.dpdk, cfg.cpu, cfg.xdp.malformed)
     return KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp)
 
 

@@ -17,7 +17,8 @@ def capture(
     feed: Annotated[list[str], typer.Option("--feed", metavar="NAME=GROUP:PORT[/LINE]", help="A feed line to capture; repeatable.")] = [],  # noqa: B006
     ring: Annotated[str, typer.Option("--ring", help="Ring file (made if missing): a path, or a NAME in /dev/shm.")] = "/dev/shm/wirespeed",
     ring_size: Annotated[str, typer.Option("--ring-size", help="Payload size of a new ring: 256M, 1G, 8G.")] = "256M",
-    transport: Annotated[str, typer.Option("--transport", "-t", help="kernel (UDP sockets, works everywhere) or af_xdp (XDP redirects the feeds to AF_XDP sockets; root).")] = "kernel",
+    transport: Annotated[str, typer.Option("--transport", "-t", help="kernel (UDP sockets, works everywhere), af_xdp (XDP redirects the feeds to AF_XDP sockets; root) or dpdk (a DPDK port, --dpdk-port; root).")] = "kernel",
+    dpdk_port: Annotated[Optional[str], typer.Option("--dpdk-port", metavar="DEV", help="dpdk: a PCI address bound to DPDK, or a vdev: net_af_xdp0,iface=ws-host0, net_af_packet0,iface=IF, net_pcap0,rx_pcap=FILE. Implies --transport dpdk.")] = None,
     mode: Annotated[Optional[str], typer.Option("--mode", help="block (sleep in epoll/poll when idle) or busy (spin, no syscalls on af_xdp). Default: block for kernel, busy for af_xdp.")] = None,
     stamp: Annotated[str, typer.Option("--stamp", help="kernel: SO_TIMESTAMPNS receive stamp; user: when the rx thread dequeues (af_xdp: always).")] = "kernel",
     xdp_mode: Annotated[str, typer.Option("--xdp-mode", help="af_xdp: native (in the driver), generic (after the skb), auto (native, else generic).")] = "auto",
@@ -33,14 +34,17 @@ def capture(
 ) -> None:
     """Capture feeds from an interface into the shared-memory ring, every packet stamped in ns.
 
-    Transports: kernel (UDP sockets, recvmmsg, SO_TIMESTAMPNS, socket overflow counted) and
+    Transports: kernel (UDP sockets, recvmmsg, SO_TIMESTAMPNS, socket overflow counted),
     af_xdp (an XDP program wirespeed writes itself sends only the feeds' datagrams to AF_XDP
-    sockets; ARP, TCP and other UDP stay with the kernel; no syscalls per packet). Ctrl-C or
-    SIGTERM stops cleanly: counters flushed, XDP detached, ring marked closed.
+    sockets; ARP, TCP and other UDP stay with the kernel; no syscalls per packet) and dpdk
+    (DPDK takes the whole port and wirespeed keeps the feeds, counting the rest as filtered;
+    where wirespeed was built with DPDK: wirespeed doctor says). Ctrl-C or SIGTERM stops
+    cleanly: counters flushed, XDP detached, ring marked closed.
 
     Examples (as root, on the test host from `wirespeed testbed up`):
 
       wirespeed capture -i ws-host0 --feed itch=239.1.1.1:30001 --transport af_xdp --record pcaps/
+      wirespeed capture --dpdk-port net_af_xdp0,iface=ws-host0 --feed itch=239.1.1.1:30001
       wirespeed capture -c capture.toml --json
       wirespeed capture --pcap day.pcapng --feed itch=239.1.1.1:30001 --pace recorded --speed 10
     """
@@ -50,15 +54,20 @@ def capture(
         if config:
             cfg = cap.CaptureConfig.from_toml(config)
         else:
-            if not iface and not pcap:
+            if not iface and not pcap and not dpdk_port:
                 raise UsageError("name the interface with --iface (or give --config, or --pcap FILE to replay)",
                                  "the test host's is ws-host0")
             from wirespeed.transports.af_xdp import AfXdpOptions
+            from wirespeed.transports.dpdk import DpdkOptions
+
+            if dpdk_port and transport == "kernel":
+                transport = "dpdk"  # naming a DPDK port says which transport
 
             cfg = cap.CaptureConfig(iface=iface or "", feeds=[cap.parse_feed_flag(f) for f in feed], ring=ring,
                                     ring_size=ring_size, mode=mode, stamp=stamp, cpu=cpu, transport=transport,
                                     xdp=AfXdpOptions(xdp_mode=xdp_mode, zerocopy=zerocopy, malformed=malformed),
-                                    pcap=pcap, pace=pace, speed=speed).validate()
+                                    pcap=pcap, pace=pace, speed=speed,
+                                    dpdk=DpdkOptions(port=dpdk_port or "")).validate()
         recorder = None
         if record_dir:
             import subprocess
@@ -91,7 +100,8 @@ def capture(
 
 
 _CAUSES = {"kernel": ("sock_overflow", "too_big", "malformed"), "pcap": ("malformed", "too_big"),
-           "af_xdp": ("xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed", "too_big")}
+           "af_xdp": ("xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed", "too_big"),
+           "dpdk": ("dpdk_imissed", "dpdk_rx_nombuf", "dpdk_ierrors", "malformed", "too_big", "filtered")}
 
 
 class _CaptureView:
@@ -113,6 +123,8 @@ class _CaptureView:
         for cause in _CAUSES.get(s["transport"], ()):
             n = s["drops"].get(cause, 0)
             t.add_row(f"drop: {cause}", f"[red]{n:,}[/red]" if n else "0")
+        for w in s.get("setup", {}).get("warnings", []):
+            t.add_row("[yellow]warning[/]", f"[yellow]{w}[/]")
         rx = s.get("rx", {})
         if rx.get("polls"):
             t.add_row("polls with work", f"{1 - rx.get('empty_polls', 0) / rx['polls']:.2%}")

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "python/module.h"
+#include "python/ring.h"
 
 PyObject *ws_BpfError;
 PyObject *ws_RingError;
@@ -78,6 +79,13 @@ PyMODINIT_FUNC PyInit__native(void)
 		"A ring file was refused (bad magic, version, layout, truncated) or found corrupt.",
 		NULL, NULL);
 	if (!ws_RingError || PyModule_AddObjectRef(m, "RingError", ws_RingError) < 0)
+		goto fail;
+	static const ws_py_ring_api_t ring_api = {WS_PY_RING_API_VERSION, sizeof(ws_ring_writer_t),
+	                                          ws_py_ring_writer_hold, ws_py_ring_writer_drop};
+	PyObject *cap = PyCapsule_New((void *)&ring_api, WS_PY_RING_API, NULL);
+	int added = cap ? PyModule_AddObjectRef(m, "_ring_api", cap) : -1;
+	Py_XDECREF(cap);
+	if (added < 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof(ws_types) / sizeof(ws_types[0]); i++)
 		if (PyType_Ready(ws_types[i].type) < 0 ||

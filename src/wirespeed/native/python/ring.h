@@ -23,6 +23,19 @@
 ws_ring_writer_t *ws_py_ring_writer_hold(PyObject *o);
 void ws_py_ring_writer_drop(PyObject *o);
 
+/* The writer half of this API as a capsule, wirespeed._native._ring_api,
+ * for extensions built apart (wirespeed._dpdk): they compile ring/ring.c
+ * themselves and take the writer from here, so a RingWriter made by
+ * _native can be written by their loops. `version` changes with the struct. */
+#define WS_PY_RING_API "wirespeed._native._ring_api"
+typedef struct {
+	int version;
+	size_t writer_size; /* sizeof(ws_ring_writer_t) as _native was built: a mismatch is refused */
+	ws_ring_writer_t *(*writer_hold)(PyObject *o);
+	void (*writer_drop)(PyObject *o);
+} ws_py_ring_api_t;
+#define WS_PY_RING_API_VERSION 1
+
 /* The joined reader behind a RingReader, held for use without the GIL, or
  * NULL with an exception set (not a RingReader, closed, or in use). */
 ws_ring_reader_t *ws_py_ring_reader_hold(PyObject *o);

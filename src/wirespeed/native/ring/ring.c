@@ -21,7 +21,7 @@
 
 const char *const ws_ring_drop_names[WS_RING_DROP_CNT] = {
 	"too_big", "sock_overflow", "xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty",
-	"malformed", "reserved6", "reserved7", "reserved8", "reserved9", "reserved10",
+	"malformed", "filtered", "dpdk_imissed", "dpdk_rx_nombuf", "dpdk_ierrors", "reserved10",
 	"reserved11", "reserved12", "reserved13", "reserved14", "reserved15",
 };
 

@@ -126,6 +126,10 @@ enum ws_ring_drop {
 	WS_DROP_XSK_RX_RING_FULL = 3,
 	WS_DROP_XSK_FILL_EMPTY = 4,  /* fill ring empty: no UMEM frame for the NIC */
 	WS_DROP_MALFORMED = 5,       /* packet failed header checks and was not kept */
+	WS_DROP_FILTERED = 6,        /* not a feed of this capture, on a port it owns whole (dpdk: ARP, other UDP) */
+	WS_DROP_DPDK_IMISSED = 7,    /* the port had no descriptor for it (rte_eth_stats imissed) */
+	WS_DROP_DPDK_RX_NOMBUF = 8,  /* no mbuf to receive into (rx_nombuf) */
+	WS_DROP_DPDK_IERRORS = 9,    /* the port received it in error (ierrors: bad FCS, runts) */
 };
 extern const char *const ws_ring_drop_names[WS_RING_DROP_CNT];
 
