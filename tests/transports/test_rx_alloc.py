@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests import alloc
-from tests.transports.test_af_xdp import _capture_proc, _rx_thread, _steady_feed, _wait_attached
+from tests.transports.test_af_xdp import _capture_proc, _rx_thread, _steady_feed, _wait_attached, needs_dpdk
 
 pytestmark = pytest.mark.privileged
 
 
 @pytest.mark.parametrize("transport,mode", [("af_xdp", "busy"), ("af_xdp", "block"),
+                                            pytest.param("dpdk", "busy", marks=needs_dpdk),
                                             ("kernel", "busy"), ("kernel", "block")])
 def test_receive_loop_allocates_nothing_per_packet(testbed_cfg, ring_path, alloc_shim: Path,
                                                     tmp_path: Path, transport: str, mode: str) -> None:
@@ -28,7 +29,7 @@ def test_receive_loop_allocates_nothing_per_packet(testbed_cfg, ring_path, alloc
     proc = _capture_proc(tb, ring_path, group, port, "--duration", "30", "--mode", mode, transport=transport,
                          env={"LD_PRELOAD": str(alloc_shim), "WS_ALLOC_REPORT": str(report)})
     try:
-        if transport == "af_xdp":
+        if transport in ("af_xdp", "dpdk"):
             _wait_attached(tb, proc)
         tid = _rx_thread(proc.pid, f"ws-rx-{transport}", timeout=15)
         with _steady_feed(tb, ring_path, group, port, 5) as window:
