@@ -174,7 +174,7 @@ def test_unknown_interface_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_missing_peers_have_install_commands(tmp_path: Path) -> None:
     rep, _ = run_fixture(tmp_path, probes=FakeProbes(programs={}, dpdk=None))
-    assert check(rep, "peers", "DPDK").fix == "apt-get install dpdk-dev"
+    assert "apt-get install dpdk-dev" in check(rep, "dpdk", "dpdk transport").fix
     assert check(rep, "peers", "sockperf").fix == "apt-get install sockperf"
 
 
@@ -226,3 +226,16 @@ def test_unprivileged_doctor_reports_instead_of_crashing() -> None:
         assert proc.returncode == 1 and not doc["ok"]
         assert any(c["name"] == "af_xdp" and c["status"] == "fail" for c in doc["checks"])
     assert "Traceback" not in proc.stderr
+
+
+def test_dpdk_section_says_what_the_transport_needs(tmp_path: Path) -> None:
+    rep, _ = run_fixture(tmp_path)
+    assert check(rep, "dpdk", "dpdk transport").status is Status.PASS
+    mem = check(rep, "dpdk", "dpdk memory")
+    assert mem.status is Status.WARN and "--no-huge" in mem.value and "nr_hugepages" in mem.fix
+    ports = check(rep, "dpdk", "dpdk ports")
+    assert ports.status is Status.INFO and "net_af_xdp0,iface=" in ports.value and "vfio-pci" in ports.fix
+    vfio = tmp_path / "bound"
+    rep, _ = run_fixture(vfio, {"sys/bus/pci/drivers/vfio-pci/0000:3b:00.0/uevent": "",
+                                     "sys/bus/pci/drivers/vfio-pci/bind": ""})
+    assert check(rep, "dpdk", "dpdk ports").value.startswith("0000:3b:00.0 (vfio-pci)")

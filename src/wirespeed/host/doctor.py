@@ -107,6 +107,7 @@ class Probes(Protocol):
     def which(self, program: str) -> str | None: ...
     def pkg_config_version(self, package: str) -> str | None: ...
     def shared_lib(self, name: str) -> str | None: ...
+    def dpdk_transport(self) -> tuple[bool, str]: ...
 
 
 class LiveProbes:
@@ -205,6 +206,11 @@ class LiveProbes:
 
         return ctypes.util.find_library(name)
 
+    def dpdk_transport(self) -> tuple[bool, str]:
+        from wirespeed.transports.dpdk import available
+
+        return available()
+
 
 # -- the checks ----------------------------------------------------------------
 
@@ -235,6 +241,7 @@ def run(opts: DoctorOptions, fs: HostFS | None = None, probes: Probes | None = N
     _cpu(rep, fs, isolated)
     _memory(rep, fs, have)
     _peers(rep, probes)
+    _dpdk(rep, fs, probes)
     return rep
 
 
@@ -644,16 +651,50 @@ def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:
         rep.add(sec, "transparent hugepages", Status.PASS, mode.group(1))
 
 
+DPDK_DRIVERS = ("vfio-pci", "uio_pci_generic", "igb_uio")  # kernel drivers that hand a NIC to DPDK
+
+
+def _dpdk(rep: Report, fs: HostFS, probes: Probes) -> None:
+    """Can `--transport dpdk` run here, how, and on which ports?"""
+    sec = "dpdk"
+    lib = probes.pkg_config_version("libdpdk")
+    built, why = probes.dpdk_transport()
+    rep.facts["dpdk"] = {"libdpdk": lib, "transport": built}
+    if built:
+        rep.add(sec, "dpdk transport", Status.PASS, f"available ({why})")
+    elif lib:
+        rep.add(sec, "dpdk transport", Status.WARN, f"libdpdk {lib} is installed but wirespeed was built without it",
+                "rebuild: ./setup.sh (or pip install -e .)")
+    else:
+        rep.add(sec, "dpdk transport", Status.WARN, "unavailable: no libdpdk >= 22.11",
+                "apt-get install dpdk-dev librte-net-af-xdp23, then ./setup.sh")
+    free = 0
+    if fs.read_int("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"):
+        free = (fs.read_int("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") or 0) * 2
+    mounted = any(t == "hugetlbfs" for _, t, _ in fs.mounts())
+    if free >= 256 and mounted:
+        rep.add(sec, "dpdk memory", Status.PASS, f"{free} MB of free 2 MB hugepages: EAL runs --in-memory")
+    else:
+        lack = "no hugetlbfs mounted" if not mounted else f"{free} MB of free 2 MB hugepages"
+        rep.add(sec, "dpdk memory", Status.WARN,
+                f"{lack}: EAL runs --no-huge (4 KiB pages: more TLB misses; a PCI NIC needs an IOMMU to DMA there)",
+                "echo 256 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+                + ("" if mounted else " && mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages"))
+    bound = [f"{dev} ({drv})" for drv in DPDK_DRIVERS for dev in fs.listdir(f"/sys/bus/pci/drivers/{drv}")
+             if ":" in dev]
+    rep.facts["dpdk"]["bound"] = bound
+    if bound:
+        rep.add(sec, "dpdk ports", Status.PASS, ", ".join(bound) + ": --dpdk-port ADDRESS")
+    else:
+        rep.add(sec, "dpdk ports", Status.INFO,
+                "no NIC bound to a DPDK driver: use a vdev on a kernel interface (--dpdk-port net_af_xdp0,iface=IF)",
+                "or bind a NIC DPDK may own: modprobe vfio-pci && dpdk-devbind.py -b vfio-pci ADDRESS")
+
+
 def _peers(rep: Report, probes: Probes) -> None:
     sec = "peers"
     found: dict[str, str | None] = {}
-    dpdk = probes.pkg_config_version("libdpdk")
-    found["libdpdk"] = dpdk
-    if dpdk:
-        rep.add(sec, "DPDK", Status.PASS, f"libdpdk {dpdk}")
-    else:
-        rep.add(sec, "DPDK", Status.WARN, "libdpdk not found: the dpdk transport is unavailable",
-                "apt-get install dpdk-dev")
+    found["libdpdk"] = probes.pkg_config_version("libdpdk")  # the dpdk section says what it means
     for prog in ("dpdk-testpmd", "dpdk-devbind.py"):
         path = probes.which(prog)
         found[prog] = path

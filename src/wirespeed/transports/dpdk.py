@@ -359,6 +359,10 @@ class DpdkTransport:
             hint = f"there is no interface {self.dev.iface} (ip link shows them; the test host's is ws-host0)"
         elif exc.errno == errno.EBUSY or "busy" in detail.lower():
             hint = "another program holds the interface or its XDP hook: `ip link show` names it"
+        elif os.geteuid() != 0:
+            return PrivilegeError(f"dpdk: cannot open {self.dev.text}: {detail}",
+                                  "DPDK's drivers need root (net_af_xdp and net_af_packet: CAP_NET_ADMIN, "
+                                  "CAP_NET_RAW, CAP_BPF; a PCI NIC: access to /dev/vfio)")
         elif self.dev.driver == "pci":
             hint = (f"is {self.dev.name} bound to vfio-pci? dpdk-devbind.py --status shows it; "
                     f"dpdk-devbind.py -b vfio-pci {self.dev.name} binds it")
