@@ -2,7 +2,10 @@
 against dpdk-testpmd, on the test host (root).
 
 Paths: kernel_block (UDP sockets, epoll; seed 001's baseline), kernel_busy
-(non-blocking recvmmsg spin), af_xdp (XDP redirect to AF_XDP, busy-polled).
+(non-blocking recvmmsg spin), af_xdp (XDP redirect to AF_XDP, busy-polled),
+and where wirespeed was built with DPDK, dpdk (wirespeed's dpdk transport on
+DPDK's net_af_xdp driver on the same veth: on this bed it can at best match
+af_xdp, since both end in an AF_XDP socket).
 The receive thread is pinned to the last core; the simulator (and with it
 the veth and the receiver's XDP/stack work, which runs on the sender's CPU
 on this bed) to the others. Every figure is measured in the same run.
@@ -62,12 +65,16 @@ from wirespeed.feed.latency import LatencyMeter
 from wirespeed.ring import Ring, RingReader, RingWriter
 from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
+from wirespeed.transports.dpdk import DpdkOptions, runtime_dir
+from wirespeed.transports.dpdk import available as dpdk_available
 
 PATHS: dict[str, tuple[str, str]] = {
     "kernel_block": ("kernel", "block"),
     "kernel_busy": ("kernel", "busy"),
     "af_xdp": ("af_xdp", "busy"),
 }
+if dpdk_available()[0]:
+    PATHS["dpdk"] = ("dpdk", "busy")
 GROUP, PORT = "239.9.8.1", 30998
 
 GOALS = [
@@ -79,6 +86,12 @@ GOALS = [
     Goal("af_xdp loss-free at the bed's ceiling (1 = yes)", "af_xdp_lossless_at_ceiling", ">=", 1.0),
     Goal("recorder MB/s / dd oflag=direct MB/s", "record_over_dd", ">=", 0.8),
     Goal("recorder loss at the capture's max rate", "record_lost_at_max_rate", "<=", 0),
+]
+DPDK_GOALS = [
+    Goal("max loss-free rate: dpdk / dpdk-testpmd", "max_pps_dpdk_over_testpmd", ">=", 1.0),
+    Goal("max loss-free rate: dpdk / af_xdp", "max_pps_dpdk_over_af_xdp", ">=", 0.9),
+    Goal("drain cost per packet: dpdk / af_xdp", "drain_cost_dpdk_over_af_xdp", "<=", 1.2),
+    Goal("latency p50: dpdk / af_xdp", "lat_p50_dpdk_over_af_xdp", "<=", 1.3),
 ]
 
 
@@ -103,11 +116,12 @@ def _sim(tb: TestbedConfig, **kw: Any) -> dict[str, Any]:
     return S.run(cfg)
 
 
-def _cfg(tb: TestbedConfig, ring: str, path: str, cpu: int | None, **xdp: Any) -> cap.CaptureConfig:
+def _cfg(tb: TestbedConfig, ring: str, path: str, cpu: int | None, rxd: int = 1024, **xdp: Any
+         ) -> cap.CaptureConfig:
     transport, mode = PATHS[path]
     return cap.CaptureConfig(iface=tb.host_if, feeds=[cap.FeedSpec("bench", GROUP, PORT)], ring=ring,
                              ring_size="512M", transport=transport, mode=mode, stamp="user", cpu=cpu,
-                             xdp=AfXdpOptions(**xdp))
+                             xdp=AfXdpOptions(**xdp), dpdk=DpdkOptions(port=f"net_af_xdp0,iface={tb.host_if}", rxd=rxd))
 
 
 def _capture(tb: TestbedConfig, ring: str, path: str, cpu: int | None) -> cap.Background:
@@ -149,13 +163,20 @@ def _latency(tb: TestbedConfig, ring: str, opts: CaptureBenchOptions, rx_cpu: in
         for other in ("kernel_block", "kernel_busy"):
             a, b = res.get(f"lat_us_{q}_{other}"), res.get(f"lat_us_{q}_af_xdp")
             res[f"lat_{q}_{other}_over_af_xdp"] = a / b if a and b else None
+        if "dpdk" in runs:
+            a, b = res.get(f"lat_us_{q}_dpdk"), res.get(f"lat_us_{q}_af_xdp")
+            res[f"lat_{q}_dpdk_over_af_xdp"] = a / b if a and b else None
     return res
 
 
 # -- drain -----------------------------------------------------------------------
 
 def _drain_once(tb: TestbedConfig, ring: str, path: str, n: int, rx_cpu: int | None) -> dict[str, Any]:
-    cfg = _cfg(tb, ring, path, rx_cpu, frames=65536 if n > 30000 else 32768, frame_size=2048).validate()
+    # the queue must hold every packet sent before the loop starts: UMEM
+    # frames for af_xdp, descriptors for dpdk (its driver may allow fewer:
+    # the rate is then over what it held, and the rest shows as imissed)
+    cfg = _cfg(tb, ring, path, rx_cpu, rxd=min(32768, 1 << (n - 1).bit_length()),
+               frames=65536 if n > 30000 else 32768, frame_size=2048).validate()
     Path(ring).unlink(missing_ok=True)
     Ring.create(ring, size="512M")
     streams = cfg.streams()
@@ -229,9 +250,12 @@ def _testpmd_cmd(tb: TestbedConfig, rx_cpu: int | None) -> list[str] | None:
         return None
     main = min(os.sched_getaffinity(0))  # a sender core: testpmd's main lcore idles
     lcores = f"{main},{rx_cpu}" if rx_cpu is not None and rx_cpu != main else f"{main}"
-    return [exe, "-l", lcores, "--no-pci", "--no-huge", "-m", "1024", "--file-prefix", f"wsbench{os.getpid()}",
+    return [exe, "-l", lcores, "--no-pci", "--no-huge", "-m", "1024", "--no-shconf", "--file-prefix", _TESTPMD_PREFIX,
             "--vdev", f"net_af_xdp0,iface={tb.host_if}", "--log-level", "lib.eal:error", "--",
             "--forward-mode=rxonly", "--auto-start", "--total-num-mbufs=32768", "--stats-period", "1"]
+
+
+_TESTPMD_PREFIX = f"wsbench{os.getpid()}"
 
 
 def _trial_testpmd(tb: TestbedConfig, rate: float, seconds: float, rx_cpu: int | None) -> dict[str, Any]:
@@ -260,6 +284,7 @@ def _trial_testpmd(tb: TestbedConfig, rate: float, seconds: float, rx_cpu: int |
         except subprocess.TimeoutExpired:
             proc.kill()
         reader.join(5)
+        shutil.rmtree(runtime_dir(_TESTPMD_PREFIX), ignore_errors=True)  # --no-shconf still makes the folder
     got = _testpmd_rx(lines) - base
     n = sum(sent["sent_pkts"])
     return {"rate": rate, "sent": n, "received": got, "lost": max(0, n - got), "pps": sent["pkts_per_s"],
@@ -385,7 +410,7 @@ def run(opts: CaptureBenchOptions, progress: Callable[[str], None] | None = None
     # the sim's threads inherit the narrowed cores; the rx thread pins itself to rx_cpu
     with testbed.provided(step) as tb, cap.receive_core() as rx_cpu:
         res = _run(tb, rx_cpu, opts, step)
-    res["goals"] = goals_report(GOALS, res)
+    res["goals"] = goals_report(GOALS + (DPDK_GOALS if "dpdk" in PATHS else []), res)
     return res
 
 
@@ -414,6 +439,10 @@ def _run(tb: TestbedConfig, rx_cpu: int | None, opts: CaptureBenchOptions, step:
                                                             ("af_xdp", "kernel_block", "kernel_busy")))
                  if x and (a or b)]
         res["drain_af_xdp_over_kernel_runs"] = pairs
+        if "dpdk" in PATHS:  # cost per packet is 1 / rate: af_xdp's rate over dpdk's, round by round
+            runs = [x / d for x, d in zip(res["drain_pps_runs_af_xdp"], res["drain_pps_runs_dpdk"]) if x and d]
+            res["drain_cost_dpdk_over_af_xdp_runs"] = runs
+            res["drain_cost_dpdk_over_af_xdp"] = float(np.median(runs)) if runs else None
         trials: dict[str, Callable[[float, float], dict[str, Any]]] = {
             p: (lambda rate, secs, p=p: _trial_capture(tb, ring, p, rate, secs, rx_cpu)) for p in PATHS}
         if opts.testpmd and _testpmd_cmd(tb, rx_cpu):
@@ -436,6 +465,14 @@ def _run(tb: TestbedConfig, rx_cpu: int | None, opts: CaptureBenchOptions, step:
             pairs = [x["pps"] / y["pps"] for x, y in zip(ceil["af_xdp"], ceil["testpmd"])
                      if x["lost"] == 0 and y["lost"] == 0]
             res["ceiling_pps_af_xdp_over_testpmd"] = float(np.median(pairs)) if pairs else None
+        if "dpdk" in PATHS:
+            d, t = res.get("max_pps_dpdk"), res.get("max_pps_testpmd")
+            res["max_pps_dpdk_over_testpmd"] = d / t if d and t else None
+            res["max_pps_dpdk_over_af_xdp"] = d / a if d and a else None
+            if "testpmd" in ceil:
+                pairs = [x["pps"] / y["pps"] for x, y in zip(ceil["dpdk"], ceil["testpmd"])
+                         if x["lost"] == 0 and y["lost"] == 0]
+                res["ceiling_pps_dpdk_over_testpmd"] = float(np.median(pairs)) if pairs else None
         res["af_xdp_lossless_at_ceiling"] = 1.0 if res["max_rate_af_xdp"]["lossless_at_ceiling"] else 0.0
         hold = res["max_rate_af_xdp"]["hold"]
         if hold is not None:

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from wirespeed.bench import hist
-from wirespeed.bench.report import BYPASS, KERNEL, SCHEMA
+from wirespeed.bench.report import BYPASS, DPDK, KERNEL, SCHEMA
 
-COLOURS = {"kernel_block": "#d62728", "kernel_busy": "#ff7f0e", "af_xdp": "#2ca02c", "sockperf": "#7f7f7f"}
+COLOURS = {"kernel_block": "#d62728", "kernel_busy": "#ff7f0e", "af_xdp": "#2ca02c", "dpdk": "#1f77b4",
+           "sockperf": "#7f7f7f"}
 
 
 class ResultsError(ValueError):
@@ -53,6 +54,11 @@ def fmt_value(v: float | None, unit: str) -> str:
     if unit == "x":
         return _x(v)
     return f"{v:,.0f} {unit}".strip()
+
+
+def _has_dpdk(res: dict[str, Any]) -> bool:
+    """The Key Results carry a dpdk column when the run measured the dpdk path."""
+    return any(r.get("dpdk") is not None for r in res.get("key_results", []))
 
 
 def fmt_improvement(row: dict[str, Any]) -> str:
@@ -197,12 +203,16 @@ def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -
         "## Key Results", "",
         f"Kernel = `{KERNEL}` (UDP sockets, epoll: the usual socket receive), bypass = `{BYPASS}` "
         "(XDP redirect into AF_XDP, busy-polled). Improvement = kernel / bypass (for rates bypass / kernel); "
-        "in brackets the range of the run-by-run improvement.", "",
-        "| Scenario | Metric | Kernel | Bypass | Improvement |", "|---|---|---|---|---|",
+        "in brackets the range of the run-by-run improvement."
+        + (f" DPDK = `{DPDK}` (wirespeed's dpdk transport; on the test host over DPDK's net_af_xdp driver, so at "
+           "best equal to af_xdp)." if _has_dpdk(res) else ""), "",
+        *(["| Scenario | Metric | Kernel | Bypass | DPDK | Improvement |", "|---|---|---|---|---|---|"]
+          if _has_dpdk(res) else ["| Scenario | Metric | Kernel | Bypass | Improvement |", "|---|---|---|---|---|"]),
     ]
     for r in res["key_results"]:
+        dpdk_cell = f"{fmt_value(r.get('dpdk'), r['unit'])} | " if _has_dpdk(res) else ""
         lines.append(f"| {r['scenario']} | {r['metric']} | {fmt_value(r['kernel'], r['unit'])} | "
-                     f"{fmt_value(r['bypass'], r['unit'])} | **{fmt_improvement(r)}** |")
+                     f"{fmt_value(r['bypass'], r['unit'])} | {dpdk_cell}**{fmt_improvement(r)}** |")
     lines += ["", "Busy polling spends its core: at 10 k msg/s the af_xdp and kernel_busy receive threads show "
               "the whole core per packet in the tables below; the drain row is their cost when there is work.",
               "", "## Machine", "", *_machine_lines(res), ""]
@@ -256,8 +266,10 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def html_page(res: dict[str, Any], images: dict[str, list[Path]]) -> str:
+    dpdk = _has_dpdk(res)
     key = [[r["scenario"], r["metric"], fmt_value(r["kernel"], r["unit"]), fmt_value(r["bypass"], r["unit"]),
-            fmt_improvement(r)] for r in res["key_results"]]
+            *([fmt_value(r.get("dpdk"), r["unit"])] if dpdk else []), fmt_improvement(r)]
+           for r in res["key_results"]]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>wirespeed bench</title><style>",
         "body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}"
@@ -270,7 +282,7 @@ def html_page(res: dict[str, Any], images: dict[str, list[Path]]) -> str:
         f"{' &mdash; QUICK run: a smoke test, not figures to quote' if res['options'].get('quick') else ''}</p>",
         f"<h2>Key Results</h2><p class='note'>kernel = {KERNEL}, bypass = {BYPASS}; improvement = kernel / bypass "
         "(rates: bypass / kernel), the run-by-run range in brackets.</p>",
-        _table(["Scenario", "Metric", "Kernel", "Bypass", "Improvement"], key),
+        _table(["Scenario", "Metric", "Kernel", "Bypass", *(["DPDK"] if dpdk else []), "Improvement"], key),
         "<h2>Machine</h2><ul>" + "".join(f"<li>{html.escape(ln[2:])}</li>" for ln in _machine_lines(res)) + "</ul>",
     ]
     for w in res.get("warnings", []):

@@ -50,10 +50,12 @@ from wirespeed.errors import UsageError
 from wirespeed.feed.latency import LatencyMeter, possible
 from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
+from wirespeed.transports.dpdk import DpdkOptions
 
 SCHEMA = "wirespeed-bench/1"
-PATHS = ("kernel_block", "kernel_busy", "af_xdp")
+PATHS = tuple(cb.PATHS)  # kernel_block, kernel_busy, af_xdp, and dpdk where wirespeed was built with it
 KERNEL, BYPASS = "kernel_block", "af_xdp"  # the Key Results columns: seed 001's kernel driver vs bypass
+DPDK = "dpdk"  # a third column where the machine has it (bench/capture.py: on this bed, DPDK's net_af_xdp)
 FEED_GROUPS = ("239.9.8.1", "239.9.8.2", "239.9.8.3", "239.9.8.4")
 FEED_PORT = 30998
 NOISE_GROUP, NOISE_PORT = "239.9.9.99", 40999
@@ -124,7 +126,8 @@ def _feeds(sc: Scenario) -> list[cap.FeedSpec]:
 def _capture_cfg(tb: TestbedConfig, sc: Scenario, ring: str, path: str, rx_cpu: int | None) -> cap.CaptureConfig:
     transport, mode = cb.PATHS[path]
     return cap.CaptureConfig(iface=tb.host_if, feeds=_feeds(sc), ring=ring, ring_size="512M", transport=transport,
-                             mode=mode, stamp="user", cpu=rx_cpu, xdp=AfXdpOptions())
+                             mode=mode, stamp="user", cpu=rx_cpu, xdp=AfXdpOptions(),
+                             dpdk=DpdkOptions(port=f"net_af_xdp0,iface={tb.host_if}"))
 
 
 def _sim_cfg(tb: TestbedConfig, sc: Scenario, opts: ReportOptions) -> S.SimConfig:
@@ -363,7 +366,22 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
     res["load"] = machine.busy_during(load0, machine.load())
     res["elapsed_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
     res["key_results"] = key_results(res)
+    res.update(dpdk_figures(res))
     return res
+
+
+def dpdk_figures(res: dict[str, Any]) -> dict[str, float | None]:
+    """The dpdk path's headline figures at the top level of --json (absent
+    where the machine has no dpdk transport): single-feed latency from the
+    scenario, drain and max loss-free rate from the capture sub-benchmark."""
+    single = (res.get("scenarios", {}).get("single") or {}).get("paths", {}).get(DPDK)
+    cap_res = res.get("sub", {}).get("capture") or {}
+    if single is None and "drain_pps_dpdk" not in cap_res:
+        return {}
+    lat = (single or {}).get("latency_ns", {})
+    us = {q: lat[q] / 1000 if lat.get(q) is not None else None for q in ("p50", "p99")}
+    return {"lat_us_p50_dpdk": us["p50"], "lat_us_p99_dpdk": us["p99"],
+            "drain_pps_dpdk": cap_res.get("drain_pps_dpdk"), "max_pps_dpdk": cap_res.get("max_pps_dpdk")}
 
 
 def _bed(tb: TestbedConfig) -> dict[str, Any]:
@@ -393,22 +411,25 @@ def key_results(res: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(scenario: str, metric: str, unit: str, kernel: float | None, bypass: float | None,
-            spread: list[float] | None = None, higher_is_better: bool = False) -> None:
+            spread: list[float] | None = None, higher_is_better: bool = False, dpdk: float | None = None) -> None:
         imp = None
         if kernel and bypass:
             imp = bypass / kernel if higher_is_better else kernel / bypass
         rows.append({"scenario": scenario, "metric": metric, "unit": unit, "kernel": kernel, "bypass": bypass,
-                     "improvement": imp, "improvement_spread": spread})
+                     "dpdk": dpdk, "improvement": imp, "improvement_spread": spread})
 
     cap_res = res.get("sub", {}).get("capture") or {}
     for name, sc in res["scenarios"].items():
         k, b = sc["paths"][KERNEL], sc["paths"][BYPASS]
+        d = sc["paths"].get(DPDK)
         sp = sc.get("improvement_spread", {})
         for q, label in (("p50", "Median latency"), ("p99", "P99 latency"), ("p999", "P99.9 latency"),
                          ("stddev", "Jitter (std dev)")):
-            row(sc["title"], label, "ns", k["latency_ns"].get(q), b["latency_ns"].get(q), sp.get(q))
+            row(sc["title"], label, "ns", k["latency_ns"].get(q), b["latency_ns"].get(q), sp.get(q),
+                dpdk=d["latency_ns"].get(q) if d else None)
         rows.append({"scenario": sc["title"], "metric": "Loss", "unit": "packets", "kernel": k["lost_pkts"],
-                     "bypass": b["lost_pkts"], "improvement": None, "improvement_spread": None})
+                     "bypass": b["lost_pkts"], "dpdk": d["lost_pkts"] if d else None, "improvement": None,
+                     "improvement_spread": None})
         if name == "single" and cap_res:
             _rate_rows(cap_res, row)
     if "single" not in res["scenarios"] and cap_res:
@@ -419,8 +440,8 @@ def key_results(res: dict[str, Any]) -> list[dict[str, Any]]:
 def _rate_rows(cap_res: dict[str, Any], row: Callable[..., None]) -> None:
     """The single-feed rate figures of the capture sub-benchmark."""
     row("Single feed", "Max loss-free rate", "pkt/s", cap_res.get("max_pps_kernel_block"),
-        cap_res.get("max_pps_af_xdp"), None, higher_is_better=True)
+        cap_res.get("max_pps_af_xdp"), None, higher_is_better=True, dpdk=cap_res.get("max_pps_dpdk"))
     dk = max(cap_res.get("drain_pps_kernel_block") or 0, cap_res.get("drain_pps_kernel_busy") or 0) or None
-    dx = cap_res.get("drain_pps_af_xdp")
+    dx, dd = cap_res.get("drain_pps_af_xdp"), cap_res.get("drain_pps_dpdk")
     row("Single feed", "Receive cost per packet (drain)", "ns", 1e9 / dk if dk else None, 1e9 / dx if dx else None,
-        _spread(cap_res.get("drain_af_xdp_over_kernel_runs") or []))
+        _spread(cap_res.get("drain_af_xdp_over_kernel_runs") or []), dpdk=1e9 / dd if dd else None)

@@ -120,11 +120,13 @@ def _key_results_table(res: dict[str, Any]) -> None:
 
     t = Table(title=f"Key Results (kernel = {KERNEL}, bypass = {BYPASS}; run-by-run range in brackets)"
               + ("  [yellow]QUICK: not figures to quote[/]" if res["options"].get("quick") else ""))
-    for col in ("scenario", "metric", "kernel", "bypass", "improvement"):
+    dpdk = any(r.get("dpdk") is not None for r in res["key_results"])
+    for col in ("scenario", "metric", "kernel", "bypass", *(["dpdk"] if dpdk else []), "improvement"):
         t.add_column(col, justify="left" if col in ("scenario", "metric") else "right")
     for r in res["key_results"]:
         t.add_row(r["scenario"], r["metric"], render.fmt_value(r["kernel"], r["unit"]),
-                  render.fmt_value(r["bypass"], r["unit"]), render.fmt_improvement(r))
+                  render.fmt_value(r["bypass"], r["unit"]),
+                  *([render.fmt_value(r.get("dpdk"), r["unit"])] if dpdk else []), render.fmt_improvement(r))
     out.print(t)
     for p in res.get("peers_missing", []):
         err.print(f"[yellow]peer missing:[/] {p}")
@@ -538,12 +540,14 @@ def _bench_capture_table(res: dict[str, Any]) -> None:
     t = Table(title="wirespeed bench capture (test host veth; the sender's core also runs the receive path)")
     for col in ("path", "lat p50 µs", "lat p99 µs", "lat p99.9 µs", "drain pkt/s", "max loss-free pkt/s"):
         t.add_column(col, justify="left" if col == "path" else "right")
-    for p in ("kernel_block", "kernel_busy", "af_xdp"):
-        t.add_row(p, f(res.get(f"lat_us_p50_{p}")), f(res.get(f"lat_us_p99_{p}")), f(res.get(f"lat_us_p999_{p}")),
+    paths = [p for p in ("kernel_block", "kernel_busy", "af_xdp", "dpdk") if f"drain_pps_{p}" in res]
+    for p in paths:
+        t.add_row(p if p != "dpdk" else "dpdk (net_af_xdp)", f(res.get(f"lat_us_p50_{p}")),
+                  f(res.get(f"lat_us_p99_{p}")), f(res.get(f"lat_us_p999_{p}")),
                   f(res.get(f"drain_pps_{p}"), "{:,.0f}"), f(res.get(f"max_pps_{p}"), "{:,.0f}"))
     t.add_row("dpdk-testpmd (af_xdp pmd, rxonly)", "", "", "", "", f(res.get("max_pps_testpmd"), "{:,.0f}"))
     out.print(t)
-    for p in ("kernel_block", "kernel_busy", "af_xdp"):
+    for p in paths:
         if res.get(f"lat_impossible_{p}"):
             err.print(f"[yellow]warning:[/] {p}: {res[f'lat_impossible_{p}']:,} impossible latency samples (below 0 "
                       "or above 100 s: the clock stepped) left out")

@@ -101,7 +101,8 @@ def capture(
 
 _CAUSES = {"kernel": ("sock_overflow", "too_big", "malformed"), "pcap": ("malformed", "too_big"),
            "af_xdp": ("xsk_rx_dropped", "xsk_rx_ring_full", "xsk_fill_ring_empty", "malformed", "too_big"),
-           "dpdk": ("dpdk_imissed", "dpdk_rx_nombuf", "dpdk_ierrors", "malformed", "too_big", "filtered")}
+           "dpdk": ("dpdk_imissed", "xsk_rx_ring_full", "dpdk_rx_nombuf", "dpdk_ierrors", "malformed", "too_big",
+                    "filtered")}
 
 
 class _CaptureView:

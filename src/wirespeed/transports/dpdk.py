@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -273,6 +274,47 @@ def _eal_error(exc: OSError, said: str) -> WirespeedError:
     return WirespeedError(f"dpdk: DPDK's EAL cannot start: {detail}")
 
 
+def _fds() -> dict[int, str]:
+    """This process's file descriptors and what they are (/proc/self/fd)."""
+    out = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            out[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # closed while we looked
+    return out
+
+
+def _reap_leaks(opened: dict[int, str]) -> None:
+    """Close what DPDK 22.11's net_af_xdp (with libxdp) leaves open after
+    rte_eth_dev_close: the AF_XDP socket that shares its fd with the UMEM
+    (libxdp closes it only with the UMEM, which the driver never deletes),
+    and libxdp's program and map fds. Left open, the socket keeps the queue
+    bound, and neither DPDK nor af_xdp can take it again in this process.
+    Only descriptors the port's open created, and still the same objects,
+    are closed."""
+    now = _fds()
+    for fd, what in opened.items():
+        if now.get(fd) != what:
+            continue
+        if what.startswith("anon_inode:bpf") or what.startswith("anon_inode:btf"):
+            os.close(fd)
+        elif what.startswith("socket:") and _socket_domain(fd) == 44:  # AF_XDP
+            os.close(fd)
+
+
+def _socket_domain(fd: int) -> int | None:
+    """SO_DOMAIN of a socket fd (Python's socket() cannot wrap an AF_XDP fd:
+    it asks getsockname(), which AF_XDP does not have)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    val, size = ctypes.c_int(0), ctypes.c_uint32(4)
+    if libc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_DOMAIN, ctypes.byref(val), ctypes.byref(size)) != 0:
+        return None
+    return val.value
+
+
 class _XdpGuard:
     """A child process that takes DPDK's XDP program off the interface if
     this process dies holding it (module docstring, step 4). It waits for
@@ -323,6 +365,9 @@ class DpdkTransport:
         self.guard: _XdpGuard | None = None
         self.warnings: list[str] = []
         self._accounted = {"dpdk_imissed": 0, "dpdk_rx_nombuf": 0, "dpdk_ierrors": 0}
+        self._opened_fds: dict[int, str] = {}  # what the driver opened (_reap_leaks)
+        self._xsk_fds: list[int] = []  # net_af_xdp's AF_XDP sockets: their ring-full drops (account)
+        self._accounted["xsk_rx_ring_full"] = 0
 
     # -- setup ---------------------------------------------------------------
     def open(self) -> None:
@@ -337,16 +382,29 @@ class DpdkTransport:
         cpu = self.cpu if self.cpu is not None else max(os.sched_getaffinity(0))
         pool = lib.pool_size(self.opts.queues or 1, self.opts.rxd, self.opts.burst)
         self.warnings += start_eal(cpu, self.dev, pool, self.opts.hugepages)
-        said: list[str] = []
-        try:
-            with _stderr_to(said):
-                self.rx = lib.DpdkRx(self.dev.devargs(), queues=self.opts.queues, rxd=self.opts.rxd,
-                                     burst=self.opts.burst, mode=self.mode, malformed=self.malformed,
-                                     timestamps=self.opts.timestamps, allmulti=self.dev.iface is None)
-        except OSError as exc:
-            raise self._port_error(exc, "".join(said)) from None
+        # An AF_XDP socket closed a moment ago (by a capture before this one
+        # in this process) releases its queue asynchronously: net_af_xdp's
+        # bind then fails for some milliseconds, so it is tried for a second.
+        deadline = time.monotonic() + (1.0 if self.dev.driver == "net_af_xdp" else 0.0)
+        while True:
+            said: list[str] = []
+            before = _fds()
+            try:
+                with _stderr_to(said):
+                    self.rx = lib.DpdkRx(self.dev.devargs(), queues=self.opts.queues, rxd=self.opts.rxd,
+                                         burst=self.opts.burst, mode=self.mode, malformed=self.malformed,
+                                         timestamps=self.opts.timestamps, allmulti=self.dev.iface is None)
+                self._opened_fds = {fd: what for fd, what in _fds().items() if before.get(fd) != what}
+                break
+            except OSError as exc:
+                _reap_leaks({fd: what for fd, what in _fds().items() if before.get(fd) != what})  # a failed setup's
+                if time.monotonic() >= deadline or "xdp socket" not in str(exc):
+                    raise self._port_error(exc, "".join(said)) from None
+                time.sleep(0.05)
         if self.dev.driver == "net_af_xdp":
             self.guard = _XdpGuard(self.dev.iface or "")
+            self._xsk_fds = [fd for fd, what in self._opened_fds.items()
+                             if what.startswith("socket:") and _socket_domain(fd) == 44]
         for st in self.streams:
             self.rx.add_flow(st.group, st.port, st.id)
         self._igmp_setup()
@@ -444,10 +502,21 @@ class DpdkTransport:
         return out
 
     def port_stats(self) -> dict[str, int]:
+        """The driver's counters; for net_af_xdp also the kernel's count of
+        frames its socket's RX ring had no room for, which DPDK 22.11's
+        imissed leaves out (imissed is the socket's rx_dropped)."""
         try:
-            return dict(self.rx.port_stats())
+            out = dict(self.rx.port_stats())
         except (OSError, RuntimeError):
             return {}
+        if self._xsk_fds:
+            from wirespeed import _native as ws_native
+
+            try:
+                out["xsk_rx_ring_full"] = ws_native.xsk_statistics(self._xsk_fds)["rx_ring_full"]
+            except OSError:
+                pass
+        return out
 
     def account(self, writer: Any) -> None:
         """Carry the driver's new drop counts into the ring (control thread)."""
@@ -455,7 +524,9 @@ class DpdkTransport:
         if not k:
             return
         for cause, key in (("dpdk_imissed", "imissed"), ("dpdk_rx_nombuf", "rx_nombuf"),
-                           ("dpdk_ierrors", "ierrors")):
+                           ("dpdk_ierrors", "ierrors"), ("xsk_rx_ring_full", "xsk_rx_ring_full")):
+            if key not in k:
+                continue
             delta = k[key] - self._accounted[cause]
             if delta > 0:
                 writer.count_drop(cause, delta)
@@ -471,7 +542,10 @@ class DpdkTransport:
                     self.rx.close()
             except RuntimeError:
                 pass  # still running: the port closes when the object goes
+            else:
+                _reap_leaks(self._opened_fds)
             self.rx = None
+            self._xsk_fds = []
         if self.guard is not None:
             self.guard.close()
             self.guard = None

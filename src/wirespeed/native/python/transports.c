@@ -351,14 +351,13 @@ static PyObject *XskRx_stats(XskRxObject *self, PyObject *noargs)
 	return d;
 }
 
-/* statistics(): the kernel's XDP_STATISTICS, summed over the sockets. */
-static PyObject *XskRx_statistics(XskRxObject *self, PyObject *noargs)
+/* ws_py_xsk_stats sums XDP_STATISTICS over socks[0..n) into a dict. */
+static PyObject *ws_py_xsk_stats(const ws_xsk_t *socks, unsigned n)
 {
-	(void)noargs;
 	ws_xsk_stats_t sum = {0};
-	for (unsigned i = 0; i < self->n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		ws_xsk_stats_t s;
-		int rc = ws_xsk_statistics(&self->socks[i], &s);
+		int rc = ws_xsk_statistics(&socks[i], &s);
 		if (rc) {
 			errno = -rc;
 			return PyErr_SetFromErrno(PyExc_OSError);
@@ -372,6 +371,38 @@ static PyObject *XskRx_statistics(XskRxObject *self, PyObject *noargs)
 	                     "rx_invalid_descs", (unsigned long long)sum.rx_invalid_descs, "rx_ring_full",
 	                     (unsigned long long)sum.rx_ring_full, "rx_fill_ring_empty",
 	                     (unsigned long long)sum.rx_fill_ring_empty);
+}
+
+/* statistics(): the kernel's XDP_STATISTICS, summed over the sockets. */
+static PyObject *XskRx_statistics(XskRxObject *self, PyObject *noargs)
+{
+	(void)noargs;
+	return ws_py_xsk_stats(self->socks, self->n);
+}
+
+/* xsk_statistics(fds): the same for AF_XDP sockets someone else opened
+ * (DPDK's net_af_xdp, whose ethdev counters leave out ring-full drops). */
+static PyObject *py_xsk_statistics(PyObject *self, PyObject *args)
+{
+	(void)self;
+	PyObject *list;
+	if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &list))
+		return NULL;
+	ws_xsk_t socks[WS_RXX_MAX_SOCKS];
+	Py_ssize_t n = PyList_GET_SIZE(list);
+	if (n > WS_RXX_MAX_SOCKS) {
+		PyErr_Format(PyExc_ValueError, "at most %d sockets", WS_RXX_MAX_SOCKS);
+		return NULL;
+	}
+	memset(socks, 0, sizeof(socks));
+	for (Py_ssize_t i = 0; i < n; i++) {
+		socks[i].fd = (int)PyLong_AsLong(PyList_GET_ITEM(list, i));
+		if (socks[i].fd < 0 || PyErr_Occurred()) {
+			PyErr_SetString(PyExc_ValueError, "xsk_statistics([fd, ...])");
+			return NULL;
+		}
+	}
+	return ws_py_xsk_stats(socks, (unsigned)n);
 }
 
 static PyObject *XskRx_close(XskRxObject *self, PyObject *noargs)
@@ -896,5 +927,7 @@ void ws_py_tcp_xsk_return(PyObject *o)
 PyMethodDef ws_py_transports_methods[] = {
 	{"xsk_probe", py_xsk_probe, METH_VARARGS,
 	 "xsk_probe(ifindex, queue_id, bind_flags) -> None; raises OSError naming the refused step."},
+	{"xsk_statistics", py_xsk_statistics, METH_VARARGS,
+	 "xsk_statistics([fd, ...]) -> XDP_STATISTICS summed over AF_XDP sockets opened elsewhere"},
 	{NULL, NULL, 0, NULL},
 };
