@@ -2,7 +2,8 @@
 
 As root: make the test host (unless it is up), run the exchange simulator
 inside it (ITCH 5.0 over MoldUDP64, A and B lines), capture on the host side
-into a ring with the best transport this machine has (af_xdp, else kernel),
+into a ring with the best transport this machine has (choose_transports: af_xdp,
+else dpdk where wirespeed was built with it, else kernel),
 record to pcapng from a separate process, measure one-way latency from the
 messages themselves (rx stamp - ITCH timestamp, same clock), then print a
 summary and remove what was made (the pcapng files stay).
@@ -41,6 +42,52 @@ class DemoOptions:
     rate: float = 20_000.0
     directory: Path | None = None  # where the pcapng files go (default: a new folder under /tmp)
     symbols: int = 8
+    transport: str = "auto"  # auto | af_xdp | dpdk | kernel
+
+
+TRANSPORT_RULE = ("af_xdp wins on the test host: it takes only the feeds off the veth and leaves the rest to the "
+                  "kernel, while dpdk reaches the same veth through DPDK's net_af_xdp driver, i.e. the same kind "
+                  "of AF_XDP socket with DPDK's layers on top, and takes the whole interface; dpdk is next (where "
+                  "wirespeed was built with it), then the kernel transport, which works everywhere")
+
+
+def choose_transports(wanted: str, privileged: bool) -> tuple[tuple[str, ...], str]:
+    """The transports to try in order, and why: the rule the demo states."""
+    from wirespeed.transports.dpdk import available
+
+    if wanted not in ("auto", "af_xdp", "dpdk", "kernel"):
+        from wirespeed.errors import UsageError
+
+        raise UsageError(f"transport {wanted!r}", "auto, af_xdp, dpdk or kernel")
+    if not privileged:
+        return ("kernel",), "not root: only the kernel transport receives over loopback"
+    if wanted != "auto":
+        return (wanted,), f"{wanted}: asked for"
+    dpdk, why = available()
+    order = ("af_xdp", "dpdk", "kernel") if dpdk else ("af_xdp", "kernel")
+    return order, TRANSPORT_RULE + ("" if dpdk else f" (dpdk: {why})")
+
+
+def _capture_config(iface: str, feeds: list[cap.FeedSpec], ring: str, transport: str, rx_cpu: int | None
+                    ) -> cap.CaptureConfig:
+    from wirespeed.transports.dpdk import DpdkOptions
+
+    return cap.CaptureConfig(iface=iface, feeds=feeds, ring=ring, ring_size="256M", transport=transport, cpu=rx_cpu,
+                             dpdk=DpdkOptions(port=f"net_af_xdp0,iface={iface}"))
+
+
+def _start_capture(iface: str, feeds: list[cap.FeedSpec], ring: str, transports: tuple[str, ...],
+                   rx_cpu: int | None, notes: list[str], say: Callable[[str], None]) -> tuple[cap.Background, str]:
+    """The first of `transports` that starts; each one that does not is a note."""
+    for transport in transports:
+        say(f"capturing on {iface} into {ring} ({transport})")
+        try:
+            return cap.Background(_capture_config(iface, feeds, ring, transport, rx_cpu)).start(), transport
+        except WirespeedError as exc:
+            if transport == transports[-1]:
+                raise
+            notes.append(f"{transport} unavailable here ({exc}): trying {transports[transports.index(transport) + 1]}")
+    raise AssertionError("no transport to try")
 
 
 def _privileged() -> bool:
@@ -85,19 +132,14 @@ def run(opts: DemoOptions, progress: Callable[[str], None] | None = None) -> dic
         # the recorder and the latency reader share the others.
         rx_cpu = stack.enter_context(cap.receive_core())
         try:
-            for transport in (("af_xdp", "kernel") if iface != "lo" else ("kernel",)):
-                say(f"capturing on {iface} into {ring} ({transport})")
-                try:
-                    capture = cap.Background(cap.CaptureConfig(iface=iface, feeds=feeds, ring=ring, ring_size="256M",
-                                                               transport=transport, cpu=rx_cpu)).start()
-                    break
-                except WirespeedError as exc:
-                    if transport == "kernel":
-                        raise
-                    notes.append(f"af_xdp unavailable here ({exc}): fell back to the kernel transport")
-            notes.append(f"transport: {transport}" + (" (XDP redirects the feeds to AF_XDP sockets; busy-polled, "
-                                                      "stamped at dequeue)" if transport == "af_xdp" else
-                                                      " (UDP sockets, recvmmsg, kernel receive stamps)"))
+            order, rule = choose_transports(opts.transport, iface != "lo")
+            notes.append(f"transport choice: {rule}")
+            capture, transport = _start_capture(iface, feeds, ring, order, rx_cpu, notes, say)
+            notes.append(f"transport: {transport}" + {
+                "af_xdp": " (XDP redirects the feeds to AF_XDP sockets; busy-polled, stamped at dequeue)",
+                "dpdk": " (DPDK's net_af_xdp on the veth; the feeds kept in software, the rest counted as filtered;"
+                        " busy-polled, stamped at dequeue)",
+                "kernel": " (UDP sockets, recvmmsg, kernel receive stamps)"}[transport])
             recorder = subprocess.Popen(
                 [sys.executable, "-m", "wirespeed", "record", ring, "--dir", str(out_dir), "--from", "oldest",
                  "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -150,6 +192,12 @@ def run_trade(opts: DemoOptions, progress: Callable[[str], None] | None = None) 
     from wirespeed.orders.session import RiskLimits
     from wirespeed.trade import runner as tr
 
+    if opts.transport == "dpdk":
+        from wirespeed.errors import UsageError
+
+        raise UsageError("demo --trade does not capture with dpdk",
+                         "DPDK takes the whole interface, so the order session's TCP would lose its packets: "
+                         "use --transport af_xdp or kernel (or auto)")
     def say(msg: str) -> None:
         if progress:
             progress(msg)
@@ -165,7 +213,7 @@ def run_trade(opts: DemoOptions, progress: Callable[[str], None] | None = None) 
                                        iface=tb.peer_if, source=tb.peer_addr, ouch_port=OUCH_PORT,
                                        ouch_accounts=(simjob.Account("WSTEST", "WSTEST", "WSPD"),))
             where = f"test host {tb.netns}: feed to {tb.host_if}, orders to {tb.peer_addr}:{OUCH_PORT}"
-            transports = ("af_xdp", "kernel")
+            transports = ("af_xdp", "kernel") if opts.transport == "auto" else (opts.transport,)
         else:
             notes.append("not root: no test host; feed and orders over loopback (run as root for the test host)")
             iface, group = "lo", "127.0.0.1"
@@ -177,18 +225,8 @@ def run_trade(opts: DemoOptions, progress: Callable[[str], None] | None = None) 
             transports = ("kernel",)
         stack.callback(Path(ring).unlink, missing_ok=True)
         rx_cpu = stack.enter_context(cap.receive_core())
-        capture = None
-        for transport in transports:
-            try:
-                capture = cap.Background(cap.CaptureConfig(iface=iface, feeds=[cap.FeedSpec("itch", group, 30001)],
-                                                           ring=ring, ring_size="256M", transport=transport,
-                                                           cpu=rx_cpu)).start()
-                break
-            except WirespeedError as exc:
-                if transport == transports[-1]:
-                    raise
-                notes.append(f"af_xdp unavailable here ({exc}): fell back to the kernel transport")
-        assert capture is not None
+        capture, transport = _start_capture(iface, [cap.FeedSpec("itch", group, 30001)], ring, transports, rx_cpu,
+                                            notes, say)
         stack.callback(capture.finish)
         say(f"exchange: {opts.rate:,.0f} msg/s and an order port; capturing on {iface} ({transport})")
         sim = stack.enter_context(simjob.start(sim_cfg))

@@ -212,6 +212,19 @@ def test_feeds_added_while_running(testbed_cfg, ring_path) -> None:
     assert (before, after, final) == ([b"marker 0"], [b"late feed", b"marker 1"], [b"marker 2"])
 
 
+def _kernel_receives_again(tb, group: str, port: int) -> None:
+    """Traffic is the kernel's again: a plain socket receives the feed."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((group, port))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                 struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, socket.if_nametoindex(tb.host_if)))
+    s.settimeout(5)
+    _send_raw(tb, [udp_frame(bytes(6), multicast_mac(group), tb.peer_addr, group, 40000, port, b"back")])
+    assert s.recv(100) == b"back"
+    s.close()
+
+
 def _capture_proc(tb, ring_path: str, group: str, port: int, *extra: str, transport: str = "af_xdp",
                   env: dict[str, str] | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), **(env or {}))
@@ -308,16 +321,7 @@ def test_kill_9_leaves_nothing_behind(testbed_cfg, ring_path) -> None:
     wait_until(lambda: not _xdp_attached(tb.host_if), "the bpf_link should die with the process", timeout=5)
     with RingReader(ring_path, "oldest") as r:
         assert r.writer_state()[0] == "dead"
-    # traffic is the kernel's again: a plain socket receives the feed
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((group, port))
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                 struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, socket.if_nametoindex(tb.host_if)))
-    s.settimeout(5)
-    _send_raw(tb, [udp_frame(bytes(6), multicast_mac(group), tb.peer_addr, group, 40000, port, b"back")])
-    assert s.recv(100) == b"back"
-    s.close()
+    _kernel_receives_again(tb, group, port)
     # and a new capture can take the queue at once
     proc = _capture_proc(tb, ring_path, group, port, "--duration", "1")
     out, errs = proc.communicate(30)

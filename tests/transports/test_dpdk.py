@@ -26,9 +26,9 @@ import pytest
 
 from tests.conftest import REPO, run_cli, wait_until
 from tests.net.test_frames import _frame
-from tests.transports.test_af_xdp import _send_raw, _xdp_attached, needs_dpdk
+from tests.transports.test_af_xdp import _kernel_receives_again, _send_raw, _xdp_attached, needs_dpdk
 from wirespeed.exchange import sim as S
-from wirespeed.net.frames import multicast_mac, udp_frame
+from wirespeed.net.frames import inet_checksum, multicast_mac
 from wirespeed.ring import RingReader
 from wirespeed.system.netns import entered
 from wirespeed.transports.dpdk import DpdkOptions, eal_args, parse_device, runtime_dir
@@ -271,16 +271,7 @@ def test_kill_9_leaves_no_xdp_program_and_no_files(testbed_cfg, ring_path) -> No
     assert not _leftovers()
     with RingReader(ring_path, "oldest") as r:
         assert r.writer_state()[0] == "dead"
-    # the kernel has the interface back: a plain socket receives the feed
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((group, port))
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                 struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, socket.if_nametoindex(tb.host_if)))
-    s.settimeout(5)
-    _send_raw(tb, [udp_frame(bytes(6), multicast_mac(group), tb.peer_addr, group, 40000, port, b"back")])
-    assert s.recv(100) == b"back"
-    s.close()
+    _kernel_receives_again(tb, group, port)
 
 
 @needs_dpdk
@@ -333,10 +324,10 @@ def _listen_igmp(tb, stop: threading.Event, got: list[bytes], query_after: threa
         while not stop.is_set():
             if query_after.is_set() and not queried:
                 igmp = bytearray([0x11, 100, 0, 0, 0, 0, 0, 0])
-                igmp[2:4] = struct.pack("!H", _csum(bytes(igmp)))
+                igmp[2:4] = struct.pack("!H", inet_checksum(bytes(igmp)))
                 ip = bytearray([0x45, 0xC0, 0, 28, 0, 0, 0, 0, 1, 2, 0, 0]) + socket.inet_aton(tb.peer_addr) \
                     + socket.inet_aton("224.0.0.1")
-                ip[10:12] = struct.pack("!H", _csum(bytes(ip)))
+                ip[10:12] = struct.pack("!H", inet_checksum(bytes(ip)))
                 s.send(multicast_mac("224.0.0.1") + bytes(6) + b"\x08\x00" + bytes(ip) + bytes(igmp))
                 queried = True
             try:
@@ -346,15 +337,6 @@ def _listen_igmp(tb, stop: threading.Event, got: list[bytes], query_after: threa
             if len(f) > 38 and f[12:14] == b"\x08\x00" and f[23] == 2:
                 got.append(f)
         s.close()
-
-
-def _csum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    t = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while t >> 16:
-        t = (t & 0xFFFF) + (t >> 16)
-    return ~t & 0xFFFF
 
 
 @needs_dpdk
@@ -391,9 +373,28 @@ def test_igmpv3_reports_from_dpdk_itself(testbed_cfg, ring_path) -> None:
     assert res["setup"]["igmp"] == "dpdk" and res["rx"]["igmp_queries"] >= 1 and res["rx"]["igmp_reports"] >= 2
     f = ours()[-1]
     assert f[:6] == multicast_mac("224.0.0.22") and f[14] == 0x46 and f[22] == 1  # IHL 6 (Router Alert), TTL 1
-    assert f[34:38] == b"\x94\x04\x00\x00" and _csum(f[14:38]) == 0
+    assert f[34:38] == b"\x94\x04\x00\x00" and inet_checksum(f[14:38]) == 0
     igmp = f[38:]
     n = struct.unpack("!H", igmp[6:8])[0]
-    assert igmp[0] == 0x22 and n == 2 and _csum(igmp[:8 + 8 * n]) == 0
+    assert igmp[0] == 0x22 and n == 2 and inet_checksum(igmp[:8 + 8 * n]) == 0
     recs = [(igmp[8 + 8 * i], socket.inet_ntoa(igmp[12 + 8 * i:16 + 8 * i])) for i in range(n)]
     assert recs == [(2, g) for g in groups]  # MODE_IS_EXCLUDE {}: every sender to each group
+
+
+@needs_dpdk
+@pytest.mark.privileged
+def test_eal_leaves_the_callers_cpu_affinity_and_no_runtime_files() -> None:
+    """The EAL pins the thread that starts it to the lcore's core; wirespeed
+    gives the thread its cores back, and leaves nothing in DPDK's runtime dir."""
+    code = """
+import os
+from wirespeed.transports.dpdk import parse_device, runtime_dir, start_eal, _eal
+before = sorted(os.sched_getaffinity(0))
+warnings = start_eal(max(before), parse_device("net_null0"), 4095, "off")
+print(before == sorted(os.sched_getaffinity(0)), runtime_dir(_eal["prefix"]).exists(), len(warnings), _eal["args"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+    assert out.returncode == 0, out.stderr
+    restored, left, warned, args = out.stdout.split(" ", 3)
+    assert restored == "True" and left == "False" and warned == "1" and "--no-huge" in args

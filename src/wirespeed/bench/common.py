@@ -8,7 +8,8 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,42 @@ def sockperf_log(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 tx.append(float(row[1]))
                 lat.append(float(row[3]))
     return np.array(tx), np.array(lat)
+
+
+HUGEPAGES_2M = Path("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages")
+
+
+@contextmanager
+def hugepages_for_dpdk(mb: int, step: Callable[[str], None]) -> Iterator[str]:
+    """Free 2 MB hugepages and a hugetlbfs mount for the benchmark's DPDK EAL
+    (--in-memory), as a production host has them: reserved for the run if
+    missing (root), then the pool size and mounts put back. Yields how DPDK's
+    memory was provided, for the results. Without root or the pages, DPDK
+    runs --no-huge and the results say so."""
+    from wirespeed.transports.dpdk import available, hugepages_free_mb
+
+    if not available()[0]:
+        yield "no dpdk transport"
+        return
+    if hugepages_free_mb() >= mb:
+        yield "hugepages (already reserved)"
+        return
+    if os.geteuid() != 0:
+        yield "--no-huge (not root: no hugepages reserved)"
+        return
+    before = int(HUGEPAGES_2M.read_text())
+    mounted: str | None = None
+    try:
+        HUGEPAGES_2M.write_text(str(before + mb // 2 + 8))
+        if not any(ln.split()[2:3] == ["hugetlbfs"] for ln in Path("/proc/mounts").read_text().splitlines()):
+            mounted = tempfile.mkdtemp(prefix="wsbench-huge-")
+            subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "nodev", mounted], check=True,
+                           capture_output=True)
+        got = hugepages_free_mb()
+        step(f"dpdk: {got} MB of 2 MB hugepages reserved for the run (put back after)")
+        yield "hugepages (reserved for the run)" if got >= mb else "--no-huge (the kernel had no pages to give)"
+    finally:
+        if mounted:
+            subprocess.run(["umount", mounted], capture_output=True)
+            os.rmdir(mounted)
+        HUGEPAGES_2M.write_text(str(before))

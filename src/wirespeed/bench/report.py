@@ -45,7 +45,7 @@ from wirespeed.exchange import sim as S
 from wirespeed.host import testbed
 from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
-from wirespeed.bench.common import goals_report, sockperf_ping_pong, thread_cpu_ns
+from wirespeed.bench.common import goals_report, hugepages_for_dpdk, sockperf_ping_pong, thread_cpu_ns
 from wirespeed.errors import UsageError
 from wirespeed.feed.latency import LatencyMeter, possible
 from wirespeed.host.testbed import TestbedConfig
@@ -343,8 +343,9 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
                 res["sub"]["sim"] = _jsonable(sb.run(so, lambda m: step(f"sim: {m}")))
                 finish_task("sim")
             # the sim's threads inherit the narrowed cores; the rx thread pins itself to rx_cpu
-            with cap.receive_core() as rx_cpu:
+            with cap.receive_core() as rx_cpu, hugepages_for_dpdk(cb.DPDK_MB, step) as dpdk_mem:
                 res["rx_cpu"], res["sender_cpus"] = rx_cpu, sorted(os.sched_getaffinity(0))
+                res["dpdk_memory"] = dpdk_mem
                 for sc in SCENARIOS:
                     if sc.name in opts.scenarios:
                         res["scenarios"][sc.name] = _scenario(tb, sc, opts, rx_cpu, ring, step, res["peers_missing"])

@@ -14,8 +14,9 @@ app = typer.Typer(
     help=(
         "Reproducible benchmarks. Every figure that matters is a ratio against a peer or a physical "
         "floor measured in the same run: this machine is shared and its absolute speed varies.\n\n"
-        "`wirespeed bench` alone (root; about 8 minutes, --quick under 2) runs everything on the test host: "
-        "kernel/block, kernel/busy and af_xdp against external peers (sockperf ping-pong, dpdk-testpmd) in "
+        "`wirespeed bench` alone (root; about 8 minutes, 11 with the dpdk path, --quick under 3) runs everything "
+        "on the test host: kernel/block, kernel/busy, af_xdp and (where built with DPDK) dpdk against external "
+        "peers (sockperf ping-pong, dpdk-testpmd) in "
         "four scenarios (single feed, four feeds, background traffic, bursts), with full latency distributions "
         "(HdrHistogram), loss, max loss-free rate and receiver CPU per packet, plus the ring, sim and capture "
         "sub-benchmarks. It writes results.json (versioned), report.md (Key Results in seed 001's shape), PNG "
@@ -267,9 +268,11 @@ def bench_capture(
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """kernel/block, kernel/busy and af_xdp against each other and dpdk-testpmd, on the test host:
-    one-way latency at 10 k msg/s, drain rate of a filled queue, max loss-free rate (held 60 s),
-    and pcapng recording against dd oflag=direct. About 7 minutes; needs root.
+    """kernel/block, kernel/busy, af_xdp and (where wirespeed was built with DPDK) dpdk against
+    each other and dpdk-testpmd, on the test host: one-way latency at 10 k msg/s, drain rate of a
+    filled queue, max loss-free rate (held 60 s), and pcapng recording against dd oflag=direct.
+    About 7 minutes, 16 with the dpdk path (which gets 2 MB hugepages reserved for the run and
+    put back after); needs root.
     """
     from wirespeed.bench import capture as cb
 
@@ -546,6 +549,8 @@ def _bench_capture_table(res: dict[str, Any]) -> None:
                   f(res.get(f"lat_us_p99_{p}")), f(res.get(f"lat_us_p999_{p}")),
                   f(res.get(f"drain_pps_{p}"), "{:,.0f}"), f(res.get(f"max_pps_{p}"), "{:,.0f}"))
     t.add_row("dpdk-testpmd (af_xdp pmd, rxonly)", "", "", "", "", f(res.get("max_pps_testpmd"), "{:,.0f}"))
+    if "dpdk" in paths:
+        t.caption = f"dpdk's memory: {res.get('dpdk_memory', '?')}"
     out.print(t)
     for p in paths:
         if res.get(f"lat_impossible_{p}"):

@@ -17,14 +17,17 @@ def demo(
     rate: Annotated[float, typer.Option("--rate", "-r", help="ITCH messages per second.")] = 20_000,
     directory: Annotated[Optional[str], typer.Option("--dir", help="Where the pcapng files go (default: a new /tmp folder).")] = None,
     trade: Annotated[bool, typer.Option("--trade", help="The loop the other way too: the exchange takes orders, a C strategy trades on the captured books through the risk checks and an OUCH session, and the fills are found in the captured feed.")] = False,
+    transport: Annotated[str, typer.Option("--transport", "-t", help="auto (af_xdp, else dpdk where built with it, else kernel; the demo says why), af_xdp, dpdk or kernel.")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """The whole path in one command: an exchange in a test host sends ITCH 5.0 over MoldUDP64,
     wirespeed captures it into the ring and records pcapng, then reports packets, drops and
     one-way latency (from the ITCH timestamps) and removes what it made.
 
-    As root it makes the test host and captures with af_xdp (else the kernel transport, saying
-    why); without root it falls back to loopback and the kernel transport, and says so.
+    As root it makes the test host and captures with af_xdp (else dpdk where wirespeed was built
+    with DPDK, else the kernel transport, saying why; --transport dpdk shows the dpdk transport,
+    over DPDK's net_af_xdp on the test host's veth); without root it falls back to loopback and
+    the kernel transport, and says so.
 
     With --trade: the simulator also takes OUCH orders; wirespeed trades S0001 on the captured
     books with the take_ask strategy (in C) through the pre-trade checks and its order session,
@@ -35,7 +38,8 @@ def demo(
 
     from wirespeed import demo as dm
 
-    opts = dm.DemoOptions(duration_s=duration, rate=rate, directory=Path(directory) if directory else None)
+    opts = dm.DemoOptions(duration_s=duration, rate=rate, directory=Path(directory) if directory else None,
+                          transport=transport)
     res = _run(dm.run_trade if trade else dm.run, opts, as_json, "demo --trade" if trade else "demo")
     if res is None:
         return

@@ -15,7 +15,8 @@ def multicast_mac(group: str) -> bytes:
     return bytes([0x01, 0x00, 0x5E, (g >> 16) & 0x7F, (g >> 8) & 0xFF, g & 0xFF])
 
 
-def _csum(data: bytes) -> int:
+def inet_checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of data: 0 over a header that carries a right one."""
     if len(data) % 2:
         data += b"\0"
     s = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -31,8 +32,8 @@ def udp_frame(src_mac: bytes, dst_mac: bytes, src_ip: str, dst_ip: str, sport: i
     ulen = 8 + len(payload)
     pseudo = src + dst + struct.pack("!BBH", 0, 17, ulen)
     udp = struct.pack("!HHHH", sport, dport, ulen, 0) + payload
-    ucs = _csum(pseudo + udp) or 0xFFFF  # 0 means "no checksum" in UDP: send 0xFFFF instead
+    ucs = inet_checksum(pseudo + udp) or 0xFFFF  # 0 means "no checksum" in UDP: send 0xFFFF instead
     udp = udp[:6] + struct.pack("!H", ucs) + udp[8:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 0, 0x4000, ttl, 17, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", inet_checksum(ip)) + ip[12:]
     return dst_mac + src_mac + struct.pack("!H", ETH_P_IP) + ip + udp
