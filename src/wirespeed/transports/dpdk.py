@@ -214,6 +214,11 @@ def _stderr_to(buf: list[str]) -> Iterator[None]:
             buf.append(tmp.read().decode(errors="replace"))
 
 
+_NO_HUGE = ("DPDK runs without hugepages (--no-huge): its memory is 4 KiB pages, so more TLB misses per packet, "
+            "and a physical NIC needs an IOMMU to DMA into it; reserve {mb} MB of 2 MB hugepages and mount "
+            "hugetlbfs to avoid this")
+
+
 def start_eal(cpu: int, dev: Device, pool_mbufs: int, hugepages: str) -> list[str]:
     """Start this process's EAL if it is not yet; returns warnings."""
     global _opened
@@ -221,9 +226,11 @@ def start_eal(cpu: int, dev: Device, pool_mbufs: int, hugepages: str) -> list[st
     warnings: list[str] = []
     with _EAL_LOCK:
         _opened += 1
-        if _eal:
+        if _eal:  # started by an earlier capture of this process: its memory mode stands
             if dev.driver == "pci" and dev.name not in _eal["args"]:
                 warnings.append(f"DPDK started earlier in this process without {dev.name} allowed: it is probed now")
+            if not _eal["huge"]:
+                warnings.append(_NO_HUGE.format(mb=_eal["need_mb"]))
             return warnings
         need_mb = 128 + pool_mbufs * 3 // 1024  # mbufs (~2.3 KB each) and the drivers' rings
         free = hugepages_free_mb()
@@ -234,9 +241,7 @@ def start_eal(cpu: int, dev: Device, pool_mbufs: int, hugepages: str) -> list[st
                                  f"reserve them: echo {need_mb // HUGEPAGE_MB + 16} > "
                                  "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages, or dpdk_hugepages = \"auto\"")
         if not huge:
-            warnings.append("DPDK runs without hugepages (--no-huge): its memory is 4 KiB pages, so more TLB misses "
-                            f"per packet, and a physical NIC needs an IOMMU to DMA into it; reserve {need_mb} MB of "
-                            "2 MB hugepages and mount hugetlbfs to avoid this")
+            warnings.append(_NO_HUGE.format(mb=need_mb))
         prefix = f"ws{os.getpid()}-{_opened}"
         args = eal_args(cpu, prefix, dev, max(256, need_mb * 2), huge)
         home = os.sched_getaffinity(0)
@@ -249,7 +254,7 @@ def start_eal(cpu: int, dev: Device, pool_mbufs: int, hugepages: str) -> list[st
         finally:
             os.sched_setaffinity(0, home)  # the EAL pinned this thread to the lcore
             _cleanup_runtime_dir(prefix)
-        _eal.update(args=args, prefix=prefix, huge=huge, cpu=cpu)
+        _eal.update(args=args, prefix=prefix, huge=huge, cpu=cpu, need_mb=need_mb)
     return warnings
 
 

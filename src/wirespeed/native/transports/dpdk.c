@@ -137,8 +137,10 @@ static int ws_dpdk_find(ws_dpdk_port_t *p, const char *devargs, char *err, size_
 	}
 	memcpy(p->name, devargs, nl);
 	p->name[nl] = 0;
-	if (rte_eth_dev_get_port_by_name(p->name, &p->port) == 0)
+	if (rte_eth_dev_get_port_by_name(p->name, &p->port) == 0) {
+		p->found = 1;
 		return 0; /* probed at EAL init (-a PCI) */
+	}
 	int rc = rte_dev_probe(devargs);
 	if (rc < 0) {
 		ws_dpdk_err(err, errlen, "rte_dev_probe", rc);
@@ -149,6 +151,7 @@ static int ws_dpdk_find(ws_dpdk_port_t *p, const char *devargs, char *err, size_
 		snprintf(err, errlen, "device %s was probed but is not an ethernet port", p->name);
 		return -ENODEV;
 	}
+	p->found = 1;
 	return 0;
 }
 
@@ -276,8 +279,8 @@ int ws_dpdk_port_stats(const ws_dpdk_port_t *p, ws_dpdk_port_stats_t *out)
 
 void ws_dpdk_close(ws_dpdk_port_t *p)
 {
-	if (!p->name[0] || !ws_dpdk_eal_ready())
-		return;
+	if (!p->found || !ws_dpdk_eal_ready())
+		return; /* no port of ours: p->port may be another capture's */
 	struct rte_eth_dev_info info;
 	struct rte_device *dev = NULL;
 	if (rte_eth_dev_is_valid_port(p->port) && rte_eth_dev_info_get(p->port, &info) == 0)

@@ -83,6 +83,7 @@ typedef struct {
 typedef struct {
 	uint16_t port;
 	uint16_t nb_rxq, nb_rxd, burst;
+	int found;             /* port holds this device's id (else close must not touch any port) */
 	int started, attached; /* attached: we probed the device, so close removes it */
 	int allmulti_on, promisc_on; /* what open turned on, close turns off */
 	struct rte_mempool *pool;
