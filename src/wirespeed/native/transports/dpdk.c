@@ -402,15 +402,21 @@ static int ws_dpdk_is_igmp_query(const uint8_t *f, uint32_t len)
 
 /* -- receive loop ---------------------------------------------------------- */
 
+/* What one burst did, summed in registers and counted once per burst: the
+ * ring's drop counters sit on a cache line its readers and the control
+ * thread also touch, so a port full of foreign traffic must not hit it per frame. */
+typedef struct {
+	uint64_t published, bytes, filtered, malformed_skipped, too_big;
+} ws_dpdk_burst_t;
+
 /* ws_dpdk_take files one frame: into the ring, or counted where it went. */
 static void ws_dpdk_take(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_t *fl, int policy,
-                         struct rte_mbuf *m, uint64_t now, ws_dpdk_stats_t *st, uint64_t *published, uint64_t *bytes)
+                         struct rte_mbuf *m, uint64_t now, ws_dpdk_stats_t *st, ws_dpdk_burst_t *b)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = m->data_len;
 	if (m->nb_segs != 1) { /* a frame larger than one mbuf: not a feed datagram */
-		ws_dpdk_add(&st->too_big, 1);
-		ws_ring_count_drop(w, WS_DROP_TOO_BIG, 1);
+		b->too_big++;
 		return;
 	}
 	ws_udp4_view_t v;
@@ -432,7 +438,7 @@ static void ws_dpdk_take(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_
 			atomic_store_explicit(&p->igmp_pending, 1, memory_order_relaxed);
 		}
 		ws_dpdk_add(&st->filtered[reason], 1);
-		ws_ring_count_drop(w, WS_DROP_FILTERED, 1);
+		b->filtered++;
 		return;
 	}
 	uint16_t flags = WS_REC_DPDK;
@@ -449,14 +455,28 @@ static void ws_dpdk_take(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_
 		ws_dpdk_add(&st->verdicts[vd], 1);
 		ws_dpdk_add(&st->malformed, 1);
 		if (policy == WS_DPDK_SKIP_MALFORMED) {
-			ws_ring_count_drop(w, WS_DROP_MALFORMED, 1);
+			b->malformed_skipped++;
 			return;
 		}
 		flags |= WS_REC_MALFORMED;
 	}
 	ws_ring_publish(w, f, len, ts, stream, flags);
-	(*published)++;
-	*bytes += len;
+	b->published++;
+	b->bytes += len;
+}
+
+static void ws_dpdk_count(ws_ring_writer_t *w, ws_dpdk_stats_t *st, const ws_dpdk_burst_t *b)
+{
+	ws_dpdk_add(&st->packets, b->published);
+	ws_dpdk_add(&st->bytes, b->bytes);
+	if (b->filtered)
+		ws_ring_count_drop(w, WS_DROP_FILTERED, b->filtered);
+	if (b->malformed_skipped)
+		ws_ring_count_drop(w, WS_DROP_MALFORMED, b->malformed_skipped);
+	if (b->too_big) {
+		ws_dpdk_add(&st->too_big, b->too_big);
+		ws_ring_count_drop(w, WS_DROP_TOO_BIG, b->too_big);
+	}
 }
 
 int ws_dpdk_run(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_t *fl, int mode, int policy,
@@ -480,15 +500,15 @@ int ws_dpdk_run(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_t *fl, in
 			uint16_t n = rte_eth_rx_burst(p->port, q, mb, p->burst);
 			if (!n)
 				continue;
-			uint64_t now = ws_ring_now_ns(), published = 0, bytes = 0;
+			uint64_t now = ws_ring_now_ns();
+			ws_dpdk_burst_t b = {0};
 			for (uint16_t i = 0; i < n; i++) {
 				if (i + 1 < n)
 					rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
-				ws_dpdk_take(p, w, fl, policy, mb[i], now, st, &published, &bytes);
+				ws_dpdk_take(p, w, fl, policy, mb[i], now, st, &b);
 			}
 			rte_pktmbuf_free_bulk(mb, n);
-			ws_dpdk_add(&st->packets, published);
-			ws_dpdk_add(&st->bytes, bytes);
+			ws_dpdk_count(w, st, &b);
 			got += n;
 		}
 		ws_dpdk_add(&st->polls, 1);
