@@ -30,7 +30,6 @@ frame, which the kernel also counts there) -> xsk_rx_dropped.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import socket
 import struct
@@ -41,7 +40,7 @@ from typing import Any
 from wirespeed import _native
 from wirespeed.errors import PrivilegeError, UsageError, WirespeedError
 from wirespeed.transports import Stream
-from wirespeed.transports.kernel import iface_addr, iface_index, join_group
+from wirespeed.transports.kernel import iface_index, join_groups
 from wirespeed.xdp import programs
 from wirespeed.xdp.bpf import LoadedProgram, XdpLink, load_xdp
 
@@ -136,19 +135,12 @@ class AfXdpTransport:
         for st in self.streams:
             self._map_add(st)
         self.prog = load_xdp(programs.xdp_feed_redirect(self.flows_fd, self.xsks_fd, self.tcp_fd))
-        self._join_groups(ifindex)
+        self._join_groups()
         self.link, self.attached_mode = self._attach(ifindex)
 
-    def _join_groups(self, ifindex: int) -> None:
+    def _join_groups(self) -> None:
         self.igmp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        local = iface_addr(self.iface)
-        for st in self.streams:
-            if ipaddress.IPv4Address(st.group).is_multicast:
-                try:
-                    join_group(self.igmp, st, ifindex, local)
-                except OSError as exc:
-                    if exc.errno != errno.EADDRINUSE:  # already joined (A and B on one group)
-                        raise WirespeedError(f"af_xdp: cannot join {st.group} on {self.iface}: {exc}") from None
+        join_groups(self.igmp, self.streams, self.iface, "af_xdp")
 
     def _attach(self, ifindex: int) -> tuple[XdpLink, str]:
         assert self.prog is not None
@@ -175,12 +167,8 @@ class AfXdpTransport:
         self.rx.add_flow(st.group, st.port, st.id)  # the loop knows it before the first frame
         self._map_add(st)
         self.streams.append(st)
-        if self.igmp is not None and ipaddress.IPv4Address(st.group).is_multicast:
-            try:
-                join_group(self.igmp, st, iface_index(self.iface), iface_addr(self.iface))
-            except OSError as exc:
-                if exc.errno != errno.EADDRINUSE:
-                    raise
+        if self.igmp is not None:
+            join_groups(self.igmp, [st], self.iface, "af_xdp")
 
     def remove_stream(self, st: Stream) -> None:
         """Stop redirecting st's datagrams: they go back to the kernel."""

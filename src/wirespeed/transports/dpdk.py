@@ -58,7 +58,7 @@ from typing import Any
 
 from wirespeed.errors import PrivilegeError, UsageError, WirespeedError
 from wirespeed.transports import Stream
-from wirespeed.transports.kernel import iface_addr, iface_index, join_group
+from wirespeed.transports.kernel import iface_addr, join_groups
 
 PCI_RE = re.compile(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 VDEV_RE = re.compile(r"^(net_[a-z_]+?)(\d+)((?:,[A-Za-z_]+=[^,]*)*)$")
@@ -442,14 +442,7 @@ class DpdkTransport:
                 raise UsageError(f"dpdk_igmp kernel: {self.dev.text} has no kernel interface",
                                  'use dpdk_igmp = "dpdk" (with dpdk_igmp_source) or "off"')
             self.igmp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            ifindex, local = iface_index(self.dev.iface), iface_addr(self.dev.iface)
-            for st in self.streams:
-                if ipaddress.IPv4Address(st.group).is_multicast:
-                    try:
-                        join_group(self.igmp_sock, st, ifindex, local)
-                    except OSError as exc:
-                        if exc.errno != errno.EADDRINUSE:  # A and B on one group
-                            raise WirespeedError(f"dpdk: cannot join {st.group} on {self.dev.iface}: {exc}") from None
+            join_groups(self.igmp_sock, self.streams, self.dev.iface, "dpdk")
         elif mode == "dpdk" and groups:
             src = self.opts.igmp_source or (iface_addr(self.dev.iface) if self.dev.iface else "")
             if not src or src == "0.0.0.0":
@@ -465,11 +458,7 @@ class DpdkTransport:
         self.streams.append(st)
         if ipaddress.IPv4Address(st.group).is_multicast:
             if self.igmp_sock is not None and self.dev.iface:
-                try:
-                    join_group(self.igmp_sock, st, iface_index(self.dev.iface), iface_addr(self.dev.iface))
-                except OSError as exc:
-                    if exc.errno != errno.EADDRINUSE:
-                        raise
+                join_groups(self.igmp_sock, [st], self.dev.iface, "dpdk")
             elif self.igmp_mode == "dpdk":
                 self.rx.igmp_join(st.group)
 

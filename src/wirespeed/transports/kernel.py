@@ -5,6 +5,7 @@ Only standard socket calls: it runs unchanged under OpenOnload's `onload`.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import struct
@@ -103,6 +104,22 @@ def join_group(s: socket.socket, st: Stream, ifindex: int, local: str) -> None:
                      group + socket.inet_aton(local) + socket.inet_aton(st.source))
     else:  # struct ip_mreqn: group, address, ifindex
         s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4si", group, b"\0" * 4, ifindex))
+
+
+def join_groups(s: socket.socket, streams: list[Stream], iface: str, who: str) -> None:
+    """Join every multicast group of streams on iface through s, for a
+    transport the kernel does not receive for (af_xdp, dpdk on a vdev): the
+    kernel answers IGMP for them while s is open. A group already joined on s
+    (A and B lines on one group) is joined."""
+    ifindex, local = iface_index(iface), iface_addr(iface)
+    for st in streams:
+        if not ipaddress.IPv4Address(st.group).is_multicast:
+            continue
+        try:
+            join_group(s, st, ifindex, local)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise WirespeedError(f"{who}: cannot join {st.group} on {iface}: {exc}") from None
 
 
 def iface_index(iface: str) -> int:
