@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import run_cli
 from wirespeed.bench import capture as cb
 
-KEYS = [f"lat_us_{q}_{p}" for q in ("p50", "p99") for p in ("kernel_block", "kernel_busy", "af_xdp")] + \
+KEYS = [f"lat_us_{q}_{p}{cut}" for q in ("p50", "p99") for p in ("kernel_block", "kernel_busy", "af_xdp")
+        for cut in ("", "_sent", "_gen")] + \
     [f"drain_pps_{p}" for p in ("kernel_block", "kernel_busy", "af_xdp")] + \
     [f"max_pps_{p}" for p in ("kernel_block", "kernel_busy", "af_xdp")] + \
     ["max_pps_testpmd", "record_mb_per_s", "dd_mb_per_s"]
@@ -25,6 +26,10 @@ def test_bench_capture_reports_every_figure(tmp_path) -> None:
         assert key in res, key
     for p in ("kernel_block", "kernel_busy", "af_xdp"):
         assert 0 < res[f"lat_us_p50_{p}"] <= res[f"lat_us_p99_{p}"]
+        # the two cuts are of one latency: each is below the whole (medians of parts need not add up)
+        assert 0 < res[f"lat_us_p50_{p}_sent"] < res[f"lat_us_p50_{p}"]
+        assert 0 < res[f"lat_us_p50_{p}_gen"] < res[f"lat_us_p50_{p}"]
+        assert all(r["unstamped"] == 0 for r in res[f"lat_runs_{p}"]), p
         assert res[f"drain_{p}"]["queued_and_drained"] == res[f"drain_{p}"]["sent"], p  # nothing lost filling
         assert res[f"drain_pps_{p}"] > 0
         assert res[f"max_rate_{p}"]["ceilings"], p

@@ -71,3 +71,30 @@ def test_tick_percentiles_leave_out_wrapped_samples() -> None:
     p = percentiles_ns(ticks, 1e9)
     assert p["impossible"] == 1 and p["n"] == 3 and p["max"] == 300.0
     assert percentiles_ns(np.array([2**64 - 1], dtype=np.uint64), 1e9) == {"n": 0, "impossible": 1}
+
+
+def test_band_holds_the_percentile_and_narrows_with_samples() -> None:
+    rng = np.random.default_rng(3)
+    small, large = (hist.from_ns(rng.lognormal(9, 1, n).astype(np.int64) + 1) for n in (2_000, 200_000))
+    for h in (small, large):
+        lo, hi = hist.band(h, 99.0)
+        assert lo <= h.get_value_at_percentile(99.0) <= hi
+    (slo, shi), (llo, lhi) = hist.band(small, 99.0), hist.band(large, 99.0)
+    assert (lhi - llo) < (shi - slo)
+    assert hist.band(hist.new(), 99.0) is None
+    assert hist.beyond(10_000, 99.9) == pytest.approx(10)
+
+
+def test_core_stalls_probe_reports_what_it_saw() -> None:
+    """The stall probe on a core of ours: counts, shares and the tick rate in range."""
+    import os
+
+    from wirespeed.bench import machine
+
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    st = machine.core_stalls(cpu, 0.3)
+    assert st["cpu"] == cpu and st["stalls"] >= 0 and 0 <= st["stolen_fraction"] < 1
+    assert 0 <= st["late_fraction"] <= st["stolen_fraction"]
+    assert st["stalls_per_s"] == pytest.approx(st["stalls"] / 0.3)
+    if st["stalls"]:
+        assert st["threshold_ns"] <= st["stall_ns_p50"] <= st["stall_ns_max"]

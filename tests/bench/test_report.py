@@ -182,3 +182,34 @@ def test_unprivileged_run_fails_at_once(tmp_path: Path) -> None:
     proc = run_cli("bench", "--quick", "-o", str(out), user="nobody", timeout=30)
     assert proc.returncode == 1 and "CAP_NET_ADMIN" in proc.stderr and "hint:" in proc.stderr
     assert not out.exists()
+
+
+def test_tails_with_too_few_samples_are_greyed_not_claimed(tmp_path: Path) -> None:
+    """2,000 samples a run: p99 has 20 beyond it (judged), p99.9 two (not):
+    its row is marked, greyed in both reports, and never bold."""
+    res = _fake_results()
+    rows = {r["metric"]: r for r in res["key_results"] if r["scenario"] == "Single feed"}
+    assert rows["P99 latency"]["judged"] is True and rows["P99.9 latency"]["judged"] is False
+    assert rows["Jitter (std dev)"]["judged"] is False
+    af = res["scenarios"]["single"]["paths"]["af_xdp"]
+    assert af["samples_per_run_min"] == 2000 and af["tail_judged"] == {"p99": True, "p999": False, "p9999": False}
+    lo, hi = af["band_ns"]["p99"]
+    assert lo <= af["latency_ns"]["p99"] <= hi
+    files = render.write(res, tmp_path / "out")
+    md = Path(files["report_md"]).read_text()
+    p999 = next(ln for ln in md.splitlines() if ln.startswith("| Single feed | P99.9 latency"))
+    assert "color:#999" in p999 and "**" not in p999 and "too few samples" in p999
+    p99 = next(ln for ln in md.splitlines() if ln.startswith("| Single feed | P99 latency"))
+    assert "**" in p99 and "#999" not in p99
+    assert "class='few'" in Path(files["report_html"]).read_text()
+
+
+def test_goals_judge_sent_to_received_p99() -> None:
+    res = _fake_results()
+    figs = rp.latency_figures(res)
+    assert figs["lat_p99_kernel_block_over_af_xdp_single"] == pytest.approx(
+        res["scenarios"]["single"]["paths"]["kernel_block"]["latency_ns"]["p99"]
+        / res["scenarios"]["single"]["paths"]["af_xdp"]["latency_ns"]["p99"])
+    goals = {g["key"]: g for g in rp.goals_report(rp.GOALS, {**res, **figs})}
+    assert goals["lat_p99_kernel_block_over_af_xdp_background"]["met"] is True
+    assert goals["lat_p99_kernel_busy_over_af_xdp_bursts"]["met"] is True

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 from contextlib import contextmanager
+from dataclasses import replace
 import subprocess
 import threading
 import time
@@ -390,6 +391,30 @@ def netns_mac(tb):
         yield S._mac(s, tb.peer_if)
     finally:
         s.close()
+
+
+@pytest.mark.privileged
+def test_tx_stamps_of_every_data_packet(testbed_cfg) -> None:
+    """With tx_stamps every data packet of every feed gets the kernel's TX
+    stamp, matched by its sequence number: after the send call started,
+    and before the test host's socket received it."""
+    tb = testbed_cfg
+    rx = Receiver("239.5.0.7", 31007, tb.host_addr)
+    cfg = live_cfg(tb, lines=[S.Line("239.5.0.7", 31007), S.Line("239.5.0.8", 31007, feed=1)], rate=4000,
+                   count=2000, duration_s=0, send="raw", stamp_log=5000, tx_stamps=True)
+    sim = S.start(cfg)
+    result = sim.wait()
+    logs = sim.sent_by_session()
+    assert set(logs) == {cfg.session_of(k).ljust(10).encode() for k in (0, 1)}
+    data_pkts = sum(len(log) for log in logs.values())
+    assert result["tx_stamps"] == data_pkts > 0 and result["tx_stamps_unmatched"] == 0
+    for log in logs.values():
+        assert (log["tx_ns"] >= log["ns"]).all() and (log["tx_ns"] - log["ns"] < 10**9).all()
+    packets = {p.seq: p for p in rx.data()}
+    first = logs[cfg.session_of(0).ljust(10).encode()]
+    assert set(first["seq"].tolist()) == set(packets)  # one stamp per data packet, each the packet it names
+    with pytest.raises(UsageError, match="raw sends"):
+        replace(cfg, send="udp").validate()
 
 
 def test_raw_mode_needs_an_interface_and_multicast() -> None:

@@ -12,10 +12,13 @@ on this bed) to the others. Every figure is measured in the same run.
 
   * latency: the sim sends ITCH at 10 k msg/s (raw frames: the sender's
     cost is the same for every path); one-way latency per message is ring
-    record stamp - ITCH timestamp, both CLOCK_REALTIME. Every path stamps at
-    dequeue (kernel: --stamp user), i.e. just before the record is
-    published, so the figure ends where the issue says: in the ring. Paths
-    run interleaved, `repeats` times; the medians of the runs are reported.
+    record stamp - ITCH timestamp (lat_us_*), cut at the packet's kernel TX
+    stamp into generated -> sent (lat_us_*_gen: the sender's) and sent ->
+    received (lat_us_*_sent: the receive path's, what the ratios judge),
+    all CLOCK_REALTIME. Every path stamps at dequeue (kernel: --stamp
+    user), i.e. just before the record is published, so the figure ends
+    where the issue says: in the ring. Paths run interleaved, `repeats`
+    times; the medians of the runs are reported.
   * drain (`repeats` rounds, interleaved; the median is reported): the
     transport is opened (sockets bound, XDP attached) but not run; the sim sends `drain_pkts` packets flat out, which wait in the
     socket queue or the XSK RX ring; then the receive loop starts. Rate =
@@ -60,7 +63,7 @@ import numpy as np
 
 from wirespeed.capture import runner as cap
 from wirespeed.exchange import sim as S
-from wirespeed.bench.common import Goal, goals_report, hugepages_for_dpdk
+from wirespeed.bench.common import Goal, goals_report, hugepages_for_dpdk, send_stamped
 from wirespeed.host import testbed
 from wirespeed.errors import WirespeedError
 from wirespeed.feed.latency import LatencyMeter
@@ -117,10 +120,13 @@ class CaptureBenchOptions:
     latency: bool = True  # `wirespeed bench` measures latency in its scenarios instead
 
 
+def _sim_cfg(tb: TestbedConfig, **kw: Any) -> S.SimConfig:
+    return S.SimConfig(lines=[S.Line(GROUP, PORT)], netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr,
+                       send="raw", **kw)
+
+
 def _sim(tb: TestbedConfig, **kw: Any) -> dict[str, Any]:
-    cfg = S.SimConfig(lines=[S.Line(GROUP, PORT)], netns=tb.netns, iface=tb.peer_if, source=tb.peer_addr, send="raw",
-                      **kw)
-    return S.run(cfg)
+    return S.run(_sim_cfg(tb, **kw))
 
 
 def _cfg(tb: TestbedConfig, ring: str, path: str, cpu: int | None, rxd: int | None = None, **xdp: Any
@@ -141,12 +147,22 @@ def _capture(tb: TestbedConfig, ring: str, path: str, cpu: int | None) -> cap.Ba
 # -- latency ---------------------------------------------------------------------
 
 def _latency_once(tb: TestbedConfig, ring: str, path: str, opts: CaptureBenchOptions, rx_cpu: int | None) -> dict:
+    """One run: generated -> received (lat_us_*), cut at the packet's kernel
+    TX stamp into generated -> sent (lat_us_*_gen) and sent -> received
+    (lat_us_*_sent); the first tenth of the run left out of each."""
     with _capture(tb, ring, path, rx_cpu):
-        sent = _sim(tb, rate=opts.lat_rate, duration_s=opts.lat_s)
+        sent, log = send_stamped(_sim_cfg(tb, rate=opts.lat_rate, duration_s=opts.lat_s))
         time.sleep(0.3)
     meter = LatencyMeter(ring)
     meter.drain()
     out = meter.finish(warmup=0.1)
+    cut = meter.split(log, warmup_s=opts.lat_s / 10)
+    for suffix, v in (("_gen", cut["gen_sent"]), ("_sent", cut["sent_rx"])):
+        if len(v):
+            p = np.percentile(v, [50, 90, 99, 99.9]) / 1000
+            out.update({f"lat_us_p50{suffix}": p[0], f"lat_us_p90{suffix}": p[1], f"lat_us_p99{suffix}": p[2],
+                        f"lat_us_p999{suffix}": p[3]})
+    out["unstamped"] = cut["unstamped"]
     out["lost"] = sum(sent["sent_pkts"]) - out["packets"]
     return out
 
@@ -161,18 +177,20 @@ def _latency(tb: TestbedConfig, ring: str, opts: CaptureBenchOptions, rx_cpu: in
     res: dict[str, Any] = {}
     for path, rs in runs.items():
         for q in ("p50", "p90", "p99", "p999", "p9999", "max", "stddev"):
-            vals = [r[f"lat_us_{q}"] for r in rs if f"lat_us_{q}" in r]
-            if vals:
-                res[f"lat_us_{q}_{path}"] = float(np.median(vals))
-        res[f"lat_runs_{path}"] = [{k: v for k, v in r.items()
-                                    if k.startswith("lat_us") or k in ("samples", "lost", "impossible")} for r in rs]
+            for suffix in ("", "_sent", "_gen"):
+                vals = [r[f"lat_us_{q}{suffix}"] for r in rs if f"lat_us_{q}{suffix}" in r]
+                if vals:
+                    res[f"lat_us_{q}_{path}{suffix}"] = float(np.median(vals))
+        res[f"lat_runs_{path}"] = [{k: v for k, v in r.items() if k.startswith("lat_us")
+                                    or k in ("samples", "lost", "impossible", "unstamped")} for r in rs]
         res[f"lat_impossible_{path}"] = sum(r.get("impossible", 0) for r in rs)
+    # the ratios judge the receive path: sent -> received
     for q in ("p50", "p99"):
         for other in ("kernel_block", "kernel_busy"):
-            a, b = res.get(f"lat_us_{q}_{other}"), res.get(f"lat_us_{q}_af_xdp")
+            a, b = res.get(f"lat_us_{q}_{other}_sent"), res.get(f"lat_us_{q}_af_xdp_sent")
             res[f"lat_{q}_{other}_over_af_xdp"] = a / b if a and b else None
         if "dpdk" in runs:
-            a, b = res.get(f"lat_us_{q}_dpdk"), res.get(f"lat_us_{q}_af_xdp")
+            a, b = res.get(f"lat_us_{q}_dpdk_sent"), res.get(f"lat_us_{q}_af_xdp_sent")
             res[f"lat_{q}_dpdk_over_af_xdp"] = a / b if a and b else None
     return res
 

@@ -103,6 +103,20 @@ def goals_report(goals: list[Goal], results: dict[str, Any]) -> list[dict[str, A
 
 
 
+def send_stamped(cfg: Any) -> tuple[dict[str, Any], dict[bytes, np.ndarray]]:
+    """Run the simulator (an exchange.sim.SimConfig sending raw frames) with
+    every data packet's kernel TX stamp kept: its statistics, and its sent
+    log by session (feed.latency.LatencyMeter.split cuts latencies there)."""
+    from dataclasses import replace
+
+    from wirespeed.exchange import sim as S
+
+    packets = int(cfg.rate * (cfg.duration_s + 1) * 1.1) if cfg.rate else cfg.count
+    sim = S.start(replace(cfg, stamp_log=packets + 10_000, tx_stamps=True))
+    stats = sim.wait()
+    return stats, sim.sent_by_session()
+
+
 def thread_cpu_ns(prefix: str = "ws-rx-") -> int | None:
     """CPU time (ns, from schedstat) of this process's threads whose name
     starts with `prefix` - the native receive threads name themselves

@@ -82,6 +82,27 @@ def summary(h: HdrHistogram) -> dict[str, Any]:
     return out
 
 
+def band(h: HdrHistogram, pct: float, z: float = 1.96) -> tuple[float, float] | None:
+    """A 95 % confidence band of the pct-th percentile from its order
+    statistics: the values at ranks n*q -+ z*sqrt(n*q*(1-q)) (distribution
+    free: it assumes independent samples, so it is narrower than the truth
+    for correlated ones such as a stall's burst). None without samples."""
+    n = h.get_total_count()
+    if not n:
+        return None
+    q = pct / 100.0
+    half = z * np.sqrt(n * q * (1 - q))
+    lo = max(0.0, (n * q - half) / n * 100)
+    hi = min(100.0, (n * q + half + 1) / n * 100)
+    return float(h.get_value_at_percentile(lo)), float(h.get_value_at_percentile(hi))
+
+
+def beyond(count: int, pct: float) -> float:
+    """How many samples lie beyond the pct-th percentile of `count`: a tail
+    percentile read from fewer than about ten of them is noise."""
+    return count * (1 - pct / 100.0)
+
+
 def encode(h: HdrHistogram) -> str:
     return h.encode().decode("ascii")
 

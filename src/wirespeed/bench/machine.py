@@ -118,3 +118,63 @@ def facts() -> dict[str, Any]:
         "git": git_commit(),
         "hostname": platform.node(),
     }
+
+
+STALL_NS = 20_000   # a gap in a spinning thread's clock reads this long is the core taken away
+LATE_NS = 50_000    # the latency past which a message is counted as late (the tail's plateau)
+
+
+def _local_timer_irqs(cpu: int) -> int | None:
+    """The local timer interrupts `cpu` has taken (/proc/interrupts LOC), None if unreadable."""
+    lines = (_read("/proc/interrupts") or "").splitlines()
+    if not lines:
+        return None
+    col = lines[0].split().index(f"CPU{cpu}") if f"CPU{cpu}" in lines[0].split() else None
+    for line in lines[1:]:
+        f = line.split()
+        if f and f[0] == "LOC:" and col is not None and len(f) > col + 1 and f[col + 1].isdigit():
+            return int(f[col + 1])
+    return None
+
+
+def core_stalls(cpu: int, seconds: float) -> dict[str, Any]:
+    """How often, and for how long, `cpu` is taken from a thread that only
+    spins on the clock (native bench_stalls): with nothing else on it, a
+    gap of STALL_NS or more is an interrupt (the scheduler's tick first),
+    a softirq, or the hypervisor running something else on the core. Any
+    receiver pinned there pays the same, so this is the floor of its tail.
+
+    late_fraction is the share of messages, arriving evenly, that a stall
+    would hold past LATE_NS: sum(max(0, gap - LATE_NS)) / seconds."""
+    import threading
+
+    import numpy as np
+
+    from wirespeed import _native
+
+    cap = 1 << 18
+    starts, lens = np.zeros(cap, dtype=np.uint64), np.zeros(cap, dtype=np.uint64)
+    got: list[tuple[int, int]] = []
+
+    def spin() -> None:
+        os.sched_setaffinity(0, {cpu})
+        got.append(_native.bench_stalls(seconds, STALL_NS, starts, lens))
+
+    irq0 = _local_timer_irqs(cpu)
+    t = threading.Thread(target=spin, name="ws-stall-probe")
+    t.start()
+    t.join()
+    irq1 = _local_timer_irqs(cpu)
+    n, stolen = got[0]
+    g = lens[:min(n, cap)].astype(np.int64)
+    out: dict[str, Any] = {
+        "cpu": cpu, "seconds": seconds, "threshold_ns": STALL_NS, "stalls": int(n),
+        "stalls_per_s": n / seconds, "stolen_fraction": stolen / (seconds * 1e9),
+        "timer_ticks_per_s": (irq1 - irq0) / seconds if irq0 is not None and irq1 is not None else None,
+        "late_ns": LATE_NS, "late_fraction": float(np.maximum(g - LATE_NS, 0).sum()) / (seconds * 1e9),
+        "over_late_per_s": int((g > LATE_NS).sum()) / seconds,
+    }
+    if len(g):
+        p = np.percentile(g, [50, 99])
+        out.update({"stall_ns_p50": float(p[0]), "stall_ns_p99": float(p[1]), "stall_ns_max": float(g.max())})
+    return out

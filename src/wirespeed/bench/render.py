@@ -68,7 +68,13 @@ def fmt_improvement(row: dict[str, Any]) -> str:
     s = f"{imp:.2f}x" if imp < 10 else f"{imp:.1f}x"
     if sp and sp[0] != sp[2]:
         s += f" ({sp[0]:.1f}-{sp[2]:.1f})"
+    if row.get("judged") is False:
+        s += " (too few samples)"
     return s
+
+
+FEW = ("A greyed improvement is a tail some run had fewer than ten samples beyond: shown, not claimed "
+       "(p99.9 needs 10,000 messages per run, p99.99 100,000).")
 
 
 def _pct(v: float | None) -> str:
@@ -175,22 +181,85 @@ def _machine_lines(res: dict[str, Any]) -> list[str]:
     ]
 
 
+def _range(sp: list[float] | None) -> str:
+    return f"{_us(sp[0])}-{_us(sp[2])}" if sp else "-"
+
+
+def _tail(v: dict[str, Any], q: str) -> str:
+    """A tail percentile with its 95 % band, bracketed when some run had too few samples beyond it."""
+    x, band = v["latency_ns"].get(q), (v.get("band_ns") or {}).get(q)
+    s = _us(x) + (f" [{_us(band[0])}-{_us(band[1])}]" if band else "")
+    return s if (v.get("tail_judged") or {}).get(q, True) else f"({s})"
+
+
 def _path_rows(sc: dict[str, Any]) -> list[list[str]]:
     rows = []
     for p, v in sc["paths"].items():
         lat, sp = v["latency_ns"], v["spread_ns"]
-        p50s = sp.get("p50")
         cpu = v.get("cpu_ns_per_pkt_median")
-        rows.append([p, _us(lat.get("p50")), _us(lat.get("p90")), _us(lat.get("p99")), _us(lat.get("p999")),
-                     _us(lat.get("p9999")), _us(lat.get("max")), _us(lat.get("stddev")),
-                     f"{_us(p50s[0])}-{_us(p50s[2])}" if p50s else "-", f"{lat.get('count', 0):,}",
+        n_run = v.get("samples_per_run_min")
+        rows.append([p, _us(lat.get("p50")), _us(lat.get("p90")), _tail(v, "p99"), _tail(v, "p999"),
+                     _tail(v, "p9999"), _us(lat.get("max")), _us(lat.get("stddev")), _range(sp.get("p50")),
+                     _range(sp.get("p99")), f"{lat.get('count', 0):,}" + (f" ({n_run:,})" if n_run else ""),
                      f"{v['lost_pkts']:,} of {v['sent_pkts']:,}",
                      "-" if cpu is None else f"{cpu / 1000:,.2f}"])
     return rows
 
 
-PATH_HEAD = ["path", "p50 µs", "p90", "p99", "p99.9", "p99.99", "max", "stddev", "p50 per run", "messages",
-             "lost pkts", "rx CPU µs/pkt"]
+PATH_HEAD = ["path", "p50 µs", "p90", "p99 [95 % band]", "p99.9", "p99.99", "max", "stddev", "p50 per run",
+             "p99 per run", "messages (fewest in a run)", "lost pkts", "rx CPU µs/pkt"]
+SPLIT_HEAD = ["path", "generated -> sent p50", "p99", "p99.9", "late", "sent -> received p50", "p99", "p99.9",
+              "late", "generated -> received p50", "p99", "p99.9", "late"]
+
+
+def _split_rows(sc: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for p, v in sc["paths"].items():
+        parts = v.get("parts")
+        if not parts:
+            continue
+        cells = [p]
+        for d in (parts.get("gen_sent"), v, parts.get("gen_rx")):
+            lat = (d or {}).get("latency_ns", {})
+            late = (d or {}).get("late_fraction")
+            cells += [_us(lat.get("p50")), _us(lat.get("p99")), _us(lat.get("p999")),
+                      "-" if late is None else f"{late * 100:.2f} %"]
+        rows.append(cells)
+    return rows
+
+
+def _goal_lines(res: dict[str, Any]) -> list[str]:
+    goals = res.get("goals") or []
+    if not goals:
+        return []
+    out = ["## Goals", "", "| goal | target | value | met |", "|---|---|---|---|"]
+    for g in goals:
+        v = g["value"]
+        out.append(f"| {g['goal']} | {g['target']} | {'-' if v is None else f'{v:.2f}'} | "
+                   f"{ {True: 'yes', False: '**no**', None: '-'}[g['met']]} |")
+    return [*out, ""]
+
+
+def _stall_lines(res: dict[str, Any]) -> list[str]:
+    st = res.get("rx_core_stalls")
+    if not st:
+        return []
+    tick = st.get("timer_ticks_per_s")
+    late = {p: v.get("late_fraction") for sc in res["scenarios"].values() for p, v in sc["paths"].items()
+            if sc is res["scenarios"].get("single")}
+    seen = ", ".join(f"{p} {f * 100:.2f} %" for p, f in late.items() if f is not None)
+    return ["## Where the tail comes from", "",
+            f"The receive core (core {st['cpu']}) was measured alone for {st['seconds']:g} s, a thread spinning "
+            f"on the clock and nothing else: it was taken away {st['stalls_per_s']:,.0f} times a second for "
+            f"{st['threshold_ns'] / 1000:g} µs or more (median {_us(st.get('stall_ns_p50'))} µs, p99 "
+            f"{_us(st.get('stall_ns_p99'))} µs, longest {_us(st.get('stall_ns_max'))} µs), "
+            f"{st['stolen_fraction'] * 100:.2f} % of its time"
+            + (f"; the scheduler's timer tick fired {tick:,.0f} times a second on it" if tick else "") + ". "
+            f"Stalls would hold {st['late_fraction'] * 100:.3f} % of evenly arriving messages past "
+            f"{st['late_ns'] / 1000:g} µs; in the single-feed scenario the share of messages past it, sent -> "
+            f"received, was: {seen or '-'}. Any receiver pinned to this core pays these stalls, so they are "
+            "the floor of its tail: a core the kernel leaves alone (isolcpus, nohz_full) and a host that does "
+            "not preempt the VM lower it; wirespeed cannot.", ""]
 
 
 def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -> str:
@@ -211,11 +280,18 @@ def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -
     ]
     for r in res["key_results"]:
         dpdk_cell = f"{fmt_value(r.get('dpdk'), r['unit'])} | " if _has_dpdk(res) else ""
+        imp = fmt_improvement(r)
+        imp = f"**{imp}**" if r.get("judged", True) else f"<span style='color:#999'>{imp}</span>"
         lines.append(f"| {r['scenario']} | {r['metric']} | {fmt_value(r['kernel'], r['unit'])} | "
-                     f"{fmt_value(r['bypass'], r['unit'])} | {dpdk_cell}**{fmt_improvement(r)}** |")
-    lines += ["", "Busy polling spends its core: at 10 k msg/s the af_xdp and kernel_busy receive threads show "
-              "the whole core per packet in the tables below; the drain row is their cost when there is work.",
-              "", "## Machine", "", *_machine_lines(res), ""]
+                     f"{fmt_value(r['bypass'], r['unit'])} | {dpdk_cell}{imp} |")
+    lines += ["", "Latency is sent -> received: from the kernel's TX stamp of the packet (as the test host's "
+              "veth driver takes it) to the capture's stamp at dequeue. The sender's own delays (generated -> "
+              "sent) are in the split table of each scenario. " + FEW, "",
+              "Busy polling spends its core: at 10 k msg/s the af_xdp and kernel_busy receive threads show "
+              "the whole core per packet in the tables below; the drain row is their cost when there is work.", ""]
+    lines += _goal_lines(res)
+    lines += _stall_lines(res)
+    lines += ["## Machine", "", *_machine_lines(res), ""]
     for w in res.get("warnings", []):
         lines += [f"**Warning:** {w}", ""]
     if res.get("peers_missing"):
@@ -224,6 +300,11 @@ def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -
         lines += [f"## {sc['title']}", "", sc["what"] + ".", "",
                   "| " + " | ".join(PATH_HEAD) + " |", "|" + "---|" * len(PATH_HEAD)]
         lines += ["| " + " | ".join(r) + " |" for r in _path_rows(sc)]
+        split = _split_rows(sc)
+        if split:
+            lines += ["", "Where each message's time went (µs; late = share above 50 µs):", "",
+                      "| " + " | ".join(SPLIT_HEAD) + " |", "|" + "---|" * len(SPLIT_HEAD)]
+            lines += ["| " + " | ".join(r) + " |" for r in split]
         lines.append("")
         for img in (images or {}).get(name, []):
             lines.append(f"![{img.stem}]({img.name})")
@@ -259,10 +340,30 @@ def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -
 
 # -- html -------------------------------------------------------------------------------
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], grey: list[bool] | None = None) -> str:
     h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join(("<tr class='few'>" if grey and grey[i] else "<tr>")
+                   + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for i, r in enumerate(rows))
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _md_section_html(lines: list[str]) -> list[str]:
+    """A markdown section of ours (a heading, paragraphs, one pipe table) as HTML."""
+    out: list[str] = []
+    table: list[list[str]] = []
+    for ln in [*lines, ""]:
+        if ln.startswith("|"):
+            if not set(ln) <= set("|-"):
+                table.append([c.strip().strip("*") for c in ln.strip("|").split("|")])
+            continue
+        if table:
+            out.append(_table(table[0], table[1:]))
+            table = []
+        if ln.startswith("## "):
+            out.append(f"<h2>{html.escape(ln[3:])}</h2>")
+        elif ln:
+            out.append(f"<p>{html.escape(ln)}</p>")
+    return out
 
 
 def html_page(res: dict[str, Any], images: dict[str, list[Path]]) -> str:
@@ -270,19 +371,23 @@ def html_page(res: dict[str, Any], images: dict[str, list[Path]]) -> str:
     key = [[r["scenario"], r["metric"], fmt_value(r["kernel"], r["unit"]), fmt_value(r["bypass"], r["unit"]),
             *([fmt_value(r.get("dpdk"), r["unit"])] if dpdk else []), fmt_improvement(r)]
            for r in res["key_results"]]
+    grey = [r.get("judged", True) is False for r in res["key_results"]]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>wirespeed bench</title><style>",
         "body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
         "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}"
-        "img{max-width:100%}.note{color:#555}",
+        "img{max-width:100%}.note{color:#555}tr.few td{color:#999}",
         "</style></head><body>",
         f"<h1>wirespeed bench</h1><p class='note'>{html.escape(res['created'])}, {res.get('elapsed_s', '?')} s; "
         f"{res['options']['repeats']} runs per path and scenario; seed {res['options']['seed']}"
         f"{' &mdash; QUICK run: a smoke test, not figures to quote' if res['options'].get('quick') else ''}</p>",
         f"<h2>Key Results</h2><p class='note'>kernel = {KERNEL}, bypass = {BYPASS}; improvement = kernel / bypass "
         "(rates: bypass / kernel), the run-by-run range in brackets.</p>",
-        _table(["Scenario", "Metric", "Kernel", "Bypass", *(["DPDK"] if dpdk else []), "Improvement"], key),
+        _table(["Scenario", "Metric", "Kernel", "Bypass", *(["DPDK"] if dpdk else []), "Improvement"], key, grey),
+        f"<p class='note'>Latency is sent -> received (the packet's kernel TX stamp to the capture's stamp). "
+        f"{html.escape(FEW)}</p>",
+        *(_md_section_html(_goal_lines(res)) + _md_section_html(_stall_lines(res))),
         "<h2>Machine</h2><ul>" + "".join(f"<li>{html.escape(ln[2:])}</li>" for ln in _machine_lines(res)) + "</ul>",
     ]
     for w in res.get("warnings", []):
@@ -292,6 +397,9 @@ def html_page(res: dict[str, Any], images: dict[str, list[Path]]) -> str:
     for name, sc in res["scenarios"].items():
         parts.append(f"<h2>{html.escape(sc['title'])}</h2><p>{html.escape(sc['what'])}.</p>")
         parts.append(_table(PATH_HEAD, _path_rows(sc)))
+        if _split_rows(sc):
+            parts.append("<p class='note'>Where each message's time went (µs; late = share above 50 µs):</p>")
+            parts.append(_table(SPLIT_HEAD, _split_rows(sc)))
         for img in images.get(name, []):
             data = base64.b64encode(img.read_bytes()).decode("ascii")
             parts.append(f"<p><img alt='{html.escape(img.stem)}' src='data:image/png;base64,{data}'></p>")

@@ -9,12 +9,21 @@ and the senders on the others:
     bed's ceiling. In each, every path (kernel_block, kernel_busy, af_xdp)
     runs `repeats` times, interleaved (the machine's speed drifts, so paths
     are compared run by run, not minutes apart), each run into a fresh ring.
-    One-way latency per message = ring record stamp - ITCH timestamp (both
-    CLOCK_REALTIME, stamped at dequeue), the first `warmup_s` of each run
-    left out; loss = datagrams sent - records received; receiver CPU time =
-    the receive thread's schedstat over the send. Distributions are
-    HdrHistograms merged over the runs; the spread is the range of the
-    per-run figures.
+    One-way latency per message is cut in two where its packet left the
+    sender: generated -> sent = the kernel's TX stamp of the packet (taken
+    as veth's driver takes the frame, SO_TIMESTAMPING) - the message's ITCH
+    timestamp (taken as the simulator built the packet), and sent ->
+    received = the ring record's stamp (at dequeue) - that TX stamp; all
+    CLOCK_REALTIME. Sent -> received is each path's `latency_ns`, what the
+    Key Results and the plots show: the sender's own delays are not the
+    receiver's. Generated -> received (the old single figure) and
+    generated -> sent are kept under `parts`. The first `warmup_s` of each
+    run is left out; loss = datagrams sent - records received; receiver
+    CPU time = the receive thread's schedstat over the send. Distributions
+    are HdrHistograms merged over the runs; the spread is the range of the
+    per-run figures, and each tail percentile has a 95 % band from the
+    order statistics and a flag saying whether each run had enough samples
+    beyond it (ten or more) to be compared at all.
   * peers, same run, same bed - sockperf ping-pong (kernel UDP, blocking;
     half the round trip, as sockperf reports it) in the single-feed
     scenario; dpdk-testpmd (net_af_xdp vdev, rxonly) in the max loss-free
@@ -45,14 +54,15 @@ from wirespeed.exchange import sim as S
 from wirespeed.host import testbed
 from wirespeed.bench import capture as cb
 from wirespeed.bench import hist, machine
-from wirespeed.bench.common import goals_report, hugepages_for_dpdk, sockperf_ping_pong, thread_cpu_ns
+from wirespeed.bench.common import (Goal, goals_report, hugepages_for_dpdk, send_stamped, sockperf_ping_pong,
+                                    thread_cpu_ns)
 from wirespeed.errors import UsageError
 from wirespeed.feed.latency import LatencyMeter, possible
 from wirespeed.host.testbed import TestbedConfig
 from wirespeed.transports.af_xdp import AfXdpOptions
 from wirespeed.transports.dpdk import DpdkOptions
 
-SCHEMA = "wirespeed-bench/1"
+SCHEMA = "wirespeed-bench/2"  # 2: latency_ns is sent -> received (1: generated -> received)
 PATHS = tuple(cb.PATHS)  # kernel_block, kernel_busy, af_xdp, and dpdk where wirespeed was built with it
 KERNEL, BYPASS = "kernel_block", "af_xdp"  # the Key Results columns: seed 001's kernel driver vs bypass
 DPDK = "dpdk"  # a third column where the machine has it (bench/capture.py: on this bed, DPDK's net_af_xdp)
@@ -160,14 +170,15 @@ def _one_run(tb: TestbedConfig, sc: Scenario, path: str, ring: str, opts: Report
         noise = _noise(tb, sc.background_pps, opts.run_s + 0.5, opts.seed) if sc.background_pps else None
         if noise:
             time.sleep(0.2)  # the noise is already flowing when the feed starts
-        sent = S.run(_sim_cfg(tb, sc, opts))
+        sent, sent_log = send_stamped(_sim_cfg(tb, sc, opts))
         cpu1 = thread_cpu_ns()
         noise_sent = noise.wait() if noise else None
         time.sleep(0.3)  # the last packets into the ring
     meter = LatencyMeter(ring)
     meter.drain()
     counts = meter.finish()
-    rx, lat, impossible = meter.arrays(opts.warmup_s)
+    _rx, gen_rx, impossible = meter.arrays(opts.warmup_s)
+    parts = meter.split(sent_log, opts.warmup_s)
     Path(ring).unlink(missing_ok=True)
     n_sent = int(sum(sent["sent_pkts"]))
     cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
@@ -176,7 +187,10 @@ def _one_run(tb: TestbedConfig, sc: Scenario, path: str, ring: str, opts: Report
         "lost_pkts": max(0, n_sent - counts["packets"]), "seq_gaps": counts["seq_gaps"],
         "drops": {k: v for k, v in c.result.get("drops", {}).items() if v},
         "cpu_ns": cpu, "cpu_ns_per_pkt": cpu / counts["packets"] if cpu and counts["packets"] else None,
-        "hist": hist.from_ns(lat), "rx_ns": rx, "lat_ns": lat, "impossible": impossible,
+        "hist": hist.from_ns(parts["sent_rx"]), "rx_ns": parts["rx_ns"], "lat_ns": parts["sent_rx"],
+        "hist_gen_rx": hist.from_ns(gen_rx), "hist_gen_sent": hist.from_ns(parts["gen_sent"]),
+        "unstamped": parts["unstamped"], "impossible": impossible + parts["impossible"],
+        "tx_stamps_unmatched": sent.get("tx_stamps_unmatched", 0),
     }
     if noise_sent:
         out["noise_pkts"] = int(sum(noise_sent["sent_pkts"]))
@@ -237,22 +251,59 @@ def _timeline(rx_ns: np.ndarray, lat_ns: np.ndarray, bins: int = 400) -> dict[st
     return out
 
 
-def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One path in one scenario: the merged distribution, per-run figures and their spread."""
-    merged = hist.merge([r["hist"] for r in runs])
-    per_run = [hist.summary(r["hist"]) for r in runs]
-    out: dict[str, Any] = {
+TAILS = {"p99": 99.0, "p999": 99.9, "p9999": 99.99}
+MIN_BEYOND = 10  # a tail percentile is compared only where every run had this many samples beyond it
+
+
+def _distribution(hists: list[Any]) -> dict[str, Any]:
+    """Runs' histograms of one figure: the merged summary, the per-run spread,
+    95 % bands of the tails, and which tails every run can vouch for."""
+    merged = hist.merge(hists)
+    per_run = [hist.summary(h) for h in hists]
+    fewest = min((p.get("count", 0) for p in per_run), default=0)
+    return {
         "latency_ns": hist.summary(merged),
         "spread_ns": {q: _spread([p.get(q) for p in per_run]) for q in (*hist.PERCENTILES, "max", "stddev")},
+        "band_ns": {q: hist.band(merged, pct) for q, pct in TAILS.items()},
+        "samples_per_run_min": fewest,
+        "late_fraction": _late(merged),
+        "tail_judged": {q: hist.beyond(fewest, pct) >= MIN_BEYOND for q, pct in TAILS.items()},
+        "hdr": hist.encode(merged), "_merged": merged, "_per_run": per_run,
+    }
+
+
+def _late(h: Any) -> float | None:
+    """The share of samples above machine.LATE_NS (the tail's plateau)."""
+    vals, counts = hist.points(h)
+    return float(counts[vals > machine.LATE_NS].sum() / counts.sum()) if counts.sum() else None
+
+
+def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One path in one scenario: the merged distribution (sent -> received
+    where the run has TX stamps), per-run figures and their spread; the
+    other cuts of the latency under "parts"."""
+    d = _distribution([r["hist"] for r in runs])
+    d.pop("_merged")
+    per_run = d.pop("_per_run")
+    out: dict[str, Any] = {
+        **d,
         "sent_pkts": sum(r["sent_pkts"] for r in runs), "received_pkts": sum(r["received_pkts"] for r in runs),
         "lost_pkts": sum(r["lost_pkts"] for r in runs),
         "impossible": sum(r.get("impossible", 0) for r in runs),
         "cpu_ns_per_pkt": _spread([r.get("cpu_ns_per_pkt") for r in runs]),
-        "runs": [{**{k: v for k, v in r.items() if k not in ("hist", "rx_ns", "lat_ns")},
+        "runs": [{**{k: v for k, v in r.items() if not k.startswith("hist") and k not in ("rx_ns", "lat_ns")},
                   "latency_ns": per_run[i], "hdr": hist.encode(r["hist"])} for i, r in enumerate(runs)],
-        "hdr": hist.encode(merged),
         "timeline": _timeline(runs[-1]["rx_ns"], runs[-1]["lat_ns"]),
     }
+    parts = {}
+    for name in ("gen_sent", "gen_rx"):
+        if all(f"hist_{name}" in r for r in runs):
+            part = _distribution([r[f"hist_{name}"] for r in runs])
+            part.pop("_merged"), part.pop("_per_run")
+            parts[name] = part
+    if parts:
+        out["parts"] = parts
+        out["unstamped"] = sum(r.get("unstamped", 0) for r in runs)
     out["loss_ratio"] = out["lost_pkts"] / out["sent_pkts"] if out["sent_pkts"] else None
     if out["cpu_ns_per_pkt"]:
         out["cpu_ns_per_pkt_median"] = out["cpu_ns_per_pkt"][1]
@@ -346,6 +397,9 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
             with cap.receive_core() as rx_cpu, hugepages_for_dpdk(cb.DPDK_MB, step) as dpdk_mem:
                 res["rx_cpu"], res["sender_cpus"] = rx_cpu, sorted(os.sched_getaffinity(0))
                 res["dpdk_memory"] = dpdk_mem
+                if rx_cpu is not None and opts.scenarios:
+                    step("the receive core's own stalls (nothing else on it)")
+                    res["rx_core_stalls"] = machine.core_stalls(rx_cpu, 2 * opts.run_s)
                 for sc in SCENARIOS:
                     if sc.name in opts.scenarios:
                         res["scenarios"][sc.name] = _scenario(tb, sc, opts, rx_cpu, ring, step, res["peers_missing"])
@@ -366,23 +420,59 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
             "cores' clocks disagree) and were left out of the figures; each path's count is its 'impossible'")
     res["load"] = machine.busy_during(load0, machine.load())
     res["elapsed_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
+    unstamped = sum(p.get("unstamped", 0) for sc in res["scenarios"].values() for p in sc["paths"].values())
+    if unstamped:
+        res.setdefault("warnings", []).append(
+            f"{unstamped:,} messages' packets had no kernel TX stamp (the sender's error queue overflowed?) and "
+            "are missing from the sent -> received figures; their generated -> received latency is kept")
     res["key_results"] = key_results(res)
+    res.update(latency_figures(res))
     res.update(dpdk_figures(res))
+    res["goals"] = goals_report(GOALS, res) if res["scenarios"] else []
     return res
 
 
+GOALS = [
+    Goal("single feed p99: kernel_block / af_xdp (sent -> received)", "lat_p99_kernel_block_over_af_xdp_single",
+         ">=", 2.5),
+    Goal("background p99: kernel_block / af_xdp (sent -> received)", "lat_p99_kernel_block_over_af_xdp_background",
+         ">=", 2.5),
+    *(Goal(f"{sc.name} p99: kernel_busy / af_xdp, af_xdp no worse", f"lat_p99_kernel_busy_over_af_xdp_{sc.name}",
+           ">=", 1.0) for sc in SCENARIOS),
+]
+
+
+def latency_figures(res: dict[str, Any]) -> dict[str, float | None]:
+    """The top level of --json: per path in the single-feed scenario
+    lat_us_{p50,p99}_<path> (generated -> received, as `bench capture`
+    reports it), ..._sent (sent -> received) and ..._gen (generated ->
+    sent); per scenario the p99 ratios the goals judge (sent -> received)."""
+    out: dict[str, float | None] = {}
+    single = (res.get("scenarios", {}).get("single") or {}).get("paths", {})
+    for path, v in single.items():
+        if path == "sockperf":
+            continue
+        cuts = {"_sent": v.get("latency_ns", {}), "": ((v.get("parts") or {}).get("gen_rx") or {}).get("latency_ns"),
+                "_gen": ((v.get("parts") or {}).get("gen_sent") or {}).get("latency_ns")}
+        for suffix, lat in cuts.items():
+            for q in ("p50", "p99"):
+                x = (lat or {}).get(q)
+                out[f"lat_us_{q}_{path}{suffix}"] = x / 1000 if x is not None else None
+    for name, sc in res.get("scenarios", {}).items():
+        b = sc["paths"].get(BYPASS, {}).get("latency_ns", {}).get("p99")
+        for other in ("kernel_block", "kernel_busy"):
+            a = sc["paths"].get(other, {}).get("latency_ns", {}).get("p99")
+            out[f"lat_p99_{other}_over_af_xdp_{name}"] = a / b if a and b else None
+    return out
+
+
 def dpdk_figures(res: dict[str, Any]) -> dict[str, float | None]:
-    """The dpdk path's headline figures at the top level of --json (absent
-    where the machine has no dpdk transport): single-feed latency from the
-    scenario, drain and max loss-free rate from the capture sub-benchmark."""
-    single = (res.get("scenarios", {}).get("single") or {}).get("paths", {}).get(DPDK)
+    """The dpdk path's rate figures at the top level of --json (absent where
+    the machine has no dpdk transport; its latency is in latency_figures)."""
     cap_res = res.get("sub", {}).get("capture") or {}
-    if single is None and "drain_pps_dpdk" not in cap_res:
+    if "drain_pps_dpdk" not in cap_res:
         return {}
-    lat = (single or {}).get("latency_ns", {})
-    us = {q: lat[q] / 1000 if lat.get(q) is not None else None for q in ("p50", "p99")}
-    return {"lat_us_p50_dpdk": us["p50"], "lat_us_p99_dpdk": us["p99"],
-            "drain_pps_dpdk": cap_res.get("drain_pps_dpdk"), "max_pps_dpdk": cap_res.get("max_pps_dpdk")}
+    return {"drain_pps_dpdk": cap_res.get("drain_pps_dpdk"), "max_pps_dpdk": cap_res.get("max_pps_dpdk")}
 
 
 def _bed(tb: TestbedConfig) -> dict[str, Any]:
@@ -408,16 +498,19 @@ def _jsonable(v: Any) -> Any:
 
 def key_results(res: dict[str, Any]) -> list[dict[str, Any]]:
     """Seed 001's table: scenario, metric, kernel, bypass, improvement (kernel / bypass,
-    so > 1 is the bypass winning), with the spread of the per-run improvement."""
+    so > 1 is the bypass winning), with the spread of the per-run improvement.
+    Latency rows are sent -> received; `judged` is False for a tail figure
+    some run had fewer than MIN_BEYOND samples beyond (shown greyed)."""
     rows: list[dict[str, Any]] = []
 
     def row(scenario: str, metric: str, unit: str, kernel: float | None, bypass: float | None,
-            spread: list[float] | None = None, higher_is_better: bool = False, dpdk: float | None = None) -> None:
+            spread: list[float] | None = None, higher_is_better: bool = False, dpdk: float | None = None,
+            judged: bool = True) -> None:
         imp = None
         if kernel and bypass:
             imp = bypass / kernel if higher_is_better else kernel / bypass
         rows.append({"scenario": scenario, "metric": metric, "unit": unit, "kernel": kernel, "bypass": bypass,
-                     "dpdk": dpdk, "improvement": imp, "improvement_spread": spread})
+                     "dpdk": dpdk, "improvement": imp, "improvement_spread": spread, "judged": judged})
 
     cap_res = res.get("sub", {}).get("capture") or {}
     for name, sc in res["scenarios"].items():
@@ -426,8 +519,12 @@ def key_results(res: dict[str, Any]) -> list[dict[str, Any]]:
         sp = sc.get("improvement_spread", {})
         for q, label in (("p50", "Median latency"), ("p99", "P99 latency"), ("p999", "P99.9 latency"),
                          ("stddev", "Jitter (std dev)")):
+            # a tail (and the jitter, which the tail makes) is judged only where every run of both
+            # paths had enough samples beyond it; otherwise the row is shown, greyed, not claimed
+            tail = "p999" if q == "stddev" else q
+            judged = all((v.get("tail_judged") or {}).get(tail, True) for v in (k, b))
             row(sc["title"], label, "ns", k["latency_ns"].get(q), b["latency_ns"].get(q), sp.get(q),
-                dpdk=d["latency_ns"].get(q) if d else None)
+                dpdk=d["latency_ns"].get(q) if d else None, judged=judged)
         rows.append({"scenario": sc["title"], "metric": "Loss", "unit": "packets", "kernel": k["lost_pkts"],
                      "bypass": b["lost_pkts"], "dpdk": d["lost_pkts"] if d else None, "improvement": None,
                      "improvement_spread": None})

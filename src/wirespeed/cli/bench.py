@@ -541,14 +541,16 @@ def _bench_capture_table(res: dict[str, Any]) -> None:
         return fmt.format(v) if isinstance(v, (int, float)) else "-"
 
     t = Table(title="wirespeed bench capture (test host veth; the sender's core also runs the receive path)")
-    for col in ("path", "lat p50 µs", "lat p99 µs", "lat p99.9 µs", "drain pkt/s", "max loss-free pkt/s"):
+    for col in ("path", "sent->rx p50 µs", "p99", "p99.9", "generated->sent p50", "p99 ", "drain pkt/s",
+                "max loss-free pkt/s"):
         t.add_column(col, justify="left" if col == "path" else "right")
     paths = [p for p in ("kernel_block", "kernel_busy", "af_xdp", "dpdk") if f"drain_pps_{p}" in res]
     for p in paths:
-        t.add_row(p if p != "dpdk" else "dpdk (net_af_xdp)", f(res.get(f"lat_us_p50_{p}")),
-                  f(res.get(f"lat_us_p99_{p}")), f(res.get(f"lat_us_p999_{p}")),
+        t.add_row(p if p != "dpdk" else "dpdk (net_af_xdp)", f(res.get(f"lat_us_p50_{p}_sent")),
+                  f(res.get(f"lat_us_p99_{p}_sent")), f(res.get(f"lat_us_p999_{p}_sent")),
+                  f(res.get(f"lat_us_p50_{p}_gen")), f(res.get(f"lat_us_p99_{p}_gen")),
                   f(res.get(f"drain_pps_{p}"), "{:,.0f}"), f(res.get(f"max_pps_{p}"), "{:,.0f}"))
-    t.add_row("dpdk-testpmd (af_xdp pmd, rxonly)", "", "", "", "", f(res.get("max_pps_testpmd"), "{:,.0f}"))
+    t.add_row("dpdk-testpmd (af_xdp pmd, rxonly)", "", "", "", "", "", "", f(res.get("max_pps_testpmd"), "{:,.0f}"))
     if "dpdk" in paths:
         t.caption = f"dpdk's memory: {res.get('dpdk_memory', '?')}"
     out.print(t)

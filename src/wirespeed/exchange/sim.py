@@ -141,7 +141,7 @@ def parse_risk(texts: list[str], accounts: list[Account]) -> list[Account]:
 
 
 # ws_sim_sent_t and ws_port_stamp_t (exchange/sim.h, port.h): tick-to-trade, measured at the exchange
-SENT_DTYPE = np.dtype([("seq", "<u8"), ("ns", "<u8")])
+SENT_DTYPE = np.dtype([("seq", "<u8"), ("ns", "<u8"), ("tx_ns", "<u8")])
 ARRIVAL_DTYPE = np.dtype([("rx_ns", "<u8"), ("tag", "<u8"), ("urn", "<u4"), ("type", "S1"), ("account", "u1"),
                           ("_pad", "V2")])
 
@@ -173,6 +173,7 @@ class SimConfig:
     ouch_listen: str | None = None  # the order port's address (default: the source, i.e. the test host's)
     ouch_login_timeout_s: float = 5.0  # a connection that has not logged in by then is dropped
     stamp_log: int = 0              # tick-to-trade: keep this many packet-sent and order-arrived stamps
+    tx_stamps: bool = False         # with stamp_log and send="raw": each packet's kernel TX stamp too
 
     def feeds(self) -> list[list[Line]]:
         """The lines of each feed, feed 0 first."""
@@ -215,6 +216,9 @@ class SimConfig:
             if self.max_payload > 1472:
                 raise UsageError(f"--send {self.send} with --max-payload {self.max_payload}",
                                  "whole frames must fit the link's 1500-byte MTU: at most 1472")
+        if self.tx_stamps and (self.send != "raw" or not self.stamp_log):
+            raise UsageError("TX stamps are taken on raw sends into the stamp log",
+                             "give send='raw' and a stamp_log with tx_stamps")
         if self.rate == 0 and not self.count and not self.duration_s:
             raise UsageError("as fast as possible needs an end", "give --count or --duration")
         if self.ouch_port:
@@ -468,6 +472,7 @@ class Running:
                 "lines": [line(ln) for ln in lines],
                 "rate": float(cfg.rate) / len(feeds), "burst": cfg.burst, "duration_s": float(cfg.duration_s),
                 "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate, "stamp_log": cfg.stamp_log,
+                "tx_stamps": int(cfg.tx_stamps),
             }
             if rtx is not None and k == 0:  # one re-request port: it serves feed 0 (one session)
                 native_cfg["rtx_fd"] = rtx.fileno()
@@ -515,9 +520,16 @@ class Running:
         for sim in self.sims:
             sim.stop()
 
+    def sent_by_session(self) -> dict[bytes, np.ndarray]:
+        """After the run (stamp_log > 0): every feed's packets as sent (SENT_DTYPE), by
+        the feed's session (10 bytes, space-padded, as MoldUDP64 carries it)."""
+        return {self.cfg.session_of(k).ljust(10).encode(): np.frombuffer(sim.stamps()[0], dtype=SENT_DTYPE)
+                for k, sim in enumerate(self.sims)}
+
     def stamps(self) -> tuple[np.ndarray, np.ndarray]:
         """After the run (stamp_log > 0): the first feed's packets as sent (SENT_DTYPE:
-        first message's sequence number, CLOCK_REALTIME ns as the send call started) and
+        first message's sequence number, CLOCK_REALTIME ns as the send call started,
+        the kernel's TX stamp with tx_stamps, else 0) and
         the orders as they arrived at the order port (ARRIVAL_DTYPE: the kernel's receive
         stamp, the ClOrdID read as a number, UserRefNum, type, account). Counts past
         stamp_log are not kept; stamps_total() says how many there were."""
@@ -589,7 +601,7 @@ def _merge(cfg: SimConfig, stats: list[dict[str, Any]], wall_s: float,
     lines_of = cfg.feeds()
     out: dict[str, Any] = {k: sum(f[k] for f in feeds) for k in (
         "msgs", "packets", "bytes", "send_errors", "heartbeats", "rtx_requests", "rtx_answered", "rtx_refused_addr",
-        "rtx_rate_limited", "rtx_bad", "rtx_msgs", "msgs_per_s", "pkts_per_s")}
+        "rtx_rate_limited", "rtx_bad", "rtx_msgs", "msgs_per_s", "pkts_per_s", "tx_stamps", "tx_stamps_unmatched")}
     for key in ("sent_pkts", "dropped", "duplicated", "reordered", "delayed"):
         out[key] = [feeds[ln.feed][key][lines_of[ln.feed].index(ln)] for ln in cfg.lines]
     out["by_type"] = {}

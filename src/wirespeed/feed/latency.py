@@ -41,6 +41,8 @@ class LatencyMeter:
         self.reader = RingReader(ring, "oldest")
         self.samples: list[np.ndarray] = []
         self.times: list[np.ndarray] = []  # rx stamp (CLOCK_REALTIME ns) of each sample
+        self.keys: list[np.ndarray] = []   # (session number, packet's first seq) of each sample: see split()
+        self.sessions: dict[bytes, int] = {}
         self.packets = self.messages = self.gaps = 0
         self.next_seq: dict[tuple[int, bytes], int] = {}
         self.stop = threading.Event()
@@ -65,6 +67,7 @@ class LatencyMeter:
     def add(self, batch: Batch) -> None:
         lat: list[int] = []
         rxs: list[int] = []
+        keys: list[tuple[int, int]] = []
         for h, frame in batch:
             data = bytes(frame)
             ihl = (data[14] & 0x0F) * 4
@@ -80,6 +83,7 @@ class LatencyMeter:
                 self.next_seq[key] = max(expect or 0, p.next_seq)
             rx_abs = int(h["ts_ns"])
             rx = rx_abs % DAY_NS
+            pkey = (self.sessions.setdefault(p.session, len(self.sessions)), p.seq)
             for m in p.messages:
                 if len(m) >= 11:
                     itch_ts = int.from_bytes(m[5:11], "big")
@@ -88,10 +92,12 @@ class LatencyMeter:
                         d += DAY_NS
                     lat.append(d)
                     rxs.append(rx_abs)
+                    keys.append(pkey)
             self.messages += len(p.messages)
         if lat:
             self.samples.append(np.array(lat, dtype=np.int64))
             self.times.append(np.array(rxs, dtype=np.int64))
+            self.keys.append(np.array(keys, dtype=np.int64).reshape(-1, 2))
 
     def start(self) -> None:
         self.thread.start()
@@ -107,6 +113,42 @@ class LatencyMeter:
         rx, lat = rx[keep], lat[keep]
         ok = possible(lat)
         return rx[ok], lat[ok], int((~ok).sum())
+
+    def split(self, sent: dict[bytes, np.ndarray], warmup_s: float = 0.0) -> dict[str, Any]:
+        """Each sample's latency cut where its packet left the sender: `sent`
+        is the sender's log by session (exchange.sim.SENT_DTYPE: first seq,
+        tx_ns, the kernel's TX stamp). Returns, over the samples arrays()
+        keeps whose packet has a TX stamp, "gen_sent" (TX stamp - ITCH
+        timestamp: building, queueing and the sender's send call up to the
+        driver) and "sent_rx" (rx stamp - TX stamp: the receive path), both
+        ns and each filtered by possible(), with "unstamped" (samples whose
+        packet has no TX stamp) and "impossible" (of either part) counted."""
+        empty = np.zeros(0, dtype=np.int64)
+        if not self.samples:
+            return {"gen_sent": empty, "sent_rx": empty, "unstamped": 0, "impossible": 0}
+        rx, lat = np.concatenate(self.times), np.concatenate(self.samples)
+        keys = np.concatenate(self.keys)
+        keep = rx >= rx[0] + int(warmup_s * 1e9)
+        ok = possible(lat)
+        rx, lat, keys = rx[keep & ok], lat[keep & ok], keys[keep & ok]
+        tx = np.zeros(len(rx), dtype=np.int64)
+        for session, number in self.sessions.items():
+            log = sent.get(session)
+            mine = keys[:, 0] == number
+            if log is None or not len(log) or not mine.any():
+                continue
+            stamped = log[log["tx_ns"] > 0]
+            order = np.argsort(stamped["seq"], kind="stable")
+            seqs, stamps = stamped["seq"][order].astype(np.int64), stamped["tx_ns"][order].astype(np.int64)
+            at = np.clip(np.searchsorted(seqs, keys[mine, 1]), 0, max(len(seqs) - 1, 0))
+            hit = seqs[at] == keys[mine, 1] if len(seqs) else np.zeros(int(mine.sum()), dtype=bool)
+            tx[np.flatnonzero(mine)[hit]] = stamps[at[hit]]
+        has = tx > 0
+        gen = rx[has] - lat[has]          # the ITCH stamp as epoch ns (rx - latency undoes the day wrap)
+        gen_sent, sent_rx = tx[has] - gen, rx[has] - tx[has]
+        good = possible(gen_sent) & possible(sent_rx)
+        return {"gen_sent": gen_sent[good], "sent_rx": sent_rx[good], "rx_ns": rx[has][good],
+                "unstamped": int((~has).sum()), "impossible": int((~good).sum())}
 
     def finish(self, warmup: float = 0.0) -> dict[str, Any]:
         """Percentiles in µs; `warmup` is the fraction of the first samples

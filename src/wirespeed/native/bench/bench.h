@@ -37,6 +37,16 @@ int ws_pin_cpu(int cpu);
  * times; samples[i] = round-trip ticks / 2 (one-way). 0 or -errno. */
 int ws_bench_pingpong(int cpu_a, int cpu_b, uint64_t *samples, uint64_t iters);
 
+/* ws_bench_stalls spins on the calling thread for duration_ns reading
+ * CLOCK_MONOTONIC, and records every gap between two consecutive reads
+ * longer than threshold_ns: when the core was taken from the thread (an
+ * interrupt, a softirq, another task, the hypervisor). starts[i] = the
+ * clock before the gap (CLOCK_REALTIME ns, to line up with ring stamps),
+ * lens[i] = its length in ns, for at most cap gaps; *n counts them all,
+ * *stolen_ns sums them all. Pin the thread first (ws_pin_cpu). 0. */
+int ws_bench_stalls(uint64_t duration_ns, uint64_t threshold_ns, uint64_t *starts, uint64_t *lens, uint64_t cap,
+                    uint64_t *n, uint64_t *stolen_ns);
+
 /* ws_bench_ring_writer publishes n records of rec_sz bytes to the ring at
  * path. gap_ticks = 0: as fast as possible (one clock read per 64 records);
  * else one record every gap_ticks with ts_ns = ws_tsc() taken just before

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -545,16 +547,69 @@ struct ws_runner {
 	struct { uint32_t addr; uint16_t port; uint64_t window_ns; uint32_t used; } req[64];
 };
 
+/* ws_read_tx_stamps takes every TX stamp waiting on a raw line's error
+ * queue (non-blocking) and writes it into the sent log's entries
+ * first..end-1 (the batch just sent), matched by the MoldUDP64 sequence
+ * number in the frame the kernel returns with it. The stamp is taken in
+ * the driver's transmit, which on veth runs inside the send call, so the
+ * queue holds the batch's stamps by the time the call returns. */
+static void ws_read_tx_stamps(ws_sim_t *s, int fd, uint64_t first, uint64_t end)
+{
+	enum { ETH = 14, UDP = 8, MOLD_SEQ = 10 };
+	uint8_t frame[ETH + 60 + UDP + MOLD_SEQ + 8 + 2];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping)) + CMSG_SPACE(sizeof(struct sock_extended_err) + 16)];
+		struct cmsghdr align;
+	} ctl;
+	for (;;) {
+		struct iovec iov = {frame, sizeof(frame)};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+		                    .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (n < 0)
+			return; /* EAGAIN: all read */
+		uint64_t ts = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+				struct scm_timestamping t;
+				memcpy(&t, CMSG_DATA(c), sizeof(t));
+				ts = (uint64_t)t.ts[0].tv_sec * 1000000000ull + (uint64_t)t.ts[0].tv_nsec;
+			}
+		uint32_t ihl = n > ETH ? (uint32_t)(frame[ETH] & 0x0f) * 4 : 0;
+		uint32_t at = ETH + ihl + UDP + MOLD_SEQ;
+		if (!ts || ihl < 20 || (size_t)n < at + 10) {
+			s->st.tx_stamps_unmatched++;
+			continue;
+		}
+		uint64_t seq = 0;
+		for (int i = 0; i < 8; i++)
+			seq = seq << 8 | frame[at + i];
+		uint32_t count = (uint32_t)frame[at + 8] << 8 | frame[at + 9];
+		if (count == 0 || count == 0xffff)
+			continue; /* a heartbeat or the end of session: not in the log */
+		s->st.tx_stamps++;
+		uint64_t i = first;
+		while (i < end && (s->sent_log[i].seq != seq || s->sent_log[i].tx_ns))
+			i++;
+		if (i < end)
+			s->sent_log[i].tx_ns = ts;
+		else
+			s->st.tx_stamps_unmatched++;
+	}
+}
+
 static void ws_flush(struct ws_runner *w, uint32_t line)
 {
 	ws_batch_t *b = &w->batch[line];
 	ws_sim_t *s = w->s;
+	uint64_t log_first = s->sent_n < s->log_cap ? s->sent_n : s->log_cap;
 	if (s->sent_log && b->n) { /* stamped as the send call starts: on veth the call runs the receiver too */
 		uint64_t t = ws_epoch_ns();
 		for (uint32_t i = 0; i < b->n; i++)
 			if (b->seq[i] && s->sent_n++ < s->log_cap)
 				s->sent_log[s->sent_n - 1] = (ws_sim_sent_t){.seq = b->seq[i], .ns = t};
 	}
+	uint64_t log_end = s->sent_n < s->log_cap ? s->sent_n : s->log_cap;
 	ws_udp_tx_t *xsk = w->rc->lines[line].xsk;
 	uint32_t flow = w->rc->lines[line].xsk_flow;
 	if (xsk) { /* pre-armed frames: each datagram is a patched frame and a descriptor */
@@ -587,6 +642,8 @@ static void ws_flush(struct ws_runner *w, uint32_t line)
 		w->s->st.sent_pkts[line] += (uint64_t)k;
 		done += (uint32_t)k;
 	}
+	if (w->rc->tx_stamps && w->rc->lines[line].raw && s->sent_log)
+		ws_read_tx_stamps(s, w->rc->lines[line].fd, log_first, log_end);
 	b->n = 0;
 	w->last_send_ns = ws_mono_ns();
 }
@@ -799,6 +856,15 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 			goto out;
 		}
 	}
+	if (rc->tx_stamps && s->sent_log) /* software TX stamps, with the frame's first bytes to match them by */
+		for (uint32_t l = 0; l < rc->n_lines; l++) {
+			int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+			if (rc->lines[l].raw && setsockopt(rc->lines[l].fd, SOL_SOCKET, SO_TIMESTAMPING, &flags,
+			                                   sizeof(flags)) < 0) {
+				rc_err = -errno;
+				goto out;
+			}
+		}
 	if (rc->port) {
 		ws_port_env_t env = {.engine = s->m, .n_symbols = s->cfg.n_symbols,
 		                     .symbols = (const char(*)[8])s->stocks, .drain = ws_drain_for_port, .ctx = s,

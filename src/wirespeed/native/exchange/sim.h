@@ -109,13 +109,22 @@ typedef struct {
 	uint32_t eos_repeats;          /* end-of-session packets sent at the end (default 3) */
 	const ws_port_cfg_t *port;     /* an order port for the length of the run (NULL: none) */
 	uint32_t stamp_log;            /* tick-to-trade stamps kept: packets sent, orders arrived (0: none) */
+	/* with stamp_log, on raw lines: the kernel's software TX stamp of every
+	 * data packet (SO_TIMESTAMPING, taken as the driver takes the frame: on
+	 * veth, as it enters the receiver's side). The run sets the option on
+	 * the line's socket and reads the stamps from its error queue after
+	 * each send call; each stamp comes back with its frame's first bytes,
+	 * so it is matched by the packet's sequence number, never by counting. */
+	int tx_stamps;
 } ws_sim_run_cfg_t;
 
-/* A packet as it was sent: its first message's sequence number, and
- * CLOCK_REALTIME ns as the send call that took it started. */
+/* A packet as it was sent: its first message's sequence number,
+ * CLOCK_REALTIME ns as the send call that took it started, and (tx_stamps)
+ * the kernel's TX stamp, CLOCK_REALTIME ns, 0 where none came back. */
 typedef struct {
 	uint64_t seq;
 	uint64_t ns;
+	uint64_t tx_ns;
 } ws_sim_sent_t;
 
 typedef struct {
@@ -131,6 +140,7 @@ typedef struct {
 	uint64_t by_type[128];
 	uint64_t next_seq;
 	uint64_t outbox_lost;                    /* messages there was no memory for (never, short of OOM) */
+	uint64_t tx_stamps, tx_stamps_unmatched; /* TX stamps read back; read but matching no logged packet */
 } ws_sim_stats_t;
 
 ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg);

@@ -183,7 +183,8 @@ static int ws_port_config(PyObject *d, ws_port_cfg_t *pc, ws_port_account_t *acc
 
 /* run(config: dict): lines = [(fd, group, port, faults dict[, raw[, (UdpTx, flow)]])], rate, burst,
  * duration_s, rtx_fd, rtx_allow (net, mask as dotted strings), rtx_rate,
- * heartbeat_ms, eos_repeats, and ouch (an order port: ws_port_config). */
+ * heartbeat_ms, eos_repeats, stamp_log, tx_stamps (ws_sim_run_cfg_t) and ouch (an order port:
+ * ws_port_config). */
 static PyObject *Sim_run(SimObject *self, PyObject *args)
 {
 	PyObject *d;
@@ -277,6 +278,10 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 	    ws_get_u32(d, "heartbeat_ms", &rc.heartbeat_ms, 1000) || ws_get_u32(d, "eos_repeats", &rc.eos_repeats, 3) ||
 	    ws_get_u32(d, "rtx_fd", &rtx_fd, 0xffffffffu) || ws_get_u32(d, "stamp_log", &rc.stamp_log, 0))
 		return NULL;
+	uint32_t tx_stamps;
+	if (ws_get_u32(d, "tx_stamps", &tx_stamps, 0))
+		return NULL;
+	rc.tx_stamps = tx_stamps != 0;
 	rc.rtx_fd = rtx_fd == 0xffffffffu ? -1 : (int)rtx_fd;
 	PyObject *allow = PyDict_GetItemString(d, "rtx_allow");
 	if (allow) {
@@ -355,7 +360,7 @@ static PyObject *Sim_stats(SimObject *self, PyObject *noargs)
 		Py_XDECREF(v);
 	}
 	return Py_BuildValue(
-		"{s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N}",
+		"{s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:K,s:K}",
 		"msgs", s->msgs, "packets", s->packets, "bytes", s->bytes,
 		"sent_pkts", ws_u64_list(s->sent_pkts, WS_SIM_MAX_LINES),
 		"dropped", ws_u64_list(s->dropped, WS_SIM_MAX_LINES),
@@ -365,7 +370,8 @@ static PyObject *Sim_stats(SimObject *self, PyObject *noargs)
 		"send_errors", s->send_errors, "heartbeats", s->heartbeats, "rtx_requests", s->rtx_requests,
 		"rtx_answered", s->rtx_answered, "rtx_refused_addr", s->rtx_refused_addr,
 		"rtx_rate_limited", s->rtx_rate_limited, "rtx_bad", s->rtx_bad, "rtx_msgs", s->rtx_msgs,
-		"start_ns", s->start_ns, "end_ns", s->end_ns, "next_seq", s->next_seq, "by_type", types);
+		"start_ns", s->start_ns, "end_ns", s->end_ns, "next_seq", s->next_seq, "by_type", types,
+		"tx_stamps", s->tx_stamps, "tx_stamps_unmatched", s->tx_stamps_unmatched);
 }
 
 /* {letter: count} of the non-zero entries of a 128-entry table. */
