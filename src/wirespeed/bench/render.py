@@ -329,7 +329,9 @@ def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -
     if ring:
         lines.append(f"- ring (`wirespeed bench ring`): one-way p50 {ring.get('ring_lat_ns_p50', 0):.0f} ns "
                      f"({ring.get('ring_lat_over_pingpong', 0):.2f}x a cache-line ping-pong); C writer -> C reader "
-                     f"{(ring.get('ring_c_rec_per_s') or 0) / 1e6:.1f} M rec/s; Python batch reader "
+                     f"{(ring.get('ring_c_rec_per_s') or 0) / 1e6:.1f} M rec/s loss-free "
+                     f"({ring.get('ring_lossfree_over_probe') or 0:.2f}x the bare lines probe's "
+                     f"{(ring.get('ring_probe_rec_per_s') or 0) / 1e6:.1f} M); Python batch reader "
                      f"{(ring.get('ring_py_rec_per_s') or 0) / 1e6:.1f} M rec/s")
     if simr:
         lines.append(f"- simulator (`wirespeed bench sim`): {simr.get('sim_pps', 0):,.0f} pkt/s flat out "

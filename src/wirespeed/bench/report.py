@@ -378,8 +378,7 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
         from wirespeed.bench import ring as rb
 
         step("ring sub-benchmark")
-        ro = rb.RingBenchOptions(records=5_000_000, rounds=2, py_records=1_000_000, peer_records=50_000) \
-            if opts.quick else rb.RingBenchOptions()
+        ro = rb.QUICK if opts.quick else rb.RingBenchOptions()
         res["sub"]["ring"] = _jsonable(rb.run(ro, lambda m: step(f"ring: {m}")))
         finish_task("ring")
     ring = f"/dev/shm/wsbench-report-{os.getpid()}"

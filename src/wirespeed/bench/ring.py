@@ -5,7 +5,12 @@ Measured in one run, on this machine:
     interleaved round by round with the ring's one-way latency, since this
     shared VM moves its vCPUs around: the ratio is taken within each round;
   * C writer -> C reader throughput, separate processes on separate cores,
-    64-byte records;
+    64-byte records, as a loss-free rate: the highest writer rate at which
+    the reader (batched reads, payloads copied) loses nothing, found by a
+    search as the capture's max loss-free rate is; beside it the same
+    search for the bare limit, a probe handing 64-byte lines (each with its
+    sequence number, stored with release, followed with acquire loads and
+    re-checked) between the same cores; rounds interleaved;
   * the Python batch reader (numpy headers) draining a full ring;
   * peers moving the same 64-byte records between two processes:
     multiprocessing.Queue, faster-fifo, pyzmq over ipc://;
@@ -13,8 +18,11 @@ Measured in one run, on this machine:
 """
 from __future__ import annotations
 
+import mmap
+import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +36,8 @@ from wirespeed.ring import Ring, RingError, RingReader
 REC = 64
 
 GOALS = [
-    Goal("C writer -> C reader, 64 B records", "ring_c_rec_per_s", ">=", 30e6),
+    Goal("C writer -> C reader, 64 B records, loss-free", "ring_c_rec_per_s", ">=", 30e6),
+    Goal("ring loss-free rate / bare 64-byte lines probe's", "ring_lossfree_over_probe", ">=", 0.7),
     Goal("one-way latency p50 / ping-pong p50", "ring_lat_over_pingpong", "<=", 3.0),
     Goal("Python batch reader", "ring_py_rec_per_s", ">=", 5e6),
     Goal("C ring / best peer", "ring_c_over_best_peer", ">=", 50.0),
@@ -38,12 +47,19 @@ GOALS = [
 
 @dataclass(frozen=True)
 class RingBenchOptions:
-    records: int = 20_000_000  # throughput run
+    records: int = 20_000_000  # a flat-out throughput trial
+    trial_s: float = 2.0       # a paced throughput trial
+    tp_rounds: int = 3         # loss-free searches of the ring and the probe, interleaved
+    search_steps: int = 5
     lat_records: int = 50_000  # per latency round
     rounds: int = 5
     py_records: int = 4_000_000
     peer_records: int = 200_000
     directory: Path = Path("/dev/shm")
+
+
+QUICK = RingBenchOptions(records=5_000_000, rounds=2, py_records=1_000_000, peer_records=50_000, trial_s=0.5,
+                         tp_rounds=1, search_steps=2)
 
 
 class _Rings:
@@ -89,6 +105,76 @@ def _pair(path: str, n: int, gap: int, lat: bool, hz: float, a: int, b: int) -> 
     w_el = collect(wp, wc)
     got, lost, r_el, samples, impossible = collect(rp, rc)
     return {"w_el": w_el, "got": got, "lost": lost, "r_el": r_el, "lat": samples, "impossible": impossible}
+
+
+def lossfree_rate(trial: Callable[[float | None], dict[str, Any]], steps: int) -> dict[str, Any]:
+    """The highest writer rate with nothing lost: trial(rate) runs the writer
+    paced at `rate` (None: flat out) with one reader and returns its
+    achieved "rate", "got" and "lost". A flat-out trial the reader follows
+    without loss is the answer (no paced writer goes faster); otherwise a
+    bisection between nothing and the flat-out rate, `steps` trials, the
+    best achieved rate of a loss-free trial kept (None if none was)."""
+    flat = trial(None)
+    out: dict[str, Any] = {"flat_out": flat, "trials": []}
+    if flat["lost"] == 0 and flat["got"]:
+        out["rate"] = flat["rate"]
+        return out
+    lo, hi, best = 0.0, flat["rate"], None
+    for _ in range(steps):
+        target = (lo + hi) / 2 if lo else hi / 2
+        t = trial(target)
+        out["trials"].append({"target": target, **t})
+        if t["lost"] == 0 and t["got"]:
+            best = max(best or 0.0, t["rate"])
+            lo = target
+        else:
+            hi = target
+    out["rate"] = best
+    return out
+
+
+def _ring_trial(rings: _Rings, rate: float | None, opts: RingBenchOptions, hz: float, a: int, b: int
+                ) -> dict[str, Any]:
+    n = opts.records if rate is None else max(1_000_000, int(rate * opts.trial_s))
+    path = rings.new(256 << 20, 1 << 22)
+    r = _pair(path, n, 0 if rate is None else max(1, int(hz / rate)), False, hz, a, b)
+    rings.drop(path)
+    return {"rate": n / (r["w_el"] / hz) if r["w_el"] else 0.0, "got": r["got"], "lost": r["lost"]}
+
+
+def _probe_trial(rings: _Rings, rate: float | None, opts: RingBenchOptions, hz: float, a: int, b: int
+                 ) -> dict[str, Any]:
+    """The bare limit: 64-byte lines, each its own sequence number, as many as the ring has slots."""
+    n = opts.records if rate is None else max(1_000_000, int(rate * opts.trial_s))
+    path = rings.dir / "lines"
+    with open(path, "wb") as f:
+        f.truncate(PROBE_LINES * 64)
+    rp, rc = run_child(_lines_reader, str(path), n, int(2 * hz), cpu=b)
+    time.sleep(0.2)
+    wp, wc = run_child(_lines_writer, str(path), n, 0 if rate is None else max(1, int(hz / rate)), cpu=a)
+    w_el = collect(wp, wc)
+    got, lost, _el = collect(rp, rc)
+    path.unlink()
+    return {"rate": n / (w_el / hz) if w_el else 0.0, "got": got, "lost": lost}
+
+
+PROBE_LINES = 1 << 22  # the throughput ring's slots
+
+
+def _lines_map(path: str) -> mmap.mmap:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return mmap.mmap(fd, PROBE_LINES * 64)
+    finally:
+        os.close(fd)
+
+
+def _lines_writer(path: str, n: int, gap: int) -> int:
+    return _native.bench_lines_writer(_lines_map(path), n, gap)
+
+
+def _lines_reader(path: str, n: int, timeout: int) -> tuple[int, int, int]:
+    return _native.bench_lines_reader(_lines_map(path), n, timeout)
 
 
 def _pingpong(n: int, a: int, b: int) -> np.ndarray:
@@ -280,19 +366,28 @@ def run(opts: RingBenchOptions, progress: Any = None) -> dict[str, Any]:
                 f"{impossible['pingpong']:,} ping-pong samples were impossible (a receipt stamped before the "
                 "send: the two cores' TSCs disagree) and were left out")
 
-        # 2. C -> C throughput
-        step("C writer -> C reader throughput")
-        best = None
-        for _ in range(3):
-            path = rings.new(256 << 20, 1 << 22)
-            r = _pair(path, opts.records, 0, False, hz, a, b)
-            rings.drop(path)
-            rate = r["got"] / (r["r_el"] / hz) if r["r_el"] else 0.0
-            if best is None or rate > best[0]:
-                best = (rate, opts.records / (r["w_el"] / hz), r["lost"], r["got"])
-        assert best is not None
-        res.update({"ring_c_rec_per_s": best[0], "ring_c_writer_rec_per_s": best[1], "ring_c_lost": best[2],
-                    "ring_c_records": opts.records})
+        # 2. C -> C throughput: the highest writer rate one reader follows losing
+        #    nothing, against the bare limit (the lines probe) found the same way,
+        #    round by round
+        ring_rounds, probe_rounds = [], []
+        for i in range(opts.tp_rounds):
+            step(f"C writer -> C reader, loss-free rate, round {i + 1}/{opts.tp_rounds}")
+            ring_rounds.append(lossfree_rate(lambda rate: _ring_trial(rings, rate, opts, hz, a, b), opts.search_steps))
+            step(f"bare 64-byte lines probe, loss-free rate, round {i + 1}/{opts.tp_rounds}")
+            probe_rounds.append(lossfree_rate(lambda rate: _probe_trial(rings, rate, opts, hz, a, b),
+                                              opts.search_steps))
+        ratios = [r["rate"] / p["rate"] for r, p in zip(ring_rounds, probe_rounds) if r["rate"] and p["rate"]]
+        ring_rate = float(np.median([r["rate"] or 0.0 for r in ring_rounds]))
+        res.update({"ring_c_lossfree_rec_per_s": ring_rate, "ring_c_rec_per_s": ring_rate,
+                    "ring_probe_rec_per_s": float(np.median([p["rate"] or 0.0 for p in probe_rounds])),
+                    "ring_lossfree_over_probe": float(np.median(ratios)) if ratios else None,
+                    "ring_lossfree_over_probe_rounds": ratios,
+                    "ring_c_flatout_rec_per_s": float(np.median([r["flat_out"]["rate"] for r in ring_rounds])),
+                    "ring_c_flatout_lost": [r["flat_out"]["lost"] for r in ring_rounds],
+                    "ring_c_lost": int(max(r["flat_out"]["lost"] for r in ring_rounds)),
+                    "ring_c_writer_rec_per_s": float(np.median([r["flat_out"]["rate"] for r in ring_rounds])),
+                    "ring_probe_flatout_lost": [p["flat_out"]["lost"] for p in probe_rounds],
+                    "ring_c_records": opts.records, "ring_c_search": ring_rounds, "ring_probe_search": probe_rounds})
 
         # 3. Python batch reader draining a full ring
         step("Python batch reader")

@@ -47,6 +47,18 @@ int ws_bench_pingpong(int cpu_a, int cpu_b, uint64_t *samples, uint64_t iters);
 int ws_bench_stalls(uint64_t duration_ns, uint64_t threshold_ns, uint64_t *starts, uint64_t *lens, uint64_t cap,
                     uint64_t *n, uint64_t *stolen_ns);
 
+/* The bare limit of a one-writer handoff between cores, with nothing of the
+ * ring's: mem is `lines` (a power of two) 64-byte lines, shared by two
+ * processes. The writer stores lines 1..n, each its payload then its
+ * sequence number (release), one every gap_ticks (0: flat out). The reader
+ * follows with acquire loads, reads each payload, re-checks the sequence
+ * number (a seqlock, as the ring's readers do) and counts what it missed:
+ * lapped, or overwritten while read; it stops after n or after
+ * timeout_ticks with nothing new. Both return 0. */
+int ws_bench_lines_writer(void *mem, uint64_t lines, uint64_t n, uint64_t gap_ticks, uint64_t *elapsed_ticks);
+int ws_bench_lines_reader(const void *mem, uint64_t lines, uint64_t n, uint64_t timeout_ticks, uint64_t *got,
+                          uint64_t *lost, uint64_t *elapsed_ticks);
+
 /* ws_bench_ring_writer publishes n records of rec_sz bytes to the ring at
  * path. gap_ticks = 0: as fast as possible (one clock read per 64 records);
  * else one record every gap_ticks with ts_ns = ws_tsc() taken just before
@@ -57,6 +69,8 @@ int ws_bench_ring_writer(const char *path, uint64_t n, uint32_t rec_sz, uint64_t
 
 /* ws_bench_ring_reader reads from the ring at path (started at `latest`)
  * until it has seen seq >= last_seq or timeout_ticks pass with nothing new.
+ * Without lat (throughput) it reads in batches of 64 (ws_ring_read_batch,
+ * payloads copied) with one clock read per batch.
  * If lat is not NULL (latency mode), lat[i] = ws_tsc_ordered() at receipt -
  * record ts for at most lat_cap records, *lat_n = samples written. A
  * receipt stamp earlier than the record's own is impossible (TSCs out of

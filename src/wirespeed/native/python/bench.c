@@ -125,6 +125,54 @@ static PyObject *py_bench_ring_reader(PyObject *self, PyObject *args)
 	return Py_BuildValue("KKKKK", got, lost, el, lat_n, rejected);
 }
 
+/* ws_bench_lines_*: the buffer is a shared mapping (mmap) of a power of two of 64-byte lines. */
+static int ws_lines_buffer(PyObject *obj, Py_buffer *b)
+{
+	if (PyObject_GetBuffer(obj, b, PyBUF_WRITABLE) < 0)
+		return -1;
+	uint64_t lines = (uint64_t)b->len / 64;
+	if (lines < 2 || (lines & (lines - 1)) || (uintptr_t)b->buf % 64) {
+		PyBuffer_Release(b);
+		PyErr_SetString(PyExc_ValueError, "a 64-byte aligned buffer of a power of two of 64-byte lines");
+		return -1;
+	}
+	return 0;
+}
+
+/* bench_lines_writer(buf, n, gap_ticks) -> elapsed ticks */
+static PyObject *py_bench_lines_writer(PyObject *self, PyObject *args)
+{
+	(void)self;
+	PyObject *obj;
+	unsigned long long n, gap;
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "OKK", &obj, &n, &gap) || ws_lines_buffer(obj, &b))
+		return NULL;
+	uint64_t el = 0;
+	Py_BEGIN_ALLOW_THREADS
+	ws_bench_lines_writer(b.buf, (uint64_t)b.len / 64, n, gap, &el);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&b);
+	return PyLong_FromUnsignedLongLong(el);
+}
+
+/* bench_lines_reader(buf, n, timeout_ticks) -> (got, lost, elapsed ticks) */
+static PyObject *py_bench_lines_reader(PyObject *self, PyObject *args)
+{
+	(void)self;
+	PyObject *obj;
+	unsigned long long n, timeout;
+	Py_buffer b;
+	if (!PyArg_ParseTuple(args, "OKK", &obj, &n, &timeout) || ws_lines_buffer(obj, &b))
+		return NULL;
+	uint64_t got = 0, lost = 0, el = 0;
+	Py_BEGIN_ALLOW_THREADS
+	ws_bench_lines_reader(b.buf, (uint64_t)b.len / 64, n, timeout, &got, &lost, &el);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&b);
+	return Py_BuildValue("KKK", got, lost, el);
+}
+
 static PyObject *py_bench_ouch_rtt(PyObject *self, PyObject *args)
 {
 	(void)self;
@@ -226,6 +274,10 @@ PyMethodDef ws_py_bench_methods[] = {
 	{"bench_ring_reader", py_bench_ring_reader, METH_VARARGS,
 	 "bench_ring_reader(path, last_seq, timeout_ticks, lat or None) -> (got, lost, elapsed ticks, samples, "
 	 "rejected): lat[:samples] filled; rejected: receipts stamped before the record (impossible, left out)"},
+	{"bench_lines_writer", py_bench_lines_writer, METH_VARARGS,
+	 "bench_lines_writer(buf, n, gap_ticks) -> elapsed ticks: lines 1..n into a shared buffer of 64-byte lines"},
+	{"bench_lines_reader", py_bench_lines_reader, METH_VARARGS,
+	 "bench_lines_reader(buf, n, timeout_ticks) -> (got, lost, elapsed ticks): follows bench_lines_writer"},
 	{"bench_ouch_rtt", py_bench_ouch_rtt, METH_VARARGS,
 	 "bench_ouch_rtt(fd, symbol, price, first_urn, gap_ns, timeout_ns, rtt: uint64 buffer) -> (errno, done, "
 	 "reject): Enter -> Accepted round trips on a logged-in OUCH session, rtt[:done] in ns; errno 0 if all ran"},
