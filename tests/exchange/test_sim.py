@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -415,6 +416,34 @@ def test_tx_stamps_of_every_data_packet(testbed_cfg) -> None:
     assert set(first["seq"].tolist()) == set(packets)  # one stamp per data packet, each the packet it names
     with pytest.raises(UsageError, match="raw sends"):
         replace(cfg, send="udp").validate()
+
+
+def test_fill_table_is_the_stated_distribution() -> None:
+    table = np.frombuffer(S.fill_table(S.REALISTIC_FILL), dtype="<u2")
+    assert len(table) == 1024 and table.min() == 1 and table.max() <= 45
+    assert abs((table == 1).mean() - 0.40) < 0.002 and abs(((table >= 9) & (table <= 16)).mean() - 0.06) < 0.002
+    assert abs(table.mean() - S.fill_mean(S.REALISTIC_FILL)) < 0.1
+    with pytest.raises(UsageError, match="fill 'full'"):
+        S.SimConfig(lines=[S.Line("239.1.1.1", 1)], fill="full").validate()
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("rate", [0, 200_000])
+def test_realistic_fill_whatever_the_pacing(testbed_cfg, rate: int) -> None:
+    """Flat out and paced, packets carry the stated distribution of messages
+    (not what the sender's wake-ups found due), and every message arrives."""
+    tb = testbed_cfg
+    rx = Receiver("239.5.0.9", 31009, tb.host_addr)
+    cfg = live_cfg(tb, lines=[S.Line("239.5.0.9", 31009)], rate=rate, count=60_000, duration_s=0, send="raw",
+                   fill="realistic")
+    result = S.run(cfg)
+    packets = rx.data()
+    flow = [len(p.messages) for p in packets if p.seq > 20]  # past the session's opening directory
+    seqs = [p.seq + i for p in packets for i in range(len(p.messages))]
+    assert seqs == list(range(1, result["next_seq"]))
+    counts = np.array(flow)
+    assert abs((counts == 1).mean() - 0.40) < 0.03 and abs(counts.mean() - S.fill_mean(S.REALISTIC_FILL)) < 0.4
+    assert counts.max() <= 45
 
 
 def test_raw_mode_needs_an_interface_and_multicast() -> None:

@@ -140,6 +140,33 @@ def parse_risk(texts: list[str], accounts: list[Account]) -> list[Account]:
     return [replace(a, **changes).validate() for a in accounts]
 
 
+#: Messages per packet as a feed sends them through a day, stated rather
+#: than left to the sender's wake-ups: PROTOCOLS.md has ~31 bytes a message
+#: (a 1400-byte packet holds ~45) and senders that flush on time, so most
+#: packets carry one or a few. (count or inclusive range, share); mean 3.6.
+#: Not measured from a real feed: a fixed definition, so a figure taken at
+#: this fill means the same on any host.
+REALISTIC_FILL: tuple[tuple[int | tuple[int, int], float], ...] = (
+    (1, 0.40), (2, 0.20), (3, 0.12), (4, 0.08), ((5, 8), 0.12), ((9, 16), 0.06), ((17, 45), 0.02))
+FILLS = {"due": None, "realistic": REALISTIC_FILL}
+
+
+def fill_table(dist: tuple[tuple[int | tuple[int, int], float], ...], size: int = 1024) -> bytes:
+    """The sim's fill table (ws_sim_run_cfg_t.fill): `size` uint16 caps whose
+    histogram is the distribution, ranges spread evenly over their counts."""
+    caps: list[int] = []
+    for what, share in dist:
+        lo, hi = what if isinstance(what, tuple) else (what, what)
+        k = round(share * size)
+        caps += [lo + (i * (hi - lo + 1)) // max(k, 1) for i in range(k)]
+    caps = (caps + [caps[-1]] * size)[:size]
+    return np.array(caps, dtype="<u2").tobytes()
+
+
+def fill_mean(dist: tuple[tuple[int | tuple[int, int], float], ...]) -> float:
+    return sum(share * ((w[0] + w[1]) / 2 if isinstance(w, tuple) else w) for w, share in dist)
+
+
 # ws_sim_sent_t and ws_port_stamp_t (exchange/sim.h, port.h): tick-to-trade, measured at the exchange
 SENT_DTYPE = np.dtype([("seq", "<u8"), ("ns", "<u8"), ("tx_ns", "<u8")])
 ARRIVAL_DTYPE = np.dtype([("rx_ns", "<u8"), ("tag", "<u8"), ("urn", "<u4"), ("type", "S1"), ("account", "u1"),
@@ -174,6 +201,8 @@ class SimConfig:
     ouch_login_timeout_s: float = 5.0  # a connection that has not logged in by then is dropped
     stamp_log: int = 0              # tick-to-trade: keep this many packet-sent and order-arrived stamps
     tx_stamps: bool = False         # with stamp_log and send="raw": each packet's kernel TX stamp too
+    fill: str = "due"               # messages per packet: "due" (what is due when the sender wakes, up to
+                                    # max_payload) or "realistic" (REALISTIC_FILL, whatever the pacing)
 
     def feeds(self) -> list[list[Line]]:
         """The lines of each feed, feed 0 first."""
@@ -216,6 +245,8 @@ class SimConfig:
             if self.max_payload > 1472:
                 raise UsageError(f"--send {self.send} with --max-payload {self.max_payload}",
                                  "whole frames must fit the link's 1500-byte MTU: at most 1472")
+        if self.fill not in FILLS:
+            raise UsageError(f"fill {self.fill!r}", f"use {' or '.join(FILLS)}")
         if self.tx_stamps and (self.send != "raw" or not self.stamp_log):
             raise UsageError("TX stamps are taken on raw sends into the stamp log",
                              "give send='raw' and a stamp_log with tx_stamps")
@@ -474,6 +505,9 @@ class Running:
                 "heartbeat_ms": cfg.heartbeat_ms, "rtx_rate": cfg.rtx_rate, "stamp_log": cfg.stamp_log,
                 "tx_stamps": int(cfg.tx_stamps),
             }
+            dist = FILLS[cfg.fill]
+            if dist is not None:
+                native_cfg["fill"] = fill_table(dist)
             if rtx is not None and k == 0:  # one re-request port: it serves feed 0 (one session)
                 native_cfg["rtx_fd"] = rtx.fileno()
                 native_cfg["rtx_allow"] = _allow(cfg)

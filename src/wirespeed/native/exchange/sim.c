@@ -61,6 +61,16 @@ struct ws_sim {
 
 /* -- randomness: xorshift64*, deterministic per seed -------------------------- */
 
+/* ws_mix: splitmix64's finaliser, a stateless hash of a counter (the fill's
+ * draws leave the flow's random stream as it is). */
+static inline uint64_t ws_mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
 static inline uint64_t ws_rand(ws_sim_t *s)
 {
 	uint64_t x = s->rng;
@@ -894,9 +904,17 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 			due = ((uint64_t)((double)(now - t0) * rc->rate / 1e9 / rc->burst) + 1) * rc->burst;
 		else
 			due = (uint64_t)((double)(now - t0) * rc->rate / 1e9) + 1;
-		if (due > sent || s->out_client || s->phase == PH_EOS) {
+		/* a stated fill: the next packet carries `cap` of the flow's messages,
+		 * so it waits until that many are due (as a sender flushing on time
+		 * would have gathered them), unless the session ends first */
+		uint64_t cap = rc->fill ? rc->fill[ws_mix(s->st.packets) & (rc->fill_n - 1)] : 0;
+		int hold = cap && s->phase == PH_TRADING && !s->out_client && due > sent && due - sent < cap &&
+		           (!s->cfg.total_msgs || s->cfg.total_msgs - s->flow_sent > due - sent) && now < end_ns;
+		if (!hold && (due > sent || s->out_client || s->phase == PH_EOS)) {
 			/* the paced flow that is due, and what clients' orders did at once */
 			uint64_t want = due > sent ? due - sent : s->phase == PH_EOS;
+			if (cap && want > cap)
+				want = cap;
 			uint32_t count, nflow;
 			uint64_t first = s->seq;
 			uint32_t len = ws_sim_packet(s, pkt, want > 0xfffe ? 0xfffe : (uint32_t)want, ws_midnight_ns(),
@@ -943,8 +961,8 @@ int ws_sim_run(ws_sim_t *s, const ws_sim_run_cfg_t *rc)
 				ws_flush_all(w);
 				s->st.heartbeats++;
 			}
-			/* the next message (or burst) is due at t0 + sent / rate */
-			uint64_t target = t0 + (uint64_t)((double)sent / rc->rate * 1e9);
+			/* the next message (or burst; with a fill, the packet's last) is due at t0 + sent / rate */
+			uint64_t target = t0 + (uint64_t)((double)(sent + (hold ? cap - 1 : 0)) / rc->rate * 1e9);
 			if (target > end_ns)
 				target = end_ns;
 			if (rc->rtx_fd >= 0 && target > now + 1000000)

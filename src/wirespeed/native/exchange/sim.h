@@ -116,6 +116,13 @@ typedef struct {
 	 * each send call; each stamp comes back with its frame's first bytes,
 	 * so it is matched by the packet's sequence number, never by counting. */
 	int tx_stamps;
+	/* a stated fill: packet k carries at most fill[hash(k) & (fill_n-1)]
+	 * of the messages due (the rest go in the next packets at once), so
+	 * messages per packet follow the table's distribution at any pacing,
+	 * not the sender's wake-ups. fill_n a power of two, entries >= 1; the
+	 * caller's memory for the run. NULL: every packet takes what is due. */
+	const uint16_t *fill;
+	uint32_t fill_n;
 } ws_sim_run_cfg_t;
 
 /* A packet as it was sent: its first message's sequence number,

@@ -282,6 +282,20 @@ static PyObject *Sim_run(SimObject *self, PyObject *args)
 	if (ws_get_u32(d, "tx_stamps", &tx_stamps, 0))
 		return NULL;
 	rc.tx_stamps = tx_stamps != 0;
+	PyObject *fill = PyDict_GetItemString(d, "fill"); /* bytes: uint16 entries, a power of two of them */
+	if (fill && fill != Py_None) {
+		Py_ssize_t n = PyBytes_Check(fill) ? PyBytes_GET_SIZE(fill) / 2 : 0;
+		const uint16_t *t = n ? (const uint16_t *)PyBytes_AS_STRING(fill) : NULL;
+		int ok = n > 0 && (n & (n - 1)) == 0 && PyBytes_GET_SIZE(fill) % 2 == 0;
+		for (Py_ssize_t i = 0; ok && i < n; i++)
+			ok = t[i] >= 1;
+		if (!ok) {
+			PyErr_SetString(PyExc_ValueError, "fill: bytes of uint16 entries >= 1, a power of two of them");
+			return NULL;
+		}
+		rc.fill = t; /* the dict (and so the bytes) outlives the run: the caller holds it */
+		rc.fill_n = (uint32_t)n;
+	}
 	rc.rtx_fd = rtx_fd == 0xffffffffu ? -1 : (int)rtx_fd;
 	PyObject *allow = PyDict_GetItemString(d, "rtx_allow");
 	if (allow) {
