@@ -91,8 +91,11 @@ def test_core_stalls_probe_reports_what_it_saw() -> None:
 
     from wirespeed.bench import machine
 
-    cpu = sorted(os.sched_getaffinity(0))[-1]
-    st = machine.core_stalls(cpu, 0.3)
+    cores = sorted(os.sched_getaffinity(0))[-2:]
+    both = machine.cores_stalls(cores, 0.3)
+    assert sorted(both) == sorted(str(c) for c in cores)
+    cpu = cores[-1]
+    st = both[str(cpu)]
     assert st["cpu"] == cpu and st["stalls"] >= 0 and 0 <= st["stolen_fraction"] < 1
     assert 0 <= st["late_fraction"] <= st["stolen_fraction"]
     assert st["stalls_per_s"] == pytest.approx(st["stalls"] / 0.3)

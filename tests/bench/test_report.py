@@ -53,7 +53,12 @@ def _make_fake(seed: int) -> dict[str, Any]:
            "bed": None, "scenarios": scenarios, "peers_missing": [],
            "sub": {"capture": {"max_pps_kernel_block": 300_000.0, "max_pps_af_xdp": 420_000.0,
                                "drain_pps_kernel_block": 800_000.0, "drain_pps_af_xdp": 12_000_000.0}}}
+    stall = {"cpu": 1, "seconds": 8.0, "threshold_ns": 20000, "stalls": 2000, "stalls_per_s": 250.0,
+             "stolen_fraction": 0.008, "timer_ticks_per_s": 250.0, "late_ns": 50000, "late_fraction": 0.002,
+             "over_late_per_s": 10.0, "stall_ns_p50": 25000.0, "stall_ns_p99": 70000.0, "stall_ns_max": 900000.0}
+    res["rx_core_stalls"], res["sender_core_stalls"] = stall, {**stall, "cpu": 0, "late_fraction": 0.003}
     res["key_results"] = rp.key_results(res)
+    res["goals"] = rp.goals_report(rp.GOALS, {**res, **rp.latency_figures(res)})
     return res
 
 
@@ -201,7 +206,11 @@ def test_tails_with_too_few_samples_are_greyed_not_claimed(tmp_path: Path) -> No
     assert "color:#999" in p999 and "**" not in p999 and "too few samples" in p999
     p99 = next(ln for ln in md.splitlines() if ln.startswith("| Single feed | P99 latency"))
     assert "**" in p99 and "#999" not in p99
-    assert "class='few'" in Path(files["report_html"]).read_text()
+    page = Path(files["report_html"]).read_text()
+    assert "class='few'" in page
+    for text in (md, page):  # the goals and where the tail comes from, in both reports
+        assert "Where the tail comes from" in text and "0.50 % of messages late" in text
+        assert "background p99: kernel_block / af_xdp" in text
 
 
 def test_goals_judge_sent_to_received_p99() -> None:

@@ -137,6 +137,22 @@ def _local_timer_irqs(cpu: int) -> int | None:
     return None
 
 
+def cores_stalls(cores: list[int], seconds: float) -> dict[str, dict[str, Any]]:
+    """core_stalls on each of `cores` at the same time (one spinning thread
+    each), by core number: what the machine takes from every core a
+    measurement uses, in one window."""
+    import threading
+
+    out: dict[str, dict[str, Any]] = {}
+    threads = [threading.Thread(target=lambda c=c: out.__setitem__(str(c), core_stalls(c, seconds)))
+               for c in cores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
 def core_stalls(cpu: int, seconds: float) -> dict[str, Any]:
     """How often, and for how long, `cpu` is taken from a thread that only
     spins on the clock (native bench_stalls): with nothing else on it, a

@@ -259,7 +259,22 @@ def _stall_lines(res: dict[str, Any]) -> list[str]:
             f"{st['late_ns'] / 1000:g} µs; in the single-feed scenario the share of messages past it, sent -> "
             f"received, was: {seen or '-'}. Any receiver pinned to this core pays these stalls, so they are "
             "the floor of its tail: a core the kernel leaves alone (isolcpus, nohz_full) and a host that does "
-            "not preempt the VM lower it; wirespeed cannot.", ""]
+            "not preempt the VM lower it; wirespeed cannot.", *_sender_stall_line(res), ""]
+
+
+def _sender_stall_line(res: dict[str, Any]) -> list[str]:
+    """On this bed the sender's core also runs the receiver's veth and XDP
+    work (after the TX stamp), so its stalls reach sent -> received too."""
+    st = res.get("sender_core_stalls")
+    if not st:
+        return []
+    return ["", f"The sender's core (core {st['cpu']}), measured in the same window: {st['stalls_per_s']:,.0f} "
+            f"stalls a second, {st['stolen_fraction'] * 100:.2f} % of its time, longest "
+            f"{_us(st.get('stall_ns_max'))} µs; {st['late_fraction'] * 100:.3f} % of messages held past "
+            f"{st['late_ns'] / 1000:g} µs. On the test host's veth that core also runs the receiver's driver "
+            "and XDP work after the TX stamp, so its stalls reach sent -> received as well: the two cores "
+            f"together would hold {(st['late_fraction'] + res['rx_core_stalls']['late_fraction']) * 100:.2f} % of "
+            "messages late, against the shares above."]
 
 
 def markdown(res: dict[str, Any], images: dict[str, list[Path]] | None = None) -> str:

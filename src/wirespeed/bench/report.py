@@ -397,8 +397,10 @@ def run(opts: ReportOptions, progress: Callable[[str, int, int], None] | None = 
                 res["rx_cpu"], res["sender_cpus"] = rx_cpu, sorted(os.sched_getaffinity(0))
                 res["dpdk_memory"] = dpdk_mem
                 if rx_cpu is not None and opts.scenarios:
-                    step("the receive core's own stalls (nothing else on it)")
-                    res["rx_core_stalls"] = machine.core_stalls(rx_cpu, 2 * opts.run_s)
+                    step("the cores' own stalls (a spinning thread on each, nothing else of ours)")
+                    probed = machine.cores_stalls([rx_cpu, *res["sender_cpus"][:1]], 2 * opts.run_s)
+                    res["rx_core_stalls"] = probed[str(rx_cpu)]
+                    res["sender_core_stalls"] = next((v for k, v in probed.items() if k != str(rx_cpu)), None)
                 for sc in SCENARIOS:
                     if sc.name in opts.scenarios:
                         res["scenarios"][sc.name] = _scenario(tb, sc, opts, rx_cpu, ring, step, res["peers_missing"])
