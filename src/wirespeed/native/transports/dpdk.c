@@ -410,6 +410,15 @@ typedef struct {
 } ws_dpdk_burst_t;
 
 /* ws_dpdk_take files one frame: into the ring, or counted where it went. */
+#define WS_DPDK_PREFETCH 8
+
+static inline void ws_dpdk_prefetch(struct rte_mbuf *m)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	rte_prefetch0(data);
+	rte_prefetch0(data + 64);
+}
+
 static void ws_dpdk_take(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_t *fl, int policy,
                          struct rte_mbuf *m, uint64_t now, ws_dpdk_stats_t *st, ws_dpdk_burst_t *b)
 {
@@ -502,9 +511,12 @@ int ws_dpdk_run(ws_dpdk_port_t *p, ws_ring_writer_t *w, const ws_flows_t *fl, in
 				continue;
 			uint64_t now = ws_ring_now_ns();
 			ws_dpdk_burst_t b = {0};
+			/* as rx_xsk.c does: the frames' first two lines a few packets ahead */
+			for (uint16_t i = 0; i < n && i < WS_DPDK_PREFETCH; i++)
+				ws_dpdk_prefetch(mb[i]);
 			for (uint16_t i = 0; i < n; i++) {
-				if (i + 1 < n)
-					rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
+				if (i + WS_DPDK_PREFETCH < n)
+					ws_dpdk_prefetch(mb[i + WS_DPDK_PREFETCH]);
 				ws_dpdk_take(p, w, fl, policy, mb[i], now, st, &b);
 			}
 			rte_pktmbuf_free_bulk(mb, n);
