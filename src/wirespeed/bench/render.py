@@ -110,9 +110,9 @@ def plots(res: dict[str, Any], folder: Path) -> dict[str, list[Path]]:
             a1.plot(x / 1000, cdf, label=p, color=COLOURS.get(p))
             tail = np.clip(1 - cdf + c / c.sum(), 1e-7, 1)
             a2.plot(x / 1000, tail, label=p, color=COLOURS.get(p))
-        a1.set(xscale="log", xlabel="one-way latency (µs, log)", ylabel="fraction of messages <= x",
+        a1.set(xscale="log", xlabel="sent -> received (µs, log)", ylabel="fraction of messages <= x",
                title=f"{sc['title']}: latency CDF")
-        a2.set(xscale="log", yscale="log", xlabel="one-way latency (µs, log)", ylabel="fraction of messages >= x",
+        a2.set(xscale="log", yscale="log", xlabel="sent -> received (µs, log)", ylabel="fraction of messages >= x",
                title="tail (1 - CDF)")
         for ax in (a1, a2):
             ax.grid(True, which="both", alpha=0.3)
@@ -127,7 +127,7 @@ def plots(res: dict[str, Any], folder: Path) -> dict[str, list[Path]]:
             x, c = hist.points(hist.decode(v["hdr"]))
             ax.hist(x / 1000, bins=edges, weights=c / c.sum(), histtype="step", linewidth=1.5, label=p,
                     color=COLOURS.get(p))
-        ax.set(xscale="log", yscale="log", xlabel="one-way latency (µs, log)", ylabel="fraction of messages",
+        ax.set(xscale="log", yscale="log", xlabel="sent -> received (µs, log)", ylabel="fraction of messages",
                title=f"{sc['title']}: latency histogram (all runs)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -142,7 +142,7 @@ def plots(res: dict[str, Any], folder: Path) -> dict[str, list[Path]]:
                 ax.scatter(t, np.array(tl["max_ns"]) / 1000, color=COLOURS.get(p), s=4, alpha=0.5,
                            label=f"{p} max")
         ax.set(yscale="log", xlabel="seconds into the run (after the warm-up; the last run of each path)",
-               ylabel="one-way latency (µs, log)", title=f"{sc['title']}: latency over time")
+               ylabel="sent -> received (µs, log)", title=f"{sc['title']}: latency over time")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, ncol=4)
         files.append(_save(fig, folder / f"{name}-timeline.png"))
@@ -245,8 +245,8 @@ def _stall_lines(res: dict[str, Any]) -> list[str]:
     if not st:
         return []
     tick = st.get("timer_ticks_per_s")
-    late = {p: v.get("late_fraction") for sc in res["scenarios"].values() for p, v in sc["paths"].items()
-            if sc is res["scenarios"].get("single")}
+    single = (res["scenarios"].get("single") or {}).get("paths", {})
+    late = {p: v.get("late_fraction") for p, v in single.items()}
     seen = ", ".join(f"{p} {f * 100:.2f} %" for p, f in late.items() if f is not None)
     return ["## Where the tail comes from", "",
             f"The receive core (core {st['cpu']}) was measured alone for {st['seconds']:g} s, a thread spinning "

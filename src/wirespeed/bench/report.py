@@ -255,9 +255,10 @@ TAILS = {"p99": 99.0, "p999": 99.9, "p9999": 99.99}
 MIN_BEYOND = 10  # a tail percentile is compared only where every run had this many samples beyond it
 
 
-def _distribution(hists: list[Any]) -> dict[str, Any]:
+def _distribution(hists: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Runs' histograms of one figure: the merged summary, the per-run spread,
-    95 % bands of the tails, and which tails every run can vouch for."""
+    95 % bands of the tails and which tails every run can vouch for; and
+    each run's own summary."""
     merged = hist.merge(hists)
     per_run = [hist.summary(h) for h in hists]
     fewest = min((p.get("count", 0) for p in per_run), default=0)
@@ -268,8 +269,8 @@ def _distribution(hists: list[Any]) -> dict[str, Any]:
         "samples_per_run_min": fewest,
         "late_fraction": _late(merged),
         "tail_judged": {q: hist.beyond(fewest, pct) >= MIN_BEYOND for q, pct in TAILS.items()},
-        "hdr": hist.encode(merged), "_merged": merged, "_per_run": per_run,
-    }
+        "hdr": hist.encode(merged),
+    }, per_run
 
 
 def _late(h: Any) -> float | None:
@@ -282,9 +283,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One path in one scenario: the merged distribution (sent -> received
     where the run has TX stamps), per-run figures and their spread; the
     other cuts of the latency under "parts"."""
-    d = _distribution([r["hist"] for r in runs])
-    d.pop("_merged")
-    per_run = d.pop("_per_run")
+    d, per_run = _distribution([r["hist"] for r in runs])
     out: dict[str, Any] = {
         **d,
         "sent_pkts": sum(r["sent_pkts"] for r in runs), "received_pkts": sum(r["received_pkts"] for r in runs),
@@ -295,12 +294,8 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                   "latency_ns": per_run[i], "hdr": hist.encode(r["hist"])} for i, r in enumerate(runs)],
         "timeline": _timeline(runs[-1]["rx_ns"], runs[-1]["lat_ns"]),
     }
-    parts = {}
-    for name in ("gen_sent", "gen_rx"):
-        if all(f"hist_{name}" in r for r in runs):
-            part = _distribution([r[f"hist_{name}"] for r in runs])
-            part.pop("_merged"), part.pop("_per_run")
-            parts[name] = part
+    parts = {name: _distribution([r[f"hist_{name}"] for r in runs])[0] for name in ("gen_sent", "gen_rx")
+             if all(f"hist_{name}" in r for r in runs)}
     if parts:
         out["parts"] = parts
         out["unstamped"] = sum(r.get("unstamped", 0) for r in runs)

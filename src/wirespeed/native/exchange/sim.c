@@ -571,6 +571,7 @@ static void ws_read_tx_stamps(ws_sim_t *s, int fd, uint64_t first, uint64_t end)
 		char buf[CMSG_SPACE(sizeof(struct scm_timestamping)) + CMSG_SPACE(sizeof(struct sock_extended_err) + 16)];
 		struct cmsghdr align;
 	} ctl;
+	uint64_t at_log = first;
 	for (;;) {
 		struct iovec iov = {frame, sizeof(frame)};
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
@@ -598,13 +599,18 @@ static void ws_read_tx_stamps(ws_sim_t *s, int fd, uint64_t first, uint64_t end)
 		if (count == 0 || count == 0xffff)
 			continue; /* a heartbeat or the end of session: not in the log */
 		s->st.tx_stamps++;
-		uint64_t i = first;
-		while (i < end && (s->sent_log[i].seq != seq || s->sent_log[i].tx_ns))
-			i++;
-		if (i < end)
+		/* stamps come back in send order: look from the last match on, then wrap */
+		uint64_t i = at_log, tries = end - first;
+		while (tries && (s->sent_log[i].seq != seq || s->sent_log[i].tx_ns)) {
+			i = i + 1 < end ? i + 1 : first;
+			tries--;
+		}
+		if (tries) {
 			s->sent_log[i].tx_ns = ts;
-		else
+			at_log = i + 1 < end ? i + 1 : first;
+		} else {
 			s->st.tx_stamps_unmatched++;
+		}
 	}
 }
 
