@@ -147,7 +147,9 @@ typedef struct {
 	uint64_t by_type[128];
 	uint64_t next_seq;
 	uint64_t outbox_lost;                    /* messages there was no memory for (never, short of OOM) */
-	uint64_t tx_stamps, tx_stamps_unmatched; /* TX stamps of data packets read back; of those, matching no logged packet (the log was full) */
+	/* TX stamps of data packets read back; of those, how many matched no
+	 * logged packet (the log was full) */
+	uint64_t tx_stamps, tx_stamps_unmatched;
 } ws_sim_stats_t;
 
 ws_sim_t *ws_sim_new(const ws_sim_cfg_t *cfg);
