@@ -99,6 +99,8 @@ def bench_report(
         print_json({**res, "files": files})
     else:
         _key_results_table(res)
+        if res.get("goals"):
+            goals_table(res, "goals (issue #18; p99 is sent -> received)")
         out.print(f"report: [bold]{files['report_html']}[/] (and report.md, results.json, "
                   f"{len(files['plots'])} plots in {files['folder']})")
     raise typer.Exit(EXIT_OK)
