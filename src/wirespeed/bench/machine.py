@@ -169,12 +169,12 @@ def core_stalls(cpu: int, seconds: float) -> dict[str, Any]:
     from wirespeed import _native
 
     cap = 1 << 18
-    starts, lens = np.zeros(cap, dtype=np.uint64), np.zeros(cap, dtype=np.uint64)
+    lens = np.zeros(cap, dtype=np.uint64)
     got: list[tuple[int, int]] = []
 
     def spin() -> None:
         os.sched_setaffinity(0, {cpu})
-        got.append(_native.bench_stalls(seconds, STALL_NS, starts, lens))
+        got.append(_native.bench_stalls(seconds, STALL_NS, lens))
 
     irq0 = _local_timer_irqs(cpu)
     t = threading.Thread(target=spin, name="ws-stall-probe")

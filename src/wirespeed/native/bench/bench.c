@@ -63,23 +63,18 @@ static void *ws_pp_echo(void *arg)
 	return NULL;
 }
 
-int ws_bench_stalls(uint64_t duration_ns, uint64_t threshold_ns, uint64_t *starts, uint64_t *lens, uint64_t cap,
-                    uint64_t *n, uint64_t *stolen_ns)
+int ws_bench_stalls(uint64_t duration_ns, uint64_t threshold_ns, uint64_t *lens, uint64_t cap, uint64_t *n,
+                    uint64_t *stolen_ns)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, prev = t0, count = 0, stolen = 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* realtime - monotonic, once: a gap's start in CLOCK_REALTIME without a second clock read per loop */
-	uint64_t to_real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - t0;
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		if (now - prev > threshold_ns) {
-			if (count < cap) {
-				starts[count] = prev + to_real;
+			if (count < cap)
 				lens[count] = now - prev;
-			}
 			count++;
 			stolen += now - prev;
 		}

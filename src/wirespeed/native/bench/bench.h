@@ -40,12 +40,11 @@ int ws_bench_pingpong(int cpu_a, int cpu_b, uint64_t *samples, uint64_t iters);
 /* ws_bench_stalls spins on the calling thread for duration_ns reading
  * CLOCK_MONOTONIC, and records every gap between two consecutive reads
  * longer than threshold_ns: when the core was taken from the thread (an
- * interrupt, a softirq, another task, the hypervisor). starts[i] = the
- * clock before the gap (CLOCK_REALTIME ns, to line up with ring stamps),
- * lens[i] = its length in ns, for at most cap gaps; *n counts them all,
- * *stolen_ns sums them all. Pin the thread first (ws_pin_cpu). 0. */
-int ws_bench_stalls(uint64_t duration_ns, uint64_t threshold_ns, uint64_t *starts, uint64_t *lens, uint64_t cap,
-                    uint64_t *n, uint64_t *stolen_ns);
+ * interrupt, a softirq, another task, the hypervisor). lens[i] = gap i in
+ * ns, for at most cap gaps; *n counts them all, *stolen_ns sums them all.
+ * Pin the thread first (ws_pin_cpu). 0. */
+int ws_bench_stalls(uint64_t duration_ns, uint64_t threshold_ns, uint64_t *lens, uint64_t cap, uint64_t *n,
+                    uint64_t *stolen_ns);
 
 /* The bare limit of a one-writer handoff between cores, with nothing of the
  * ring's: mem is `lines` (a power of two) 64-byte lines, shared by two

@@ -48,28 +48,26 @@ static PyObject *py_bench_pingpong(PyObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
-/* bench_stalls(seconds, threshold_ns, starts, lens) -> (n, stolen_ns): the
- * calling thread's stalls (ws_bench_stalls) into two uint64 buffers of
- * equal length; the GIL is released while it spins. */
+/* bench_stalls(seconds, threshold_ns, lens) -> (n, stolen_ns): the calling
+ * thread's stalls (ws_bench_stalls), their lengths into a uint64 buffer;
+ * the GIL is released while it spins. */
 static PyObject *py_bench_stalls(PyObject *self, PyObject *args)
 {
 	(void)self;
 	double seconds;
 	unsigned long long threshold;
-	Py_buffer st, ln;
-	if (!PyArg_ParseTuple(args, "dKw*w*", &seconds, &threshold, &st, &ln))
+	Py_buffer ln;
+	if (!PyArg_ParseTuple(args, "dKw*", &seconds, &threshold, &ln))
 		return NULL;
-	if (st.len != ln.len || seconds < 0 || seconds > 3600) {
-		PyBuffer_Release(&st);
+	if (seconds < 0 || seconds > 3600) {
 		PyBuffer_Release(&ln);
-		PyErr_SetString(PyExc_ValueError, "bench_stalls: 0..3600 s, and two buffers of one length");
+		PyErr_SetString(PyExc_ValueError, "bench_stalls: 0..3600 s");
 		return NULL;
 	}
 	uint64_t n = 0, stolen = 0;
 	Py_BEGIN_ALLOW_THREADS
-	ws_bench_stalls((uint64_t)(seconds * 1e9), threshold, st.buf, ln.buf, (uint64_t)st.len / 8, &n, &stolen);
+	ws_bench_stalls((uint64_t)(seconds * 1e9), threshold, ln.buf, (uint64_t)ln.len / 8, &n, &stolen);
 	Py_END_ALLOW_THREADS
-	PyBuffer_Release(&st);
 	PyBuffer_Release(&ln);
 	return Py_BuildValue("(KK)", (unsigned long long)n, (unsigned long long)stolen);
 }
@@ -266,7 +264,7 @@ PyMethodDef ws_py_bench_methods[] = {
 	{"tsc", py_tsc, METH_NOARGS, "tsc() -> ticks of the clock bench kernels use"},
 	{"pin_cpu", py_pin_cpu, METH_VARARGS, "pin_cpu(cpu): pin the calling thread"},
 	{"bench_stalls", py_bench_stalls, METH_VARARGS,
-	 "bench_stalls(seconds, threshold_ns, starts, lens: uint64 buffers) -> (n, stolen_ns): the thread's stalls"},
+	 "bench_stalls(seconds, threshold_ns, lens: uint64 buffer) -> (n, stolen_ns): the thread's stalls"},
 	{"bench_pingpong", py_bench_pingpong, METH_VARARGS,
 	 "bench_pingpong(cpu_a, cpu_b, samples: uint64 buffer): one-way ticks per round trip"},
 	{"bench_ring_writer", py_bench_ring_writer, METH_VARARGS,
