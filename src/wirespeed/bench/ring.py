@@ -133,11 +133,18 @@ def lossfree_rate(trial: Callable[[float | None], dict[str, Any]], steps: int) -
     return out
 
 
+def _trial_size(rate: float | None, opts: RingBenchOptions, hz: float) -> tuple[int, int]:
+    """(records, gap in ticks) of one throughput trial: flat out (gap 0) or paced at `rate`."""
+    if rate is None:
+        return opts.records, 0
+    return max(1_000_000, int(rate * opts.trial_s)), max(1, int(hz / rate))
+
+
 def _ring_trial(rings: _Rings, rate: float | None, opts: RingBenchOptions, hz: float, a: int, b: int
                 ) -> dict[str, Any]:
-    n = opts.records if rate is None else max(1_000_000, int(rate * opts.trial_s))
+    n, gap = _trial_size(rate, opts, hz)
     path = rings.new(256 << 20, 1 << 22)
-    r = _pair(path, n, 0 if rate is None else max(1, int(hz / rate)), False, hz, a, b)
+    r = _pair(path, n, gap, False, hz, a, b)
     rings.drop(path)
     return {"rate": n / (r["w_el"] / hz) if r["w_el"] else 0.0, "got": r["got"], "lost": r["lost"]}
 
@@ -145,13 +152,13 @@ def _ring_trial(rings: _Rings, rate: float | None, opts: RingBenchOptions, hz: f
 def _probe_trial(rings: _Rings, rate: float | None, opts: RingBenchOptions, hz: float, a: int, b: int
                  ) -> dict[str, Any]:
     """The bare limit: 64-byte lines, each its own sequence number, as many as the ring has slots."""
-    n = opts.records if rate is None else max(1_000_000, int(rate * opts.trial_s))
+    n, gap = _trial_size(rate, opts, hz)
     path = rings.dir / "lines"
     with open(path, "wb") as f:
         f.truncate(PROBE_LINES * 64)
     rp, rc = run_child(_lines_reader, str(path), n, int(2 * hz), cpu=b)
     time.sleep(0.2)
-    wp, wc = run_child(_lines_writer, str(path), n, 0 if rate is None else max(1, int(hz / rate)), cpu=a)
+    wp, wc = run_child(_lines_writer, str(path), n, gap, cpu=a)
     w_el = collect(wp, wc)
     got, lost, _el = collect(rp, rc)
     path.unlink()
@@ -382,9 +389,9 @@ def run(opts: RingBenchOptions, progress: Any = None) -> dict[str, Any]:
                     "ring_probe_rec_per_s": float(np.median([p["rate"] or 0.0 for p in probe_rounds])),
                     "ring_lossfree_over_probe": float(np.median(ratios)) if ratios else None,
                     "ring_lossfree_over_probe_rounds": ratios,
-                    "ring_c_flatout_rec_per_s": float(np.median([r["flat_out"]["rate"] for r in ring_rounds])),
                     "ring_c_flatout_lost": [r["flat_out"]["lost"] for r in ring_rounds],
                     "ring_c_lost": int(max(r["flat_out"]["lost"] for r in ring_rounds)),
+                    # the writer flat out with the reader following (the flat-out trials)
                     "ring_c_writer_rec_per_s": float(np.median([r["flat_out"]["rate"] for r in ring_rounds])),
                     "ring_probe_flatout_lost": [p["flat_out"]["lost"] for p in probe_rounds],
                     "ring_c_records": opts.records, "ring_c_search": ring_rounds, "ring_probe_search": probe_rounds})

@@ -198,7 +198,7 @@ def _ring_table(r: dict[str, Any]) -> None:
               f"{r['ring_c_over_best_peer']:.1f}x" if r["ring_c_over_best_peer"] else "")
     t.add_row("bare 64-byte lines probe, loss-free", fmt_rate(r["ring_probe_rec_per_s"]), "the ring, same rounds",
               f"{r['ring_lossfree_over_probe']:.2f}x" if r.get("ring_lossfree_over_probe") else "")
-    t.add_row("  C writer flat out with the reader", fmt_rate(r["ring_c_flatout_rec_per_s"]),
+    t.add_row("  C writer flat out with the reader", fmt_rate(r["ring_c_writer_rec_per_s"]),
               f"lost {', '.join(f'{x:,}' for x in r['ring_c_flatout_lost'])} per round", "")
     t.add_row("Python batch reader (numpy headers)", fmt_rate(r["ring_py_rec_per_s"]), f"best peer {fmt_rate(best)}",
               f"{r['ring_py_over_best_peer']:.1f}x" if r["ring_py_over_best_peer"] else "")
