@@ -102,6 +102,12 @@ struct ws_books {
 	ws_bbo_change_t *log_out; /* what the last take handed out (swapped with log) */
 	ws_bbo_fn on_bbo;         /* called at each BBO change (NULL: none) */
 	void *on_bbo_ctx;
+	ws_mbo_t *mbo;            /* the MBO log; NULL: off */
+	uint32_t mbo_cap, mbo_n;
+	uint32_t mbo_packet;      /* rows before the current packet's first */
+	uint64_t mbo_dropped;
+	const uint8_t *mbo_msg;   /* the message being applied (its timestamp and type) */
+	ws_mbo_ctx_t mbo_ctx;
 };
 
 #define WS_HOT __attribute__((always_inline))
@@ -399,6 +405,34 @@ static void ws_note_bbo(ws_books_t *b, ws_book_t *bk, int side)
 	}
 }
 
+/* -- the MBO log ------------------------------------------------------------------- */
+
+#define WS_PRICE_NANOS 100000ll /* ITCH's 4 implied decimals -> 1e-9 units */
+
+/* One row of what the message being applied did. */
+static void ws_mbo_row(ws_books_t *b, uint8_t action, uint8_t side, uint16_t locate, uint64_t ref, uint32_t price,
+                       uint32_t size)
+{
+	if (WS_UNLIKELY(b->mbo_n == b->mbo_cap)) {
+		b->mbo_dropped++;
+		return;
+	}
+	ws_mbo_ctx_t *c = &b->mbo_ctx;
+	ws_mbo_t *r = &b->mbo[b->mbo_n++];
+	*r = (ws_mbo_t){.ts_recv = c->ts_recv, .ts_itch = ws_rd48(b->mbo_msg + 5), .sequence = c->sequence,
+	                .order_id = ref, .price = (int64_t)price * WS_PRICE_NANOS, .size = size, .locate = locate,
+	                .session = c->session, .action = action, .side = side, .line = c->line,
+	                .type = b->mbo_msg[0]};
+	r->flags = c->flags;
+	c->flags = 0; /* "maybe bad book" marks the first row after the loss only */
+}
+
+/* The book side of an order as an MBO side. */
+static inline uint8_t ws_mbo_side(int side)
+{
+	return side ? 'A' : 'B';
+}
+
 /* -- orders -------------------------------------------------------------------- */
 
 /* Everything an add needs is there (checked by the caller, who found the
@@ -519,6 +553,8 @@ WS_HOT static inline int ws_on_add(ws_books_t *b, uint16_t locate, const uint8_t
 	}
 	ws_add_checked(b, locate, side, ref, shares, price, pos, found);
 	b->st.adds++;
+	if (WS_UNLIKELY(b->mbo != NULL))
+		ws_mbo_row(b, 'A', ws_mbo_side(side), locate, ref, price, shares);
 	if (pos == b->books[locate].side[side].n - 1) /* only the best level can move the BBO */
 		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
@@ -546,8 +582,26 @@ WS_HOT static inline uint32_t ws_named(ws_books_t *b, uint16_t locate, uint64_t 
 	return oi;
 }
 
-/* E, C, X: take shares off an order; all of them removes it. */
-WS_HOT static inline int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t ref, uint32_t shares, uint64_t *counter)
+/* The rows of a cancel (X, D) or an execution (E, C) at exec_price, before
+ * the order changes. */
+static void ws_mbo_reduce(ws_books_t *b, const ws_order_t *o, uint64_t ref, uint32_t shares, int cancel,
+                          uint32_t exec_price)
+{
+	uint8_t side = ws_mbo_side(o->side);
+	if (!cancel) {
+		ws_mbo_row(b, 'T', side == 'B' ? 'A' : 'B', o->locate, ref, exec_price, shares);
+		ws_mbo_row(b, 'F', side, o->locate, ref, exec_price, shares);
+	}
+	ws_mbo_row(b, 'C', side, o->locate, ref, o->price, shares);
+}
+
+/* How a reduction came about, for the MBO log. */
+enum { WS_CANCELLED, WS_EXECUTED, WS_EXECUTED_AT };
+
+/* E, C, X: take shares off an order; all of them removes it. how: a cancel,
+ * an execution at the order's price, or one at exec_price (C). */
+WS_HOT static inline int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t ref, uint32_t shares, uint64_t *counter,
+                                      int how, uint32_t exec_price)
 {
 	uint32_t oi = ws_named(b, locate, ref);
 	if (WS_UNLIKELY(oi == WS_BOOK_NIL))
@@ -557,6 +611,8 @@ WS_HOT static inline int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t r
 		b->st.too_many_shares++;
 		return 0;
 	}
+	if (WS_UNLIKELY(b->mbo != NULL))
+		ws_mbo_reduce(b, o, ref, shares, how == WS_CANCELLED, how == WS_EXECUTED ? o->price : exec_price);
 	int side = o->side, best = ws_at_best(b, o);
 	if (shares == o->shares) {
 		ws_remove(b, oi);
@@ -575,6 +631,8 @@ WS_HOT static inline int ws_on_delete(ws_books_t *b, uint16_t locate, uint64_t r
 	uint32_t oi = ws_named(b, locate, ref);
 	if (WS_UNLIKELY(oi == WS_BOOK_NIL))
 		return 0;
+	if (WS_UNLIKELY(b->mbo != NULL))
+		ws_mbo_reduce(b, &b->orders[oi], ref, b->orders[oi].shares, 1, 0);
 	int side = b->orders[oi].side, best = ws_at_best(b, &b->orders[oi]);
 	ws_remove(b, oi);
 	b->st.deletes++;
@@ -606,6 +664,10 @@ WS_HOT static inline int ws_on_replace(ws_books_t *b, uint16_t locate, const uin
 		return 0;
 	}
 	int best = ws_at_best(b, o);
+	if (WS_UNLIKELY(b->mbo != NULL)) {
+		ws_mbo_row(b, 'C', ws_mbo_side(side), locate, ref, o->price, o->shares);
+		ws_mbo_row(b, 'A', ws_mbo_side(side), locate, nref, price, shares);
+	}
 	ws_remove(b, oi);
 	if (frees_level) { /* its level emptied: positions may have moved, look again */
 		pos = ws_level_pos(&b->books[locate].side[side], side, price, &found);
@@ -639,17 +701,21 @@ WS_HOT static inline int ws_apply(ws_books_t *b, const uint8_t *m, uint32_t len)
 	}
 	uint16_t locate = ws_rd16(m + 1);
 	int changed = 0;
+	b->mbo_msg = m;
 	switch (m[0]) {
 	case 'A':
 	case 'F':
 		changed = ws_on_add(b, locate, m);
 		break;
 	case 'E':
+		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.executes, WS_EXECUTED, 0);
+		break;
 	case 'C':
-		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.executes);
+		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.executes, WS_EXECUTED_AT,
+		                       ws_rd32(m + 32));
 		break;
 	case 'X':
-		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.cancels);
+		changed = ws_on_reduce(b, locate, ws_rd64(m + 11), ws_rd32(m + 19), &b->st.cancels, WS_CANCELLED, 0);
 		break;
 	case 'D':
 		changed = ws_on_delete(b, locate, ws_rd64(m + 11));
@@ -657,9 +723,18 @@ WS_HOT static inline int ws_apply(ws_books_t *b, const uint8_t *m, uint32_t len)
 	case 'U':
 		changed = ws_on_replace(b, locate, m);
 		break;
-	case 'P':
-	case 'Q':
+	case 'P': /* ref 11, side 19, shares 20, stock 24, price 32 */
 		b->st.trades++;
+		if (WS_UNLIKELY(b->mbo != NULL) && ws_locate_ok(b, locate))
+			ws_mbo_row(b, 'T', m[19] == 'S' ? 'A' : m[19] == 'B' ? 'B' : 'N', locate, 0, ws_rd32(m + 32),
+			           ws_rd32(m + 20));
+		break;
+	case 'Q': /* shares 11 (8 bytes), stock 19, cross price 27 */
+		b->st.trades++;
+		if (WS_UNLIKELY(b->mbo != NULL) && ws_locate_ok(b, locate)) {
+			uint64_t q = ws_rd64(m + 11);
+			ws_mbo_row(b, 'T', 'N', locate, 0, ws_rd32(m + 27), q > UINT32_MAX ? UINT32_MAX : (uint32_t)q);
+		}
 		break;
 	case 'S':
 		b->st.system_events++;
@@ -765,6 +840,7 @@ void ws_books_delete(ws_books_t *b)
 	free(b->index);
 	free(b->log);
 	free(b->log_out);
+	free(b->mbo);
 	free(b->page_of);
 	free(b->pages);
 	free(b->page_live);
@@ -862,6 +938,45 @@ const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n)
 	b->log_out = out;
 	b->log_n = 0;
 	return out;
+}
+
+int ws_books_log_mbo(ws_books_t *b, uint32_t cap)
+{
+	free(b->mbo);
+	b->mbo = NULL;
+	b->mbo_cap = b->mbo_n = 0;
+	if (!cap)
+		return 0;
+	b->mbo = malloc((size_t)cap * sizeof(*b->mbo));
+	if (!b->mbo)
+		return -ENOMEM;
+	b->mbo_cap = cap;
+	return 0;
+}
+
+ws_mbo_ctx_t *ws_books_mbo_ctx(ws_books_t *b)
+{
+	return b->mbo ? &b->mbo_ctx : NULL;
+}
+
+uint32_t ws_books_mbo_room(const ws_books_t *b)
+{
+	return b->mbo_cap - b->mbo_n;
+}
+
+void ws_books_mbo_end_packet(ws_books_t *b)
+{
+	if (b->mbo && b->mbo_n > b->mbo_packet)
+		b->mbo[b->mbo_n - 1].flags |= WS_MBO_F_LAST;
+	b->mbo_packet = b->mbo_n;
+}
+
+const ws_mbo_t *ws_books_take_mbo(ws_books_t *b, uint32_t *n, uint64_t *dropped)
+{
+	*n = b->mbo_n;
+	*dropped = b->mbo_dropped;
+	b->mbo_n = b->mbo_packet = 0; /* the rows stay intact until the next apply writes over them */
+	return b->mbo;
 }
 
 uint64_t ws_books_live_orders(const ws_books_t *b)

@@ -135,6 +135,69 @@ const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n);
 typedef void (*ws_bbo_fn)(void *ctx, const ws_bbo_change_t *c);
 void ws_books_on_bbo(ws_books_t *b, ws_bbo_fn fn, void *ctx);
 
+/* -- the order-by-order (MBO) log: what each message did, for data products ----
+ *
+ * With the log on, every message that changes a book (A F E C X D U) and
+ * every trade (P Q) leaves rows in the log, with what the book knows and the
+ * message does not say (the side and price of an order a cancel names).
+ * The actions follow Databento's MBO convention, so that a reader who replays
+ * them with Databento's own examples gets these books:
+ *   A, F     -> Add
+ *   E, C     -> Trade (the aggressor's side: the other side of the order),
+ *               Fill (the resting order), then Cancel of the executed
+ *               shares: Trade and Fill never change a book, the Cancel does
+ *   X        -> Cancel of the cancelled shares;  D -> Cancel of what is left
+ *   U        -> Cancel of the old order, Add of the new one (a new reference)
+ *   P        -> Trade (the side the message gives, no order: a hidden one)
+ *   Q        -> Trade (side None: the cross)
+ * A message that cannot be applied (counted in ws_book_stats_t) leaves no
+ * row. The caller (the feed) says where each message came from through
+ * ws_books_mbo_ctx before it applies it; the log copies that into the rows.
+ * Prices are int64 at 1e-9 (ITCH's 4 decimals x 100000). */
+#define WS_MBO_F_LAST 0x80u           /* the last row a packet left (ws_books_mbo_end_packet) */
+#define WS_MBO_F_MAYBE_BAD_BOOK 0x04u /* the first row after messages of the session were given up */
+
+typedef struct {
+	uint64_t ts_recv;   /* the feed's clock when the message was applied (ns, CLOCK_REALTIME) */
+	uint64_t ts_itch;   /* the message's timestamp: ns since the trading day's midnight */
+	uint64_t sequence;  /* MoldUDP64 sequence number of the message */
+	uint64_t order_id;  /* 0 for P and Q */
+	int64_t price;      /* 1e-9 units */
+	uint32_t size;
+	uint16_t locate;
+	uint16_t session;   /* index of the MoldUDP64 session (ws_route_feed) */
+	uint8_t action;     /* 'A' 'C' 'T' 'F' */
+	uint8_t side;       /* 'B' bid, 'A' ask, 'N' none */
+	uint8_t flags;      /* WS_MBO_F_* */
+	uint8_t line;       /* 0 A, 1 B, 2 a retransmission */
+	uint8_t type;       /* the ITCH message type it came from */
+	uint8_t pad[3];
+	uint32_t pad2[2];
+} ws_mbo_t;           /* 64 bytes */
+
+/* What the feed says about the message it applies next. */
+typedef struct {
+	uint64_t ts_recv, sequence;
+	uint16_t session;
+	uint8_t line;
+	uint8_t flags;      /* WS_MBO_F_MAYBE_BAD_BOOK: set by the feed, cleared by the next row */
+} ws_mbo_ctx_t;
+
+/* ws_books_log_mbo: keep up to cap rows between takes (0 turns it off).
+ * -ENOMEM on failure. A message that would overflow the log is applied and
+ * its rows counted in *dropped of ws_books_take_mbo: the caller takes the
+ * log before it can fill (ws_books_mbo_room). */
+int ws_books_log_mbo(ws_books_t *b, uint32_t cap);
+ws_mbo_ctx_t *ws_books_mbo_ctx(ws_books_t *b); /* NULL while the log is off */
+uint32_t ws_books_mbo_room(const ws_books_t *b); /* rows free in the log */
+/* ws_books_mbo_end_packet: the feed applied a packet's messages; its last row
+ * (if it left any) gets WS_MBO_F_LAST. */
+void ws_books_mbo_end_packet(ws_books_t *b);
+/* ws_books_take_mbo: the rows since the last take, in the order applied,
+ * and the log emptied; the rows stay valid until the next message is
+ * applied (copy them first). *dropped: rows lost to a full log, ever. */
+const ws_mbo_t *ws_books_take_mbo(ws_books_t *b, uint32_t *n, uint64_t *dropped);
+
 /* ws_books_live_orders: orders in all books now. */
 uint64_t ws_books_live_orders(const ws_books_t *b);
 

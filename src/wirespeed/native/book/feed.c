@@ -11,7 +11,7 @@ typedef struct {
 	uint32_t len;
 	uint16_t count;
 	uint8_t used;
-	uint8_t rtx;         /* a retransmission (counted recovered when applied) */
+	uint8_t line;        /* the line it came on, for the MBO log */
 	uint8_t data[WS_FEED_MAX_PAYLOAD];
 } ws_held_pkt_t;
 
@@ -31,6 +31,8 @@ struct ws_feed {
 	uint32_t n_held;
 	ws_held_pkt_t *hold; /* [WS_FEED_HOLD] */
 	ws_feed_stats_t st;
+	uint16_t id;         /* the session's index, for the MBO log */
+	uint8_t gave_up;     /* messages were given up since the last one applied */
 };
 
 /* Header and blocks within the packet; 0 if sound. */
@@ -54,24 +56,42 @@ static int ws_mold_check(const uint8_t *p, uint32_t len, uint64_t *seq, uint16_t
 	return 0;
 }
 
-/* Apply the packet's messages from the skip-th on (the first `skip` were applied already). */
-static void ws_apply_from(ws_feed_t *f, const uint8_t *p, uint16_t count, uint64_t skip, int rtx)
+/* Tell the MBO log (when on) where the message applied next comes from. */
+static inline void ws_mbo_say(ws_feed_t *f, uint64_t seq, int line)
 {
-	if (rtx && count > skip)
+	ws_mbo_ctx_t *c = ws_books_mbo_ctx(f->books);
+	if (!c)
+		return;
+	c->ts_recv = f->now; /* when it became applicable: for a held packet, when its gap closed */
+	c->sequence = seq;
+	c->session = f->id;
+	c->line = (uint8_t)line;
+	if (f->gave_up) {
+		c->flags |= WS_MBO_F_MAYBE_BAD_BOOK;
+		f->gave_up = 0;
+	}
+}
+
+/* Apply the packet's messages from the skip-th on (the first `skip` were applied already). */
+static void ws_apply_from(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count, uint64_t skip, int line)
+{
+	if (line == 2 && count > skip)
 		f->st.recovered += count - skip;
 	uint32_t off = WS_MOLD_HDR;
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t ml = ws_rd16(p + off);
 		if (i >= skip) {
+			ws_mbo_say(f, seq + i, line);
 			ws_books_apply(f->books, p + off + 2, ml);
 			f->st.messages++;
 		}
 		off += 2 + ml;
 	}
+	ws_books_mbo_end_packet(f->books);
 }
 
 /* A packet whose first message is at or before next: apply what is new. */
-static void ws_take(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count, int rtx)
+static void ws_take(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count, int line)
 {
 	uint64_t end = seq + count;
 	if (end <= f->next) {
@@ -80,7 +100,7 @@ static void ws_take(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t count
 	}
 	uint64_t skip = f->next - seq;
 	f->st.duplicates += skip;
-	ws_apply_from(f, p, count, skip, rtx);
+	ws_apply_from(f, p, seq, count, skip, line);
 	f->next = end;
 }
 
@@ -104,7 +124,7 @@ static void ws_drain(ws_feed_t *f, uint64_t now)
 				min = &f->hold[i];
 		if (min->seq > f->next)
 			break;
-		ws_take(f, min->data, min->seq, min->count, min->rtx);
+		ws_take(f, min->data, min->seq, min->count, min->line);
 		min->used = 0;
 		f->n_held--;
 	}
@@ -116,7 +136,7 @@ static void ws_drain(ws_feed_t *f, uint64_t now)
 	}
 }
 
-static void ws_hold(ws_feed_t *f, const uint8_t *p, uint32_t len, uint64_t seq, uint16_t count, int rtx)
+static void ws_hold(ws_feed_t *f, const uint8_t *p, uint32_t len, uint64_t seq, uint16_t count, int line)
 {
 	ws_held_pkt_t *free_slot = NULL;
 	for (uint32_t i = 0; i < WS_FEED_HOLD; i++) {
@@ -133,7 +153,7 @@ static void ws_hold(ws_feed_t *f, const uint8_t *p, uint32_t len, uint64_t seq, 
 		return;
 	}
 	free_slot->used = 1;
-	free_slot->rtx = (uint8_t)rtx;
+	free_slot->line = (uint8_t)line;
 	free_slot->seq = seq;
 	free_slot->count = count;
 	free_slot->len = len;
@@ -202,7 +222,7 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 		f->known_end = seq + count;
 	if (seq <= f->next) {
 		uint64_t before = f->next;
-		ws_take(f, p, seq, count, line == 2);
+		ws_take(f, p, seq, count, line);
 		if (f->n_held || f->gap_open)
 			ws_drain(f, now);
 		if (f->gap_open && f->next > before) { /* progress: the hole now in front is a new one */
@@ -212,7 +232,7 @@ void ws_feed_packet(ws_feed_t *f, const uint8_t *p, uint32_t len, int line, uint
 		return;
 	}
 	ws_open_gap(f, now);
-	ws_hold(f, p, len, seq, count, line == 2);
+	ws_hold(f, p, len, seq, count, line);
 }
 
 void ws_feed_poll(ws_feed_t *f, uint64_t now)
@@ -224,6 +244,7 @@ void ws_feed_poll(ws_feed_t *f, uint64_t now)
 	if (target > f->next) {
 		f->st.lost += target - f->next;
 		f->next = target;
+		f->gave_up = 1;
 	}
 	f->gap_open = 0;
 	f->st.gaps_given_up++;
@@ -283,6 +304,7 @@ void ws_feed_delete(ws_feed_t *f)
 	free(f);
 }
 
+void ws_feed_set_id(ws_feed_t *f, uint16_t id) { f->id = id; }
 const ws_feed_stats_t *ws_feed_stats(const ws_feed_t *f) { return &f->st; }
 uint64_t ws_feed_next_seq(const ws_feed_t *f) { return f->next; }
 int ws_feed_stale(const ws_feed_t *f) { return f->gap_open; }

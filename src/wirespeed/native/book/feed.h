@@ -86,6 +86,7 @@ int ws_feed_request(ws_feed_t *f, uint64_t now_ns, uint64_t *seq, uint16_t *coun
 const uint8_t *ws_feed_session(const ws_feed_t *f); /* 10 bytes; NULL before the first packet */
 
 const ws_feed_stats_t *ws_feed_stats(const ws_feed_t *f);
+void ws_feed_set_id(ws_feed_t *f, uint16_t id); /* the session's index in the MBO log's rows */
 uint64_t ws_feed_next_seq(const ws_feed_t *f); /* 1 before the first packet */
 int ws_feed_stale(const ws_feed_t *f);          /* a gap is open */
 uint32_t ws_feed_held(const ws_feed_t *f);      /* packets held now */

@@ -79,6 +79,7 @@ static ws_session_t *ws_session_of(ws_route_t *r, const uint8_t *id, int make)
 		return NULL;
 	}
 	memcpy(s->id, id, 10);
+	ws_feed_set_id(s->feed, (uint16_t)r->n);
 	r->last = r->n++;
 	return s;
 }

@@ -46,7 +46,7 @@ static struct PyModuleDef ws_module = {
 
 static PyMethodDef *const ws_tables[] = {
 	ws_py_bench_methods, ws_py_feed_methods, ws_py_formats_methods, ws_py_net_methods,
-	ws_py_orders_methods, ws_py_ring_methods, ws_py_system_methods, ws_py_trade_methods, ws_py_transports_methods,
+	ws_py_orders_methods, ws_py_products_methods, ws_py_ring_methods, ws_py_system_methods, ws_py_trade_methods, ws_py_transports_methods,
 	ws_py_xdp_methods,
 };
 
@@ -58,6 +58,7 @@ static const struct {
 	{"XskRx", &XskRxType},           {"BookEngine", &BookType},       {"FeedHandler", &FeedType},
 	{"FeedRouter", &RouterType},     {"Sim", &SimType},               {"MatchEngine", &MatchType},
 	{"OrderSession", &SessionType},  {"Trader", &TraderType},        {"UdpTx", &UdpTxType}, {"TcpXsk", &TcpXskType},
+	{"PcapSource", &PcapSourceType},
 };
 
 PyMODINIT_FUNC PyInit__native(void)

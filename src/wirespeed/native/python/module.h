@@ -31,6 +31,7 @@ extern PyMethodDef ws_py_feed_methods[];       /* python/feed.c: itch_decode */
 extern PyMethodDef ws_py_formats_methods[];    /* python/formats.c: pcapng_epbs */
 extern PyMethodDef ws_py_net_methods[];        /* python/net.c: frame_check */
 extern PyMethodDef ws_py_orders_methods[];     /* python/orders.c: ouch_*, soup_* */
+extern PyMethodDef ws_py_products_methods[];   /* python/products.c: mbo_pump */
 extern PyMethodDef ws_py_ring_methods[];       /* python/ring.c: ring_create */
 extern PyMethodDef ws_py_system_methods[];     /* python/system.c: ethtool, setns */
 extern PyMethodDef ws_py_trade_methods[];      /* python/trade.c: strategies */
@@ -44,5 +45,6 @@ extern PyTypeObject BookType, FeedType, RouterType; /* python/book.c */
 extern PyTypeObject SimType, MatchType;             /* python/exchange.c */
 extern PyTypeObject SessionType;                    /* python/orders.c */
 extern PyTypeObject TraderType;                     /* python/trade.c */
+extern PyTypeObject PcapSourceType;                 /* python/formats.c */
 
 #endif /* WS_PY_MODULE_H */

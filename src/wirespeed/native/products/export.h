@@ -1,0 +1,41 @@
+/* products/export.h - a recording through the feed handlers and books, into
+ * the books' order-by-order (MBO) log, for data products (Parquet, DBN).
+ *
+ * What it is for: `wirespeed export` turns a day's recording into tables
+ * at C speed: every frame goes through the same checks, A/B arbitration,
+ * gap handling and books as a live capture (book/route.h), and the books
+ * log what each message did (book.h, ws_books_log_mbo). The caller takes
+ * the log whenever ws_export_pump says so; no Python runs per packet.
+ *
+ * Memory: nothing is allocated here; the reader's buffer, the router and
+ * the books are the caller's.
+ *
+ * Threads: the books' writer thread only (as for any ws_route_* call).
+ */
+#ifndef WS_EXPORT_H
+#define WS_EXPORT_H
+
+#include <stdint.h>
+
+#include "book/book.h"
+#include "book/route.h"
+#include "formats/pcapread.h"
+
+/* Rows one packet can leave at most: a gap that closes releases every held
+ * packet (WS_FEED_HOLD) and the one that closed it; each message leaves at
+ * most 3 rows (an execution) and takes at least 14 bytes (the shortest
+ * ITCH message and its length). Take the log before it has less free. */
+#define WS_EXPORT_ROWS_PER_PACKET ((WS_FEED_HOLD + 1u) * 3u * (WS_FEED_MAX_PAYLOAD / 14u + 1u))
+
+/* The file's clock: the newest capture stamp handed in, and when gaps were
+ * last polled (every millisecond of it). Zero before the first call. */
+typedef struct {
+	uint64_t last_ns, polled_ns;
+} ws_export_clock_t;
+
+/* ws_export_pump hands frames from rd to route until the books' MBO log
+ * has fewer than WS_EXPORT_ROWS_PER_PACKET rows free (returns 1: take it
+ * and call again), the file ends (0) or it is corrupt (-1: rd->err). */
+int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, ws_export_clock_t *clk);
+
+#endif /* WS_EXPORT_H */
