@@ -14,6 +14,7 @@ LAYER = {
     "demo": 8, "bench": 8,                         # jobs that run the others
     "capture": 7, "exchange": 7, "host": 7,        # jobs: the capture side, the exchange side, the host,
     "trade": 7,                                    # and the trading side (books, strategy, order session)
+    "products": 7,                                 # and the data products (exports of recordings)
     "book": 6,                                     # domain: books on top of the feed
     "feed": 5, "orders": 5,                        # domain: market-data and order-entry protocols
     "transports": 4,                               # transport

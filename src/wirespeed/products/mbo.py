@@ -1,0 +1,304 @@
+"""Order-by-order (MBO) rows from a recording, modelled on Databento's MBO schema.
+
+    src = MboSource(recordings("day.pcapng"), MboOptions())
+    for batch in src.batches():           # pyarrow Tables of MBO_SCHEMA, in the order applied
+        batch.table, batch.dates
+    src.stats()                           # what was exported, skipped and lost
+
+Every frame of the recording goes through the same C path as a live capture
+(native/products/export.h -> book/route.h: frame checks, MoldUDP64 sessions,
+A/B arbitration, gaps held and filled or given up) into the C books, which
+log what each message did (book.h, "the MBO log"): no Python runs per packet
+or per message; Python only turns each batch of ~500 k rows into columns.
+
+The columns (one row per book event; an execution is three rows, a replace
+two, as Databento normalises them: see book.h):
+
+  ts_recv      capture stamp (ns since the epoch, UTC) of the packet that made
+               the message applicable: for a message that waited for a gap to
+               close, the stamp of the packet that closed it. Non-decreasing
+               within a session, so sorting by it keeps each session's order.
+  ts_event     the ITCH timestamp as ns since the epoch: the trading day's
+               midnight in the exchange's time zone (MboOptions.timezone) plus
+               the message's ns since midnight
+  ts_in_delta  ts_recv - ts_event (ns, clamped to int32): ITCH carries one stamp
+  sequence     the MoldUDP64 sequence number of the message
+  session      the MoldUDP64 session (10 characters, trailing spaces removed)
+  instrument_id, symbol   the stock locate and its symbol from the directory (R)
+  action       A add, C cancel, T trade, F fill (Trade and Fill never change a
+               book: each execution's Cancel does)
+  side         B bid, A ask, N none
+  price        int64 in units of 1e-9 (ITCH's 4 decimals x 100000)
+  size, order_id
+  flags        Databento's bits: 128 F_LAST (the last row a packet left: look at the
+               book after it),
+               4 F_MAYBE_BAD_BOOK (first row after messages of the session were
+               given up)
+  line         0 line A, 1 line B, 2 a retransmission (re-request)
+  itch_type    the ITCH message type the row came from
+
+Times are int64 nanoseconds, not Parquet timestamps: Spark rejects nanosecond
+timestamps; the unit is declared in each field's metadata.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from wirespeed import _native
+from wirespeed.book.books import Books
+from wirespeed.errors import WirespeedError
+
+DAY_NS = 86_400_000_000_000
+
+# ws_mbo_t (book.h), byte for byte
+ROW_DTYPE = np.dtype([("ts_recv", "<u8"), ("ts_itch", "<u8"), ("sequence", "<u8"), ("order_id", "<u8"),
+                      ("price", "<i8"), ("size", "<u4"), ("locate", "<u2"), ("session", "<u2"), ("action", "u1"),
+                      ("side", "u1"), ("flags", "u1"), ("line", "u1"), ("type", "u1"), ("_pad", "u1", (3,)),
+                      ("_pad2", "<u4", (2,))])
+assert ROW_DTYPE.itemsize == 64
+
+F_LAST = 0x80
+F_MAYBE_BAD_BOOK = 0x04
+LOG_ROWS = 1 << 20  # the C log: must hold what one packet can release (export.h) with room to spare
+
+
+def _ns(name: str, type_: pa.DataType, doc: str) -> pa.Field:
+    return pa.field(name, type_, nullable=False, metadata={"unit": "ns", "doc": doc})
+
+
+MBO_SCHEMA = pa.schema([
+    _ns("ts_recv", pa.int64(), "capture stamp, ns since the epoch (UTC)"),
+    _ns("ts_event", pa.int64(), "ITCH timestamp, ns since the epoch (UTC)"),
+    _ns("ts_in_delta", pa.int32(), "ts_recv - ts_event"),
+    pa.field("sequence", pa.int64(), nullable=False),
+    pa.field("session", pa.dictionary(pa.int16(), pa.string()), nullable=False),
+    pa.field("instrument_id", pa.int32(), nullable=False),
+    pa.field("symbol", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+    pa.field("action", pa.dictionary(pa.int8(), pa.string()), nullable=False),
+    pa.field("side", pa.dictionary(pa.int8(), pa.string()), nullable=False),
+    pa.field("price", pa.int64(), nullable=False, metadata={"scale": "1e-9"}),
+    pa.field("size", pa.int64(), nullable=False),
+    pa.field("order_id", pa.int64(), nullable=False),
+    pa.field("flags", pa.int16(), nullable=False),
+    pa.field("line", pa.int8(), nullable=False),
+    pa.field("itch_type", pa.dictionary(pa.int8(), pa.string()), nullable=False),
+])
+
+_CHARS = np.array([chr(i) if 32 <= i < 127 else "?" for i in range(256)], dtype=object)
+
+
+@dataclass(frozen=True)
+class MboOptions:
+    """How a recording becomes MBO rows."""
+    feed: str = "itch"                 # the dataset's feed= partition
+    timezone: str = "UTC"              # where the exchange's midnight is (NASDAQ: America/New_York)
+    hold_timeout_ms: float = 50.0      # a gap open this long (capture time) is given up, as live
+    max_orders: int = 1 << 22
+    max_levels: int = 1 << 20
+
+
+@dataclass
+class ExportStats:
+    """What was read, exported and skipped: goes into --json and the files' metadata."""
+    files: list[str] = field(default_factory=list)
+    packets: int = 0
+    rows: int = 0
+    messages: int = 0
+    rows_dropped: int = 0               # lost to a full log: never expected, always said
+    errors: list[str] = field(default_factory=list)   # a corrupt or truncated file: where it stopped
+    skipped: dict[str, int] = field(default_factory=dict)  # frames/packets/messages not exported, by cause
+    sessions: dict[str, dict[str, int]] = field(default_factory=dict)
+    capture: dict[str, int] = field(default_factory=dict)  # the recorder's own counts (pcapng statistics blocks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "packets": self.packets, "rows": self.rows, "messages": self.messages,
+                "rows_dropped": self.rows_dropped, "errors": self.errors, "skipped": self.skipped,
+                "sessions": self.sessions, "capture": self.capture}
+
+
+class _Clock:
+    """ts_event from the ITCH time of day and the capture stamp: the exchange's
+    midnight of the day the message was received, a day earlier when the message
+    was stamped before midnight and received after it."""
+
+    def __init__(self, timezone: str) -> None:
+        try:
+            self.tz = zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise WirespeedError(f"unknown time zone {timezone!r}", "give an IANA name, e.g. America/New_York") \
+                from None
+        self._offsets: dict[int, int] = {}
+
+    def _offset(self, utc_day: int) -> int:
+        off = self._offsets.get(utc_day)
+        if off is None:  # the zone's offset at noon UTC of that day (DST moves at 2 am, outside trading)
+            noon = dt.datetime.fromtimestamp(utc_day * 86_400 + 43_200, tz=dt.timezone.utc)
+            delta = noon.astimezone(self.tz).utcoffset() or dt.timedelta(0)
+            off = self._offsets[utc_day] = int(delta.total_seconds()) * 1_000_000_000
+        return off
+
+    def midnights(self, ts_recv: np.ndarray, ts_itch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the UTC ns of each message's trading-day midnight, that day as datetime64[D])."""
+        days = ts_recv // DAY_NS
+        offs = np.zeros(len(ts_recv), dtype=np.int64)
+        for d in np.unique(days):
+            offs[days == d] = self._offset(int(d))
+        local = ts_recv.astype(np.int64) + offs
+        midnight = local - local % DAY_NS
+        tod = local - midnight
+        d = ts_itch.astype(np.int64) - tod
+        midnight -= np.where(d > DAY_NS // 2, DAY_NS, 0)
+        midnight += np.where(d < -DAY_NS // 2, DAY_NS, 0)
+        return midnight - offs, (midnight // DAY_NS).astype("datetime64[D]")
+
+
+def _dict_column(codes: np.ndarray, labels: list[str], index_type: pa.DataType) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(labels, type=pa.string()))
+
+
+def _chars(values: np.ndarray, index_type: pa.DataType) -> pa.DictionaryArray:
+    uniq, codes = np.unique(values, return_inverse=True)
+    return _dict_column(codes, [str(_CHARS[u]) for u in uniq], index_type)
+
+
+@dataclass(frozen=True)
+class MboBatch:
+    """Rows as a pyarrow Table of MBO_SCHEMA, and each row's trading date."""
+    table: pa.Table
+    dates: np.ndarray  # datetime64[D]
+
+
+class MboSource:
+    """Recordings (pcapng or pcap; rolling files of one capture in order) through one set
+    of C feed handlers and books, as MBO rows."""
+
+    def __init__(self, paths: list[Path], opts: MboOptions) -> None:
+        self.paths = paths
+        self.opts = opts
+        self._clock = _Clock(opts.timezone)
+        self.books = Books(max_orders=opts.max_orders, max_levels=opts.max_levels,
+                           hold_timeout_ms=opts.hold_timeout_ms, bbo_log=0)
+        self.books._engine.log_mbo(LOG_ROWS)
+        self._symbols: dict[int, str] = {}
+        self._dir_seen = -1
+        self.dropped = 0
+        self.packets = 0
+        self.errors: list[str] = []
+        self.capture = {"received": 0, "dropped": 0, "os_dropped": 0}
+
+    def _symbol_labels(self, locates: np.ndarray) -> list[str]:
+        seen = self.books._engine.stats()["directory"]
+        if seen != self._dir_seen:
+            self._symbols.clear()
+            self._dir_seen = seen
+        out = []
+        for loc in locates.tolist():
+            name = self._symbols.get(loc)
+            if name is None:
+                name = self._symbols[loc] = self.books._engine.symbol(loc).decode("ascii", "replace").strip()
+            out.append(name)
+        return out
+
+    def _sessions(self) -> list[str]:
+        return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
+
+    def _table(self, rows: np.ndarray) -> MboBatch:
+        ts_recv = rows["ts_recv"].astype(np.int64)
+        midnight, dates = self._clock.midnights(ts_recv, rows["ts_itch"])
+        ts_event = midnight + rows["ts_itch"].astype(np.int64)
+        delta = np.clip(ts_recv - ts_event, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
+        locs, loc_codes = np.unique(rows["locate"], return_inverse=True)
+        return MboBatch(pa.Table.from_arrays([
+            pa.array(ts_recv), pa.array(ts_event), pa.array(delta),
+            pa.array(rows["sequence"].astype(np.int64)),
+            _dict_column(rows["session"].astype(np.int16), self._sessions(), pa.int16()),
+            pa.array(rows["locate"].astype(np.int32)),
+            _dict_column(loc_codes.astype(np.int32), self._symbol_labels(locs), pa.int32()),
+            _chars(rows["action"], pa.int8()), _chars(rows["side"], pa.int8()),
+            pa.array(rows["price"]), pa.array(rows["size"].astype(np.int64)),
+            pa.array(rows["order_id"].astype(np.int64)), pa.array(rows["flags"].astype(np.int16)),
+            pa.array(rows["line"].astype(np.int8)), _chars(rows["type"], pa.int8()),
+        ], schema=MBO_SCHEMA), dates)
+
+    def _take(self) -> MboBatch | None:
+        raw, dropped = self.books._engine.take_mbo()
+        self.dropped = dropped
+        if not raw:
+            return None
+        return self._table(np.frombuffer(raw, dtype=ROW_DTYPE))
+
+    def _open(self, path: Path) -> Any:
+        try:
+            return _native.PcapSource(str(path))
+        except OSError as exc:
+            raise WirespeedError(f"cannot read {path}: {exc.strerror or exc}", "give a pcapng or pcap file") \
+                from None
+        except ValueError as exc:
+            raise WirespeedError(f"{path}: {exc}", "give a pcapng or pcap file (a recording)") from None
+
+    def batches(self) -> Iterator[MboBatch]:
+        """Batches of rows in the order the books applied them, file after file; at the
+        end every gap still open is given up (counted lost), as at the end of a live day.
+        A corrupt or truncated file is exported up to where it breaks, and said (errors)."""
+        for path in self.paths:
+            src = self._open(path)
+            try:
+                while True:
+                    state, last_ns = _native.mbo_pump(self.books._router, src)
+                    self.books.last_ns = max(self.books.last_ns, last_ns)
+                    t = self._take()
+                    if t is not None:
+                        yield t
+                    if state != 1:
+                        break
+                st = src.stats()
+                self.packets += st["packets"]
+                for k in self.capture:
+                    self.capture[k] += st[f"capture_{k}"]
+                if state < 0:
+                    self.errors.append(f"{path}: {st['error']} (the packets before it are exported)")
+            finally:
+                src.close()
+        self.books.finish()
+        t = self._take()
+        if t is not None:
+            yield t
+
+    def stats(self) -> ExportStats:
+        st = self.books.stats()
+        skipped = {k: v for k, v in st["skipped"].items() if v and k != "request_failed"}
+        skipped.update(self.books.book_errors())
+        for name, feed in st["sessions"].items():
+            for k in ("lost", "bad_packets", "other_session", "hold_full"):
+                if feed.get(k):
+                    skipped[f"{k} ({name})"] = feed[k]
+        for k in ("unknown_type",):
+            if st["books"].get(k):
+                skipped[k] = st["books"][k]
+        return ExportStats(files=[str(p) for p in self.paths], packets=self.packets, messages=st["books"]["messages"],
+                           rows_dropped=self.dropped, errors=list(self.errors), skipped=skipped,
+                           sessions=st["sessions"], capture=dict(self.capture))
+
+    def close(self) -> None:
+        self.books.close()
+
+
+def recordings(path: str | Path) -> list[Path]:
+    """A recording, or every recording (*.pcapng, *.pcap) of a directory, in name order."""
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(x for x in p.iterdir() if x.suffix in (".pcapng", ".pcap") and x.is_file())
+        if not found:
+            raise WirespeedError(f"no recordings (*.pcapng, *.pcap) in {p}", "give a recording or a directory of them")
+        return found
+    if not p.exists():
+        raise WirespeedError(f"no such recording: {p}", "give a pcapng or pcap file, or a directory of them")
+    return [p]

@@ -1,0 +1,44 @@
+"""`wirespeed export`: exit codes, --json, the table, refusing to overwrite."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from wirespeed.exchange import sim as S
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("export") / "day.pcapng"
+    S.to_pcapng(S.SimConfig(lines=[S.Line("239.1.1.1", 30001, faults=S.Faults(drop=0.1)),
+                                   S.Line("239.1.2.1", 30001)], count=20_000, symbols=4, rate=0, duration_s=0), path)
+    return path
+
+
+def test_export_both_formats_json(day: Path, tmp_path: Path) -> None:
+    doc = json.loads(run_cli("export", str(day), "-o", str(tmp_path / "o"), "-f", "parquet,dbn", "--feed", "sim",
+                             "--json", check_rc=0).stdout)
+    assert set(doc["written"]) == {"parquet", "dbn"} and doc["rows"] > doc["messages"] > 20_000
+    (p,) = doc["written"]["parquet"]["files"].values()
+    assert "/parquet/date=" in p and p.endswith("/feed=sim/part-0.parquet")
+    (d,) = doc["written"]["dbn"]["files"].values()
+    assert d.endswith(".mbo.dbn.zst") and Path(d).stat().st_size > 0
+    assert doc["skipped"] == {} and doc["errors"] == [] and doc["sessions"]["WIRESPEED"]["lost"] == 0
+    # a second export into the same place is refused, with the way out
+    r = run_cli("export", str(day), "-o", str(tmp_path / "o"), "-f", "parquet,dbn", "--feed", "sim", check_rc=1)
+    assert "exists" in r.stderr and "--overwrite" in r.stderr
+    run_cli("export", str(day), "-o", str(tmp_path / "o"), "-f", "parquet,dbn", "--feed", "sim", "--overwrite",
+            "--json", check_rc=0)
+
+
+def test_export_table_and_exit_codes(day: Path, tmp_path: Path) -> None:
+    r = run_cli("export", str(day), "-o", str(tmp_path / "o"), check_rc=0)
+    assert "rows" in r.stdout and "M msg/s" in r.stdout
+    assert "format" in run_cli("export", str(day), "-f", "csv", check_rc=2).stderr
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(day.read_bytes()[:100_003])
+    r = run_cli("export", str(cut), "-o", str(tmp_path / "c"), "--json", check_rc=1)
+    assert "truncated" in json.loads(r.stdout)["errors"][0]
