@@ -148,9 +148,13 @@ class _Clock:
     def midnights(self, ts_recv: np.ndarray, ts_itch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the UTC ns of each message's trading-day midnight, that day as datetime64[D])."""
         days = ts_recv // DAY_NS
-        offs = np.zeros(len(ts_recv), dtype=np.int64)
-        for d in np.unique(days):
-            offs[days == d] = self._offset(int(d))
+        lo, hi = int(days.min()), int(days.max())
+        if lo == hi:  # a batch within one UTC day: one offset
+            offs = np.int64(self._offset(lo))
+        else:
+            offs = np.zeros(len(ts_recv), dtype=np.int64)
+            for d in range(lo, hi + 1):
+                offs[days == d] = self._offset(d)
         local = ts_recv.astype(np.int64) + offs
         midnight = local - local % DAY_NS
         tod = local - midnight
@@ -164,9 +168,21 @@ def _dict_column(codes: np.ndarray, labels: list[str], index_type: pa.DataType) 
     return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(labels, type=pa.string()))
 
 
-def _chars(values: np.ndarray, index_type: pa.DataType) -> pa.DictionaryArray:
-    uniq, codes = np.unique(values, return_inverse=True)
-    return _dict_column(codes, [str(_CHARS[u]) for u in uniq], index_type)
+class _Chars:
+    """A one-byte field (action, side, ITCH type) as a dictionary column without sorting:
+    a 256-entry table gives each byte its code; the dictionary lists the bytes in the
+    order first met, the same for every batch unless a new byte turns up."""
+
+    def __init__(self) -> None:
+        self.code = np.full(256, -1, dtype=np.int8)
+        self.labels: list[str] = []
+
+    def column(self, values: np.ndarray) -> pa.DictionaryArray:
+        present = np.flatnonzero(np.bincount(values, minlength=256))
+        for v in present[self.code[present] < 0].tolist():
+            self.code[v] = len(self.labels)
+            self.labels.append(str(_CHARS[v]))
+        return _dict_column(self.code[values], self.labels, pa.int8())
 
 
 @dataclass(frozen=True)
@@ -189,23 +205,29 @@ class MboSource:
         self.books._engine.log_mbo(LOG_ROWS)
         self._symbols: dict[int, str] = {}
         self._dir_seen = -1
+        self._chars = {name: _Chars() for name in ("action", "side", "type")}
+        self._sym_code = np.zeros(65536, dtype=np.int32)
         self.dropped = 0
         self.packets = 0
         self.errors: list[str] = []
         self.capture = {"received": 0, "dropped": 0, "os_dropped": 0}
 
-    def _symbol_labels(self, locates: np.ndarray) -> list[str]:
+    def _symbol_column(self, locates: np.ndarray) -> pa.DictionaryArray:
+        """Symbols by locate (the directory's names, read once per directory change) as a
+        dictionary of the locates this batch has, without sorting the rows."""
         seen = self.books._engine.stats()["directory"]
         if seen != self._dir_seen:
             self._symbols.clear()
             self._dir_seen = seen
-        out = []
-        for loc in locates.tolist():
+        present = np.flatnonzero(np.bincount(locates, minlength=65536))
+        labels = []
+        for i, loc in enumerate(present.tolist()):
             name = self._symbols.get(loc)
             if name is None:
                 name = self._symbols[loc] = self.books._engine.symbol(loc).decode("ascii", "replace").strip()
-            out.append(name)
-        return out
+            labels.append(name)
+            self._sym_code[loc] = i
+        return _dict_column(self._sym_code[locates], labels, pa.int32())
 
     def _sessions(self) -> list[str]:
         return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
@@ -215,17 +237,16 @@ class MboSource:
         midnight, dates = self._clock.midnights(ts_recv, rows["ts_itch"])
         ts_event = midnight + rows["ts_itch"].astype(np.int64)
         delta = np.clip(ts_recv - ts_event, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
-        locs, loc_codes = np.unique(rows["locate"], return_inverse=True)
         return MboBatch(pa.Table.from_arrays([
             pa.array(ts_recv), pa.array(ts_event), pa.array(delta),
             pa.array(rows["sequence"].astype(np.int64)),
             _dict_column(rows["session"].astype(np.int16), self._sessions(), pa.int16()),
             pa.array(rows["locate"].astype(np.int32)),
-            _dict_column(loc_codes.astype(np.int32), self._symbol_labels(locs), pa.int32()),
-            _chars(rows["action"], pa.int8()), _chars(rows["side"], pa.int8()),
+            self._symbol_column(rows["locate"]),
+            self._chars["action"].column(rows["action"]), self._chars["side"].column(rows["side"]),
             pa.array(rows["price"]), pa.array(rows["size"].astype(np.int64)),
             pa.array(rows["order_id"].astype(np.int64)), pa.array(rows["flags"].astype(np.int16)),
-            pa.array(rows["line"].astype(np.int8)), _chars(rows["type"], pa.int8()),
+            pa.array(rows["line"].astype(np.int8)), self._chars["type"].column(rows["type"]),
         ], schema=MBO_SCHEMA), dates)
 
     def _take(self) -> MboBatch | None:
