@@ -572,3 +572,44 @@ def _bench_capture_table(res: dict[str, Any]) -> None:
     out.print(r)
     for p in res.get("peers_missing", []):
         err.print(f"[yellow]peer missing:[/] {p}")
+
+
+@app.command("export")
+def bench_export(
+    quick: Annotated[bool, typer.Option("--quick", help="A 500 k-message day, one run each (about 20 s): a smoke run.")] = False,
+    directory: Annotated[Optional[str], typer.Option("--dir", help="Where the day and the exports go (default: a temporary directory).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any goal of the issue is missed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A recorded day (the simulator's 5 M messages as pcapng) to Parquet and to DBN with
+    `wirespeed export`, against the pandas path (the Python codec into a DataFrame, to_parquet)
+    and databento-dbn's own encoder fed from Python; then DuckDB scans the export.
+    Takes about a minute.
+    """
+    from dataclasses import replace
+    from pathlib import Path
+
+    from wirespeed.bench import export as eb
+
+    opts = eb.QUICK if quick else eb.ExportBenchOptions()
+    if directory:
+        opts = replace(opts, directory=Path(directory))
+    res = _run_bench(eb.run, opts, "export", as_json)
+    if as_json:
+        print_json(res)
+    else:
+        t = Table(title=f"wirespeed bench export  ({res['messages']:,} messages, {res['day_bytes'] / 1e6:,.0f} MB pcapng)")
+        for col in ("measure", "value", "compared with", "ratio"):
+            t.add_column(col, justify="right" if col in ("value", "ratio") else "left")
+        t.add_row("export to Parquet", fmt_rate(res["export_parquet_msgs_per_s"]) + " msg",
+                  f"pandas path {fmt_rate(res['pandas_path_msgs_per_s'])} msg", f"{res['export_over_pandas']:.1f}x")
+        t.add_row("export to DBN", fmt_rate(res["export_dbn_msgs_per_s"]) + " msg", "", "")
+        t.add_row("  DBN rows", fmt_rate(res["export_dbn_rows_per_s"]) + " rows",
+                  f"databento-dbn encoder {fmt_rate(res['dbn_encoder_rows_per_s'])} rows",
+                  f"{res['export_dbn_over_encoder']:.1f}x")
+        t.add_row("DuckDB scan (count by symbol, action)", fmt_rate(res["duckdb_rows_per_s"]) + " rows",
+                  f"{res['duckdb_threads']} threads", "")
+        out.print(t)
+        goals_table(res, "goals (issue #19)")
+    missed = [g for g in res["goals"] if g["met"] is False]
+    raise typer.Exit(EXIT_FAILURE if check and missed else EXIT_OK)
