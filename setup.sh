@@ -42,6 +42,8 @@ fi
 
 pkgs=("${APT_PACKAGES[@]}")
 python_ok || pkgs+=(python3-venv python3-dev)
+# Java for PySpark (the Spark check of `wirespeed export`'s datasets), unless one is there
+command -v java >/dev/null || pkgs+=(default-jre-headless)
 if command -v dpkg-query >/dev/null; then
     mapfile -t need < <(missing_packages "${pkgs[@]}")
 else

@@ -42,3 +42,19 @@ def test_export_table_and_exit_codes(day: Path, tmp_path: Path) -> None:
     cut.write_bytes(day.read_bytes()[:100_003])
     r = run_cli("export", str(cut), "-o", str(tmp_path / "c"), "--json", check_rc=1)
     assert "truncated" in json.loads(r.stdout)["errors"][0]
+
+
+def test_query_over_an_export(day: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    run_cli("export", str(day), "-o", str(tmp_path / "d"), check_rc=0)
+    rows = json.loads(run_cli("query", "SELECT symbol, count(*) AS n FROM mbo GROUP BY symbol ORDER BY symbol",
+                              "--data", str(tmp_path / "d"), "--json", check_rc=0).stdout)
+    (f,) = (tmp_path / "d").glob("**/*.parquet")
+    t = pq.read_table(f)
+    assert [r["symbol"] for r in rows] == ["S0001", "S0002", "S0003", "S0004"]
+    assert sum(r["n"] for r in rows) == t.num_rows
+    r = run_cli("query", "SELECT date, feed FROM mbo LIMIT 1", "--data", str(tmp_path / "d"), check_rc=0)
+    assert "itch" in r.stdout
+    assert "the table is mbo" in run_cli("query", "SELEC 1", "--data", str(tmp_path / "d"), check_rc=2).stderr
+    assert "no Parquet files" in run_cli("query", "SELECT 1", "--data", str(tmp_path / "none"), check_rc=1).stderr

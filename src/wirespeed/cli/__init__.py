@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from wirespeed import __version__
-from wirespeed.cli import bench, book, capture, demo, doctor, export, record, ring, sim, testbed, trade
+from wirespeed.cli import bench, book, capture, demo, doctor, export, query, record, ring, sim, testbed, trade
 from wirespeed.cli.common import err, out
 from wirespeed.errors import EXIT_USAGE
 
@@ -56,6 +56,7 @@ app.command()(record.record)
 app.command()(demo.demo)
 app.command()(book.book)
 app.command()(export.export)
+app.command()(query.query)
 app.command()(trade.trade)
 app.add_typer(testbed.app, name="testbed")
 app.add_typer(ring.app, name="ring")

@@ -154,8 +154,8 @@ class DbnFiles:
         self.overwrite = overwrite
         self.days: dict[str, _Day] = {}
 
-    def write(self, table: pa.Table, dates: np.ndarray) -> None:
-        days = np.unique(dates)
+    def write(self, table: pa.Table, dates: Any) -> None:
+        days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)
             if key not in self.days:

@@ -58,12 +58,10 @@ from wirespeed.errors import WirespeedError
 
 DAY_NS = 86_400_000_000_000
 
-# ws_mbo_t (book.h), byte for byte
-ROW_DTYPE = np.dtype([("ts_recv", "<u8"), ("ts_itch", "<u8"), ("sequence", "<u8"), ("order_id", "<u8"),
-                      ("price", "<i8"), ("size", "<u4"), ("locate", "<u2"), ("session", "<u2"), ("action", "u1"),
-                      ("side", "u1"), ("flags", "u1"), ("line", "u1"), ("type", "u1"), ("_pad", "u1", (3,)),
-                      ("_pad2", "<u4", (2,))])
-assert ROW_DTYPE.itemsize == 64
+# the columns _native.mbo_take fills, in products/export.h's order (ws_export_cols_t)
+_COLUMNS = (("ts_recv", np.int64), ("ts_itch", np.int64), ("sequence", np.int64), ("order_id", np.int64),
+            ("price", np.int64), ("size", np.int64), ("locate", np.uint16), ("session", np.int16),
+            ("flags", np.int16), ("action", np.uint8), ("side", np.uint8), ("type", np.uint8), ("line", np.int8))
 
 F_LAST = 0x80
 F_MAYBE_BAD_BOOK = 0x04
@@ -145,21 +143,26 @@ class _Clock:
             off = self._offsets[utc_day] = int(delta.total_seconds()) * 1_000_000_000
         return off
 
-    def midnights(self, ts_recv: np.ndarray, ts_itch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the UTC ns of each message's trading-day midnight, that day as datetime64[D])."""
+    def midnights(self, ts_recv: np.ndarray, ts_itch: np.ndarray) -> tuple[Any, Any]:
+        """The UTC ns of each message's trading-day midnight and that day (datetime64[D]):
+        one of each for the whole batch when it lies within one day (the usual case:
+        checked, not assumed), else an array of each."""
+        lo_t, hi_t = int(ts_recv.min()), int(ts_recv.max())
+        off = self._offset(lo_t // DAY_NS)
+        m0 = (lo_t + off) - (lo_t + off) % DAY_NS  # local midnight of the first stamp, in local ns
+        if hi_t + off < m0 + DAY_NS and self._offset(hi_t // DAY_NS) == off:
+            # every stamp on that local day; is every ITCH time within half a day of its stamp?
+            d = ts_itch - (ts_recv + (off - m0))
+            if int(d.min()) > -DAY_NS // 2 and int(d.max()) < DAY_NS // 2:
+                return m0 - off, np.datetime64(m0 // DAY_NS, "D")
         days = ts_recv // DAY_NS
-        lo, hi = int(days.min()), int(days.max())
-        if lo == hi:  # a batch within one UTC day: one offset
-            offs = np.int64(self._offset(lo))
-        else:
-            offs = np.zeros(len(ts_recv), dtype=np.int64)
-            for d in range(lo, hi + 1):
-                offs[days == d] = self._offset(d)
-        local = ts_recv.astype(np.int64) + offs
+        offs = np.zeros(len(ts_recv), dtype=np.int64)
+        for day in range(lo_t // DAY_NS, hi_t // DAY_NS + 1):
+            offs[days == day] = self._offset(day)
+        local = ts_recv + offs
         midnight = local - local % DAY_NS
-        tod = local - midnight
-        d = ts_itch.astype(np.int64) - tod
-        midnight -= np.where(d > DAY_NS // 2, DAY_NS, 0)
+        d = ts_itch - (local - midnight)
+        midnight -= np.where(d > DAY_NS // 2, DAY_NS, 0)  # stamped before midnight, received after
         midnight += np.where(d < -DAY_NS // 2, DAY_NS, 0)
         return midnight - offs, (midnight // DAY_NS).astype("datetime64[D]")
 
@@ -189,7 +192,7 @@ class _Chars:
 class MboBatch:
     """Rows as a pyarrow Table of MBO_SCHEMA, and each row's trading date."""
     table: pa.Table
-    dates: np.ndarray  # datetime64[D]
+    dates: Any  # datetime64[D]: one for the whole batch, or an array, a day per row
 
 
 class MboSource:
@@ -232,29 +235,31 @@ class MboSource:
     def _sessions(self) -> list[str]:
         return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
 
-    def _table(self, rows: np.ndarray) -> MboBatch:
-        ts_recv = rows["ts_recv"].astype(np.int64)
-        midnight, dates = self._clock.midnights(ts_recv, rows["ts_itch"])
-        ts_event = midnight + rows["ts_itch"].astype(np.int64)
+    def _table(self, c: dict[str, np.ndarray]) -> MboBatch:
+        ts_recv = c["ts_recv"]
+        midnight, dates = self._clock.midnights(ts_recv, c["ts_itch"])
+        ts_event = midnight + c["ts_itch"]
         delta = np.clip(ts_recv - ts_event, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
         return MboBatch(pa.Table.from_arrays([
-            pa.array(ts_recv), pa.array(ts_event), pa.array(delta),
-            pa.array(rows["sequence"].astype(np.int64)),
-            _dict_column(rows["session"].astype(np.int16), self._sessions(), pa.int16()),
-            pa.array(rows["locate"].astype(np.int32)),
-            self._symbol_column(rows["locate"]),
-            self._chars["action"].column(rows["action"]), self._chars["side"].column(rows["side"]),
-            pa.array(rows["price"]), pa.array(rows["size"].astype(np.int64)),
-            pa.array(rows["order_id"].astype(np.int64)), pa.array(rows["flags"].astype(np.int16)),
-            pa.array(rows["line"].astype(np.int8)), self._chars["type"].column(rows["type"]),
+            pa.array(ts_recv), pa.array(ts_event), pa.array(delta), pa.array(c["sequence"]),
+            _dict_column(c["session"], self._sessions(), pa.int16()),
+            pa.array(c["locate"].astype(np.int32)), self._symbol_column(c["locate"]),
+            self._chars["action"].column(c["action"]), self._chars["side"].column(c["side"]),
+            pa.array(c["price"]), pa.array(c["size"]), pa.array(c["order_id"]), pa.array(c["flags"]),
+            pa.array(c["line"]), self._chars["type"].column(c["type"]),
         ], schema=MBO_SCHEMA), dates)
 
     def _take(self) -> MboBatch | None:
-        raw, dropped = self.books._engine.take_mbo()
-        self.dropped = dropped
-        if not raw:
+        """The C log's rows, taken as columns (one pass in C, no per-row Python)."""
+        router = self.books._router
+        n = _native.mbo_pending(router)
+        if not n:
             return None
-        return self._table(np.frombuffer(raw, dtype=ROW_DTYPE))
+        cols = {name: np.empty(n, dtype=dt) for name, dt in _COLUMNS}
+        got, self.dropped = _native.mbo_take(router, list(cols.values()))
+        if got != n:
+            raise RuntimeError(f"the MBO log changed while it was taken ({got} rows, {n} expected)")
+        return self._table(cols)
 
     def _open(self, path: Path) -> Any:
         try:

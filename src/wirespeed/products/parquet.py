@@ -107,9 +107,9 @@ class ParquetDataset:
         d.mkdir(parents=True, exist_ok=True)
         return _Partition(path)
 
-    def write(self, table: pa.Table, dates: np.ndarray) -> None:
-        """table: MBO rows; dates: each row's trading date (numpy datetime64[D])."""
-        days = np.unique(dates)
+    def write(self, table: pa.Table, dates: Any) -> None:
+        """table: MBO rows; dates: their trading date (datetime64[D]), one or one per row."""
+        days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)
             if key not in self.parts:

@@ -979,6 +979,12 @@ const ws_mbo_t *ws_books_take_mbo(ws_books_t *b, uint32_t *n, uint64_t *dropped)
 	return b->mbo;
 }
 
+const ws_mbo_t *ws_books_mbo_peek(const ws_books_t *b, uint32_t *n)
+{
+	*n = b->mbo_n;
+	return b->mbo;
+}
+
 uint64_t ws_books_live_orders(const ws_books_t *b)
 {
 	return b->live;

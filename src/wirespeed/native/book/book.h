@@ -197,6 +197,8 @@ void ws_books_mbo_end_packet(ws_books_t *b);
  * and the log emptied; the rows stay valid until the next message is
  * applied (copy them first). *dropped: rows lost to a full log, ever. */
 const ws_mbo_t *ws_books_take_mbo(ws_books_t *b, uint32_t *n, uint64_t *dropped);
+/* ws_books_mbo_peek: the rows logged so far (*n), the log left as it is. */
+const ws_mbo_t *ws_books_mbo_peek(const ws_books_t *b, uint32_t *n);
 
 /* ws_books_live_orders: orders in all books now. */
 uint64_t ws_books_live_orders(const ws_books_t *b);

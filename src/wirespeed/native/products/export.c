@@ -25,3 +25,23 @@ int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, w
 	}
 	return 1;
 }
+
+void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t *c)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const ws_mbo_t *r = &rows[i];
+		c->ts_recv[i] = (int64_t)r->ts_recv;
+		c->ts_itch[i] = (int64_t)r->ts_itch;
+		c->sequence[i] = (int64_t)r->sequence;
+		c->order_id[i] = (int64_t)r->order_id;
+		c->price[i] = r->price;
+		c->size[i] = r->size;
+		c->locate[i] = r->locate;
+		c->session[i] = (int16_t)r->session;
+		c->flags[i] = r->flags;
+		c->action[i] = r->action;
+		c->side[i] = r->side;
+		c->type[i] = r->type;
+		c->line[i] = (int8_t)r->line;
+	}
+}

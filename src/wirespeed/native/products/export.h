@@ -38,4 +38,17 @@ typedef struct {
  * and call again), the file ends (0) or it is corrupt (-1: rd->err). */
 int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, ws_export_clock_t *clk);
 
+/* The MBO log's rows as columns, for Arrow: the caller's arrays, n long
+ * each; widened to what the tables hold (int64 sizes, int16 sessions and
+ * flags), so the columns are used as they are, with no further pass. */
+typedef struct {
+	int64_t *ts_recv, *ts_itch, *sequence, *order_id, *price, *size;
+	uint16_t *locate;
+	int16_t *session, *flags;
+	uint8_t *action, *side, *type;
+	int8_t *line;
+} ws_export_cols_t;
+
+void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t *c);
+
 #endif /* WS_EXPORT_H */

@@ -305,28 +305,10 @@ static PyObject *Book_log_mbo(BookObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
-/* take_mbo() -> (bytes of ws_mbo_t rows, rows dropped ever) */
-static PyObject *Book_take_mbo(BookObject *self, PyObject *unused)
-{
-	(void)unused;
-	if (!Book_enter(self))
-		return NULL;
-	uint32_t n;
-	uint64_t dropped;
-	const ws_mbo_t *r = ws_books_take_mbo(self->books, &n, &dropped);
-	PyObject *rows = PyBytes_FromStringAndSize((const char *)r, r ? (Py_ssize_t)n * (Py_ssize_t)sizeof(*r) : 0);
-	Book_leave(self);
-	if (!rows)
-		return NULL;
-	return Py_BuildValue("(NK)", rows, (unsigned long long)dropped);
-}
-
 static PyMethodDef Book_methods[] = {
 	{"log_mbo", (PyCFunction)Book_log_mbo, METH_VARARGS,
-	 "log_mbo(cap): log what each message did (order-by-order rows, book.h), up to cap rows between takes (0: off)"},
-	{"take_mbo", (PyCFunction)Book_take_mbo, METH_NOARGS,
-	 "take_mbo() -> (bytes, dropped): the rows logged since the last take, 64-byte ws_mbo_t records, and the "
-	 "rows ever lost to a full log"},
+	 "log_mbo(cap): log what each message did (order-by-order rows, book.h), up to cap rows between takes (0: off); "
+	 "_native.mbo_take takes them"},
 	{"log_bbo", (PyCFunction)Book_log_bbo, METH_VARARGS,
 	 "log_bbo(cap): log BBO changes, up to cap between takes (0: off); overflow is counted bbo_log_full"},
 	{"take_bbo", (PyCFunction)Book_take_bbo, METH_NOARGS,

@@ -1,0 +1,51 @@
+"""Spark (local mode, as a cluster job would read it) and DuckDB read an export the same:
+row counts by partition and the VWAP of every symbol."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.products.test_mbo import _export, _recording
+from wirespeed.exchange import sim as S
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("spark")
+    rec = _recording(d / "day.pcapng", S.Faults(drop_seqs=((100, 300),)), S.Faults(dup=0.05))
+    _export(rec, d / "out")
+    return d / "out"
+
+
+def test_spark_and_duckdb_agree(dataset: Path) -> None:
+    import duckdb
+
+    assert shutil.which("java") or os.environ.get("JAVA_HOME"), "no Java: ./setup.sh installs default-jre-headless"
+    from pyspark.sql import SparkSession
+
+    vwap_sql = ("SELECT symbol, count(*) AS n, sum(CAST(price AS DOUBLE) * size) / sum(size) / 1e9 AS vwap "
+                "FROM t WHERE action = 'T' GROUP BY symbol ORDER BY symbol")
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{dataset}/**/*.parquet', hive_partitioning=true)")
+    duck_parts = con.execute("SELECT CAST(date AS VARCHAR), feed, count(*) FROM t GROUP BY ALL ORDER BY ALL").fetchall()
+    duck_vwap = con.execute(vwap_sql).fetchall()
+
+    spark = (SparkSession.builder.master("local[2]").appName("wirespeed-test")
+             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    try:
+        df = spark.read.parquet(str(dataset))  # date= and feed= become columns, as in any Hive layout
+        df.createOrReplaceTempView("t")
+        spark_parts = [(str(r[0]), r[1], r[2]) for r in
+                       spark.sql("SELECT date, feed, count(*) FROM t GROUP BY date, feed ORDER BY date, feed").collect()]
+        spark_vwap = [tuple(r) for r in spark.sql(vwap_sql).collect()]
+        schema = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    finally:
+        spark.stop()
+    assert spark_parts == duck_parts and duck_parts[0][1] == "test"
+    assert len(spark_vwap) == len(duck_vwap) == 8
+    for (s1, n1, v1), (s2, n2, v2) in zip(spark_vwap, duck_vwap):
+        assert (s1, n1) == (s2, n2) and v1 == pytest.approx(v2, rel=1e-12)
+    assert schema["ts_recv"] == "bigint" and schema["price"] == "bigint" and schema["symbol"] == "string"
