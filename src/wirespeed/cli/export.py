@@ -14,7 +14,8 @@ from wirespeed.errors import EXIT_FAILURE, EXIT_OK, WirespeedError
 def export(
     source: Annotated[Path, typer.Argument(metavar="RECORDING", help="A pcapng or pcap recording, or a directory of them (rolling files of one capture, taken in name order).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the dataset goes (created).")] = Path("export"),
-    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, dbn, or both comma-separated (then OUT/parquet and OUT/dbn).")] = "parquet",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, dbn, lobster, or several comma-separated (then OUT/parquet, OUT/dbn, OUT/lobster).")] = "parquet",
+    levels: Annotated[int, typer.Option("--levels", min=1, max=1000, help="LOBSTER: levels a side in the order book files.")] = 10,
     feed: Annotated[str, typer.Option("--feed", help="The feed's name: the feed= partition and the DBN file names.")] = "itch",
     timezone: Annotated[str, typer.Option("--timezone", help="Where the exchange's midnight is, for ts_event (NASDAQ: America/New_York; wirespeed's simulator: UTC).")] = "UTC",
     hold_timeout_ms: Annotated[float, typer.Option("--hold-timeout-ms", min=0.0, help="A gap open this long in capture time is given up (counted lost), as live.")] = 50.0,
@@ -26,7 +27,8 @@ def export(
     (add, cancel, trade, fill; side and price resolved by the book).
 
     Parquet: OUT/date=YYYY-MM-DD/feed=NAME/part-0.parquet (zstd, rows by ts_recv), for DuckDB,
-    Polars and Spark. DBN: OUT/NAME.YYYY-MM-DD.mbo.dbn.zst, for databento-dbn.
+    Polars and Spark. DBN: OUT/NAME.YYYY-MM-DD.mbo.dbn.zst, for databento-dbn. LOBSTER:
+    a message and an order book file (--levels) per symbol and day.
 
     Exit 0: exported; 1: exported, but a recording was truncated or corrupt, or rows were lost
     (said, and in --json and the files' metadata); 2: bad usage.
@@ -38,7 +40,7 @@ def export(
     from wirespeed.products.mbo import MboOptions
 
     formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
-    cfg = ExportConfig(source=source, out=out_dir, formats=formats, overwrite=overwrite,
+    cfg = ExportConfig(source=source, out=out_dir, formats=formats, overwrite=overwrite, lobster_levels=levels,
                        mbo=MboOptions(feed=feed, timezone=timezone, hold_timeout_ms=hold_timeout_ms))
     try:
         if as_json:
@@ -57,7 +59,8 @@ def export(
         t.add_column(col, justify="right" if col == "rows" else "left")
     for name, w in doc["written"].items():
         for date, path in w["files"].items():
-            t.add_row(name, date, f"{w['rows'][date]:,}", path)
+            where = path if isinstance(path, str) else f"{w['symbols']} symbols, {len(path)} files in {Path(path[0]).parent}"
+            t.add_row(name, date, f"{w['rows'][date]:,}", where)
     out.print(t)
     rate = doc["messages_per_s"]
     out.print(f"{doc['messages']:,} messages from {doc['packets']:,} packets -> {doc['rows']:,} rows in "

@@ -2,7 +2,8 @@
 
 One pass of the recordings through the C feed handlers and books (products.mbo)
 feeds every asked-for writer batch by batch: Parquet (products.parquet), DBN
-(products.dbn). Memory stays at a batch (~0.5 M rows) plus a row group per
+(products.dbn), LOBSTER (products.lobster: the books' depth is logged beside the
+rows then). Memory stays at a batch (~0.5 M rows) plus a row group per
 partition being filled.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable
 from wirespeed.errors import UsageError
 from wirespeed.products.mbo import MboOptions, MboSource, recordings
 
-FORMATS = ("parquet", "dbn")
+FORMATS = ("parquet", "dbn", "lobster")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ExportConfig:
     formats: tuple[str, ...] = ("parquet",)
     mbo: MboOptions = MboOptions()
     overwrite: bool = False
+    lobster_levels: int = 10            # LOBSTER's order book files: levels a side
 
 
 def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -35,22 +37,36 @@ def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None
         raise UsageError(f"unknown format {', '.join(bad) or '(none)'}", f"give one or more of {', '.join(FORMATS)}")
     paths = recordings(cfg.source)
     writers: dict[str, Any] = {}
+
+    def where(fmt: str) -> Path:
+        return cfg.out / fmt if len(cfg.formats) > 1 else cfg.out
+
     if "parquet" in cfg.formats:
         from wirespeed.products.parquet import ParquetDataset
 
-        writers["parquet"] = ParquetDataset(cfg.out / "parquet" if len(cfg.formats) > 1 else cfg.out,
-                                            cfg.mbo.feed, cfg.mbo.timezone, cfg.overwrite)
+        writers["parquet"] = ParquetDataset(where("parquet"), cfg.mbo.feed, cfg.mbo.timezone, cfg.overwrite)
     if "dbn" in cfg.formats:
         from wirespeed.products.dbn import DbnFiles
 
-        writers["dbn"] = DbnFiles(cfg.out / "dbn" if len(cfg.formats) > 1 else cfg.out, cfg.mbo.feed, cfg.overwrite)
-    src = MboSource(paths, cfg.mbo)
+        writers["dbn"] = DbnFiles(where("dbn"), cfg.mbo.feed, cfg.overwrite)
+    mbo = cfg.mbo
+    if "lobster" in cfg.formats:
+        from dataclasses import replace
+
+        from wirespeed.products.lobster import LobsterFiles
+
+        writers["lobster"] = LobsterFiles(where("lobster"), cfg.lobster_levels, cfg.overwrite)
+        mbo = replace(mbo, depth_levels=cfg.lobster_levels)
+    src = MboSource(paths, mbo)
     t0 = time.perf_counter()
     rows = 0
     try:
         for batch in src.batches():
-            for w in writers.values():
-                w.write(batch.table, batch.dates)
+            for name, w in writers.items():
+                if name == "lobster":
+                    w.write(batch)
+                else:
+                    w.write(batch.table, batch.dates)
             rows += batch.table.num_rows
             if progress:
                 progress(rows, src.packets)
@@ -61,9 +77,12 @@ def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None
             written["parquet"] = writers["parquet"].close(stats)
         if "dbn" in writers:
             written["dbn"] = writers["dbn"].close()
+        if "lobster" in writers:
+            written["lobster"] = writers["lobster"].close()
     except BaseException:
-        if "dbn" in writers:
-            writers["dbn"].abort()
+        for name in ("dbn", "lobster"):
+            if name in writers:
+                writers[name].abort()
         raise
     finally:
         src.close()

@@ -101,6 +101,7 @@ class MboOptions:
     hold_timeout_ms: float = 50.0      # a gap open this long (capture time) is given up, as live
     max_orders: int = 1 << 22
     max_levels: int = 1 << 20
+    depth_levels: int = 0              # >0: each book-changing row also carries its stock's top levels after it
 
 
 @dataclass
@@ -193,6 +194,8 @@ class MboBatch:
     """Rows as a pyarrow Table of MBO_SCHEMA, and each row's trading date."""
     table: pa.Table
     dates: Any  # datetime64[D]: one for the whole batch, or an array, a day per row
+    ts_itch: np.ndarray  # the ITCH time of day (ns since the trading day's midnight) of each row
+    depth: np.ndarray | None = None  # MboOptions.depth_levels > 0: (rows, levels * 4) uint32, book.h's layout
 
 
 class MboSource:
@@ -206,6 +209,8 @@ class MboSource:
         self.books = Books(max_orders=opts.max_orders, max_levels=opts.max_levels,
                            hold_timeout_ms=opts.hold_timeout_ms, bbo_log=0)
         self.books._engine.log_mbo(LOG_ROWS)
+        if opts.depth_levels:
+            self.books._engine.log_depth(opts.depth_levels)
         self._symbols: dict[int, str] = {}
         self._dir_seen = -1
         self._chars = {name: _Chars() for name in ("action", "side", "type")}
@@ -235,7 +240,7 @@ class MboSource:
     def _sessions(self) -> list[str]:
         return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
 
-    def _table(self, c: dict[str, np.ndarray]) -> MboBatch:
+    def _table(self, c: dict[str, np.ndarray], depth: np.ndarray | None) -> MboBatch:
         ts_recv = c["ts_recv"]
         midnight, dates = self._clock.midnights(ts_recv, c["ts_itch"])
         ts_event = midnight + c["ts_itch"]
@@ -247,7 +252,7 @@ class MboSource:
             self._chars["action"].column(c["action"]), self._chars["side"].column(c["side"]),
             pa.array(c["price"]), pa.array(c["size"]), pa.array(c["order_id"]), pa.array(c["flags"]),
             pa.array(c["line"]), self._chars["type"].column(c["type"]),
-        ], schema=MBO_SCHEMA), dates)
+        ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth)
 
     def _take(self) -> MboBatch | None:
         """The C log's rows, taken as columns (one pass in C, no per-row Python)."""
@@ -256,10 +261,11 @@ class MboSource:
         if not n:
             return None
         cols = {name: np.empty(n, dtype=dt) for name, dt in _COLUMNS}
-        got, self.dropped = _native.mbo_take(router, list(cols.values()))
+        depth = np.empty((n, self.opts.depth_levels * 4), dtype=np.uint32) if self.opts.depth_levels else None
+        got, self.dropped = _native.mbo_take(router, list(cols.values()), depth)
         if got != n:
             raise RuntimeError(f"the MBO log changed while it was taken ({got} rows, {n} expected)")
-        return self._table(cols)
+        return self._table(cols, depth)
 
     def _open(self, path: Path) -> Any:
         try:

@@ -105,6 +105,9 @@ struct ws_books {
 	ws_mbo_t *mbo;            /* the MBO log; NULL: off */
 	uint32_t mbo_cap, mbo_n;
 	uint32_t mbo_packet;      /* rows before the current packet's first */
+	uint32_t *depth;          /* beside the MBO log: depth_levels * 4 per row; NULL: off */
+	uint32_t depth_levels;
+	int mbo_last_kept;        /* the last row went into the log (not dropped): its depth may follow */
 	uint64_t mbo_dropped;
 	const uint8_t *mbo_msg;   /* the message being applied (its timestamp and type) */
 	ws_mbo_ctx_t mbo_ctx;
@@ -415,8 +418,10 @@ static void ws_mbo_row(ws_books_t *b, uint8_t action, uint8_t side, uint16_t loc
 {
 	if (WS_UNLIKELY(b->mbo_n == b->mbo_cap)) {
 		b->mbo_dropped++;
+		b->mbo_last_kept = 0;
 		return;
 	}
+	b->mbo_last_kept = 1;
 	ws_mbo_ctx_t *c = &b->mbo_ctx;
 	ws_mbo_t *r = &b->mbo[b->mbo_n++];
 	*r = (ws_mbo_t){.ts_recv = c->ts_recv, .ts_itch = ws_rd48(b->mbo_msg + 5), .sequence = c->sequence,
@@ -425,6 +430,29 @@ static void ws_mbo_row(ws_books_t *b, uint8_t action, uint8_t side, uint16_t loc
 	                .type = b->mbo_msg[0]};
 	r->flags = c->flags;
 	c->flags = 0; /* "maybe bad book" marks the first row after the loss only */
+	if (b->depth)
+		memset(&b->depth[(size_t)(b->mbo_n - 1) * b->depth_levels * 4], 0, (size_t)b->depth_levels * 16);
+}
+
+/* The stock's book as it stands now, beside the last row (the depth log). */
+static void ws_mbo_depth(ws_books_t *b, uint16_t locate)
+{
+	if (!b->depth || !b->mbo_last_kept)
+		return;
+	uint32_t *d = &b->depth[(size_t)(b->mbo_n - 1) * b->depth_levels * 4];
+	for (int side = 0; side < 2; side++) {
+		const ws_side_t *s = &b->books[locate].side[side];
+		uint32_t k = 0;
+		for (uint32_t i = s->n; k < b->depth_levels && i > 0; i--) {
+			const ws_level_t *l = &b->levels[s->lv[i - 1].li];
+			if (!l->count) /* a ghost */
+				continue;
+			uint32_t *e = &d[k * 4 + (side ? 0 : 2)]; /* ask first, then bid, as LOBSTER has them */
+			e[0] = l->price;
+			e[1] = l->shares > UINT32_MAX ? UINT32_MAX : (uint32_t)l->shares;
+			k++;
+		}
+	}
 }
 
 /* The book side of an order as an MBO side. */
@@ -553,8 +581,10 @@ WS_HOT static inline int ws_on_add(ws_books_t *b, uint16_t locate, const uint8_t
 	}
 	ws_add_checked(b, locate, side, ref, shares, price, pos, found);
 	b->st.adds++;
-	if (WS_UNLIKELY(b->mbo != NULL))
+	if (WS_UNLIKELY(b->mbo != NULL)) {
 		ws_mbo_row(b, 'A', ws_mbo_side(side), locate, ref, price, shares);
+		ws_mbo_depth(b, locate);
+	}
 	if (pos == b->books[locate].side[side].n - 1) /* only the best level can move the BBO */
 		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
@@ -621,6 +651,8 @@ WS_HOT static inline int ws_on_reduce(ws_books_t *b, uint16_t locate, uint64_t r
 		b->levels[o->level].shares -= shares;
 	}
 	(*counter)++;
+	if (WS_UNLIKELY(b->mbo != NULL))
+		ws_mbo_depth(b, locate);
 	if (best)
 		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
@@ -636,6 +668,8 @@ WS_HOT static inline int ws_on_delete(ws_books_t *b, uint16_t locate, uint64_t r
 	int side = b->orders[oi].side, best = ws_at_best(b, &b->orders[oi]);
 	ws_remove(b, oi);
 	b->st.deletes++;
+	if (WS_UNLIKELY(b->mbo != NULL))
+		ws_mbo_depth(b, locate);
 	if (best)
 		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
@@ -664,11 +698,11 @@ WS_HOT static inline int ws_on_replace(ws_books_t *b, uint16_t locate, const uin
 		return 0;
 	}
 	int best = ws_at_best(b, o);
-	if (WS_UNLIKELY(b->mbo != NULL)) {
+	if (WS_UNLIKELY(b->mbo != NULL))
 		ws_mbo_row(b, 'C', ws_mbo_side(side), locate, ref, o->price, o->shares);
-		ws_mbo_row(b, 'A', ws_mbo_side(side), locate, nref, price, shares);
-	}
 	ws_remove(b, oi);
+	if (WS_UNLIKELY(b->mbo != NULL))
+		ws_mbo_depth(b, locate); /* the book between the two halves of the replace */
 	if (frees_level) { /* its level emptied: positions may have moved, look again */
 		pos = ws_level_pos(&b->books[locate].side[side], side, price, &found);
 		if (!found && b->level_free == WS_BOOK_NIL) { /* it stayed as a ghost: take it back */
@@ -678,6 +712,10 @@ WS_HOT static inline int ws_on_replace(ws_books_t *b, uint16_t locate, const uin
 	}
 	ws_add_checked(b, locate, side, nref, shares, price, pos, found);
 	b->st.replaces++;
+	if (WS_UNLIKELY(b->mbo != NULL)) {
+		ws_mbo_row(b, 'A', ws_mbo_side(side), locate, nref, price, shares);
+		ws_mbo_depth(b, locate);
+	}
 	if (best || pos == b->books[locate].side[side].n - 1)
 		ws_note_bbo(b, &b->books[locate], side);
 	return 1;
@@ -725,15 +763,18 @@ WS_HOT static inline int ws_apply(ws_books_t *b, const uint8_t *m, uint32_t len)
 		break;
 	case 'P': /* ref 11, side 19, shares 20, stock 24, price 32 */
 		b->st.trades++;
-		if (WS_UNLIKELY(b->mbo != NULL) && ws_locate_ok(b, locate))
+		if (WS_UNLIKELY(b->mbo != NULL) && ws_locate_ok(b, locate)) {
 			ws_mbo_row(b, 'T', m[19] == 'S' ? 'A' : m[19] == 'B' ? 'B' : 'N', locate, 0, ws_rd32(m + 32),
 			           ws_rd32(m + 20));
+			ws_mbo_depth(b, locate);
+		}
 		break;
 	case 'Q': /* shares 11 (8 bytes), stock 19, cross price 27 */
 		b->st.trades++;
 		if (WS_UNLIKELY(b->mbo != NULL) && ws_locate_ok(b, locate)) {
 			uint64_t q = ws_rd64(m + 11);
 			ws_mbo_row(b, 'T', 'N', locate, 0, ws_rd32(m + 27), q > UINT32_MAX ? UINT32_MAX : (uint32_t)q);
+			ws_mbo_depth(b, locate);
 		}
 		break;
 	case 'S':
@@ -841,6 +882,7 @@ void ws_books_delete(ws_books_t *b)
 	free(b->log);
 	free(b->log_out);
 	free(b->mbo);
+	free(b->depth);
 	free(b->page_of);
 	free(b->pages);
 	free(b->page_live);
@@ -942,6 +984,7 @@ const ws_bbo_change_t *ws_books_take_bbo(ws_books_t *b, uint32_t *n)
 
 int ws_books_log_mbo(ws_books_t *b, uint32_t cap)
 {
+	ws_books_log_depth(b, 0); /* sized by the log: made again after it */
 	free(b->mbo);
 	b->mbo = NULL;
 	b->mbo_cap = b->mbo_n = 0;
@@ -976,7 +1019,30 @@ const ws_mbo_t *ws_books_take_mbo(ws_books_t *b, uint32_t *n, uint64_t *dropped)
 	*n = b->mbo_n;
 	*dropped = b->mbo_dropped;
 	b->mbo_n = b->mbo_packet = 0; /* the rows stay intact until the next apply writes over them */
+	b->mbo_last_kept = 0;
 	return b->mbo;
+}
+
+int ws_books_log_depth(ws_books_t *b, uint32_t levels)
+{
+	free(b->depth);
+	b->depth = NULL;
+	b->depth_levels = 0;
+	if (!levels)
+		return 0;
+	if (!b->mbo || levels > 1000)
+		return -EINVAL;
+	b->depth = malloc((size_t)b->mbo_cap * levels * 4 * sizeof(*b->depth));
+	if (!b->depth)
+		return -ENOMEM;
+	b->depth_levels = levels;
+	return 0;
+}
+
+const uint32_t *ws_books_mbo_depth(const ws_books_t *b, uint32_t *levels)
+{
+	*levels = b->depth_levels;
+	return b->depth;
 }
 
 const ws_mbo_t *ws_books_mbo_peek(const ws_books_t *b, uint32_t *n)

@@ -200,6 +200,18 @@ const ws_mbo_t *ws_books_take_mbo(ws_books_t *b, uint32_t *n, uint64_t *dropped)
 /* ws_books_mbo_peek: the rows logged so far (*n), the log left as it is. */
 const ws_mbo_t *ws_books_mbo_peek(const ws_books_t *b, uint32_t *n);
 
+/* The depth beside the MBO log (LOBSTER's order book file): with it on, a row
+ * that changes a book (A, C) or reports a trade of a hidden order or a cross
+ * (T of P, Q) gets the book of its stock as it stands right after that row:
+ * for each of `levels` levels, ask price, ask shares, bid price, bid shares
+ * (u32; an empty level is 0, 0; shares above 2^32-1 are clamped). Other rows
+ * (the Trade and Fill of an execution) get zeros. Row i's is at
+ * ws_books_mbo_depth(b) + i * levels * 4. ws_books_log_depth needs the MBO
+ * log on (it sizes by its capacity); 0 levels turns it off; -ENOMEM,
+ * -EINVAL. */
+int ws_books_log_depth(ws_books_t *b, uint32_t levels);
+const uint32_t *ws_books_mbo_depth(const ws_books_t *b, uint32_t *levels);
+
 /* ws_books_live_orders: orders in all books now. */
 uint64_t ws_books_live_orders(const ws_books_t *b);
 

@@ -22,6 +22,7 @@
 #include <Python.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 
 #include "book/book.h"
@@ -305,7 +306,29 @@ static PyObject *Book_log_mbo(BookObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* log_depth(levels): the depth beside the MBO log (book.h); after log_mbo */
+static PyObject *Book_log_depth(BookObject *self, PyObject *args)
+{
+	unsigned int levels;
+	if (!PyArg_ParseTuple(args, "I", &levels))
+		return NULL;
+	if (!Book_enter(self))
+		return NULL;
+	int rc = ws_books_log_depth(self->books, levels);
+	Book_leave(self);
+	if (rc == -ENOMEM)
+		return PyErr_NoMemory();
+	if (rc) {
+		PyErr_SetString(PyExc_ValueError, "log_depth: 1..1000 levels, and the MBO log on first (log_mbo)");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef Book_methods[] = {
+	{"log_depth", (PyCFunction)Book_log_depth, METH_VARARGS,
+	 "log_depth(levels): beside each MBO row that changes a book, the stock's top levels after it (book.h); "
+	 "0: off"},
 	{"log_mbo", (PyCFunction)Book_log_mbo, METH_VARARGS,
 	 "log_mbo(cap): log what each message did (order-by-order rows, book.h), up to cap rows between takes (0: off); "
 	 "_native.mbo_take takes them"},

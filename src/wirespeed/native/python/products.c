@@ -8,6 +8,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <string.h>
+
 #include "products/export.h"
 #include "python/book.h"
 #include "python/formats.h"
@@ -62,15 +64,18 @@ static PyObject *py_mbo_pump(PyObject *self, PyObject *args)
 	return Py_BuildValue("(iK)", rc, (unsigned long long)clk.last_ns);
 }
 
-/* mbo_take(router, columns) -> (n, dropped): the books' MBO log into the 13
- * writable arrays of `columns` (a sequence in ws_export_cols_t's order, each
- * of its type and at least mbo_pending(router) long), and the log emptied. */
+/* mbo_take(router, columns, depth=None) -> (n, dropped): the books' MBO log
+ * into the 13 writable arrays of `columns` (a sequence in ws_export_cols_t's
+ * order, each of its type and at least mbo_pending(router) long), and with
+ * the depth log on, its rows into depth (uint32, levels * 4 a row); the log
+ * emptied. */
 static PyObject *py_mbo_take(PyObject *self, PyObject *args)
 {
 	(void)self;
-	PyObject *router, *seq;
-	if (!PyArg_ParseTuple(args, "OO", &router, &seq))
+	PyObject *router, *seq, *depth_obj = Py_None;
+	if (!PyArg_ParseTuple(args, "OO|O", &router, &seq, &depth_obj))
 		return NULL;
+	Py_buffer db = {0};
 	enum { NCOL = 13 };
 	static const Py_ssize_t width[NCOL] = {8, 8, 8, 8, 8, 8, 2, 2, 2, 1, 1, 1, 1};
 	PyObject *fast = PySequence_Fast(seq, "mbo_take: columns must be a sequence of 13 arrays");
@@ -115,10 +120,32 @@ static PyObject *py_mbo_take(PyObject *self, PyObject *args)
 		PyErr_Format(PyExc_ValueError, "mbo_take: the columns hold %zd rows, the log has %u", cap, n);
 		goto drop;
 	}
+	uint32_t levels;
+	const uint32_t *depth = ws_books_mbo_depth(books, &levels);
+	size_t depth_sz = (size_t)n * levels * 4 * sizeof(uint32_t);
+	if ((depth_obj != Py_None) != (depth != NULL)) {
+		pthread_mutex_unlock(lock);
+		PyErr_SetString(PyExc_ValueError, depth ? "mbo_take: the depth log is on: give depth" :
+		                                          "mbo_take: depth given but the depth log is off (log_depth)");
+		goto drop;
+	}
+	if (depth_obj != Py_None) {
+		if (PyObject_GetBuffer(depth_obj, &db, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+			pthread_mutex_unlock(lock);
+			goto drop;
+		}
+		if ((size_t)db.len < depth_sz) {
+			pthread_mutex_unlock(lock);
+			PyErr_Format(PyExc_ValueError, "mbo_take: depth holds %zd bytes, %zu needed", db.len, depth_sz);
+			goto drop;
+		}
+	}
 	ws_export_cols_t c = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, b[4].buf, b[5].buf, b[6].buf,
 	                      b[7].buf, b[8].buf, b[9].buf, b[10].buf, b[11].buf, b[12].buf};
 	Py_BEGIN_ALLOW_THREADS
 	ws_export_columns(rows, n, &c);
+	if (db.obj)
+		memcpy(db.buf, depth, depth_sz);
 	Py_END_ALLOW_THREADS
 	ws_books_take_mbo(books, &n, &dropped);
 	pthread_mutex_unlock(lock);
@@ -126,6 +153,8 @@ static PyObject *py_mbo_take(PyObject *self, PyObject *args)
 drop:
 	ws_py_router_drop(router);
 out:
+	if (db.obj)
+		PyBuffer_Release(&db);
 	for (int i = 0; i < got; i++)
 		PyBuffer_Release(&b[i]);
 	Py_DECREF(fast);
@@ -153,7 +182,8 @@ PyMethodDef ws_py_products_methods[] = {
 	{"mbo_take", py_mbo_take, METH_VARARGS,
 	 "mbo_take(router, columns) -> (n, dropped): the books' MBO log into 13 column arrays (products/export.h's "
 	 "order: ts_recv, ts_itch, sequence, order_id, price, size int64; locate uint16; session, flags int16; "
-	 "action, side, type uint8; line int8), and the log emptied"},
+	 "action, side, type uint8; line int8), and with the depth log on its rows into depth (uint32, levels * 4 "
+	 "a row: book.h); the log emptied"},
 	{"mbo_pending", py_mbo_pending, METH_O, "mbo_pending(router) -> rows in the books' MBO log now"},
 	{"mbo_pump", py_mbo_pump, METH_VARARGS,
 	 "mbo_pump(router, source) -> (state, last_ns): a PcapSource's frames through the FeedRouter until its "
