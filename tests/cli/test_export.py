@@ -21,11 +21,11 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_export_both_formats_json(day: Path, tmp_path: Path) -> None:
     doc = json.loads(run_cli("export", str(day), "-o", str(tmp_path / "o"), "-f", "parquet,dbn", "--feed", "sim",
                              "--json", check_rc=0).stdout)
-    assert set(doc["written"]) == {"parquet", "dbn"} and doc["rows"] > doc["messages"] > 20_000
-    (p,) = doc["written"]["parquet"]["files"].values()
-    assert "/parquet/date=" in p and p.endswith("/feed=sim/part-0.parquet")
+    assert set(doc["written"]) == {"parquet/mbo", "dbn"} and doc["rows"] > doc["messages"] > 20_000
+    (p,) = doc["written"]["parquet/mbo"]["files"].values()
+    assert "/o/mbo/date=" in p and p.endswith("/feed=sim/part-0.parquet")
     (d,) = doc["written"]["dbn"]["files"].values()
-    assert d.endswith(".mbo.dbn.zst") and Path(d).stat().st_size > 0
+    assert "/o/dbn/" in d and d.endswith(".mbo.dbn.zst") and Path(d).stat().st_size > 0
     assert doc["skipped"] == {} and doc["errors"] == [] and doc["sessions"]["WIRESPEED"]["lost"] == 0
     # a second export into the same place is refused, with the way out
     r = run_cli("export", str(day), "-o", str(tmp_path / "o"), "-f", "parquet,dbn", "--feed", "sim", check_rc=1)
@@ -56,5 +56,5 @@ def test_query_over_an_export(day: Path, tmp_path: Path) -> None:
     assert sum(r["n"] for r in rows) == t.num_rows
     r = run_cli("query", "SELECT date, feed FROM mbo LIMIT 1", "--data", str(tmp_path / "d"), check_rc=0)
     assert "itch" in r.stdout
-    assert "the table is mbo" in run_cli("query", "SELEC 1", "--data", str(tmp_path / "d"), check_rc=2).stderr
-    assert "no Parquet files" in run_cli("query", "SELECT 1", "--data", str(tmp_path / "none"), check_rc=1).stderr
+    assert "the tables are mbo" in run_cli("query", "SELEC 1", "--data", str(tmp_path / "d"), check_rc=2).stderr
+    assert "no exported tables" in run_cli("query", "SELECT 1", "--data", str(tmp_path / "none"), check_rc=1).stderr

@@ -65,7 +65,7 @@ def test_truncated_recording_exits_1_and_says_where(day: Path, tmp_path: Path) -
     cut.write_bytes(data[:len(data) // 2 + 7])
     doc = export(ExportConfig(source=cut, out=tmp_path / "out"))
     assert doc["errors"] and "truncated" in doc["errors"][0] and doc["rows"] > 0
-    (path,) = doc["written"]["parquet"]["files"].values()
+    (path,) = doc["written"]["parquet/mbo"]["files"].values()
     meta = pq.ParquetFile(path).metadata.metadata[b"wirespeed"].decode()
     assert "truncated" in meta
 
@@ -136,6 +136,6 @@ def test_rolling_files_continue_one_day(day: Path, tmp_path: Path, full_rows: li
             for _i, ts, frame in part:
                 w.packet(0, ts, frame)
     doc = export(ExportConfig(source=d, out=tmp_path / "out"))
-    (path,) = doc["written"]["parquet"]["files"].values()
+    (path,) = doc["written"]["parquet/mbo"]["files"].values()
     t = pq.read_table(path)
     assert list(zip(*[t.column(f).to_pylist() for f in FIELDS])) == full_rows and len(doc["files"]) == 2

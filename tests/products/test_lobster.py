@@ -87,8 +87,8 @@ def test_lobster_files_equal_the_reference_book_after_each_event(tmp_path: Path)
     want = _expected(rec)
     for loc, events in want.items():
         sym = f"S{loc:04d}"
-        (msg_file,) = (tmp_path / "lob").glob(f"{sym}_*_message_{LEVELS}.csv")
-        (book_file,) = (tmp_path / "lob").glob(f"{sym}_*_orderbook_{LEVELS}.csv")
+        (msg_file,) = (tmp_path / "lob" / "lobster").glob(f"{sym}_*_message_{LEVELS}.csv")
+        (book_file,) = (tmp_path / "lob" / "lobster").glob(f"{sym}_*_orderbook_{LEVELS}.csv")
         with open(msg_file) as f:
             msgs = [[r[0]] + [int(x) for x in r[1:]] for r in csv.reader(f)]
         with open(book_file) as f:
@@ -107,7 +107,7 @@ def test_lobster_refuses_to_overwrite_and_checks_levels(tmp_path: Path) -> None:
     export(cfg)
     with pytest.raises(WirespeedError, match="exist"):
         export(cfg)
-    assert not list((tmp_path / "lob").glob(".*part"))  # nothing half-written left behind
+    assert not list((tmp_path / "lob" / "lobster").glob(".*part"))  # nothing half-written left behind
     export(ExportConfig(source=rec, out=tmp_path / "lob", formats=("lobster",), lobster_levels=1, overwrite=True))
     with pytest.raises(WirespeedError, match="levels"):
         export(ExportConfig(source=rec, out=tmp_path / "x", formats=("lobster",), lobster_levels=0))

@@ -84,7 +84,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 def test_every_message_once_with_the_right_fields(faulty: tuple[Path, dict]) -> None:
     out, doc = faulty
-    (path,) = doc["written"]["parquet"]["files"].values()
+    (path,) = doc["written"]["parquet/mbo"]["files"].values()
     t = pq.read_table(path)
     assert _rows(t) == expected_rows()
     assert doc["rows"] == t.num_rows and not doc["errors"] and doc["rows_dropped"] == 0
@@ -113,7 +113,7 @@ def test_dbn_read_back_by_databento_equals_parquet(faulty: tuple[Path, dict]) ->
     import zstandard
 
     out, doc = faulty
-    (ppath,) = doc["written"]["parquet"]["files"].values()
+    (ppath,) = doc["written"]["parquet/mbo"]["files"].values()
     (dpath,) = doc["written"]["dbn"]["files"].values()
     t = pq.read_table(ppath)
     with open(dpath, "rb") as f:
@@ -134,10 +134,10 @@ def test_dbn_read_back_by_databento_equals_parquet(faulty: tuple[Path, dict]) ->
 def test_duckdb_reads_the_dataset_as_pyarrow_does(faulty: tuple[Path, dict]) -> None:
     duckdb = pytest.importorskip("duckdb")
     out, doc = faulty
-    (ppath,) = doc["written"]["parquet"]["files"].values()
+    (ppath,) = doc["written"]["parquet/mbo"]["files"].values()
     t = pq.read_table(ppath)
     q = duckdb.sql(f"SELECT feed, count(*), sum(size) FILTER (WHERE action = 'T') FROM "
-                   f"read_parquet('{out}/parquet/**/*.parquet', hive_partitioning=true) GROUP BY feed").fetchall()
+                   f"read_parquet('{out}/mbo/**/*.parquet', hive_partitioning=true) GROUP BY feed").fetchall()
     trades = sum(s for a, s in zip(t.column("action").to_pylist(), t.column("size").to_pylist()) if a == "T")
     assert q == [("test", t.num_rows, trades)]
 
@@ -147,7 +147,7 @@ def test_a_packet_lost_on_both_lines_is_counted_and_marked(tmp_path: Path) -> No
     # the recording runs at 1 M msg/s: a gap is given up after 200 us of it, before the
     # feed's hold (256 packets) would fill
     doc = _export(rec, tmp_path / "out", hold_ms=0.2)
-    (path,) = doc["written"]["parquet"]["files"].values()
+    (path,) = doc["written"]["parquet/mbo"]["files"].values()
     t = pq.read_table(path)
     seqs = set(t.column("sequence").to_pylist())
     applied = {s for s, *_ in expected_rows()}

@@ -17,7 +17,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("spark")
     rec = _recording(d / "day.pcapng", S.Faults(drop_seqs=((100, 300),)), S.Faults(dup=0.05))
     _export(rec, d / "out")
-    return d / "out"
+    return d / "out" / "mbo"
 
 
 def test_spark_and_duckdb_agree(dataset: Path) -> None:

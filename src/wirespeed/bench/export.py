@@ -158,19 +158,20 @@ def run(opts: ExportBenchOptions, progress: Callable[[str], None] | None = None)
             res[f"export_{fmt}_msgs_per_s_runs"] = rates
             res[f"export_{fmt}_rows_per_s"] = statistics.median(r["rows"] / r["seconds"] for r in runs)
             res[f"export_{fmt}_rows"] = runs[0]["rows"]
-            res[f"export_{fmt}_bytes"] = sum(Path(p).stat().st_size for p in runs[-1]["written"][fmt]["files"].values())
+            key = "parquet/mbo" if fmt == "parquet" else fmt
+            res[f"export_{fmt}_bytes"] = sum(Path(p).stat().st_size for p in runs[-1]["written"][key]["files"].values())
         res["messages"] = runs[0]["messages"]
         step(f"the pandas path, {opts.pandas_msgs:,} messages")
         pd_ = _pandas_path(day, d / "pandas.parquet", opts.pandas_msgs)
         res.update({"pandas_path_msgs_per_s": pd_["msgs_per_s"], "pandas_path_msgs": pd_["msgs"]})
         res["export_over_pandas"] = res["export_parquet_msgs_per_s"] / pd_["msgs_per_s"]
-        (parquet,) = _export(day, d / "parquet", "parquet")["written"]["parquet"]["files"].values()
+        (parquet,) = _export(day, d / "parquet", "parquet")["written"]["parquet/mbo"]["files"].values()
         step(f"databento-dbn's encoder from Python, {opts.peer_rows:,} rows")
         peer = _dbn_peer(Path(parquet), d / "peer.dbn.zst", opts.peer_rows)
         res.update({"dbn_encoder_rows_per_s": peer["rows_per_s"],
                     "export_dbn_over_encoder": res["export_dbn_rows_per_s"] / peer["rows_per_s"]})
         step("DuckDB scans the export")
-        duck = _duckdb(d / "parquet")
+        duck = _duckdb(d / "parquet" / "mbo")
         res.update({"duckdb_rows_per_s": duck["rows_per_s"], "duckdb_rows": duck["rows"],
                     "duckdb_threads": duck["threads"]})
     res["goals"] = goals_report(GOALS, res)

@@ -40,7 +40,7 @@ LEVEL_DTYPE = np.dtype([("price", "f8"), ("shares", "u8"), ("orders", "u4")])
 # ws_bbo_change_t (book.h), byte for byte; prices in ITCH's 4 implied decimals
 BBO_CHANGE_DTYPE = np.dtype([("msg", "<u8"), ("bid_sz", "<u8"), ("ask_sz", "<u8"), ("bid_px", "<u4"),
                              ("ask_px", "<u4"), ("bid_ct", "<u4"), ("ask_ct", "<u4"), ("locate", "<u2"),
-                             ("_pad", "<u2", (3,))])
+                             ("_pad", "<u2"), ("row", "<u4")])
 
 
 class Books:

@@ -14,7 +14,8 @@ from wirespeed.errors import EXIT_FAILURE, EXIT_OK, WirespeedError
 def export(
     source: Annotated[Path, typer.Argument(metavar="RECORDING", help="A pcapng or pcap recording, or a directory of them (rolling files of one capture, taken in name order).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the dataset goes (created).")] = Path("export"),
-    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, dbn, lobster, or several comma-separated (then OUT/parquet, OUT/dbn, OUT/lobster).")] = "parquet",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, dbn, lobster, or several comma-separated.")] = "parquet",
+    tables: Annotated[str, typer.Option("--tables", "-t", help="Parquet tables, comma-separated: mbo (every row), trades, bbo (every change of the best bid or offer).")] = "mbo",
     levels: Annotated[int, typer.Option("--levels", min=1, max=1000, help="LOBSTER: levels a side in the order book files.")] = 10,
     feed: Annotated[str, typer.Option("--feed", help="The feed's name: the feed= partition and the DBN file names.")] = "itch",
     timezone: Annotated[str, typer.Option("--timezone", help="Where the exchange's midnight is, for ts_event (NASDAQ: America/New_York; wirespeed's simulator: UTC).")] = "UTC",
@@ -26,21 +27,22 @@ def export(
     handler (A/B arbitration, gaps) and books as a live capture, as Databento-style MBO rows
     (add, cancel, trade, fill; side and price resolved by the book).
 
-    Parquet: OUT/date=YYYY-MM-DD/feed=NAME/part-0.parquet (zstd, rows by ts_recv), for DuckDB,
-    Polars and Spark. DBN: OUT/NAME.YYYY-MM-DD.mbo.dbn.zst, for databento-dbn. LOBSTER:
-    a message and an order book file (--levels) per symbol and day.
+    Parquet: OUT/TABLE/date=YYYY-MM-DD/feed=NAME/part-0.parquet (zstd, rows by ts_recv), for
+    DuckDB, Polars and Spark. DBN: OUT/dbn/NAME.YYYY-MM-DD.mbo.dbn.zst, for databento-dbn.
+    LOBSTER: OUT/lobster/, a message and an order book file (--levels) per symbol and day.
 
     Exit 0: exported; 1: exported, but a recording was truncated or corrupt, or rows were lost
     (said, and in --json and the files' metadata); 2: bad usage.
 
-    Example: wirespeed export day.pcapng -o data && duckdb -c "SELECT symbol, count(*) FROM
-    read_parquet('data/**/*.parquet', hive_partitioning=true) GROUP BY symbol"
+    Example: wirespeed export day.pcapng -o data -t mbo,trades,bbo && wirespeed query
+    "SELECT symbol, count(*) FROM trades GROUP BY symbol" --data data
     """
     from wirespeed.products.export import ExportConfig, export as run
     from wirespeed.products.mbo import MboOptions
 
     formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
     cfg = ExportConfig(source=source, out=out_dir, formats=formats, overwrite=overwrite, lobster_levels=levels,
+                       tables=tuple(x.strip().lower() for x in tables.split(",") if x.strip()),
                        mbo=MboOptions(feed=feed, timezone=timezone, hold_timeout_ms=hold_timeout_ms))
     try:
         if as_json:

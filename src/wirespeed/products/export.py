@@ -1,15 +1,20 @@
 """`wirespeed export`: recordings to data products in one pass.
 
 One pass of the recordings through the C feed handlers and books (products.mbo)
-feeds every asked-for writer batch by batch: Parquet (products.parquet), DBN
-(products.dbn), LOBSTER (products.lobster: the books' depth is logged beside the
-rows then). Memory stays at a batch (~0.5 M rows) plus a row group per
-partition being filled.
+feeds every asked-for writer batch by batch. Where each goes, under OUT:
+
+    mbo/, trades/, bbo/   Parquet tables (products.parquet, products.tables):
+                          <table>/date=YYYY-MM-DD/feed=NAME/part-0.parquet
+    dbn/                  NAME.YYYY-MM-DD.mbo.dbn.zst (products.dbn)
+    lobster/              LOBSTER files per symbol and day (products.lobster; the
+                          books log their depth beside the rows then)
+
+Memory stays at a batch (~0.5 M rows) and what the writers hold of it.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +29,7 @@ class ExportConfig:
     source: Path                        # a recording, or a directory of them (taken in name order)
     out: Path
     formats: tuple[str, ...] = ("parquet",)
+    tables: tuple[str, ...] = ("mbo",)  # the Parquet tables: mbo, trades, bbo (products.tables)
     mbo: MboOptions = MboOptions()
     overwrite: bool = False
     lobster_levels: int = 10            # LOBSTER's order book files: levels a side
@@ -32,57 +38,56 @@ class ExportConfig:
 def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Runs the export; returns what was written, read, skipped and lost (the --json document).
     progress(rows so far, packets so far) after each batch."""
+    from wirespeed.products import tables as T
+
     bad = [f for f in cfg.formats if f not in FORMATS]
     if bad or not cfg.formats:
         raise UsageError(f"unknown format {', '.join(bad) or '(none)'}", f"give one or more of {', '.join(FORMATS)}")
+    bad = [t for t in cfg.tables if t not in T.TABLES]
+    if bad or ("parquet" in cfg.formats and not cfg.tables):
+        raise UsageError(f"unknown table {', '.join(bad) or '(none)'}", f"give one or more of {', '.join(T.TABLES)}")
     paths = recordings(cfg.source)
-    writers: dict[str, Any] = {}
-
-    def where(fmt: str) -> Path:
-        return cfg.out / fmt if len(cfg.formats) > 1 else cfg.out
-
+    mbo = cfg.mbo
+    parquet: dict[str, Any] = {}
+    others: dict[str, Any] = {}
     if "parquet" in cfg.formats:
         from wirespeed.products.parquet import ParquetDataset
 
-        writers["parquet"] = ParquetDataset(where("parquet"), cfg.mbo.feed, cfg.mbo.timezone, cfg.overwrite)
+        for name in cfg.tables:
+            parquet[name] = ParquetDataset(cfg.out / name, mbo.feed, mbo.timezone, cfg.overwrite, name,
+                                           T.SCHEMAS[name])
+        mbo = replace(mbo, bbo="bbo" in cfg.tables)
     if "dbn" in cfg.formats:
         from wirespeed.products.dbn import DbnFiles
 
-        writers["dbn"] = DbnFiles(where("dbn"), cfg.mbo.feed, cfg.overwrite)
-    mbo = cfg.mbo
+        others["dbn"] = DbnFiles(cfg.out / "dbn", mbo.feed, cfg.overwrite)
     if "lobster" in cfg.formats:
-        from dataclasses import replace
-
         from wirespeed.products.lobster import LobsterFiles
 
-        writers["lobster"] = LobsterFiles(where("lobster"), cfg.lobster_levels, cfg.overwrite)
+        others["lobster"] = LobsterFiles(cfg.out / "lobster", cfg.lobster_levels, cfg.overwrite)
         mbo = replace(mbo, depth_levels=cfg.lobster_levels)
+    derive = {"mbo": lambda b: (b.table, b.dates), "trades": T.trades, "bbo": T.bbo}
     src = MboSource(paths, mbo)
     t0 = time.perf_counter()
     rows = 0
     try:
         for batch in src.batches():
-            for name, w in writers.items():
-                if name == "lobster":
-                    w.write(batch)
-                else:
-                    w.write(batch.table, batch.dates)
+            for name, w in parquet.items():
+                w.write(*derive[name](batch))
+            if "dbn" in others:
+                others["dbn"].write(batch.table, batch.dates)
+            if "lobster" in others:
+                others["lobster"].write(batch)
             rows += batch.table.num_rows
             if progress:
                 progress(rows, src.packets)
         stats = src.stats()
         stats.rows = rows
-        written: dict[str, Any] = {}
-        if "parquet" in writers:
-            written["parquet"] = writers["parquet"].close(stats)
-        if "dbn" in writers:
-            written["dbn"] = writers["dbn"].close()
-        if "lobster" in writers:
-            written["lobster"] = writers["lobster"].close()
+        written: dict[str, Any] = {f"parquet/{name}": w.close(stats) for name, w in parquet.items()}
+        written.update({name: w.close() for name, w in others.items()})
     except BaseException:
-        for name in ("dbn", "lobster"):
-            if name in writers:
-                writers[name].abort()
+        for w in others.values():
+            w.abort()
         raise
     finally:
         src.close()

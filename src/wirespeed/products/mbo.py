@@ -102,6 +102,7 @@ class MboOptions:
     max_orders: int = 1 << 22
     max_levels: int = 1 << 20
     depth_levels: int = 0              # >0: each book-changing row also carries its stock's top levels after it
+    bbo: bool = False                  # log the books' BBO changes beside the rows (the bbo table)
 
 
 @dataclass
@@ -196,6 +197,7 @@ class MboBatch:
     dates: Any  # datetime64[D]: one for the whole batch, or an array, a day per row
     ts_itch: np.ndarray  # the ITCH time of day (ns since the trading day's midnight) of each row
     depth: np.ndarray | None = None  # MboOptions.depth_levels > 0: (rows, levels * 4) uint32, book.h's layout
+    bbo: np.ndarray | None = None    # MboOptions.bbo: the BBO changes (books.BBO_CHANGE_DTYPE), row = index here
 
 
 class MboSource:
@@ -206,8 +208,9 @@ class MboSource:
         self.paths = paths
         self.opts = opts
         self._clock = _Clock(opts.timezone)
+        # a BBO change per row at most: the BBO log is as long as the MBO log
         self.books = Books(max_orders=opts.max_orders, max_levels=opts.max_levels,
-                           hold_timeout_ms=opts.hold_timeout_ms, bbo_log=0)
+                           hold_timeout_ms=opts.hold_timeout_ms, bbo_log=LOG_ROWS if opts.bbo else 0)
         self.books._engine.log_mbo(LOG_ROWS)
         if opts.depth_levels:
             self.books._engine.log_depth(opts.depth_levels)
@@ -240,7 +243,7 @@ class MboSource:
     def _sessions(self) -> list[str]:
         return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
 
-    def _table(self, c: dict[str, np.ndarray], depth: np.ndarray | None) -> MboBatch:
+    def _table(self, c: dict[str, np.ndarray], depth: np.ndarray | None, bbo: np.ndarray | None) -> MboBatch:
         ts_recv = c["ts_recv"]
         midnight, dates = self._clock.midnights(ts_recv, c["ts_itch"])
         ts_event = midnight + c["ts_itch"]
@@ -252,7 +255,7 @@ class MboSource:
             self._chars["action"].column(c["action"]), self._chars["side"].column(c["side"]),
             pa.array(c["price"]), pa.array(c["size"]), pa.array(c["order_id"]), pa.array(c["flags"]),
             pa.array(c["line"]), self._chars["type"].column(c["type"]),
-        ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth)
+        ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth, bbo)
 
     def _take(self) -> MboBatch | None:
         """The C log's rows, taken as columns (one pass in C, no per-row Python)."""
@@ -265,7 +268,8 @@ class MboSource:
         got, self.dropped = _native.mbo_take(router, list(cols.values()), depth)
         if got != n:
             raise RuntimeError(f"the MBO log changed while it was taken ({got} rows, {n} expected)")
-        return self._table(cols, depth)
+        bbo = self.books.bbo_changes() if self.opts.bbo else None
+        return self._table(cols, depth, bbo)
 
     def _open(self, path: Path) -> Any:
         try:
@@ -312,7 +316,7 @@ class MboSource:
             for k in ("lost", "bad_packets", "other_session", "hold_full"):
                 if feed.get(k):
                     skipped[f"{k} ({name})"] = feed[k]
-        for k in ("unknown_type",):
+        for k in ("unknown_type", "bbo_log_full"):
             if st["books"].get(k):
                 skipped[k] = st["books"][k]
         return ExportStats(files=[str(p) for p in self.paths], packets=self.packets, messages=st["books"]["messages"],

@@ -1,8 +1,9 @@
 """MBO rows to a Parquet dataset that DuckDB, Polars and Spark read as it is.
 
-Layout: Hive partitions by trading date and feed, one file per partition:
+Layout: a directory per table (mbo, and what products.tables derives), Hive
+partitions by trading date and feed inside, one file per partition:
 
-    OUT/date=2026-11-30/feed=itch/part-0.parquet
+    OUT/mbo/date=2026-11-30/feed=itch/part-0.parquet
 
 (not a directory per symbol: a day of a few thousand symbols would be
 thousands of tiny files, the known way to make every scan slow).
@@ -20,7 +21,7 @@ Inside a file:
     is 100 k-1 M rows a group);
   * times are int64 ns (unit in the field metadata): Spark rejects nanosecond
     Parquet timestamps;
-  * key-value metadata "wirespeed": JSON with the schema's name and version, the
+  * key-value metadata "wirespeed": JSON with the table's schema name and version, the
     wirespeed version, the feed, the time zone, the export host, the source files,
     and what was skipped or lost, and what the capture itself dropped.
 """
@@ -44,14 +45,20 @@ ROW_GROUP_ROWS = 1 << 20     # at most; a batch of the C log (~0.5 M rows) is on
 ZSTD_LEVEL = 1
 DICTIONARY_COLUMNS = ["session", "symbol", "action", "side", "itch_type"]
 STATISTICS_COLUMNS = ["ts_recv", "ts_event", "sequence", "instrument_id", "symbol", "price", "order_id"]
-SCHEMA_NAME = "wirespeed-mbo/1"
+SCHEMA_VERSION = 1  # the metadata's "schema": wirespeed-<table>/<version>
+
+
+def _only(names: list[str], schema: pa.Schema) -> list[str]:
+    return [n for n in names if n in schema.names]
 
 
 class _Partition:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
-        self.writer = pq.ParquetWriter(path, MBO_SCHEMA, compression="zstd", compression_level=ZSTD_LEVEL,
-                                       use_dictionary=DICTIONARY_COLUMNS, write_statistics=STATISTICS_COLUMNS)
+        self.schema = schema
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=ZSTD_LEVEL,
+                                       use_dictionary=_only(DICTIONARY_COLUMNS, schema),
+                                       write_statistics=_only(STATISTICS_COLUMNS, schema))
         self.rows = 0
         self.last_ts = -1
         self.sorted = True
@@ -78,22 +85,27 @@ class _Partition:
             self._resort(meta)
 
     def _resort(self, meta: dict[str, Any]) -> None:
-        t = pq.read_table(self.path, schema=MBO_SCHEMA)
+        t = pq.read_table(self.path, schema=self.schema)
         t = t.take(pc.sort_indices(t, sort_keys=[("ts_recv", "ascending")]))
         tmp = self.path.with_suffix(".tmp")
         pq.write_table(t.replace_schema_metadata({"wirespeed": json.dumps(meta)}), tmp,
                        row_group_size=ROW_GROUP_ROWS, compression="zstd", compression_level=ZSTD_LEVEL,
-                       use_dictionary=DICTIONARY_COLUMNS, write_statistics=STATISTICS_COLUMNS)
+                       use_dictionary=_only(DICTIONARY_COLUMNS, self.schema),
+                       write_statistics=_only(STATISTICS_COLUMNS, self.schema))
         tmp.replace(self.path)
 
 
 class ParquetDataset:
-    """Writes MBO tables (products.mbo) into OUT/date=.../feed=.../part-0.parquet."""
+    """Writes one table (MBO rows, or one derived from them: products.tables) into
+    OUT/date=.../feed=.../part-0.parquet."""
 
-    def __init__(self, out: str | Path, feed: str, timezone: str, overwrite: bool = False) -> None:
+    def __init__(self, out: str | Path, feed: str, timezone: str, overwrite: bool = False, table: str = "mbo",
+                 schema: pa.Schema = MBO_SCHEMA) -> None:
         if not feed or "/" in feed or "=" in feed:
             raise WirespeedError(f"feed name {feed!r}", "give a plain name (it becomes a feed= directory)")
         self.out = Path(out)
+        self.table = table
+        self.schema = schema
         self.feed = feed
         self.timezone = timezone
         self.overwrite = overwrite
@@ -105,10 +117,11 @@ class ParquetDataset:
         if path.exists() and not self.overwrite:
             raise WirespeedError(f"{path} exists", "export to another directory, or give --overwrite")
         d.mkdir(parents=True, exist_ok=True)
-        return _Partition(path)
+        return _Partition(path, self.schema)
 
     def write(self, table: pa.Table, dates: Any) -> None:
-        """table: MBO rows; dates: their trading date (datetime64[D]), one or one per row."""
+        """table: rows of this dataset's schema; dates: their trading date (datetime64[D]),
+        one or one per row."""
         days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)
@@ -117,7 +130,7 @@ class ParquetDataset:
             self.parts[key].add(table if len(days) == 1 else table.filter(pa.array(dates == day)))
 
     def close(self, stats: ExportStats) -> dict[str, Any]:
-        meta = {"schema": SCHEMA_NAME, "wirespeed_version": __version__, "feed": self.feed,
+        meta = {"schema": f"wirespeed-{self.table}/{SCHEMA_VERSION}", "table": self.table, "wirespeed_version": __version__, "feed": self.feed,
                 "timezone": self.timezone, "export_host": socket.gethostname(), "time_unit": "ns",
                 "price_scale": "1e-9", **stats.as_dict()}
         for part in self.parts.values():

@@ -2,9 +2,10 @@
 
     rows, columns = query("data", "SELECT symbol, count(*) FROM mbo GROUP BY symbol")
 
-The dataset is the view `mbo`: every Parquet file under the export's directory,
-with the Hive partitions (date, feed) as columns. DuckDB runs the query on all
-cores and reads only the columns and row groups it needs.
+Each table of the export (mbo, and trades and bbo where they were exported) is a
+view of that name over its Parquet files, with the Hive partitions (date, feed)
+as columns. DuckDB runs the query on all cores and reads only the columns and
+row groups it needs.
 """
 from __future__ import annotations
 
@@ -15,15 +16,20 @@ from wirespeed.errors import UsageError, WirespeedError
 
 
 def connect(data: str | Path) -> Any:
-    """A DuckDB connection with the view `mbo` over the export in `data`."""
+    """A DuckDB connection with a view per table of the export in `data`."""
     import duckdb
 
+    from wirespeed.products.tables import TABLES
+
     root = Path(data)
-    if not any(root.glob("**/*.parquet")):
-        raise WirespeedError(f"no Parquet files under {root}", "export a recording first: wirespeed export REC -o DIR")
+    found = [t for t in TABLES if any((root / t).glob("**/*.parquet"))]
+    if not found:
+        raise WirespeedError(f"no exported tables under {root} (looked for {', '.join(f'{t}/' for t in TABLES)})",
+                             "export a recording first: wirespeed export REC -o DIR")
     con = duckdb.connect()
-    glob = str(root / "**" / "*.parquet").replace("'", "''")
-    con.execute(f"CREATE VIEW mbo AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
+    for t in found:
+        glob = str(root / t / "**" / "*.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
     return con
 
 
@@ -37,6 +43,7 @@ def query(data: str | Path, sql: str) -> tuple[list[tuple], list[str]]:
         return cur.fetchall(), [d[0] for d in cur.description]
     except duckdb.Error as exc:
         raise UsageError(f"the query failed: {str(exc).splitlines()[0]}",
-                         "the table is mbo; see its columns with: SELECT * FROM mbo LIMIT 5") from None
+                         "the tables are mbo (and trades, bbo if exported); see the columns with: "
+                         "SELECT * FROM mbo LIMIT 5") from None
     finally:
         con.close()

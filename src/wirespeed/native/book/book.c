@@ -362,7 +362,8 @@ static void ws_reclaim_ghosts(ws_books_t *b)
 /* Both sides of a book as they are now: what a BBO change carries. */
 static void ws_bbo_of(const ws_books_t *b, const ws_book_t *bk, ws_bbo_change_t *c)
 {
-	*c = (ws_bbo_change_t){.msg = b->st.messages, .locate = (uint16_t)(bk - b->books)};
+	*c = (ws_bbo_change_t){.msg = b->st.messages, .locate = (uint16_t)(bk - b->books),
+	                       .row = b->mbo && b->mbo_last_kept ? b->mbo_n - 1 : UINT32_MAX};
 	for (int sd = 0; sd < 2; sd++) {
 		const ws_side_t *s = &bk->side[sd];
 		if (!s->n)

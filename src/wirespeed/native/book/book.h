@@ -73,7 +73,9 @@ typedef struct {
 	uint32_t bid_price, ask_price;
 	uint32_t bid_orders, ask_orders;
 	uint16_t locate;
-	uint16_t pad[3];
+	uint16_t pad;
+	uint32_t row;             /* with the MBO log on: the index of the row after which it changed
+	                           * (in the log as the next take returns it); UINT32_MAX otherwise */
 } ws_bbo_change_t;
 
 typedef struct {

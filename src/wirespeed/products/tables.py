@@ -1,0 +1,69 @@
+"""Tables derived from a batch of MBO rows, for the Parquet export (`--tables`).
+
+  trades  every Trade row (executions of displayed orders, hidden ones from P,
+          crosses from Q): the aggressor's side, price, size, the resting order
+          (0 for hidden and cross), with the row's times and sequence;
+  bbo     every change of a stock's best bid or offer (MBP-1), from the C books'
+          BBO log: both sides after the change (price, shares, orders; an empty
+          side has a null price and zeros), stamped with the row that made it.
+
+Both come from the same pass as the MBO rows (products.mbo: the books log BBO
+changes beside the rows), so they need no second read of the recording.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from wirespeed.products.mbo import MBO_SCHEMA
+
+TABLES = ("mbo", "trades", "bbo")
+_PRICE_NANOS = 100_000  # ITCH's 4 decimals -> 1e-9
+
+TRADES_SCHEMA = pa.schema([MBO_SCHEMA.field(n) for n in (
+    "ts_recv", "ts_event", "ts_in_delta", "sequence", "session", "instrument_id", "symbol", "side", "price", "size",
+    "order_id", "flags", "itch_type")])
+
+BBO_SCHEMA = pa.schema([MBO_SCHEMA.field(n) for n in (
+    "ts_recv", "ts_event", "sequence", "session", "instrument_id", "symbol")] + [
+    pa.field("bid_px", pa.int64(), metadata={"scale": "1e-9"}), pa.field("bid_sz", pa.int64(), nullable=False),
+    pa.field("bid_ct", pa.int32(), nullable=False),
+    pa.field("ask_px", pa.int64(), metadata={"scale": "1e-9"}), pa.field("ask_sz", pa.int64(), nullable=False),
+    pa.field("ask_ct", pa.int32(), nullable=False)])
+
+SCHEMAS = {"mbo": MBO_SCHEMA, "trades": TRADES_SCHEMA, "bbo": BBO_SCHEMA}
+
+
+def _at(dates: Any, idx: np.ndarray) -> Any:
+    return dates if not np.ndim(dates) else dates[idx]
+
+
+def trades(batch: Any) -> tuple[pa.Table, Any]:
+    """The batch's Trade rows, and their dates."""
+    t = batch.table
+    act = t.column("action").combine_chunks()
+    lut = np.array([x == "T" for x in act.dictionary.to_pylist()] + [False])
+    idx = np.flatnonzero(lut[act.indices.to_numpy()])
+    return t.select(TRADES_SCHEMA.names).take(pa.array(idx)), _at(batch.dates, idx)
+
+
+def bbo(batch: Any) -> tuple[pa.Table, Any]:
+    """The batch's BBO changes (MBP-1) with the times of the rows that made them, and their dates."""
+    ch = batch.bbo
+    rows = ch["row"].astype(np.int64)
+    if len(rows) and (rows >= batch.table.num_rows).any():
+        raise RuntimeError("a BBO change names a row outside its batch")  # the logs were taken together
+    t = batch.table.select(BBO_SCHEMA.names[:6]).take(pa.array(rows))
+
+    def px(p: np.ndarray, shares: np.ndarray) -> pa.Array:
+        return pa.array(p.astype(np.int64) * _PRICE_NANOS, mask=shares == 0)
+
+    cols = {"bid_px": px(ch["bid_px"], ch["bid_sz"]), "bid_sz": pa.array(ch["bid_sz"].astype(np.int64)),
+            "bid_ct": pa.array(ch["bid_ct"].astype(np.int32)),
+            "ask_px": px(ch["ask_px"], ch["ask_sz"]), "ask_sz": pa.array(ch["ask_sz"].astype(np.int64)),
+            "ask_ct": pa.array(ch["ask_ct"].astype(np.int32))}
+    for name, col in cols.items():
+        t = t.append_column(BBO_SCHEMA.field(name), col)
+    return t, _at(batch.dates, rows)
