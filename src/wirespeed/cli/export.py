@@ -15,7 +15,9 @@ def export(
     source: Annotated[Path, typer.Argument(metavar="RECORDING", help="A pcapng or pcap recording, or a directory of them (rolling files of one capture, taken in name order).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the dataset goes (created).")] = Path("export"),
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, dbn, lobster, or several comma-separated.")] = "parquet",
-    tables: Annotated[str, typer.Option("--tables", "-t", help="Parquet tables, comma-separated: mbo (every row), trades, bbo (every change of the best bid or offer).")] = "mbo",
+    tables: Annotated[str, typer.Option("--tables", "-t", help="Parquet tables, comma-separated: mbo (every row), trades, bbo (every change of the best bid or offer), depth (every stock's top levels each --grid).")] = "mbo",
+    grid_ms: Annotated[float, typer.Option("--grid-ms", min=0.001, help="depth: a snapshot of every stock this often, in ms of capture time.")] = 1000.0,
+    grid_levels: Annotated[int, typer.Option("--grid-levels", min=1, max=1000, help="depth: levels a side.")] = 10,
     levels: Annotated[int, typer.Option("--levels", min=1, max=1000, help="LOBSTER: levels a side in the order book files.")] = 10,
     feed: Annotated[str, typer.Option("--feed", help="The feed's name: the feed= partition and the DBN file names.")] = "itch",
     timezone: Annotated[str, typer.Option("--timezone", help="Where the exchange's midnight is, for ts_event (NASDAQ: America/New_York; wirespeed's simulator: UTC).")] = "UTC",
@@ -42,6 +44,7 @@ def export(
 
     formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
     cfg = ExportConfig(source=source, out=out_dir, formats=formats, overwrite=overwrite, lobster_levels=levels,
+                       grid_ns=int(grid_ms * 1e6), grid_levels=grid_levels,
                        tables=tuple(x.strip().lower() for x in tables.split(",") if x.strip()),
                        mbo=MboOptions(feed=feed, timezone=timezone, hold_timeout_ms=hold_timeout_ms))
     try:

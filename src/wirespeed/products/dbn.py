@@ -155,6 +155,8 @@ class DbnFiles:
         self.days: dict[str, _Day] = {}
 
     def write(self, table: pa.Table, dates: Any) -> None:
+        if not table.num_rows:
+            return
         days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)

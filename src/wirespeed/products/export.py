@@ -3,7 +3,8 @@
 One pass of the recordings through the C feed handlers and books (products.mbo)
 feeds every asked-for writer batch by batch. Where each goes, under OUT:
 
-    mbo/, trades/, bbo/   Parquet tables (products.parquet, products.tables):
+    mbo/, trades/, bbo/,  Parquet tables (products.parquet, products.tables):
+    depth/
                           <table>/date=YYYY-MM-DD/feed=NAME/part-0.parquet
     dbn/                  NAME.YYYY-MM-DD.mbo.dbn.zst (products.dbn)
     lobster/              LOBSTER files per symbol and day (products.lobster; the
@@ -33,6 +34,8 @@ class ExportConfig:
     mbo: MboOptions = MboOptions()
     overwrite: bool = False
     lobster_levels: int = 10            # LOBSTER's order book files: levels a side
+    grid_ns: int = 1_000_000_000        # the depth table: a snapshot of every stock this often (capture time)
+    grid_levels: int = 10               # the depth table: levels a side
 
 
 def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -55,8 +58,12 @@ def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None
 
         for name in cfg.tables:
             parquet[name] = ParquetDataset(cfg.out / name, mbo.feed, mbo.timezone, cfg.overwrite, name,
-                                           T.SCHEMAS[name])
+                                           T.schema(name, cfg.grid_levels))
         mbo = replace(mbo, bbo="bbo" in cfg.tables)
+        if "depth" in cfg.tables:
+            if cfg.grid_ns <= 0 or not 1 <= cfg.grid_levels <= 1000:
+                raise UsageError("the depth table needs a grid > 0 and 1..1000 levels", "e.g. --grid 1s --grid-levels 10")
+            mbo = replace(mbo, grid_ns=cfg.grid_ns, grid_levels=cfg.grid_levels)
     if "dbn" in cfg.formats:
         from wirespeed.products.dbn import DbnFiles
 
@@ -66,7 +73,7 @@ def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None
 
         others["lobster"] = LobsterFiles(cfg.out / "lobster", cfg.lobster_levels, cfg.overwrite)
         mbo = replace(mbo, depth_levels=cfg.lobster_levels)
-    derive = {"mbo": lambda b: (b.table, b.dates), "trades": T.trades, "bbo": T.bbo}
+    derive = {"mbo": lambda b: (b.table, b.dates), "trades": T.trades, "bbo": T.bbo, "depth": T.depth}
     src = MboSource(paths, mbo)
     t0 = time.perf_counter()
     rows = 0

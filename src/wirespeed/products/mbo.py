@@ -63,6 +63,9 @@ _COLUMNS = (("ts_recv", np.int64), ("ts_itch", np.int64), ("sequence", np.int64)
             ("price", np.int64), ("size", np.int64), ("locate", np.uint16), ("session", np.int16),
             ("flags", np.int16), ("action", np.uint8), ("side", np.uint8), ("type", np.uint8), ("line", np.int8))
 
+# ws_book_level_t (book.h): a level of a depth snapshot
+BOOK_LEVEL_DTYPE = np.dtype([("price", "<u4"), ("orders", "<u4"), ("shares", "<u8")])
+
 F_LAST = 0x80
 F_MAYBE_BAD_BOOK = 0x04
 LOG_ROWS = 1 << 20  # the C log: must hold what one packet can release (export.h) with room to spare
@@ -103,6 +106,8 @@ class MboOptions:
     max_levels: int = 1 << 20
     depth_levels: int = 0              # >0: each book-changing row also carries its stock's top levels after it
     bbo: bool = False                  # log the books' BBO changes beside the rows (the bbo table)
+    grid_ns: int = 0                   # >0: every stock's depth every grid_ns of capture time (the depth table)
+    grid_levels: int = 10              # levels a side in those snapshots
 
 
 @dataclass
@@ -144,6 +149,15 @@ class _Clock:
             delta = noon.astimezone(self.tz).utcoffset() or dt.timedelta(0)
             off = self._offsets[utc_day] = int(delta.total_seconds()) * 1_000_000_000
         return off
+
+    def dates(self, ts: np.ndarray) -> Any:
+        """The local date of each time (datetime64[D]): one when all are on one day."""
+        lo, hi = int(ts.min()), int(ts.max())
+        off_lo, off_hi = self._offset(lo // DAY_NS), self._offset(hi // DAY_NS)
+        if (lo + off_lo) // DAY_NS == (hi + off_hi) // DAY_NS:
+            return np.datetime64((lo + off_lo) // DAY_NS, "D")
+        offs = np.array([self._offset(int(d)) for d in (ts // DAY_NS)], dtype=np.int64)
+        return ((ts + offs) // DAY_NS).astype("datetime64[D]")
 
     def midnights(self, ts_recv: np.ndarray, ts_itch: np.ndarray) -> tuple[Any, Any]:
         """The UTC ns of each message's trading-day midnight and that day (datetime64[D]):
@@ -198,6 +212,8 @@ class MboBatch:
     ts_itch: np.ndarray  # the ITCH time of day (ns since the trading day's midnight) of each row
     depth: np.ndarray | None = None  # MboOptions.depth_levels > 0: (rows, levels * 4) uint32, book.h's layout
     bbo: np.ndarray | None = None    # MboOptions.bbo: the BBO changes (books.BBO_CHANGE_DTYPE), row = index here
+    grid: dict[str, Any] | None = None  # MboOptions.grid_ns: snapshots: ts, locate, bid, ask (LEVEL_DTYPE rows),
+    #                                     date (one, or one per snapshot)
 
 
 class MboSource:
@@ -214,6 +230,7 @@ class MboSource:
         self.books._engine.log_mbo(LOG_ROWS)
         if opts.depth_levels:
             self.books._engine.log_depth(opts.depth_levels)
+        self._grid = _native.DepthGrid(opts.grid_ns, opts.grid_levels) if opts.grid_ns else None
         self._symbols: dict[int, str] = {}
         self._dir_seen = -1
         self._chars = {name: _Chars() for name in ("action", "side", "type")}
@@ -243,7 +260,10 @@ class MboSource:
     def _sessions(self) -> list[str]:
         return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
 
-    def _table(self, c: dict[str, np.ndarray], depth: np.ndarray | None, bbo: np.ndarray | None) -> MboBatch:
+    def _table(self, c: dict[str, np.ndarray], depth: np.ndarray | None, bbo: np.ndarray | None,
+               grid: dict[str, Any] | None) -> MboBatch:
+        if not len(c["ts_recv"]):  # snapshots only
+            return MboBatch(MBO_SCHEMA.empty_table(), np.datetime64(0, "D"), c["ts_itch"], depth, bbo, grid)
         ts_recv = c["ts_recv"]
         midnight, dates = self._clock.midnights(ts_recv, c["ts_itch"])
         ts_event = midnight + c["ts_itch"]
@@ -255,13 +275,28 @@ class MboSource:
             self._chars["action"].column(c["action"]), self._chars["side"].column(c["side"]),
             pa.array(c["price"]), pa.array(c["size"]), pa.array(c["order_id"]), pa.array(c["flags"]),
             pa.array(c["line"]), self._chars["type"].column(c["type"]),
-        ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth, bbo)
+        ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth, bbo, grid)
+
+    def _take_grid(self) -> dict[str, Any] | None:
+        if self._grid is None:
+            return None
+        ts, loc, bid, ask = self._grid.take()
+        g: dict[str, Any] = {"ts": np.frombuffer(ts, dtype=np.uint64).astype(np.int64),
+                             "locate": np.frombuffer(loc, dtype=np.uint16),
+                             "bid": np.frombuffer(bid, dtype=BOOK_LEVEL_DTYPE).reshape(-1, self.opts.grid_levels),
+                             "ask": np.frombuffer(ask, dtype=BOOK_LEVEL_DTYPE).reshape(-1, self.opts.grid_levels)}
+        if len(g["ts"]):
+            g["date"] = self._clock.dates(g["ts"])
+            g["symbol"] = self._symbol_column(g["locate"])
+        return g
 
     def _take(self) -> MboBatch | None:
-        """The C log's rows, taken as columns (one pass in C, no per-row Python)."""
+        """The C log's rows, taken as columns (one pass in C, no per-row Python), and the
+        grid's snapshots; None when there is neither."""
         router = self.books._router
         n = _native.mbo_pending(router)
-        if not n:
+        grid = self._take_grid()
+        if not n and (grid is None or not len(grid["ts"])):
             return None
         cols = {name: np.empty(n, dtype=dt) for name, dt in _COLUMNS}
         depth = np.empty((n, self.opts.depth_levels * 4), dtype=np.uint32) if self.opts.depth_levels else None
@@ -269,7 +304,7 @@ class MboSource:
         if got != n:
             raise RuntimeError(f"the MBO log changed while it was taken ({got} rows, {n} expected)")
         bbo = self.books.bbo_changes() if self.opts.bbo else None
-        return self._table(cols, depth, bbo)
+        return self._table(cols, depth, bbo, grid)
 
     def _open(self, path: Path) -> Any:
         try:
@@ -288,7 +323,7 @@ class MboSource:
             src = self._open(path)
             try:
                 while True:
-                    state, last_ns = _native.mbo_pump(self.books._router, src)
+                    state, last_ns = _native.mbo_pump(self.books._router, src, self._grid)
                     self.books.last_ns = max(self.books.last_ns, last_ns)
                     t = self._take()
                     if t is not None:
@@ -304,6 +339,8 @@ class MboSource:
             finally:
                 src.close()
         self.books.finish()
+        if self._grid is not None:
+            self._grid.finish(self.books._router)
         t = self._take()
         if t is not None:
             yield t

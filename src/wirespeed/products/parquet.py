@@ -122,6 +122,8 @@ class ParquetDataset:
     def write(self, table: pa.Table, dates: Any) -> None:
         """table: rows of this dataset's schema; dates: their trading date (datetime64[D]),
         one or one per row."""
+        if not table.num_rows:
+            return
         days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)

@@ -5,7 +5,11 @@
           (0 for hidden and cross), with the row's times and sequence;
   bbo     every change of a stock's best bid or offer (MBP-1), from the C books'
           BBO log: both sides after the change (price, shares, orders; an empty
-          side has a null price and zeros), stamped with the row that made it.
+          side has a null price and zeros), stamped with the row that made it;
+  depth   every stock's top levels on a time grid of the capture clock (MBP-10
+          style), from the C books as they stand at each grid time
+          (products/export.h: a grid time with no packet since the last adds
+          no rows).
 
 Both come from the same pass as the MBO rows (products.mbo: the books log BBO
 changes beside the rows), so they need no second read of the recording.
@@ -19,7 +23,7 @@ import pyarrow as pa
 
 from wirespeed.products.mbo import MBO_SCHEMA
 
-TABLES = ("mbo", "trades", "bbo")
+TABLES = ("mbo", "trades", "bbo", "depth")
 _PRICE_NANOS = 100_000  # ITCH's 4 decimals -> 1e-9
 
 TRADES_SCHEMA = pa.schema([MBO_SCHEMA.field(n) for n in (
@@ -33,7 +37,21 @@ BBO_SCHEMA = pa.schema([MBO_SCHEMA.field(n) for n in (
     pa.field("ask_px", pa.int64(), metadata={"scale": "1e-9"}), pa.field("ask_sz", pa.int64(), nullable=False),
     pa.field("ask_ct", pa.int32(), nullable=False)])
 
-SCHEMAS = {"mbo": MBO_SCHEMA, "trades": TRADES_SCHEMA, "bbo": BBO_SCHEMA}
+def depth_schema(levels: int) -> pa.Schema:
+    """Snapshots of every stock's book on a time grid, MBP-10 style: level ii's bid and ask
+    price (null past the side's depth), shares and orders."""
+    fields = [MBO_SCHEMA.field("ts_recv").with_metadata({"unit": "ns", "doc": "the grid time, capture clock"}),
+              MBO_SCHEMA.field("instrument_id"), MBO_SCHEMA.field("symbol")]
+    for i in range(levels):
+        for name, typ in (("bid_px", pa.int64()), ("ask_px", pa.int64()), ("bid_sz", pa.int64()),
+                          ("ask_sz", pa.int64()), ("bid_ct", pa.int32()), ("ask_ct", pa.int32())):
+            fields.append(pa.field(f"{name}_{i:02d}", typ, nullable=name.endswith("_px")))
+    return pa.schema(fields)
+
+
+def schema(table: str, levels: int) -> pa.Schema:
+    return depth_schema(levels) if table == "depth" else {"mbo": MBO_SCHEMA, "trades": TRADES_SCHEMA,
+                                                          "bbo": BBO_SCHEMA}[table]
 
 
 def _at(dates: Any, idx: np.ndarray) -> Any:
@@ -67,3 +85,22 @@ def bbo(batch: Any) -> tuple[pa.Table, Any]:
     for name, col in cols.items():
         t = t.append_column(BBO_SCHEMA.field(name), col)
     return t, _at(batch.dates, rows)
+
+
+def depth(batch: Any) -> tuple[pa.Table, Any]:
+    """The batch's grid snapshots as MBP-10-style rows, and their dates."""
+    g = batch.grid
+    levels = g["bid"].shape[1] if len(g["ts"]) else 0
+    if not len(g["ts"]):
+        return pa.table({}), None
+    cols: dict[str, Any] = {"ts_recv": pa.array(g["ts"]), "instrument_id": pa.array(g["locate"].astype(np.int32)),
+                            "symbol": g["symbol"]}
+    for i in range(levels):
+        b, a = g["bid"][:, i], g["ask"][:, i]
+        cols[f"bid_px_{i:02d}"] = pa.array(b["price"].astype(np.int64) * _PRICE_NANOS, mask=b["orders"] == 0)
+        cols[f"ask_px_{i:02d}"] = pa.array(a["price"].astype(np.int64) * _PRICE_NANOS, mask=a["orders"] == 0)
+        cols[f"bid_sz_{i:02d}"] = pa.array(b["shares"].astype(np.int64))
+        cols[f"ask_sz_{i:02d}"] = pa.array(a["shares"].astype(np.int64))
+        cols[f"bid_ct_{i:02d}"] = pa.array(b["orders"].astype(np.int32))
+        cols[f"ask_ct_{i:02d}"] = pa.array(a["orders"].astype(np.int32))
+    return pa.table(cols, schema=depth_schema(levels)), g["date"]

@@ -902,6 +902,11 @@ static const ws_side_t *ws_side_of(const ws_books_t *b, uint16_t locate, int sid
 	return &b->books[locate].side[side];
 }
 
+uint32_t ws_books_max_locate(const ws_books_t *b)
+{
+	return b->max_locate;
+}
+
 uint32_t ws_books_levels(const ws_books_t *b, uint16_t locate, int side)
 {
 	const ws_side_t *s = ws_side_of(b, locate, side);

@@ -113,6 +113,9 @@ uint32_t ws_books_depth(const ws_books_t *b, uint16_t locate, int side, ws_book_
 uint32_t ws_books_orders(const ws_books_t *b, uint16_t locate, int side, uint32_t level, uint64_t *refs,
                          uint32_t *shares, uint32_t n);
 
+/* ws_books_max_locate: the highest locate these books hold. */
+uint32_t ws_books_max_locate(const ws_books_t *b);
+
 /* ws_books_levels: how many levels a side of a locate holds. */
 uint32_t ws_books_levels(const ws_books_t *b, uint16_t locate, int side);
 

@@ -33,10 +33,38 @@ typedef struct {
 	uint64_t last_ns, polled_ns;
 } ws_export_clock_t;
 
+/* Depth snapshots on a time grid (the depth table): at every multiple of
+ * every_ns of the capture clock that packets crossed, each stock whose book
+ * is not empty gets a row: the grid time, its locate, and `levels` levels a
+ * side (bid[r * levels + i], ask[...]; past a side's depth: zeros). The
+ * books as they stand after every packet stamped up to that time. A grid
+ * time with no packet since the one before gets no rows (the books did not
+ * change: repeat the last). The caller owns the arrays (cap rows), takes
+ * the rows (n) and resets n. */
+typedef struct {
+	uint64_t every_ns, next_ns;    /* next_ns: 0 until the first packet sets it */
+	uint32_t levels, cap, n;
+	int active;                    /* a packet came since the last snapshot */
+	uint64_t *ts;
+	uint16_t *locate;
+	ws_book_level_t *bid, *ask;
+} ws_export_grid_t;
+
+/* ws_export_grid_finish: the end of the input: the grid time after the last
+ * packet gets its snapshot (if a packet came since the last one), taken of
+ * the books as they are now (after the feeds gave up their open gaps). */
+void ws_export_grid_finish(ws_export_grid_t *g, const ws_books_t *books);
+
+/* Rows one snapshot can add: a stock a locate. The pump returns before a
+ * grid with less room than this. */
+#define WS_EXPORT_GRID_ROOM 65535u
+
 /* ws_export_pump hands frames from rd to route until the books' MBO log
- * has fewer than WS_EXPORT_ROWS_PER_PACKET rows free (returns 1: take it
- * and call again), the file ends (0) or it is corrupt (-1: rd->err). */
-int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, ws_export_clock_t *clk);
+ * has fewer than WS_EXPORT_ROWS_PER_PACKET rows free, or the grid (when
+ * not NULL) fewer than WS_EXPORT_GRID_ROOM (returns 1: take them and call
+ * again), the file ends (0) or it is corrupt (-1: rd->err). */
+int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, ws_export_clock_t *clk,
+                   ws_export_grid_t *grid);
 
 /* The MBO log's rows as columns, for Arrow: the caller's arrays, n long
  * each; widened to what the tables hold (int64 sizes, int16 sessions and

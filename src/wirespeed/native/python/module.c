@@ -58,7 +58,7 @@ static const struct {
 	{"XskRx", &XskRxType},           {"BookEngine", &BookType},       {"FeedHandler", &FeedType},
 	{"FeedRouter", &RouterType},     {"Sim", &SimType},               {"MatchEngine", &MatchType},
 	{"OrderSession", &SessionType},  {"Trader", &TraderType},        {"UdpTx", &UdpTxType}, {"TcpXsk", &TcpXskType},
-	{"PcapSource", &PcapSourceType},
+	{"PcapSource", &PcapSourceType}, {"DepthGrid", &GridType},
 };
 
 PyMODINIT_FUNC PyInit__native(void)

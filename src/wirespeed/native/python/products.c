@@ -8,6 +8,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "products/export.h"
@@ -15,16 +16,139 @@
 #include "python/formats.h"
 #include "python/module.h"
 
-/* mbo_pump(router, source) -> (state, last_ns): frames from source into the
- * router (last_ns: the newest capture stamp read so far) until its books' MBO log must be taken (state 1), the file ends
- * (0) or is corrupt (-1: source.stats()["error"]). */
+/* -- DepthGrid: depth snapshots on a time grid (ws_export_grid_t) -------------- */
+
+typedef struct {
+	PyObject_HEAD
+	ws_export_grid_t g;
+} GridObject;
+
+static void Grid_free(GridObject *self)
+{
+	free(self->g.ts);
+	free(self->g.locate);
+	free(self->g.bid);
+	free(self->g.ask);
+	memset(&self->g, 0, sizeof(self->g));
+}
+
+static int Grid_init(GridObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"every_ns", "levels", "cap", NULL};
+	unsigned long long every;
+	unsigned int levels, cap = 4 * WS_EXPORT_GRID_ROOM;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "KI|I", kwlist, &every, &levels, &cap))
+		return -1;
+	if (!every || !levels || levels > 1000 || cap < 2 * WS_EXPORT_GRID_ROOM) {
+		PyErr_Format(PyExc_ValueError, "DepthGrid: every_ns > 0, 1..1000 levels, cap >= %u",
+		             2 * WS_EXPORT_GRID_ROOM);
+		return -1;
+	}
+	Grid_free(self);
+	self->g.every_ns = every;
+	self->g.levels = levels;
+	self->g.cap = cap;
+	self->g.ts = malloc((size_t)cap * sizeof(*self->g.ts));
+	self->g.locate = malloc((size_t)cap * sizeof(*self->g.locate));
+	self->g.bid = malloc((size_t)cap * levels * sizeof(*self->g.bid));
+	self->g.ask = malloc((size_t)cap * levels * sizeof(*self->g.ask));
+	if (!self->g.ts || !self->g.locate || !self->g.bid || !self->g.ask) {
+		Grid_free(self);
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+static void Grid_dealloc(GridObject *self)
+{
+	Grid_free(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* take() -> (ts bytes, locate bytes, bid bytes, ask bytes): the rows so far (levels
+ * ws_book_level_t a side a row), and the grid emptied */
+static PyObject *Grid_take(GridObject *self, PyObject *unused)
+{
+	(void)unused;
+	const ws_export_grid_t *g = &self->g;
+	if (!g->ts) {
+		PyErr_SetString(PyExc_ValueError, "DepthGrid is not initialised");
+		return NULL;
+	}
+	size_t lv = (size_t)g->n * g->levels * sizeof(ws_book_level_t);
+	PyObject *r = Py_BuildValue("(y#y#y#y#)", (const char *)g->ts, (Py_ssize_t)(g->n * sizeof(*g->ts)),
+	                            (const char *)g->locate, (Py_ssize_t)(g->n * sizeof(*g->locate)),
+	                            (const char *)g->bid, (Py_ssize_t)lv, (const char *)g->ask, (Py_ssize_t)lv);
+	if (r)
+		self->g.n = 0;
+	return r;
+}
+
+/* finish(router): the snapshot after the last packet (ws_export_grid_finish) */
+static PyObject *Grid_finish(GridObject *self, PyObject *router)
+{
+	ws_route_t *route;
+	ws_books_t *books;
+	pthread_mutex_t *lock;
+	if (!self->g.ts) {
+		PyErr_SetString(PyExc_ValueError, "DepthGrid is not initialised");
+		return NULL;
+	}
+	if (ws_py_router_hold(router, &route, &books, &lock) < 0)
+		return NULL;
+	pthread_mutex_lock(lock);
+	ws_export_grid_finish(&self->g, books);
+	pthread_mutex_unlock(lock);
+	ws_py_router_drop(router);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef Grid_methods[] = {
+	{"take", (PyCFunction)Grid_take, METH_NOARGS,
+	 "take() -> (ts, locate, bid, ask) as bytes: uint64, uint16, and levels ws_book_level_t (price u32, "
+	 "orders u32, shares u64) a side a row; the grid emptied"},
+	{"finish", (PyCFunction)Grid_finish, METH_O, "finish(router): the snapshot after the last packet"},
+	{NULL, NULL, 0, NULL},
+};
+
+PyTypeObject GridType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "wirespeed._native.DepthGrid",
+	.tp_basicsize = sizeof(GridObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "DepthGrid(every_ns, levels, cap=262140): depth snapshots of every stock on a time grid of the "
+	          "capture clock, filled by mbo_pump (products/export.h)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Grid_init,
+	.tp_dealloc = (destructor)Grid_dealloc,
+	.tp_methods = Grid_methods,
+};
+
+/* mbo_pump(router, source, grid=None) -> (state, last_ns): frames from source
+ * into the router (last_ns: the newest capture stamp read so far) until its
+ * books' MBO log or the grid must be taken (state 1), the file ends (0) or is
+ * corrupt (-1: source.stats()["error"]). */
 static PyObject *py_mbo_pump(PyObject *self, PyObject *args)
 {
 	(void)self;
 	PyObject *router;
 	PcapSourceObject *src;
-	if (!PyArg_ParseTuple(args, "OO!", &router, &PcapSourceType, &src))
+	PyObject *grid_obj = Py_None;
+	if (!PyArg_ParseTuple(args, "OO!|O", &router, &PcapSourceType, &src, &grid_obj))
 		return NULL;
+	ws_export_grid_t *grid = NULL;
+	if (grid_obj != Py_None) {
+		if (!PyObject_TypeCheck(grid_obj, &GridType) || !((GridObject *)grid_obj)->g.ts) {
+			PyErr_SetString(PyExc_TypeError, "mbo_pump: grid must be an initialised DepthGrid");
+			return NULL;
+		}
+		grid = &((GridObject *)grid_obj)->g;
+		if (grid->cap - grid->n < WS_EXPORT_GRID_ROOM) {
+			PyErr_SetString(PyExc_ValueError, "mbo_pump: take the grid's rows first");
+			return NULL;
+		}
+	}
 	if (!src->ready) {
 		PyErr_SetString(PyExc_ValueError, "the PcapSource is closed");
 		return NULL;
@@ -54,7 +178,7 @@ static PyObject *py_mbo_pump(PyObject *self, PyObject *args)
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
 	pthread_mutex_lock(lock);
-	rc = ws_export_pump(&src->rd, route, books, &clk);
+	rc = ws_export_pump(&src->rd, route, books, &clk, grid);
 	pthread_mutex_unlock(lock);
 	Py_END_ALLOW_THREADS
 	src->clock[0] = clk.last_ns;
@@ -186,7 +310,8 @@ PyMethodDef ws_py_products_methods[] = {
 	 "a row: book.h); the log emptied"},
 	{"mbo_pending", py_mbo_pending, METH_O, "mbo_pending(router) -> rows in the books' MBO log now"},
 	{"mbo_pump", py_mbo_pump, METH_VARARGS,
-	 "mbo_pump(router, source) -> (state, last_ns): a PcapSource's frames through the FeedRouter until its "
-	 "books' MBO log must be taken (1), the file ends (0) or is corrupt (-1); GIL released"},
+	 "mbo_pump(router, source, grid=None) -> (state, last_ns): a PcapSource's frames through the FeedRouter "
+	 "until its books' MBO log (or the DepthGrid) must be taken (1), the file ends (0) or is corrupt (-1); "
+	 "GIL released"},
 	{NULL, NULL, 0, NULL},
 };
