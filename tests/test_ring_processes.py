@@ -259,7 +259,9 @@ class _HugePages:
 
 @pytest.mark.privileged
 def test_ring_on_2mib_hugepages_and_an_exhausted_pool(tmp_path) -> None:
-    with _HugePages(2048, 40, tmp_path / "huge2m") as hp:
+    # a 64 MiB ring is a 16 MiB index (a 64-byte slot per 256 payload bytes) and the
+    # payload: 41 pages of the 48
+    with _HugePages(2048, 48, tmp_path / "huge2m") as hp:
         g = Ring.create(hp.mnt / "feed", size="64M")
         assert g.page_sz == 2 << 20 and g.file_sz % (2 << 20) == 0
         with RingWriter(g.path) as w, RingReader(g.path, "oldest") as r:
@@ -269,7 +271,7 @@ def test_ring_on_2mib_hugepages_and_an_exhausted_pool(tmp_path) -> None:
             assert len(b) == 5000
             check_batch(b)
         with pytest.raises(RingError, match="not enough memory"):
-            Ring.create(hp.mnt / "too-big", size="256M")  # 40 pages = 80 MiB in the pool
+            Ring.create(hp.mnt / "too-big", size="256M")  # 48 pages = 96 MiB in the pool
         assert not (hp.mnt / "too-big").exists()  # nothing half-made left behind
 
 
