@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -12,7 +12,11 @@ from wirespeed.errors import EXIT_FAILURE, EXIT_OK, WirespeedError
 
 
 def export(
-    source: Annotated[Path, typer.Argument(metavar="RECORDING", help="A pcapng or pcap recording, or a directory of them (rolling files of one capture, taken in name order).")],
+    source: Annotated[Optional[Path], typer.Argument(metavar="[RECORDING]", help="A pcapng or pcap recording, or a directory of them (rolling files of one capture, taken in name order).")] = None,
+    ring: Annotated[Optional[str], typer.Option("--ring", help="Instead of a recording: follow this ring live (from its oldest record) until the writer closes, --duration, or Ctrl-C.")] = None,
+    duration: Annotated[float, typer.Option("--duration", min=0.0, help="With --ring: stop after this many seconds (0: when the writer closes, or Ctrl-C).")] = 0.0,
+    rtx: Annotated[Optional[str], typer.Option("--rtx", metavar="HOST:PORT", help="With --ring: re-request gaps from this MoldUDP64 retransmission server (the rows they fill say line 2).")] = None,
+    roll_rows: Annotated[int, typer.Option("--roll-rows", min=0, help="Parquet: close a partition's file every this many rows and go on in part-<k+1> (a live export's files become readable); 0: one file.")] = 0,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the dataset goes (created).")] = Path("export"),
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet, dbn, lobster, or several comma-separated.")] = "parquet",
     tables: Annotated[str, typer.Option("--tables", "-t", help="Parquet tables, comma-separated: mbo (every row), trades, bbo (every change of the best bid or offer), depth (every stock's top levels each --grid).")] = "mbo",
@@ -33,6 +37,9 @@ def export(
     DuckDB, Polars and Spark. DBN: OUT/dbn/NAME.YYYY-MM-DD.mbo.dbn.zst, for databento-dbn.
     LOBSTER: OUT/lobster/, a message and an order book file (--levels) per symbol and day.
 
+    With --ring it follows a ring a capture writes, live, through the same path (with --rtx
+    gaps are re-requested); --roll-rows makes its Parquet files readable as it goes.
+
     Exit 0: exported; 1: exported, but a recording was truncated or corrupt, or rows were lost
     (said, and in --json and the files' metadata); 2: bad usage.
 
@@ -43,7 +50,16 @@ def export(
     from wirespeed.products.mbo import MboOptions
 
     formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
+    server = None
+    if rtx:
+        from wirespeed.net.addr import parse_host_port
+
+        try:
+            server = parse_host_port(rtx, "--rtx")
+        except WirespeedError as exc:
+            raise fail(exc) from None
     cfg = ExportConfig(source=source, out=out_dir, formats=formats, overwrite=overwrite, lobster_levels=levels,
+                       ring=ring, duration_s=duration, rtx=server, roll_rows=roll_rows,
                        grid_ns=int(grid_ms * 1e6), grid_levels=grid_levels,
                        tables=tuple(x.strip().lower() for x in tables.split(",") if x.strip()),
                        mbo=MboOptions(feed=feed, timezone=timezone, hold_timeout_ms=hold_timeout_ms))
@@ -59,12 +75,17 @@ def export(
     if as_json:
         print_json(doc)
         raise typer.Exit(EXIT_FAILURE if bad else EXIT_OK)
-    t = Table(title=f"export of {source}")
+    t = Table(title=f"export of {source or ring}")
     for col in ("format", "date", "rows", "file"):
         t.add_column(col, justify="right" if col == "rows" else "left")
     for name, w in doc["written"].items():
         for date, path in w["files"].items():
-            where = path if isinstance(path, str) else f"{w['symbols']} symbols, {len(path)} files in {Path(path[0]).parent}"
+            if isinstance(path, str):
+                where = path
+            elif "symbols" in w:
+                where = f"{w['symbols']} symbols, {len(path)} files in {Path(path[0]).parent}"
+            else:
+                where = f"{len(path)} files in {Path(path[0]).parent}"
             t.add_row(name, date, f"{w['rows'][date]:,}", where)
     out.print(t)
     rate = doc["messages_per_s"]
@@ -72,9 +93,11 @@ def export(
               f"{doc['seconds']:.2f} s" + (f" ({rate / 1e6:.2f} M msg/s)" if rate else ""))
     for k, v in doc["skipped"].items():
         out.print(f"[yellow]not exported:[/] {k}: {v:,}")
-    cap = doc["capture"]
-    if cap.get("dropped") or cap.get("os_dropped"):
-        out.print(f"[yellow]the capture itself dropped[/] {cap['dropped']:,} (+{cap['os_dropped']:,} in the kernel)")
+    lost = {k: v for k, v in doc["capture"].items() if v and k != "received"}
+    if lost:
+        out.print("[yellow]the capture itself counted as lost:[/] " + ", ".join(f"{k} {v:,}" for k, v in lost.items()))
+    if doc.get("ended"):
+        out.print(f"the ring export ended: {doc['ended']}")
     for e in doc["errors"]:
         err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
     if doc["rows_dropped"]:

@@ -43,6 +43,7 @@ timestamps; the unit is declared in each field's metadata.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ import pyarrow as pa
 
 from wirespeed import _native
 from wirespeed.book.books import Books
-from wirespeed.errors import WirespeedError
+from wirespeed.errors import UsageError, WirespeedError
 
 DAY_NS = 86_400_000_000_000
 
@@ -216,17 +217,16 @@ class MboBatch:
     #                                     date (one, or one per snapshot)
 
 
-class MboSource:
-    """Recordings (pcapng or pcap; rolling files of one capture in order) through one set
-    of C feed handlers and books, as MBO rows."""
+class _MboRows:
+    """The C feed handlers and books with their MBO log on, and the log's rows as Arrow
+    batches: what a recording source and a ring source share."""
 
-    def __init__(self, paths: list[Path], opts: MboOptions) -> None:
-        self.paths = paths
+    def __init__(self, opts: MboOptions, rtx: tuple[str, int] | None = None) -> None:
         self.opts = opts
         self._clock = _Clock(opts.timezone)
         # a BBO change per row at most: the BBO log is as long as the MBO log
         self.books = Books(max_orders=opts.max_orders, max_levels=opts.max_levels,
-                           hold_timeout_ms=opts.hold_timeout_ms, bbo_log=LOG_ROWS if opts.bbo else 0)
+                           hold_timeout_ms=opts.hold_timeout_ms, bbo_log=LOG_ROWS if opts.bbo else 0, rtx=rtx)
         self.books._engine.log_mbo(LOG_ROWS)
         if opts.depth_levels:
             self.books._engine.log_depth(opts.depth_levels)
@@ -306,6 +306,31 @@ class MboSource:
         bbo = self.books.bbo_changes() if self.opts.bbo else None
         return self._table(cols, depth, bbo, grid)
 
+    def _skipped(self) -> dict[str, int]:
+        st = self.books.stats()
+        skipped = {k: v for k, v in st["skipped"].items() if v}
+        skipped.update(self.books.book_errors())
+        for name, feed in st["sessions"].items():
+            for k in ("lost", "bad_packets", "other_session", "hold_full"):
+                if feed.get(k):
+                    skipped[f"{k} ({name})"] = feed[k]
+        for k in ("unknown_type", "bbo_log_full"):
+            if st["books"].get(k):
+                skipped[k] = st["books"][k]
+        return skipped
+
+    def close(self) -> None:
+        self.books.close()
+
+
+class MboSource(_MboRows):
+    """Recordings (pcapng or pcap; rolling files of one capture in order) through one set
+    of C feed handlers and books, as MBO rows."""
+
+    def __init__(self, paths: list[Path], opts: MboOptions) -> None:
+        super().__init__(opts)
+        self.paths = paths
+
     def _open(self, path: Path) -> Any:
         try:
             return _native.PcapSource(str(path))
@@ -347,21 +372,94 @@ class MboSource:
 
     def stats(self) -> ExportStats:
         st = self.books.stats()
-        skipped = {k: v for k, v in st["skipped"].items() if v and k != "request_failed"}
-        skipped.update(self.books.book_errors())
-        for name, feed in st["sessions"].items():
-            for k in ("lost", "bad_packets", "other_session", "hold_full"):
-                if feed.get(k):
-                    skipped[f"{k} ({name})"] = feed[k]
-        for k in ("unknown_type", "bbo_log_full"):
-            if st["books"].get(k):
-                skipped[k] = st["books"][k]
         return ExportStats(files=[str(p) for p in self.paths], packets=self.packets, messages=st["books"]["messages"],
-                           rows_dropped=self.dropped, errors=list(self.errors), skipped=skipped,
+                           rows_dropped=self.dropped, errors=list(self.errors), skipped=self._skipped(),
                            sessions=st["sessions"], capture=dict(self.capture))
 
+
+class MboRingSource(_MboRows):
+    """A ring a capture writes (or wrote), followed live through the C feed handlers and
+    books: each ring batch goes to C in one call (Books.records), gaps are given up on
+    the live clock and, with `rtx`, re-requested (the rows they fill say line 2). Ends
+    when the writer has closed and everything is read, after `duration_s`, or at Ctrl-C;
+    then open gaps are given up as at the end of a day."""
+
+    TAKE_EVERY_S = 1.0  # a live export hands rows on at least this often
+
+    def __init__(self, ring: str, opts: MboOptions, start: str = "oldest", duration_s: float = 0.0,
+                 rtx: tuple[str, int] | None = None) -> None:
+        from wirespeed.ring import RingError, RingReader
+
+        if opts.grid_ns:
+            raise UsageError("the depth table is made from recordings, not from a ring",
+                             "record the ring (wirespeed record) and export the recording")
+        super().__init__(opts, rtx)
+        try:
+            self._reader = RingReader(ring, start)  # type: ignore[arg-type]
+        except (RingError, OSError) as exc:
+            raise WirespeedError(f"cannot open the ring {ring}: {exc}", "is a capture writing it? "
+                                 "wirespeed ring info PATH") from None
+        self.ring = ring
+        self.duration_s = duration_s
+        self.packets = 0
+        self.ring_lost = 0
+        self.ended = ""
+        self._per_frame, self._per_packet = _native.mbo_limits()
+
+    def batches(self) -> Iterator[MboBatch]:
+        """Batches of rows as the ring delivers them; see the class."""
+        from wirespeed.ring import RingError
+
+        t0 = last_take = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                if self.duration_s and now - t0 >= self.duration_s:
+                    self.ended = f"after {self.duration_s:g} s"
+                    break
+                room = LOG_ROWS - _native.mbo_pending(self.books._router)
+                if room < self._per_packet + self._per_frame or (now - last_take >= self.TAKE_EVERY_S and
+                                                                 _native.mbo_pending(self.books._router)):
+                    t = self._take()
+                    last_take = now
+                    if t is not None:
+                        yield t
+                    continue
+                # at most as many packets as the log has room for, whatever they hold
+                most = max(1, min(8192, (room - self._per_packet) // self._per_frame))
+                try:
+                    batch = self._reader.wait(timeout=0.1, max=most)
+                except RingError as exc:  # the writer closed (or died) and everything is read
+                    self.ended = str(exc)
+                    break
+                self.ring_lost += batch.lost
+                self.packets += self.books.records(batch)
+                self.books.service()
+        except KeyboardInterrupt:
+            self.ended = "interrupted"
+        self.books.finish()
+        t = self._take()
+        if t is not None:
+            yield t
+
+    def stats(self) -> ExportStats:
+        from wirespeed.ring import Ring
+
+        st = self.books.stats()
+        skipped = self._skipped()
+        if self.ring_lost:
+            skipped["ring_lost (the reader was lapped)"] = self.ring_lost
+        try:
+            drops = {k: int(v) for k, v in Ring.info(self.ring)["drops"].items() if v}  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - the ring may be gone by now; its drops are then unknown, and said
+            drops = {"unknown (the ring is gone)": -1}
+        return ExportStats(files=[self.ring], packets=self.packets, messages=st["books"]["messages"],
+                           rows_dropped=self.dropped, errors=[], skipped=skipped, sessions=st["sessions"],
+                           capture=drops)
+
     def close(self) -> None:
-        self.books.close()
+        self._reader.close()
+        super().close()
 
 
 def recordings(path: str | Path) -> list[Path]:

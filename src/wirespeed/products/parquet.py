@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -100,12 +100,19 @@ class ParquetDataset:
     OUT/date=.../feed=.../part-0.parquet."""
 
     def __init__(self, out: str | Path, feed: str, timezone: str, overwrite: bool = False, table: str = "mbo",
-                 schema: pa.Schema = MBO_SCHEMA) -> None:
+                 schema: pa.Schema = MBO_SCHEMA, roll_rows: int = 0,
+                 stats: Callable[[], ExportStats] | None = None) -> None:
+        """roll_rows: a partition's file is closed when it holds that many rows and its
+        next rows go to part-<k+1>, with the metadata stats() gives then."""
         if not feed or "/" in feed or "=" in feed:
             raise WirespeedError(f"feed name {feed!r}", "give a plain name (it becomes a feed= directory)")
         self.out = Path(out)
         self.table = table
         self.schema = schema
+        self.roll_rows = roll_rows
+        self._stats = stats
+        self.done: list[tuple[str, _Partition]] = []  # rolled files, closed
+        self._part_no: dict[str, int] = {}
         self.feed = feed
         self.timezone = timezone
         self.overwrite = overwrite
@@ -113,9 +120,14 @@ class ParquetDataset:
 
     def _open(self, date: str) -> _Partition:
         d = self.out / f"date={date}" / f"feed={self.feed}"
-        path = d / "part-0.parquet"
+        k = self._part_no.get(date, 0)
+        self._part_no[date] = k + 1
+        path = d / f"part-{k}.parquet"
         if path.exists() and not self.overwrite:
             raise WirespeedError(f"{path} exists", "export to another directory, or give --overwrite")
+        if k == 0 and self.overwrite:  # an earlier export's files, rolled or not, all go
+            for old in d.glob("part-*.parquet"):
+                old.unlink()
         d.mkdir(parents=True, exist_ok=True)
         return _Partition(path, self.schema)
 
@@ -127,15 +139,33 @@ class ParquetDataset:
         days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)
-            if key not in self.parts:
-                self.parts[key] = self._open(key)
-            self.parts[key].add(table if len(days) == 1 else table.filter(pa.array(dates == day)))
+            rows = table if len(days) == 1 else table.filter(pa.array(dates == day))
+            while rows.num_rows:
+                if key not in self.parts:
+                    self.parts[key] = self._open(key)
+                part = self.parts[key]
+                room = self.roll_rows - part.rows if self.roll_rows else rows.num_rows
+                part.add(rows.slice(0, room))
+                rows = rows.slice(room)
+                if self.roll_rows and part.rows >= self.roll_rows:  # full: closed, so readers can open it
+                    part.close(self._meta(self._stats() if self._stats else ExportStats()))
+                    self.done.append((key, self.parts.pop(key)))
 
-    def close(self, stats: ExportStats) -> dict[str, Any]:
-        meta = {"schema": f"wirespeed-{self.table}/{SCHEMA_VERSION}", "table": self.table, "wirespeed_version": __version__, "feed": self.feed,
+    def _meta(self, stats: ExportStats) -> dict[str, Any]:
+        return {"schema": f"wirespeed-{self.table}/{SCHEMA_VERSION}", "table": self.table,
+                "wirespeed_version": __version__, "feed": self.feed,
                 "timezone": self.timezone, "export_host": socket.gethostname(), "time_unit": "ns",
                 "price_scale": "1e-9", **stats.as_dict()}
-        for part in self.parts.values():
+
+    def close(self, stats: ExportStats) -> dict[str, Any]:
+        """Closes the files; returns them by date (a list per date when rolled) and their rows."""
+        meta = self._meta(stats)
+        for key, part in self.parts.items():
             part.close(meta)
-        return {"files": {k: str(p.path) for k, p in sorted(self.parts.items())},
-                "rows": {k: p.rows for k, p in sorted(self.parts.items())}}
+            self.done.append((key, part))
+        files: dict[str, list[str]] = {}
+        rows: dict[str, int] = {}
+        for key, part in sorted(self.done, key=lambda kp: (kp[0], int(kp[1].path.stem.split("-")[1]))):
+            files.setdefault(key, []).append(str(part.path))
+            rows[key] = rows.get(key, 0) + part.rows
+        return {"files": {k: v[0] if len(v) == 1 else v for k, v in files.items()}, "rows": rows}

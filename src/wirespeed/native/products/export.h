@@ -25,7 +25,8 @@
  * packet (WS_FEED_HOLD) and the one that closed it; each message leaves at
  * most 3 rows (an execution) and takes at least 14 bytes (the shortest
  * ITCH message and its length). Take the log before it has less free. */
-#define WS_EXPORT_ROWS_PER_PACKET ((WS_FEED_HOLD + 1u) * 3u * (WS_FEED_MAX_PAYLOAD / 14u + 1u))
+#define WS_EXPORT_ROWS_PER_FRAME (3u * (WS_FEED_MAX_PAYLOAD / 14u + 1u))
+#define WS_EXPORT_ROWS_PER_PACKET ((WS_FEED_HOLD + 1u) * WS_EXPORT_ROWS_PER_FRAME)
 
 /* The file's clock: the newest capture stamp handed in, and when gaps were
  * last polled (every millisecond of it). Zero before the first call. */

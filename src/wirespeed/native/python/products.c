@@ -302,7 +302,18 @@ static PyObject *py_mbo_pending(PyObject *self, PyObject *router)
 	return PyLong_FromUnsignedLong(n);
 }
 
+/* mbo_limits() -> (rows one frame's messages leave at most, rows one packet can release with what it
+ * frees from the hold): a reader feeding ring batches takes the log before it has less room */
+static PyObject *py_mbo_limits(PyObject *self, PyObject *unused)
+{
+	(void)self;
+	(void)unused;
+	return Py_BuildValue("(II)", (unsigned)WS_EXPORT_ROWS_PER_FRAME, (unsigned)WS_EXPORT_ROWS_PER_PACKET);
+}
+
 PyMethodDef ws_py_products_methods[] = {
+	{"mbo_limits", py_mbo_limits, METH_NOARGS,
+	 "mbo_limits() -> (rows per frame, rows per packet at most): products/export.h's bounds"},
 	{"mbo_take", py_mbo_take, METH_VARARGS,
 	 "mbo_take(router, columns) -> (n, dropped): the books' MBO log into 13 column arrays (products/export.h's "
 	 "order: ts_recv, ts_itch, sequence, order_id, price, size int64; locate uint16; session, flags int16; "
