@@ -56,12 +56,9 @@ static int ws_mold_check(const uint8_t *p, uint32_t len, uint64_t *seq, uint16_t
 	return 0;
 }
 
-/* Tell the MBO log (when on) where the message applied next comes from. */
-static inline void ws_mbo_say(ws_feed_t *f, uint64_t seq, int line)
+/* Tell the MBO log where the message applied next comes from. */
+static inline void ws_mbo_say(ws_feed_t *f, ws_mbo_ctx_t *c, uint64_t seq, int line)
 {
-	ws_mbo_ctx_t *c = ws_books_mbo_ctx(f->books);
-	if (!c)
-		return;
 	c->ts_recv = f->now; /* when it became applicable: for a held packet, when its gap closed */
 	c->sequence = seq;
 	c->session = f->id;
@@ -77,17 +74,20 @@ static void ws_apply_from(ws_feed_t *f, const uint8_t *p, uint64_t seq, uint16_t
 {
 	if (line == 2 && count > skip)
 		f->st.recovered += count - skip;
+	ws_mbo_ctx_t *mbo = ws_books_mbo_ctx(f->books); /* NULL unless exporting: once a packet, not per message */
 	uint32_t off = WS_MOLD_HDR;
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t ml = ws_rd16(p + off);
 		if (i >= skip) {
-			ws_mbo_say(f, seq + i, line);
+			if (mbo)
+				ws_mbo_say(f, mbo, seq + i, line);
 			ws_books_apply(f->books, p + off + 2, ml);
 			f->st.messages++;
 		}
 		off += 2 + ml;
 	}
-	ws_books_mbo_end_packet(f->books);
+	if (mbo)
+		ws_books_mbo_end_packet(f->books);
 }
 
 /* A packet whose first message is at or before next: apply what is new. */
