@@ -1,5 +1,5 @@
-"""Spark (local mode, as a cluster job would read it) and DuckDB read an export the same:
-row counts by partition and the VWAP of every symbol."""
+"""Spark (local mode, as a cluster job would read it), Polars and DuckDB read an export
+the same: row counts by partition and the VWAP of every symbol."""
 from __future__ import annotations
 
 import os
@@ -49,3 +49,19 @@ def test_spark_and_duckdb_agree(dataset: Path) -> None:
     for (s1, n1, v1), (s2, n2, v2) in zip(spark_vwap, duck_vwap):
         assert (s1, n1) == (s2, n2) and v1 == pytest.approx(v2, rel=1e-12)
     assert schema["ts_recv"] == "bigint" and schema["price"] == "bigint" and schema["symbol"] == "string"
+
+
+def test_polars_and_duckdb_agree(dataset: Path) -> None:
+    import duckdb
+    import polars as pl
+
+    duck = duckdb.sql(f"SELECT symbol, count(*), sum(CAST(price AS DOUBLE) * size) / sum(size) / 1e9 FROM "
+                      f"read_parquet('{dataset}/**/*.parquet', hive_partitioning=true) WHERE action = 'T' "
+                      "GROUP BY symbol ORDER BY symbol").fetchall()
+    df = (pl.scan_parquet(f"{dataset}/**/*.parquet", hive_partitioning=True).filter(pl.col("action") == "T")
+          .group_by("symbol").agg(pl.len(), (pl.col("price").cast(pl.Float64) * pl.col("size")).sum()
+                                  / pl.col("size").sum() / 1e9).sort("symbol").collect())
+    got = [(str(s), n, v) for s, n, v in df.iter_rows()]
+    assert [(s, n) for s, n, _ in got] == [(s, n) for s, n, _ in duck] and len(got) == 8
+    for (_, _, v1), (_, _, v2) in zip(got, duck):
+        assert v1 == pytest.approx(v2, rel=1e-12)
