@@ -103,6 +103,21 @@ def test_foreign_frames_and_unknown_types_are_counted(day: Path, tmp_path: Path,
     assert st_.skipped["not_udp4"] == 1 and st_.skipped["not_moldudp64"] == 1
 
 
+def test_the_capture_host_and_drops_from_the_recording(day: Path, tmp_path: Path) -> None:
+    rec = tmp_path / "cap.pcapng"
+    with open(rec, "wb") as f:
+        w = PcapngWriter(f, host="cap-01.example")
+        w.add_interface("eth0")
+        for _i, ts, frame in read_packets(str(day)):
+            w.packet(0, ts, frame)
+        w.statistics(0, 1, received=123, dropped=4, os_dropped=5)
+    doc = export(ExportConfig(source=rec, out=tmp_path / "o"))
+    assert doc["capture_hosts"] == ["cap-01.example"]
+    assert doc["capture"] == {"received": 123, "dropped": 4, "os_dropped": 5}
+    (path,) = doc["written"]["parquet/mbo"]["files"].values()
+    assert b'"capture_hosts": ["cap-01.example"]' in pq.ParquetFile(path).metadata.metadata[b"wirespeed"]
+
+
 def test_classic_pcap_exports_the_same_rows(day: Path, tmp_path: Path, full_rows: list[tuple]) -> None:
     pcap = tmp_path / "day.pcap"
     with open(pcap, "wb") as f:

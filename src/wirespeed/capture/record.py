@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,7 +45,7 @@ class _File:
     def __init__(self, path: Path, streams: list[dict[str, Any]]) -> None:
         self.path = path
         self.f = DirectFile(path)
-        self.w = PcapngWriter(self.f)
+        self.w = PcapngWriter(self.f, host=socket.gethostname())
         self.iface: dict[int, int] = {}
         for st in streams:
             self.iface[int(st["id"])] = self.w.add_interface(

@@ -40,10 +40,15 @@ class PcapngWriter:
     """Write a pcapng stream to a binary file object the caller owns
     (anything with write(): a file, BytesIO, directio.DirectFile)."""
 
-    def __init__(self, out: Writable, application: str = "wirespeed") -> None:
+    def __init__(self, out: Writable, application: str = "wirespeed", host: str | None = None) -> None:
+        """host: the capture host, kept as the section's comment "host=NAME" (pcapng has no
+        field for it; wirespeed's exports read it back as their provenance)."""
         self.out = out
         self.interfaces: list[str] = []
-        opts = _opt(4, application.encode()) + _opt(0, b"")  # shb_userappl
+        opts = _opt(4, application.encode())  # shb_userappl
+        if host:
+            opts += _opt(1, f"host={host}".encode())  # opt_comment
+        opts += _opt(0, b"")
         self.out.write(_block(_SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + opts))
 
     def add_interface(self, name: str, description: str = "", snaplen: int = 0) -> int:

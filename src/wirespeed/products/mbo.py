@@ -43,6 +43,7 @@ timestamps; the unit is declared in each field's metadata.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import time
 import zoneinfo
 from collections.abc import Iterator
@@ -123,11 +124,12 @@ class ExportStats:
     skipped: dict[str, int] = field(default_factory=dict)  # frames/packets/messages not exported, by cause
     sessions: dict[str, dict[str, int]] = field(default_factory=dict)
     capture: dict[str, int] = field(default_factory=dict)  # the recorder's own counts (pcapng statistics blocks)
+    capture_hosts: list[str] = field(default_factory=list)  # where it was captured, as the recordings say
 
     def as_dict(self) -> dict[str, Any]:
         return {"files": self.files, "packets": self.packets, "rows": self.rows, "messages": self.messages,
                 "rows_dropped": self.rows_dropped, "errors": self.errors, "skipped": self.skipped,
-                "sessions": self.sessions, "capture": self.capture}
+                "sessions": self.sessions, "capture": self.capture, "capture_hosts": self.capture_hosts}
 
 
 class _Clock:
@@ -239,6 +241,7 @@ class _MboRows:
         self.packets = 0
         self.errors: list[str] = []
         self.capture = {"received": 0, "dropped": 0, "os_dropped": 0}
+        self.hosts: list[str] = []
 
     def _symbol_column(self, locates: np.ndarray) -> pa.DictionaryArray:
         """Symbols by locate (the directory's names, read once per directory change) as a
@@ -359,6 +362,8 @@ class MboSource(_MboRows):
                 self.packets += st["packets"]
                 for k in self.capture:
                     self.capture[k] += st[f"capture_{k}"]
+                if st["capture_host"] and st["capture_host"] not in self.hosts:
+                    self.hosts.append(st["capture_host"])
                 if state < 0:
                     self.errors.append(f"{path}: {st['error']} (the packets before it are exported)")
             finally:
@@ -374,7 +379,7 @@ class MboSource(_MboRows):
         st = self.books.stats()
         return ExportStats(files=[str(p) for p in self.paths], packets=self.packets, messages=st["books"]["messages"],
                            rows_dropped=self.dropped, errors=list(self.errors), skipped=self._skipped(),
-                           sessions=st["sessions"], capture=dict(self.capture))
+                           sessions=st["sessions"], capture=dict(self.capture), capture_hosts=list(self.hosts))
 
 
 class MboRingSource(_MboRows):
@@ -455,7 +460,7 @@ class MboRingSource(_MboRows):
             drops = {"unknown (the ring is gone)": -1}
         return ExportStats(files=[self.ring], packets=self.packets, messages=st["books"]["messages"],
                            rows_dropped=self.dropped, errors=[], skipped=skipped, sessions=st["sessions"],
-                           capture=drops)
+                           capture=drops, capture_hosts=[socket.gethostname()])  # a ring is local
 
     def close(self) -> None:
         self._reader.close()

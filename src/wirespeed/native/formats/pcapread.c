@@ -157,6 +157,26 @@ static void ws_read_isb(ws_pcap_reader_t *r, const uint8_t *body, size_t n)
 	}
 }
 
+/* A section header's options: the capture host, when the recorder named it. */
+static void ws_read_shb(ws_pcap_reader_t *r, const uint8_t *body, size_t n)
+{
+	size_t pos = 16; /* byte-order magic, version, section length */
+	while (pos + 4 <= n) {
+		uint16_t code = ws_u16(r, body + pos), olen = ws_u16(r, body + pos + 2);
+		if (code == 0 || pos + 4 + olen > n)
+			break;
+		if (code == 1 && olen > 5 && !memcmp(body + pos + 4, "host=", 5)) {
+			size_t len = (size_t)olen - 5 < sizeof(r->host) - 1 ? (size_t)olen - 5 : sizeof(r->host) - 1;
+			for (size_t i = 0; i < len; i++) { /* printable ASCII only: it ends up in JSON and metadata */
+				uint8_t c = body[pos + 9 + i];
+				r->host[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+			}
+			r->host[len] = 0;
+		}
+		pos += 4 + olen + ((4 - olen % 4) % 4);
+	}
+}
+
 static int ws_next_pcapng(ws_pcap_reader_t *r, const uint8_t **frame, uint32_t *len, uint64_t *ts_ns,
                           uint32_t *iface)
 {
@@ -193,7 +213,9 @@ static int ws_next_pcapng(ws_pcap_reader_t *r, const uint8_t **frame, uint32_t *
 		const uint8_t *body = b + 8;
 		size_t n = total - 12;
 		r->off = off + total;
-		if (type == WS_IDB) {
+		if (type == WS_SHB) {
+			ws_read_shb(r, body, n);
+		} else if (type == WS_IDB) {
 			ws_read_idb(r, body, n);
 		} else if (type == WS_EPB) {
 			if (n < 20)
@@ -219,7 +241,7 @@ static int ws_next_pcapng(ws_pcap_reader_t *r, const uint8_t **frame, uint32_t *
 			return 1;
 		} else if (type == WS_ISB) {
 			ws_read_isb(r, body, n);
-		} else if (type != WS_SHB) {
+		} else {
 			r->skipped_blocks++;
 		}
 	}

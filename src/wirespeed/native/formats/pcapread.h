@@ -44,6 +44,8 @@ typedef struct {
 	uint64_t isb_recv[WS_PCAP_MAX_IF], isb_drop[WS_PCAP_MAX_IF], isb_osdrop[WS_PCAP_MAX_IF];
 	uint64_t isb_blocks;
 	uint32_t if_base;           /* interfaces of earlier sections, for the ISB arrays */
+	char host[64];              /* the capture host a section header names (an opt_comment
+	                             * "host=NAME", as wirespeed's recorder writes it); "" if none */
 	size_t err_off;
 	char err[160];
 } ws_pcap_reader_t;

@@ -163,18 +163,20 @@ static PyObject *Source_stats(PcapSourceObject *self, PyObject *unused)
 		drop += r->isb_drop[i];
 		osdrop += r->isb_osdrop[i];
 	}
-	return Py_BuildValue("{sKsnsnsKsKszsnsKsKsKsK}", "packets", (unsigned long long)r->packets, "offset",
+	return Py_BuildValue("{sKsnsnsKsKszsnsKsKsKsKsz}", "packets", (unsigned long long)r->packets, "offset",
 	                     (Py_ssize_t)r->off, "size", (Py_ssize_t)r->len, "skipped_blocks",
 	                     (unsigned long long)r->skipped_blocks, "no_timestamp", (unsigned long long)r->no_timestamp,
 	                     "error", r->err[0] ? r->err : NULL, "error_offset", (Py_ssize_t)r->err_off,
 	                     "capture_blocks", (unsigned long long)r->isb_blocks, "capture_received", recv,
-	                     "capture_dropped", drop, "capture_os_dropped", osdrop);
+	                     "capture_dropped", drop, "capture_os_dropped", osdrop, "capture_host",
+	                     r->host[0] ? r->host : NULL);
 }
 
 static PyMethodDef Source_methods[] = {
 	{"stats", (PyCFunction)Source_stats, METH_NOARGS,
 	 "stats() -> dict: packets read, offset, size, skipped_blocks, no_timestamp, error (None or why it stopped), "
-	 "and the capture's own counts from its statistics blocks (capture_received, capture_dropped, capture_os_dropped)"},
+	 "the capture's own counts from its statistics blocks (capture_received, capture_dropped, capture_os_dropped), "
+	 "and the capture host its section header names (capture_host, or None)"},
 	{"close", (PyCFunction)Source_close, METH_NOARGS, "close(): unmap the file"},
 	{NULL, NULL, 0, NULL},
 };
