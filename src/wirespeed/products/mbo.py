@@ -1,12 +1,13 @@
-"""Order-by-order (MBO) rows from a recording, modelled on Databento's MBO schema.
+"""Order-by-order (MBO) rows from recordings or a ring, modelled on Databento's MBO schema.
 
-    src = MboSource(recordings("day.pcapng"), MboOptions())
+    src = MboSource(recordings("day.pcapng"), MboOptions())   # or MboRingSource("feed", MboOptions())
     for batch in src.batches():           # pyarrow Tables of MBO_SCHEMA, in the order applied
         batch.table, batch.dates
     src.stats()                           # what was exported, skipped and lost
 
-Every frame of the recording goes through the same C path as a live capture
-(native/products/export.h -> book/route.h: frame checks, MoldUDP64 sessions,
+Every frame goes through the same C path as a live capture (a recording:
+native/products/export.h -> book/route.h; a ring: Books.records -> book/route.h:
+frame checks, MoldUDP64 sessions,
 A/B arbitration, gaps held and filled or given up) into the C books, which
 log what each message did (book.h, "the MBO log"): no Python runs per packet
 or per message; Python only turns each batch of ~500 k rows into columns.
@@ -31,9 +32,8 @@ two, as Databento normalises them: see book.h):
   price        int64 in units of 1e-9 (ITCH's 4 decimals x 100000)
   size, order_id
   flags        Databento's bits: 128 F_LAST (the last row a packet left: look at the
-               book after it),
-               4 F_MAYBE_BAD_BOOK (first row after messages of the session were
-               given up)
+               book after it), 4 F_MAYBE_BAD_BOOK (the first row after messages of
+               the session were given up)
   line         0 line A, 1 line B, 2 a retransmission (re-request)
   itch_type    the ITCH message type the row came from
 
