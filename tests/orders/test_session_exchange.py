@@ -205,7 +205,10 @@ def test_five_percent_loss_on_the_way_to_the_exchange(testbed_cfg, tmp_path: Pat
                 t = s.stats()["tcp"]
                 assert t["retransmits"] > 0 and t["injected_drops"] > 0 and t["bad_csum"] == 0
         seen, dropped = loss.counts()
-    assert dropped > 0 and seen > 300
+    # the XDP program saw the session's segments and dropped some; how many segments carried
+    # the 300 orders is the kernel's business (after a loss it coalesces what queued behind
+    # the retransmission: 66 segments were seen once on a slow host)
+    assert dropped > 0 and seen > dropped
 
 
 @pytest.mark.privileged
