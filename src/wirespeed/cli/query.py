@@ -11,13 +11,13 @@ from wirespeed.errors import EXIT_OK, WirespeedError
 
 
 def query(
-    sql: Annotated[str, typer.Argument(metavar="SQL", help="The query; the export's tables are mbo (and trades, bbo if exported).")],
+    sql: Annotated[str, typer.Argument(metavar="SQL", help="The query; the export's tables are mbo (and trades, bbo, depth if exported).")],
     data: Annotated[str, typer.Option("--data", "-d", help="The export's directory (wirespeed export -o).")] = "export",
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many rows in the table (--json gives all).")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run SQL over an export with DuckDB. Each exported table (mbo; trades and bbo with
-    wirespeed export --tables) is a view over its Parquet files under --data, with the
+    """Run SQL over an export with DuckDB. Each exported table (mbo; trades, bbo and depth
+    with wirespeed export --tables) is a view over its Parquet files under --data, with the
     partitions date and feed as columns.
 
     Example, the VWAP of each symbol:

@@ -2,7 +2,7 @@
 
     rows, columns = query("data", "SELECT symbol, count(*) FROM mbo GROUP BY symbol")
 
-Each table of the export (mbo, and trades and bbo where they were exported) is a
+Each table of the export (mbo, and trades, bbo and depth where exported) is a
 view of that name over its Parquet files, with the Hive partitions (date, feed)
 as columns. DuckDB runs the query on all cores and reads only the columns and
 row groups it needs.
@@ -43,7 +43,7 @@ def query(data: str | Path, sql: str) -> tuple[list[tuple], list[str]]:
         return cur.fetchall(), [d[0] for d in cur.description]
     except duckdb.Error as exc:
         raise UsageError(f"the query failed: {str(exc).splitlines()[0]}",
-                         "the tables are mbo (and trades, bbo if exported); see the columns with: "
+                         "the tables are mbo (and trades, bbo, depth if exported); see the columns with: "
                          "SELECT * FROM mbo LIMIT 5") from None
     finally:
         con.close()
