@@ -435,23 +435,22 @@ static void ws_mbo_row(ws_books_t *b, uint8_t action, uint8_t side, uint16_t loc
 		memset(&b->depth[(size_t)(b->mbo_n - 1) * b->depth_levels * 4], 0, (size_t)b->depth_levels * 16);
 }
 
-/* The stock's book as it stands now, beside the last row (the depth log). */
+#define WS_DEPTH_LEVELS_MAX 1000u /* ws_books_log_depth's limit */
+
+/* The stock's book as it stands now, beside the last row (the depth log), in
+ * LOBSTER's order: ask price, ask shares, bid price, bid shares a level. */
 static void ws_mbo_depth(ws_books_t *b, uint16_t locate)
 {
 	if (!b->depth || !b->mbo_last_kept)
 		return;
 	uint32_t *d = &b->depth[(size_t)(b->mbo_n - 1) * b->depth_levels * 4];
+	ws_book_level_t lv[WS_DEPTH_LEVELS_MAX];
 	for (int side = 0; side < 2; side++) {
-		const ws_side_t *s = &b->books[locate].side[side];
-		uint32_t k = 0;
-		for (uint32_t i = s->n; k < b->depth_levels && i > 0; i--) {
-			const ws_level_t *l = &b->levels[s->lv[i - 1].li];
-			if (!l->count) /* a ghost */
-				continue;
-			uint32_t *e = &d[k * 4 + (side ? 0 : 2)]; /* ask first, then bid, as LOBSTER has them */
-			e[0] = l->price;
-			e[1] = l->shares > UINT32_MAX ? UINT32_MAX : (uint32_t)l->shares;
-			k++;
+		uint32_t k = ws_books_depth(b, locate, side, lv, b->depth_levels);
+		for (uint32_t i = 0; i < k; i++) {
+			uint32_t *e = &d[i * 4 + (side ? 0 : 2)];
+			e[0] = lv[i].price;
+			e[1] = lv[i].shares > UINT32_MAX ? UINT32_MAX : (uint32_t)lv[i].shares;
 		}
 	}
 }
@@ -1036,7 +1035,7 @@ int ws_books_log_depth(ws_books_t *b, uint32_t levels)
 	b->depth_levels = 0;
 	if (!levels)
 		return 0;
-	if (!b->mbo || levels > 1000)
+	if (!b->mbo || levels > WS_DEPTH_LEVELS_MAX)
 		return -EINVAL;
 	b->depth = malloc((size_t)b->mbo_cap * levels * 4 * sizeof(*b->depth));
 	if (!b->depth)
