@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from wirespeed.errors import WirespeedError
+from wirespeed.products.mbo import dict_codes
 
 # DBN's RecordHeader + MboMsg, little-endian, 56 bytes
 DBN_MBO_DTYPE = np.dtype([("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
@@ -81,20 +82,19 @@ def records(table: pa.Table) -> np.ndarray:
     out["price"] = ints("price")
     out["size"] = np.minimum(ints("size"), 0xFFFFFFFF)
     out["flags"] = ints("flags")
-    out["channel_id"] = np.minimum(col["session"].combine_chunks().indices.to_numpy(), 255)
-    out["action"] = _decode_chars(col["action"])
-    out["side"] = _decode_chars(col["side"])
+    out["channel_id"] = np.minimum(dict_codes(col["session"])[0], 255)
+    out["action"] = _chars(col["action"])
+    out["side"] = _chars(col["side"])
     out["ts_recv"] = ints("ts_recv")
     out["ts_in_delta"] = ints("ts_in_delta")
     out["sequence"] = ints("sequence") & 0xFFFFFFFF
     return out
 
 
-def _decode_chars(column: pa.ChunkedArray) -> np.ndarray:
+def _chars(column: pa.ChunkedArray) -> np.ndarray:
     """A dictionary column of one-character strings as bytes, by its codes (vectorised)."""
-    arr = column.combine_chunks()
-    labels = np.array([s.encode() for s in arr.dictionary.to_pylist()], dtype="S1")
-    return labels[arr.indices.to_numpy()]
+    idx, names = dict_codes(column)
+    return np.array([x.encode() for x in names], dtype="S1")[idx]
 
 
 class _Day:
@@ -114,9 +114,8 @@ class _Day:
         lo, hi = int(recs["ts_event"].min()), int(recs["ts_event"].max())
         self.start = lo if self.start is None else min(self.start, lo)
         self.end = hi if self.end is None else max(self.end, hi)
-        sym = table.column("symbol").combine_chunks()
-        codes, first = np.unique(sym.indices.to_numpy(), return_index=True)
-        names = sym.dictionary.to_pylist()
+        sym_i, names = dict_codes(table.column("symbol"))
+        codes, first = np.unique(sym_i, return_index=True)
         ids = table.column("instrument_id").to_numpy()
         for c, i in zip(codes.tolist(), first.tolist()):
             if names[c]:

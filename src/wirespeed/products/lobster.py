@@ -35,35 +35,23 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from wirespeed.errors import WirespeedError
+from wirespeed.products.mbo import dict_codes, is_in
 
 EMPTY_ASK, EMPTY_BID = 9_999_999_999, -9_999_999_999
 _PRICE_DIV = 100_000  # 1e-9 units -> ITCH's 4 decimals
 
 
-def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    a = col.combine_chunks()
-    return a.indices.to_numpy(), a.dictionary.to_pylist()
-
-
 def events(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """(row index, LOBSTER event type) of the rows that are LOBSTER events, in order."""
-    act_i, act = _codes(table.column("action"))
-    typ_i, typ = _codes(table.column("itch_type"))
-
-    def is_(idx: np.ndarray, labels: list[str], *want: str) -> np.ndarray:
-        lut = np.array([x in want for x in labels] + [False])
-        return lut[idx]
-
-    a = is_(act_i, act, "A")
-    c = is_(act_i, act, "C")
-    t = is_(act_i, act, "T")
+    act, typ = table.column("action"), table.column("itch_type")
+    c, t = is_in(act, "C"), is_in(act, "T")
     kind = np.zeros(table.num_rows, dtype=np.int8)
-    kind[a] = 1
-    kind[c & is_(typ_i, typ, "X")] = 2
-    kind[c & is_(typ_i, typ, "D", "U")] = 3
-    kind[c & is_(typ_i, typ, "E", "C")] = 4
-    kind[t & is_(typ_i, typ, "P")] = 5
-    kind[t & is_(typ_i, typ, "Q")] = 6
+    kind[is_in(act, "A")] = 1
+    kind[c & is_in(typ, "X")] = 2
+    kind[c & is_in(typ, "D", "U")] = 3
+    kind[c & is_in(typ, "E", "C")] = 4
+    kind[t & is_in(typ, "P")] = 5
+    kind[t & is_in(typ, "Q")] = 6
     rows = np.flatnonzero(kind)
     return rows, kind[rows]
 
@@ -125,7 +113,7 @@ class LobsterFiles:
         price = t.column("price").to_numpy()
         # an execution's price is its Fill's (the row before the Cancel): what it traded at
         px = np.where(kind == 4, price[np.maximum(rows - 1, 0)], price[rows]) // _PRICE_DIV
-        side_i, side_l = _codes(t.column("side"))
+        side_i, side_l = dict_codes(t.column("side"))
         sgn = np.array([{"B": 1, "A": -1}.get(x, 0) for x in side_l] + [0], dtype=np.int8)[side_i[rows]]
         tod = batch.ts_itch[rows]
         secs = pc.cast(pa.array(tod // 1_000_000_000), pa.string())
@@ -141,7 +129,7 @@ class LobsterFiles:
         flat = depth.reshape(len(rows), self.levels * 4)
         names = [f"{k}{i + 1}" for i in range(self.levels) for k in ("ask_px", "ask_sz", "bid_px", "bid_sz")]
         book = pa.table({n: flat[:, j] for j, n in enumerate(names)})
-        sym_i, sym_l = _codes(t.column("symbol"))
+        sym_i, sym_l = dict_codes(t.column("symbol"))
         sym = sym_i[rows]
         dates = batch.dates if np.ndim(batch.dates) else None
         order = np.argsort(sym, kind="stable")

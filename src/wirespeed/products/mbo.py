@@ -186,6 +186,19 @@ class _Clock:
         return midnight - offs, (midnight // DAY_NS).astype("datetime64[D]")
 
 
+def dict_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A dictionary column (session, symbol, action, side, itch_type) as its codes and
+    labels: what the writers work with, without decoding a string per row."""
+    a = column.combine_chunks()
+    return a.indices.to_numpy(), a.dictionary.to_pylist()
+
+
+def is_in(column: pa.ChunkedArray, *labels: str) -> np.ndarray:
+    """Which rows of a dictionary column hold one of `labels` (a boolean mask)."""
+    idx, names = dict_codes(column)
+    return np.array([x in labels for x in names] + [False])[idx]
+
+
 def _dict_column(codes: np.ndarray, labels: list[str], index_type: pa.DataType) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(labels, type=pa.string()))
 

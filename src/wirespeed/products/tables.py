@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from wirespeed.products.mbo import MBO_SCHEMA
+from wirespeed.products.mbo import MBO_SCHEMA, is_in
 
 TABLES = ("mbo", "trades", "bbo", "depth")
 _PRICE_NANOS = 100_000  # ITCH's 4 decimals -> 1e-9
@@ -61,9 +61,7 @@ def _at(dates: Any, idx: np.ndarray) -> Any:
 def trades(batch: Any) -> tuple[pa.Table, Any]:
     """The batch's Trade rows, and their dates."""
     t = batch.table
-    act = t.column("action").combine_chunks()
-    lut = np.array([x == "T" for x in act.dictionary.to_pylist()] + [False])
-    idx = np.flatnonzero(lut[act.indices.to_numpy()])
+    idx = np.flatnonzero(is_in(t.column("action"), "T"))
     return t.select(TRADES_SCHEMA.names).take(pa.array(idx)), _at(batch.dates, idx)
 
 
