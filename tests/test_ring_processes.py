@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REPO, run_cli
 from tests.ringutil import check_batch, payload
-from wirespeed.ring import MAX_PAYLOAD, Ring, RingError, RingReader, RingWriter
+from wirespeed.ring import MAX_PAYLOAD, Ring, RingError, RingReader, RingWriter, file_size
 
 ctx = mp.get_context("fork")
 
@@ -264,6 +264,7 @@ def test_ring_on_2mib_hugepages_and_an_exhausted_pool(tmp_path) -> None:
     with _HugePages(2048, 48, tmp_path / "huge2m") as hp:
         g = Ring.create(hp.mnt / "feed", size="64M")
         assert g.page_sz == 2 << 20 and g.file_sz % (2 << 20) == 0
+        assert g.file_sz == file_size("64M")  # what `tune` reserves pages for
         with RingWriter(g.path) as w, RingReader(g.path, "oldest") as r:
             for _ in range(5000):
                 w.append(payload(w.next_seq, 500))

@@ -103,6 +103,16 @@ def _wrap(exc: Exception, path: Path) -> WirespeedError:
     return RingError(f"{path}: {exc}")
 
 
+def file_size(size: str | int, page_sz: int = 2 << 20, entries: int = 0) -> int:
+    """The bytes a ring of payload `size` takes on pages of `page_sz` (ws_ring_create's
+    layout: control page, one 64-byte index slot per 256 payload bytes, payload)."""
+    payload = max(parse_size(size), 128 << 10)
+    payload = 1 << (payload - 1).bit_length()
+    entries = entries or payload // 256
+    payload_off = -(-(4096 + entries * 64) // 4096) * 4096
+    return -(-(payload_off + payload) // page_sz) * page_sz
+
+
 @dataclass(frozen=True)
 class RingGeometry:
     path: Path

@@ -152,8 +152,8 @@ def test_old_kernel_and_misconfigured_nic(tmp_path: Path) -> None:
                                     "sys/kernel/mm/transparent_hugepage/enabled": "[always] madvise never",
                                     "proc/sys/net/core/bpf_jit_enable": "0"}, probes=probes)
     assert check(rep, "kernel", "version").status is Status.FAIL
-    assert check(rep, "kernel", "BPF JIT").fix == "sysctl -w net.core.bpf_jit_enable=1"
-    assert check(rep, "interface eth1", "LRO").fix == "ethtool -K eth1 lro off"
+    assert check(rep, "kernel", "BPF JIT").fix == "wirespeed tune apply (or: sysctl -w net.core.bpf_jit_enable=1)"
+    assert check(rep, "interface eth1", "LRO").fix == "wirespeed tune apply --iface eth1 (or: ethtool -K eth1 lro off)"
     assert check(rep, "interface eth1", "GRO").status is Status.WARN
     assert check(rep, "interface eth1", "MTU").status is Status.WARN
     assert "adaptive-rx off" in check(rep, "interface eth1", "interrupt coalescing").fix

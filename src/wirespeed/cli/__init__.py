@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from wirespeed import __version__
-from wirespeed.cli import bench, book, capture, demo, doctor, export, query, record, ring, sim, testbed, trade
+from wirespeed.cli import bench, book, capture, demo, doctor, export, query, record, ring, sim, testbed, trade, tune
 from wirespeed.cli.common import err, out
 from wirespeed.errors import EXIT_USAGE
 
@@ -61,6 +61,7 @@ app.command()(trade.trade)
 app.add_typer(testbed.app, name="testbed")
 app.add_typer(ring.app, name="ring")
 app.add_typer(bench.app, name="bench")
+app.add_typer(tune.app, name="tune")
 
 
 def main() -> None:

@@ -288,7 +288,7 @@ def _kernel(rep: Report, fs: HostFS, probes: Probes) -> None:
         rep.add(sec, "BPF JIT", Status.PASS, "on" if jit == 1 else "on (debug)")
     elif jit == 0:
         rep.add(sec, "BPF JIT", Status.WARN, "off: eBPF runs interpreted",
-                "sysctl -w net.core.bpf_jit_enable=1")
+                "wirespeed tune apply (or: sysctl -w net.core.bpf_jit_enable=1)")
     else:
         rep.add(sec, "BPF JIT", Status.INFO, "unknown (no /proc/sys/net/core/bpf_jit_enable)")
 
@@ -394,6 +394,14 @@ def _interface(rep: Report, fs: HostFS, probes: Probes, ifname: str,
     if view.rings:
         rep.add(sec, "rings", Status.INFO, f"rx {view.rings.rx}/{view.rings.rx_max}, tx {view.rings.tx}/{view.rings.tx_max}")
 
+    rps = [q for q in fs.listdir(f"{base}/queues") if q.startswith("rx-")
+           and (fs.read(f"{base}/queues/{q}/rps_cpus") or "0").replace(",", "").strip("0")]
+    if rps:
+        rep.add(sec, "RPS", Status.WARN, f"on for {', '.join(rps)}: packets are handed to other cores in software",
+                f"wirespeed tune apply --iface {ifname} (or: echo 0 > {base}/queues/<rx-N>/rps_cpus)")
+    elif rx_queues:
+        rep.add(sec, "RPS", Status.PASS, "off")
+
     mtu = fs.read_int(f"{base}/mtu") or 0
     facts["mtu"] = mtu
     if mtu > XDP_SINGLE_BUFFER_MTU:
@@ -404,12 +412,12 @@ def _interface(rep: Report, fs: HostFS, probes: Probes, ifname: str,
 
     if view.lro:
         rep.add(sec, "LRO", Status.FAIL, "on: merges packets, and native XDP refuses to attach",
-                f"ethtool -K {ifname} lro off")
+                f"wirespeed tune apply --iface {ifname} (or: ethtool -K {ifname} lro off)")
     elif view.lro is False:
         rep.add(sec, "LRO", Status.PASS, "off")
     if view.gro:
         rep.add(sec, "GRO", Status.WARN, "on: adds batching delay on the kernel path",
-                f"ethtool -K {ifname} gro off")
+                f"wirespeed tune apply --iface {ifname} (or: ethtool -K {ifname} gro off)")
     elif view.gro is False:
         rep.add(sec, "GRO", Status.PASS, "off")
 
@@ -419,7 +427,7 @@ def _interface(rep: Report, fs: HostFS, probes: Probes, ifname: str,
     elif co.adaptive_rx or co.rx_usecs > 0:
         rep.add(sec, "interrupt coalescing", Status.WARN,
                 f"rx-usecs {co.rx_usecs}, adaptive-rx {'on' if co.adaptive_rx else 'off'}: delays each packet",
-                f"ethtool -C {ifname} adaptive-rx off rx-usecs 0")
+                f"wirespeed tune apply --iface {ifname} (or: ethtool -C {ifname} adaptive-rx off rx-usecs 0)")
     else:
         rep.add(sec, "interrupt coalescing", Status.PASS, "off (rx-usecs 0)")
 
@@ -547,7 +555,7 @@ def _cpu(rep: Report, fs: HostFS, isolated: set[int]) -> None:
         rep.add(sec, "governor", Status.PASS, "performance")
     else:
         rep.add(sec, "governor", Status.WARN, ", ".join(sorted(governors)) + ": clock ramps add jitter",
-                "cpupower frequency-set -g performance")
+                "wirespeed tune apply (or: cpupower frequency-set -g performance)")
 
     smt = fs.read("/sys/devices/system/cpu/smt/active")
     if smt == "1":
@@ -579,7 +587,7 @@ def _irqs(rep: Report, fs: HostFS, ifname: str, isolated: set[int]) -> None:
     on_isolated = [i for i, c in placed.items() if c & isolated]
     if on_isolated:
         rep.add(sec, "IRQ affinity", Status.WARN, f"IRQs {on_isolated} can fire on isolated cores ({listing})",
-                "steer them away: echo <housekeeping cpus> > /proc/irq/N/smp_affinity_list")
+                f"wirespeed tune apply --iface {ifname} (or: echo <housekeeping cpus> > /proc/irq/N/smp_affinity_list)")
     else:
         rep.add(sec, "IRQ affinity", Status.INFO, listing)
 
@@ -606,10 +614,13 @@ def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:
         free = fs.read_int(f"/sys/kernel/mm/hugepages/{d}/free_hugepages") or 0
         pages[label] = {"total": total, "free": free}
         name = f"hugepages {label}"
-        if total == 0:
+        others = any((fs.read_int(f"/sys/kernel/mm/hugepages/{o}/nr_hugepages") or 0) > 0 for o in sizes if o != d)
+        if total == 0 and others:  # one size with pages reserved is enough for rings
+            rep.add(sec, name, Status.INFO, "none reserved (another size is)")
+        elif total == 0:
             count = 1024 if kb == 2048 else 2
             rep.add(sec, name, Status.WARN, "none reserved: rings can only use /dev/shm (4 KiB pages, more TLB misses)",
-                    f"echo {count} > /sys/kernel/mm/hugepages/{d}/nr_hugepages")
+                    f"wirespeed tune apply (or: echo {count} > /sys/kernel/mm/hugepages/{d}/nr_hugepages)")
         elif free == 0:
             rep.add(sec, name, Status.WARN, f"exhausted: {total} reserved, 0 free",
                     f"free some, or reserve more: echo {total * 2} > /sys/kernel/mm/hugepages/{d}/nr_hugepages")
@@ -625,7 +636,7 @@ def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:
         rep.add(sec, "hugetlbfs mount", Status.PASS, ", ".join(f"{m} ({o})" for m, o in mounts))
     else:
         rep.add(sec, "hugetlbfs mount", Status.WARN, "none mounted: rings can only use /dev/shm",
-                "mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages")
+                "wirespeed tune apply (or: mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages)")
 
     limit = None
     for line in (fs.read("/proc/self/limits") or "").splitlines():
@@ -646,7 +657,7 @@ def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:
         rep.add(sec, "transparent hugepages", Status.INFO, "unknown")
     elif mode.group(1) == "always":
         rep.add(sec, "transparent hugepages", Status.WARN, "always: khugepaged compaction causes latency spikes",
-                "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled")
+                "wirespeed tune apply (or: echo madvise > /sys/kernel/mm/transparent_hugepage/enabled)")
     else:
         rep.add(sec, "transparent hugepages", Status.PASS, mode.group(1))
 

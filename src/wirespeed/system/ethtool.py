@@ -1,8 +1,10 @@
-"""What a NIC driver reports through SIOCETHTOOL (linux/ethtool.h layouts).
+"""What a NIC driver reports through SIOCETHTOOL (linux/ethtool.h layouts), and
+the few settings `tune` changes (GRO, LRO, coalescing, hardware timestamping).
 
 Each query returns None when the driver does not implement it (EOPNOTSUPP),
 which is common (veth has no coalescing, virtio no timestamping); other
-errors propagate as OSError naming the ioctl.
+errors propagate as OSError naming the ioctl. A setter raises OSError,
+EOPNOTSUPP included: a change that cannot be made must be said.
 """
 from __future__ import annotations
 
@@ -15,8 +17,11 @@ from wirespeed import _native
 ETHTOOL_GDRVINFO = 0x03
 ETHTOOL_GRINGPARAM = 0x10
 ETHTOOL_GCOALESCE = 0x0E
+ETHTOOL_SCOALESCE = 0x0F
 ETHTOOL_GFLAGS = 0x25
+ETHTOOL_SFLAGS = 0x26
 ETHTOOL_GGRO = 0x2B
+ETHTOOL_SGRO = 0x2C
 ETHTOOL_GCHANNELS = 0x3C
 ETHTOOL_GET_TS_INFO = 0x41
 ETH_FLAG_LRO = 1 << 15
@@ -28,7 +33,9 @@ SOF_TIMESTAMPING_RX_HARDWARE = 1 << 2
 SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3
 SOF_TIMESTAMPING_SOFTWARE = 1 << 4
 SOF_TIMESTAMPING_RAW_HARDWARE = 1 << 6
+HWTSTAMP_FILTER_NONE = 0
 HWTSTAMP_FILTER_ALL = 1
+HWTSTAMP_TX_OFF = 0
 
 
 def _query(ifname: str, cmd: int, size: int) -> bytearray | None:
@@ -111,14 +118,38 @@ def coalesce(ifname: str) -> Coalesce | None:
     return Coalesce(rx_usecs=v[0], rx_max_frames=v[1], adaptive_rx=bool(v[10]))
 
 
+def set_coalesce(ifname: str, rx_usecs: int, adaptive_rx: bool) -> None:
+    """Set rx-usecs and adaptive-rx, keeping every other coalescing field as the driver has it."""
+    buf = _query(ifname, ETHTOOL_GCOALESCE, 92)
+    if buf is None:
+        raise OSError(errno.EOPNOTSUPP, f"{ifname}: the driver has no interrupt coalescing settings")
+    struct.pack_into("<I", buf, 0, ETHTOOL_SCOALESCE)
+    struct.pack_into("<I", buf, 4, rx_usecs)
+    struct.pack_into("<I", buf, 4 + 4 * 10, int(adaptive_rx))
+    _native.ethtool(ifname, buf)
+
+
 def gro(ifname: str) -> bool | None:
     buf = _query(ifname, ETHTOOL_GGRO, 8)
     return None if buf is None else bool(struct.unpack_from("<I", buf, 4)[0])
 
 
+def set_gro(ifname: str, on: bool) -> None:
+    _native.ethtool(ifname, bytearray(struct.pack("<II", ETHTOOL_SGRO, int(on))))
+
+
 def lro(ifname: str) -> bool | None:
     buf = _query(ifname, ETHTOOL_GFLAGS, 8)
     return None if buf is None else bool(struct.unpack_from("<I", buf, 4)[0] & ETH_FLAG_LRO)
+
+
+def set_lro(ifname: str, on: bool) -> None:
+    buf = _query(ifname, ETHTOOL_GFLAGS, 8)
+    if buf is None:
+        raise OSError(errno.EOPNOTSUPP, f"{ifname}: the driver has no offload flags")
+    flags = struct.unpack_from("<I", buf, 4)[0]
+    flags = flags | ETH_FLAG_LRO if on else flags & ~ETH_FLAG_LRO
+    _native.ethtool(ifname, bytearray(struct.pack("<II", ETHTOOL_SFLAGS, flags)))
 
 
 @dataclass(frozen=True)
@@ -149,3 +180,35 @@ def timestamping(ifname: str) -> TimestampInfo | None:
     so, phc, tx_types = struct.unpack_from("<Iii", buf, 4)
     (rx_filters,) = struct.unpack_from("<I", buf, 28)
     return TimestampInfo(so, phc, tx_types, rx_filters)
+
+
+@dataclass(frozen=True)
+class HwTstampConfig:
+    """struct hwtstamp_config: what the NIC stamps now (linux/net_tstamp.h)."""
+
+    flags: int
+    tx_type: int
+    rx_filter: int
+
+    @property
+    def rx_all(self) -> bool:
+        return self.rx_filter == HWTSTAMP_FILTER_ALL
+
+
+def hwtstamp(ifname: str) -> HwTstampConfig | None:
+    """The interface's hardware timestamping config (SIOCGHWTSTAMP); None if it has none."""
+    buf = bytearray(12)
+    try:
+        _native.hwtstamp(ifname, buf, False)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+            return None
+        raise
+    return HwTstampConfig(*struct.unpack("<iii", buf))
+
+
+def set_hwtstamp(ifname: str, cfg: HwTstampConfig) -> HwTstampConfig:
+    """Set it (SIOCSHWTSTAMP); returns what the driver applied (it may widen the filter)."""
+    buf = bytearray(struct.pack("<iii", cfg.flags, cfg.tx_type, cfg.rx_filter))
+    _native.hwtstamp(ifname, buf, True)
+    return HwTstampConfig(*struct.unpack("<iii", buf))

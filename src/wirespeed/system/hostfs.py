@@ -1,6 +1,7 @@
-"""Reading /proc and /sys through one root, so tests can point it at a fixture
-tree (a fake host with isolated cores, exhausted hugepages, a NIC this machine
-lacks) and the code under test cannot tell the difference."""
+"""Reading (and, for `tune`, writing) /proc and /sys through one root, so tests
+can point it at a fixture tree (a fake host with isolated cores, exhausted
+hugepages, a NIC this machine lacks) and the code under test cannot tell the
+difference."""
 from __future__ import annotations
 
 import os
@@ -30,6 +31,11 @@ class HostFS:
             return int(text.split()[0]) if text else None
         except ValueError:
             return None
+
+    def write(self, p: str, text: str) -> None:
+        """Write a sysfs/procfs value the way `echo text > p` does; OSError as the kernel refuses it."""
+        with open(self.path(p), "w") as f:
+            f.write(text + "\n")
 
     def exists(self, p: str) -> bool:
         return self.path(p).exists()

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int ws_ethtool(const char *ifname, void *buf)
+static int ws_ifreq_ioctl(const char *ifname, unsigned long request, void *data)
 {
 	if (strlen(ifname) >= IFNAMSIZ)
 		return -ENAMETOOLONG;
@@ -19,8 +19,18 @@ int ws_ethtool(const char *ifname, void *buf)
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
-	ifr.ifr_data = buf;
-	int rc = ioctl(fd, SIOCETHTOOL, &ifr) ? -errno : 0;
+	ifr.ifr_data = data;
+	int rc = ioctl(fd, request, &ifr) ? -errno : 0;
 	close(fd);
 	return rc;
+}
+
+int ws_ethtool(const char *ifname, void *buf)
+{
+	return ws_ifreq_ioctl(ifname, SIOCETHTOOL, buf);
+}
+
+int ws_hwtstamp(const char *ifname, int set, void *cfg)
+{
+	return ws_ifreq_ioctl(ifname, set ? SIOCSHWTSTAMP : SIOCGHWTSTAMP, cfg);
 }
