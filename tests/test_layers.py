@@ -15,10 +15,12 @@ LAYER = {
     "capture": 7, "exchange": 7, "host": 7,        # jobs: the capture side, the exchange side, the host,
     "trade": 7,                                    # and the trading side (books, strategy, order session)
     "products": 7,                                 # and the data products (exports of recordings)
+    "monitor": 7,                                  # and watching it run (top, metrics)
     "book": 6,                                     # domain: books on top of the feed
     "feed": 5, "orders": 5,                        # domain: market-data and order-entry protocols
     "transports": 4,                               # transport
     "ring": 3, "formats": 3, "net": 3,             # memory, packets at rest, packet headers
+    "status": 3,                                   # what a ring's readers publish beside it
     "xdp": 2, "system": 2,                         # kernel glue
     "errors": 1, "_native": 1, "__version__": 1,   # used by every layer
 }

@@ -253,6 +253,13 @@ class Books:
                 "sessions": {s.decode("ascii", "replace").strip(): f for s, f in self._router.sessions()},
                 "skipped": self.skipped}
 
+    def status(self) -> dict[str, Any]:
+        """What a follower publishes for `wirespeed top` and `metrics` (wirespeed.status):
+        each session's feed state, whether any is stale, the books' errors, what was skipped."""
+        st = self.stats()
+        return {"sessions": st["sessions"], "stale": self.stale, "book_errors": self.book_errors(),
+                "skipped": {k: v for k, v in st["skipped"].items() if v}}
+
     @property
     def stale(self) -> bool:
         """A gap is open in some session: books may lack messages."""

@@ -38,6 +38,7 @@ def book(
             _book_out(books, want, limit, as_json, rate=None)
             raise typer.Exit(EXIT_OK)
         from wirespeed.ring import RingError, RingReader
+        from wirespeed.status import StatusPublisher, reader_state
 
         server = None
         if rtx:
@@ -65,7 +66,8 @@ def book(
             n = n_last = 0
             rate = 0.0
             ended = None
-            with Live(_book_table(books, want, limit, 0.0), console=out, refresh_per_second=4) as live:
+            status = StatusPublisher(reader.path, "book")
+            with status, Live(_book_table(books, want, limit, 0.0), console=out, refresh_per_second=4) as live:
                 while not duration or time.monotonic() - t0 < duration:
                     batch = reader.poll(65536)
                     if not len(batch):
@@ -76,6 +78,8 @@ def book(
                             break
                     n += books.records(batch)
                     books.service()
+                    if status.due():
+                        status.publish({"reader": reader_state(reader), **books.status()})
                     now = time.monotonic()
                     if now - last >= 0.25:
                         rate, n_last, last = (n - n_last) / (now - last), n, now

@@ -46,6 +46,7 @@ from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.net.addr import parse_host_port
 from wirespeed.orders.session import STATES, RiskLimits, Session
 from wirespeed.ring import RingReader, resolve
+from wirespeed.status import StatusPublisher, reader_state
 from wirespeed.trade.trader import Trader, strategies
 
 
@@ -127,6 +128,13 @@ class TradeConfig:
         if self.cpu is not None and self.cpu not in os.sched_getaffinity(0):
             raise UsageError(f"cpu {self.cpu} is not available to this process")
         return self
+
+
+def order_status(session: Session) -> dict[str, Any]:
+    """The order session's counters a trader publishes (wirespeed.status) for top and metrics."""
+    st = session.stats()
+    return {k: st[k] for k in ("link", "sent", "received", "fills", "filled_shares", "refused_by_check", "refused",
+                               "open_orders", "seq_lost", "lost_in_transit", "killed", "transport")}
 
 
 def snapshot(session: Session, trader: Trader, books: Books, started: float) -> dict[str, Any]:
@@ -230,11 +238,14 @@ def run(cfg: TradeConfig, duration_s: float = 0.0, progress: Callable[[dict[str,
         started = time.monotonic()
         end = started + duration_s if duration_s else float("inf")
         fills = _Fills(session)
+        status = stack.enter_context(StatusPublisher(ring_path, "trade"))
         while not stop.is_set() and time.monotonic() < end:
             if capture is not None and capture.error is not None:
                 raise capture.error
             trader.follow(reader, min(every_s, end - time.monotonic()))
             fills.take()
+            if status.due():
+                status.publish({"reader": reader_state(reader), **books.status(), "orders": order_status(session)})
             if progress:
                 progress(snapshot(session, trader, books, started))
         if not cfg.leave_orders:
