@@ -50,3 +50,40 @@ def test_book_usage_and_bad_input(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "not a pcap" in proc.stderr
     proc = run_cli("book", "--ring", str(tmp_path / "none.ring"), "--json")
     assert proc.returncode == 2 and "wirespeed ring create" in proc.stderr  # the ring's own error and hint
+
+
+def test_a_following_book_publishes_its_feed_state(day: Path, tmp_path: Path) -> None:
+    """While `book --ring` follows, top and metrics see its sessions; when it stops, its status goes."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, wait_until
+    from wirespeed.monitor.metrics import RingCollector
+    from wirespeed.status import read_statuses
+
+    ring = tmp_path / "feed.ring"
+    Ring.create(ring, size="64M")
+    with RingWriter(str(ring)) as w:
+        for _iface, ts, frame in read_packets(str(day)):
+            w.append(frame, stream=1, ts_ns=ts)
+        expected = json.loads(run_cli("book", "--ring", str(ring), "--json", check_rc=0).stdout)["sessions"]
+        env = dict(os.environ, COLUMNS="120", PYTHONPATH=str(REPO / "src"))
+        proc = subprocess.Popen([sys.executable, "-m", "wirespeed", "book", "--ring", str(ring), "--duration", "30"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            def caught_up() -> bool:
+                st = read_statuses(ring)
+                return bool(st) and st[0].doc["sessions"] == expected
+            wait_until(caught_up, "the follower's status to show every message")
+            (st,) = read_statuses(ring)
+            assert st.role == "book" and st.pid == proc.pid and st.state == "alive"
+            assert st.doc["reader"]["next_seq"] == st.doc["reader"]["head_seq"]  # read it all
+            fams = {f.name: f for f in RingCollector([str(ring)]).collect()}
+            (name, sess), = expected.items()
+            got = {s.labels["session"]: s.value for s in fams["wirespeed_feed_messages"].samples}
+            assert got == {name: sess["messages"]}
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    assert read_statuses(ring) == []

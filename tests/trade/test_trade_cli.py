@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from tests.conftest import run_cli
 from wirespeed.capture import runner as cap
 from wirespeed.errors import UsageError
 from wirespeed.exchange import sim as S
+from wirespeed.monitor.metrics import RingCollector
+from wirespeed.status import read_statuses
 from wirespeed.trade import runner as tr
 
 _ports = itertools.count(16400)
@@ -67,6 +71,19 @@ def test_trade_on_a_running_capture_ring(tmp_path: Path, ring_path: str) -> None
                              ring_size="64M").validate()
     with cap.Background(ccfg), S.start(scfg) as sim:
         limit = (sim.symbols()["S0001"] + 1500) / 10_000
+        seen: list[dict] = []
+
+        def watch() -> None:  # what top and metrics see of the trader while it runs
+            while not seen:
+                for st in read_statuses(ring_path):
+                    if st.role == "trade" and st.doc["orders"]["fills"]:
+                        fams = {f.name: f for f in RingCollector([ring_path]).collect()}
+                        seen.append({"status": st.doc, "fills": fams["wirespeed_order_fills"].samples[0].value,
+                                     "up": fams["wirespeed_order_session_up"].samples[0].value})
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         p = run_cli("trade", "--ring", ring_path, "-e", f"127.0.0.1:{port}", "--user", "WSTEST", "--password",
                     "WSTEST", "--journal", str(tmp_path / "j"), "-s", "S0001", "--strategy", "take_ask",
                     "--params", f"limit={limit:.2f},qty=100", "--risk", "max_position=500", "--risk",
@@ -74,6 +91,9 @@ def test_trade_on_a_running_capture_ring(tmp_path: Path, ring_path: str) -> None
         assert p.returncode == 0, p.stderr
         res = json.loads(p.stdout)
         port_st = sim.order_stats()
+    assert seen, "the trader never published its order session"
+    assert seen[0]["fills"] == seen[0]["status"]["orders"]["fills"] <= res["fills"] and seen[0]["up"] == 1
+    assert "sessions" in seen[0]["status"] and not [s for s in read_statuses(ring_path) if s.role == "trade"]
     assert res["link"] == "up" and res["fills"] > 0 and res["seq_lost"] == 0
     assert res["positions"]["S0001"]["position"] == port_st["filled_shares"] <= 500
     assert res["fills"] == port_st["fills"] == res["executions_total"]

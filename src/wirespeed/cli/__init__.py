@@ -8,13 +8,15 @@ Each command imports what it runs when it runs, so `--help` stays fast.
 """
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
 import typer
 
 from wirespeed import __version__
-from wirespeed.cli import bench, book, capture, demo, doctor, export, query, record, ring, sim, testbed, trade, tune
+from wirespeed.cli import (bench, book, capture, demo, doctor, export, metrics, query, record, ring, sim, testbed, top,
+                           trade, tune)
 from wirespeed.cli.common import err, out
 from wirespeed.errors import EXIT_USAGE
 
@@ -58,14 +60,23 @@ app.command()(book.book)
 app.command()(export.export)
 app.command()(query.query)
 app.command()(trade.trade)
+app.command()(top.top)
+app.command()(metrics.metrics)
 app.add_typer(testbed.app, name="testbed")
 app.add_typer(ring.app, name="ring")
 app.add_typer(bench.app, name="bench")
 app.add_typer(tune.app, name="tune")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Entry point: turns Ctrl-C into exit 130, keeps usage errors at 2."""
+    """Entry point: turns Ctrl-C, and SIGTERM (how services are stopped), into exit 130 after
+    each command's own clean-up; keeps usage errors at 2. Commands with a stop of their own
+    (capture, trade) install their handlers over this one."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

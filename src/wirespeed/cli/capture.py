@@ -30,6 +30,8 @@ def capture(
     cpu: Annotated[Optional[int], typer.Option("--cpu", help="Pin the receive thread to this core.")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="Stop after this many seconds (0: at Ctrl-C or SIGTERM).")] = 0.0,
     record_dir: Annotated[Optional[str], typer.Option("--record", help="Also record to pcapng in this folder (a separate process).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", metavar="HOST:PORT", help="Also serve this ring's Prometheus metrics on HOST:PORT (loopback unless --metrics-allow-remote).")] = None,
+    metrics_allow_remote: Annotated[bool, typer.Option("--metrics-allow-remote", help="Allow --metrics on an address other hosts can reach.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Capture feeds from an interface into the shared-memory ring, every packet stamped in ns.
@@ -47,9 +49,13 @@ def capture(
       wirespeed capture --dpdk-port net_af_xdp0,iface=ws-host0 --feed itch=239.1.1.1:30001
       wirespeed capture -c capture.toml --json
       wirespeed capture --pcap day.pcapng --feed itch=239.1.1.1:30001 --pace recorded --speed 10
+      wirespeed capture -i ws-host0 --feed itch=239.1.1.1:30001 --metrics 127.0.0.1:9464
+
+    Watch it from another terminal with `wirespeed top`; every count is in the ring's control page.
     """
     from wirespeed.capture import runner as cap
 
+    server = None
     try:
         if config:
             cfg = cap.CaptureConfig.from_toml(config)
@@ -68,6 +74,11 @@ def capture(
                                     xdp=AfXdpOptions(xdp_mode=xdp_mode, zerocopy=zerocopy, malformed=malformed),
                                     pcap=pcap, pace=pace, speed=speed,
                                     dpdk=DpdkOptions(port=dpdk_port or "")).validate()
+        if metrics:
+            from wirespeed.monitor.metrics import MetricsServer, parse_listen
+
+            server = MetricsServer(parse_listen(metrics, metrics_allow_remote), [cfg.ring])
+            err.print(f"metrics: {server.url}", highlight=False)
         recorder = None
         if record_dir:
             import subprocess
@@ -86,6 +97,9 @@ def capture(
             recorder.wait(30)
     except WirespeedError as exc:
         raise fail(exc) from None
+    finally:
+        if server is not None:
+            server.close()
     if as_json:
         print_json(res)
         return
