@@ -14,7 +14,7 @@ from wirespeed.errors import UsageError
 from wirespeed.feed import moldudp64 as mold
 from wirespeed.ring import RingReader
 
-REBUILT, TS_KERNEL, KERNEL = 0x1, 0x2, 0x100
+REBUILT, TS_KERNEL, TS_USER, TS_NIC, KERNEL = 0x1, 0x2, 0x4, 0x10, 0x100
 
 
 @pytest.mark.privileged
@@ -43,6 +43,48 @@ def test_kernel_capture_of_a_b_lines(testbed_cfg, ring_path, mode) -> None:
             p = mold.decode(f[42:])
             seqs[int(h["stream"])].extend(p.seq + i for i in range(len(p.messages)))
         assert seqs[1] == seqs[2] == list(range(1, sent["next_seq"]))
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("stamp", ["auto", "hardware", "user"])
+def test_which_clock_stamped_each_record(testbed_cfg, ring_path, stamp) -> None:
+    """veth has no PHC: auto is the kernel's stamp; hardware asks SO_TIMESTAMPING for the NIC's
+    and, getting none, takes the kernel's software stamp; every record's flag says which."""
+    tb = testbed_cfg
+    cfg = cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M", stamp=stamp,
+                            feeds=[cap.FeedSpec("itch", "239.7.0.1", 33001, "A")])
+    sim_cfg = S.SimConfig(lines=[S.Line("239.7.0.1", 33001)], rate=20_000, count=500, duration_s=0, netns=tb.netns,
+                          iface=tb.peer_if, source=tb.peer_addr)
+    t0 = time.time_ns()
+    res = capture_while(cfg, lambda: S.run(sim_cfg))
+    t1 = time.time_ns()
+    assert res["setup"]["stamp"] == {"auto": "kernel", "hardware": "hardware", "user": "user"}[stamp]
+    if stamp == "hardware":
+        assert res["setup"]["clock"].startswith("none")
+    with RingReader(ring_path, "oldest") as r:
+        b = r.poll(max=10_000)
+    assert len(b) == res["records"] > 0
+    want = TS_USER if stamp == "user" else TS_KERNEL
+    assert {int(f) & (TS_KERNEL | TS_USER | TS_NIC) for f in b.headers["flags"]} == {want}
+    assert t0 <= int(b.headers["ts_ns"].min()) and int(b.headers["ts_ns"].max()) <= t1
+
+
+def test_auto_stamp_takes_the_nic_clock_where_there_is_one() -> None:
+    from wirespeed.system.ethtool import TimestampInfo
+    from wirespeed.transports.kernel import KernelTransport
+
+    nic = KernelTransport("eth1", [], stamp="auto")
+    nic.resolve_stamp(TimestampInfo(0x5F, 2, 3, 0b11))  # RX hardware, filter ALL, /dev/ptp2
+    assert nic.stamp == "hardware" and nic.describe()["clock"] == "/dev/ptp2"
+    ptp_only = KernelTransport("eth1", [], stamp="auto")
+    ptp_only.resolve_stamp(TimestampInfo(0x5F, 2, 3, 0b1))  # hardware stamps for PTP packets only
+    assert ptp_only.stamp == "kernel"
+    veth = KernelTransport("veth0", [], stamp="auto")
+    veth.resolve_stamp(TimestampInfo(0x1A, -1, 0, 0))  # software only, no PHC
+    assert veth.stamp == "kernel" and "clock" not in veth.describe()
+    asked = KernelTransport("veth0", [], stamp="kernel")
+    asked.resolve_stamp(TimestampInfo(0x5F, 2, 3, 0b11))  # what the user asked for stands
+    assert asked.stamp == "kernel"
 
 
 @pytest.mark.privileged

@@ -66,7 +66,7 @@ class CaptureConfig:
     ring: str = "/dev/shm/wirespeed"
     ring_size: str = "256M"
     mode: str | None = None  # None: block for kernel, busy for af_xdp
-    stamp: str = "kernel"
+    stamp: str = "auto"  # kernel transport: auto, kernel, hardware or user (kernel.py says which is which)
     cpu: int | None = None
     transport: str = "kernel"
     xdp: AfXdpOptions = field(default_factory=AfXdpOptions)
@@ -119,7 +119,7 @@ class CaptureConfig:
         return cls(iface=doc.get("iface", ""), feeds=feeds, pcap=doc.get("pcap"), pace=doc.get("pace", "max"),
                    speed=float(doc.get("speed", 1.0)), ring=doc.get("ring", cls.ring),
                    ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode"),
-                   stamp=doc.get("stamp", "kernel"), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
+                   stamp=doc.get("stamp", "auto"), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
                    xdp=xdp, dpdk=dpdk).validate()
 
     def validate(self) -> CaptureConfig:
@@ -163,15 +163,18 @@ class CaptureConfig:
             self.iface = self.iface or dev.iface or dev.name  # what the ring's description names
         elif not self.iface:
             raise UsageError("no interface named", "give --iface (the test host's is ws-host0)")
-        if self.transport in ("af_xdp", "dpdk") and self.stamp == "kernel":
+        if self.transport in ("af_xdp", "dpdk") and self.stamp in ("kernel", "auto"):
             self.stamp = "user"  # no kernel stamp: taken at dequeue, flagged TS_USER (dpdk: the NIC's where it has one)
         self.xdp.validate()
         if self.mode is None:
             self.mode = "busy" if self.transport in ("af_xdp", "dpdk") else "block"
         if self.mode not in ("block", "busy"):
             raise UsageError(f"mode {self.mode!r}", "block or busy")
-        if self.stamp not in ("kernel", "user"):
-            raise UsageError(f"stamp {self.stamp!r}", "kernel or user")
+        if self.stamp not in ("auto", "kernel", "hardware", "user"):
+            raise UsageError(f"stamp {self.stamp!r}", "auto, kernel, hardware or user")
+        if self.stamp == "hardware" and self.transport != "kernel":
+            raise UsageError(f"stamp hardware with transport {self.transport}",
+                             "SO_TIMESTAMPING is the kernel transport's; dpdk takes the NIC's stamps itself")
         if self.cpu is not None and self.cpu not in _CPUS:
             raise UsageError(f"cpu {self.cpu} is not available to this process", f"choose from {sorted(_CPUS)}")
         parse_size(self.ring_size)

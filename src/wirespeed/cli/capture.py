@@ -20,7 +20,7 @@ def capture(
     transport: Annotated[str, typer.Option("--transport", "-t", help="kernel (UDP sockets, works everywhere), af_xdp (XDP redirects the feeds to AF_XDP sockets; root) or dpdk (a DPDK port, --dpdk-port; root).")] = "kernel",
     dpdk_port: Annotated[Optional[str], typer.Option("--dpdk-port", metavar="DEV", help="dpdk: a PCI address bound to DPDK, or a vdev: net_af_xdp0,iface=ws-host0, net_af_packet0,iface=IF, net_pcap0,rx_pcap=FILE. Implies --transport dpdk.")] = None,
     mode: Annotated[Optional[str], typer.Option("--mode", help="block (sleep in epoll/poll when idle) or busy (spin, no syscalls on af_xdp). Default: block for kernel, busy for af_xdp.")] = None,
-    stamp: Annotated[str, typer.Option("--stamp", help="kernel: SO_TIMESTAMPNS receive stamp; user: when the rx thread dequeues (af_xdp: always).")] = "kernel",
+    stamp: Annotated[str, typer.Option("--stamp", help="kernel transport: auto (the NIC's where it stamps every packet on a PHC, else the kernel's), kernel (SO_TIMESTAMPNS), hardware (SO_TIMESTAMPING raw NIC stamps), user (when the rx thread dequeues; af_xdp: always). Each record's flags say which clock.")] = "auto",
     xdp_mode: Annotated[str, typer.Option("--xdp-mode", help="af_xdp: native (in the driver), generic (after the skb), auto (native, else generic).")] = "auto",
     zerocopy: Annotated[str, typer.Option("--zerocopy", help="af_xdp: on, off, or auto (zero-copy where the driver has it, else copy).")] = "auto",
     malformed: Annotated[str, typer.Option("--malformed", help="af_xdp, pcap: skip (count as drops) or keep (publish flagged) frames with bad headers.")] = "skip",

@@ -433,8 +433,10 @@ def _interface(rep: Report, fs: HostFS, probes: Probes, ifname: str,
 
     ts = view.timestamping
     facts["hw_timestamps"] = bool(ts and ts.hardware_rx_all)
-    if ts and ts.hardware_rx_all:
-        rep.add(sec, "hardware timestamps", Status.PASS, f"RX all packets, PHC /dev/ptp{ts.phc_index}")
+    if ts and ts.rx_phc is not None:
+        rep.add(sec, "hardware timestamps", Status.PASS,
+                f"RX all packets, PHC /dev/ptp{ts.phc_index}: the kernel transport's --stamp auto takes them",
+                f"the NIC stamps once asked: wirespeed tune apply --iface {ifname} --hw-timestamps")
     elif ts and ts.hardware_rx:
         rep.add(sec, "hardware timestamps", Status.WARN, "RX hardware stamps only for PTP packets",
                 "wirespeed stamps feed packets in software (CLOCK_REALTIME at receive)")

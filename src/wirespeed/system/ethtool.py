@@ -169,6 +169,11 @@ class TimestampInfo:
         return self.hardware_rx and bool(self.rx_filters >> HWTSTAMP_FILTER_ALL & 1)
 
     @property
+    def rx_phc(self) -> int | None:
+        """The PHC that stamps every received packet (/dev/ptpN), or None where the NIC cannot."""
+        return self.phc_index if self.hardware_rx_all and self.phc_index >= 0 else None
+
+    @property
     def software_rx(self) -> bool:
         return bool(self.so_timestamping & SOF_TIMESTAMPING_RX_SOFTWARE)
 

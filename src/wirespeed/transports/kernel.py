@@ -1,6 +1,12 @@
 """The kernel transport: UDP sockets joined to the feed groups, received by
 native/transports/rx_kernel.c (recvmmsg, SO_TIMESTAMPNS, SO_RXQ_OVFL) into the ring.
 
+Stamps (`stamp`): kernel (SO_TIMESTAMPNS), user (when the rx thread dequeues),
+hardware (SO_TIMESTAMPING: the NIC's raw stamp of each packet, the kernel's
+where the NIC gave none), or auto: hardware where the interface has a PHC that
+stamps every received packet (what `doctor` checks), kernel elsewhere. Each
+record's flags say which clock its stamp came from (TS_NIC, TS_KERNEL, TS_USER).
+
 Only standard socket calls: it runs unchanged under OpenOnload's `onload`.
 """
 from __future__ import annotations
@@ -13,13 +19,17 @@ from typing import Any
 
 from wirespeed import _native
 from wirespeed.errors import WirespeedError
+from wirespeed.system import ethtool
 from wirespeed.transports import Stream
 
 # linux/socket.h, linux/in.h (not all in Python's socket module)
 SO_TIMESTAMPNS = 35
+SO_TIMESTAMPING = 37
 SO_RXQ_OVFL = 40
 SO_BUSY_POLL = 46
 SO_RCVBUFFORCE = 33
+HW_STAMP_FLAGS = (ethtool.SOF_TIMESTAMPING_RX_HARDWARE | ethtool.SOF_TIMESTAMPING_RAW_HARDWARE
+                  | ethtool.SOF_TIMESTAMPING_RX_SOFTWARE | ethtool.SOF_TIMESTAMPING_SOFTWARE)
 IP_PKTINFO = 8
 IP_RECVTTL = 12
 IP_ADD_SOURCE_MEMBERSHIP = 39
@@ -34,13 +44,25 @@ class KernelTransport:
         self.streams = streams
         self.mode = mode
         self.stamp = stamp
+        self.phc: int | None = None
         self.socks: list[socket.socket] = []
         self._rx: Any = None
         self._stopped = False
 
+    def resolve_stamp(self, info: ethtool.TimestampInfo | None) -> None:
+        """auto -> hardware where the NIC stamps every received packet on a PHC, else kernel."""
+        self.phc = info.rx_phc if info is not None else None
+        if self.stamp == "auto":
+            self.stamp = "hardware" if self.phc is not None else "kernel"
+
     def open(self) -> None:
         ifindex = iface_index(self.iface)
         local = iface_addr(self.iface)
+        try:
+            info = ethtool.timestamping(self.iface)
+        except OSError:
+            info = None
+        self.resolve_stamp(info)
         try:
             for st in self.streams:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -50,8 +72,11 @@ class KernelTransport:
                     s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)  # root: past net.core.rmem_max
                 except PermissionError:
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-                for opt in (SO_TIMESTAMPNS, SO_RXQ_OVFL):
-                    s.setsockopt(socket.SOL_SOCKET, opt, 1)
+                s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+                if self.stamp == "hardware":  # the NIC's raw stamp, the kernel's as the fallback
+                    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, HW_STAMP_FLAGS)
+                else:
+                    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
                 s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
                 if self.mode == "busy":
@@ -84,7 +109,10 @@ class KernelTransport:
         return self._rx.stats() if self._rx is not None else {}
 
     def describe(self) -> dict[str, Any]:
-        return {"transport": "kernel", "mode": self.mode, "stamp": self.stamp}
+        out: dict[str, Any] = {"transport": "kernel", "mode": self.mode, "stamp": self.stamp}
+        if self.stamp == "hardware":
+            out["clock"] = f"/dev/ptp{self.phc}" if self.phc is not None else "none (kernel stamps as the fallback)"
+        return out
 
     def account(self, writer: Any) -> None:
         """Nothing to carry: the receive loop counts socket overflow itself."""

@@ -55,8 +55,8 @@ static int KernelRx_init(KernelRxObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "mode is block or busy");
 		return -1;
 	}
-	if (strcmp(stamp, "kernel") && strcmp(stamp, "user")) {
-		PyErr_SetString(PyExc_ValueError, "stamp is kernel or user");
+	if (strcmp(stamp, "kernel") && strcmp(stamp, "user") && strcmp(stamp, "hardware")) {
+		PyErr_SetString(PyExc_ValueError, "stamp is kernel, user or hardware");
 		return -1;
 	}
 	memset(self->socks, 0, sizeof(self->socks));
@@ -75,7 +75,7 @@ static int KernelRx_init(KernelRxObject *self, PyObject *args, PyObject *kw)
 	}
 	self->n = (unsigned)n;
 	self->mode = strcmp(mode, "busy") ? WS_RXK_BLOCK : WS_RXK_BUSY;
-	self->stamp = strcmp(stamp, "user") ? WS_STAMP_KERNEL : WS_STAMP_USER;
+	self->stamp = !strcmp(stamp, "user") ? WS_STAMP_USER : !strcmp(stamp, "hardware") ? WS_STAMP_HARDWARE : WS_STAMP_KERNEL;
 	Py_XSETREF(self->writer, Py_NewRef(writer));
 	return 0;
 }
@@ -141,7 +141,7 @@ PyTypeObject KernelRxType = {
 	.tp_name = "wirespeed._native.KernelRx",
 	.tp_basicsize = sizeof(KernelRxObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "KernelRx(writer, sockets=[(fd, stream, port)], mode='block'|'busy', stamp='kernel'|'user')",
+	.tp_doc = "KernelRx(writer, sockets=[(fd, stream, port)], mode='block'|'busy', stamp='kernel'|'user'|'hardware')",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)KernelRx_init,
 	.tp_dealloc = (destructor)KernelRx_dealloc,

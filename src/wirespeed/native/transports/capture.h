@@ -15,7 +15,9 @@
 #define WS_REC_TS_KERNEL 0x0002u  /* ts_ns is the kernel's receive stamp (SO_TIMESTAMPNS) */
 #define WS_REC_TS_USER 0x0004u    /* ts_ns was taken by the rx engine when it dequeued the batch */
 #define WS_REC_MALFORMED 0x0008u  /* kept although its headers failed ws_frame_check (policy "keep") */
-#define WS_REC_TS_NIC 0x0010u     /* ts_ns is the NIC's receive stamp, converted with the port's clock (dpdk) */
+#define WS_REC_TS_NIC 0x0010u     /* ts_ns is the NIC's receive stamp: dpdk converts it with the port's clock;
+                                   * kernel (SO_TIMESTAMPING) gives the PHC's raw time, which is
+                                   * CLOCK_REALTIME only where phc2sys keeps the PHC on it */
 #define WS_REC_TRANSPORT_SHIFT 8  /* bits 8..11: the transport */
 #define WS_REC_KERNEL (1u << WS_REC_TRANSPORT_SHIFT)
 #define WS_REC_AF_XDP (2u << WS_REC_TRANSPORT_SHIFT)

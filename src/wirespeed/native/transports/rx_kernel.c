@@ -8,13 +8,14 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <linux/errqueue.h> /* struct scm_timestamping: after time.h */
 #include <unistd.h>
 
 #include "transports/capture.h"
 #include "net/frame.h"
 
 #define WS_RXK_BATCH 32
-#define WS_RXK_CMSG 128
+#define WS_RXK_CMSG 192 /* SCM_TIMESTAMPING (64) + SO_RXQ_OVFL + IP_PKTINFO + IP_TTL, aligned */
 
 struct ws_rxk_bufs {
 	uint8_t frame[WS_RXK_BATCH][WS_RING_MAX_PAYLOAD];
@@ -73,13 +74,34 @@ static int ws_rxk_drain(ws_ring_writer_t *w, ws_rxk_sock_t *s, int flags, int st
 		uint64_t ts = now;
 		uint32_t dst = 0;
 		uint8_t ttl = 1;
-		uint16_t fl = WS_REC_REBUILT | WS_REC_KERNEL | (stamp == WS_STAMP_USER ? WS_REC_TS_USER : 0);
+		uint16_t fl = WS_REC_REBUILT | WS_REC_KERNEL;
+		int stamped = 0;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && stamp == WS_STAMP_KERNEL) {
 				struct timespec t;
 				memcpy(&t, CMSG_DATA(c), sizeof(t));
 				ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 				fl |= WS_REC_TS_KERNEL;
+				stamped = 1;
+			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING &&
+			           stamp == WS_STAMP_HARDWARE) {
+				/* ts[2] is the NIC's raw stamp, ts[0] the kernel's software one;
+				 * a packet the NIC did not stamp (its filter, a queue without
+				 * stamping) still gets the kernel's, and its flag says so. */
+				struct scm_timestamping t;
+				memcpy(&t, CMSG_DATA(c), sizeof(t));
+				const struct timespec *pick = NULL;
+				if (t.ts[2].tv_sec || t.ts[2].tv_nsec) {
+					pick = &t.ts[2];
+					fl |= WS_REC_TS_NIC;
+				} else if (t.ts[0].tv_sec || t.ts[0].tv_nsec) {
+					pick = &t.ts[0];
+					fl |= WS_REC_TS_KERNEL;
+				}
+				if (pick) {
+					ts = (uint64_t)pick->tv_sec * 1000000000ull + (uint64_t)pick->tv_nsec;
+					stamped = 1;
+				}
 			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
 				uint32_t drops;
 				memcpy(&drops, CMSG_DATA(c), sizeof(drops));
@@ -101,6 +123,8 @@ static int ws_rxk_drain(ws_ring_writer_t *w, ws_rxk_sock_t *s, int flags, int st
 				ttl = (uint8_t)t;
 			}
 		}
+		if (!stamped)
+			fl |= WS_REC_TS_USER; /* asked for user stamps, or the kernel gave none */
 		if (h->msg_flags & MSG_TRUNC) { /* larger than a jumbo frame: counted, not cut */
 			ws_ring_count_drop(w, WS_DROP_TOO_BIG, 1);
 			atomic_fetch_add_explicit(&st->too_big, 1, memory_order_relaxed);

@@ -2,7 +2,7 @@
  *
  * What it is for: seed 001's kernel receiver baseline, and the path for
  * flows the machine cannot bypass. recvmmsg batches; per datagram the kernel
- * receive stamp (SO_TIMESTAMPNS), the source (msg_name), the destination
+ * receive stamp (SO_TIMESTAMPNS, or the NIC's through SO_TIMESTAMPING), the source (msg_name), the destination
  * (IP_PKTINFO) and TTL (IP_RECVTTL) rebuild the frame header; the socket's
  * overflow counter (SO_RXQ_OVFL) is turned into the ring's sock_overflow drop
  * count, so a full socket queue is never a silent loss. Nothing here
@@ -29,7 +29,12 @@
 #define WS_RXK_MAX_SOCKS 16
 
 enum { WS_RXK_BLOCK = 0, WS_RXK_BUSY = 1 };
-enum { WS_STAMP_KERNEL = 0, WS_STAMP_USER = 1 };
+/* KERNEL: SO_TIMESTAMPNS, flagged TS_KERNEL. USER: the batch's dequeue time,
+ * TS_USER. HARDWARE: SO_TIMESTAMPING with raw hardware and software stamps
+ * asked for by the caller; each record takes the NIC's stamp (TS_NIC) where
+ * there is one, else the kernel's (TS_KERNEL). A record with no stamp from
+ * the kernel at all gets the dequeue time and TS_USER. */
+enum { WS_STAMP_KERNEL = 0, WS_STAMP_USER = 1, WS_STAMP_HARDWARE = 2 };
 
 typedef struct {
 	int fd;
