@@ -147,6 +147,8 @@ def test_socket_overflow_is_counted_exactly(testbed_cfg, ring_path, monkeypatch)
     ('iface = "lo"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\ncolor = "red"\n', "unexpected keyword"),
     ('iface = "lo"\n[[feed\n', "not valid TOML"),
     ('iface = "lo"\n', "no feeds"),
+    ('iface = "lo"\nrcvbuf = "1K"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "rcvbuf"),
+    ('iface = "lo"\nstamp = "atomic"\n[[feed]]\nname = "a"\ngroup = "239.1.1.1"\nport = 1\n', "auto, kernel"),
 ])
 def test_bad_capture_config(tmp_path, toml, message) -> None:
     path = tmp_path / "c.toml"

@@ -67,6 +67,7 @@ class CaptureConfig:
     ring_size: str = "256M"
     mode: str | None = None  # None: block for kernel, busy for af_xdp
     stamp: str = "auto"  # kernel transport: auto, kernel, hardware or user (kernel.py says which is which)
+    rcvbuf: str = "32M"  # kernel transport: each socket's receive queue (overflow past it is counted)
     cpu: int | None = None
     transport: str = "kernel"
     xdp: AfXdpOptions = field(default_factory=AfXdpOptions)
@@ -97,7 +98,7 @@ class CaptureConfig:
         dpdk_keys = {"dpdk_port": "port", "dpdk_rxd": "rxd", "dpdk_burst": "burst", "dpdk_queues": "queues",
                      "dpdk_hugepages": "hugepages", "dpdk_igmp": "igmp", "dpdk_igmp_source": "igmp_source",
                      "dpdk_timestamps": "timestamps"}
-        known = {"iface", "ring", "ring_size", "mode", "stamp", "cpu", "feed", "transport", "pcap", "pace", "speed",
+        known = {"iface", "ring", "ring_size", "mode", "stamp", "rcvbuf", "cpu", "feed", "transport", "pcap", "pace", "speed",
                  *xdp_keys, *dpdk_keys}
         unknown = set(doc) - known
         if unknown:
@@ -119,7 +120,7 @@ class CaptureConfig:
         return cls(iface=doc.get("iface", ""), feeds=feeds, pcap=doc.get("pcap"), pace=doc.get("pace", "max"),
                    speed=float(doc.get("speed", 1.0)), ring=doc.get("ring", cls.ring),
                    ring_size=str(doc.get("ring_size", cls.ring_size)), mode=doc.get("mode"),
-                   stamp=doc.get("stamp", "auto"), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
+                   stamp=doc.get("stamp", "auto"), rcvbuf=str(doc.get("rcvbuf", cls.rcvbuf)), cpu=doc.get("cpu"), transport=doc.get("transport", "kernel"),
                    xdp=xdp, dpdk=dpdk).validate()
 
     def validate(self) -> CaptureConfig:
@@ -178,6 +179,8 @@ class CaptureConfig:
         if self.cpu is not None and self.cpu not in _CPUS:
             raise UsageError(f"cpu {self.cpu} is not available to this process", f"choose from {sorted(_CPUS)}")
         parse_size(self.ring_size)
+        if not 4 << 10 <= parse_size(self.rcvbuf) <= 2 << 30:
+            raise UsageError(f"rcvbuf {self.rcvbuf}", "between 4K and 2G (the default, 32M, holds ~30 ms of a busy feed)")
         return self
 
     def streams(self) -> list[Stream]:
@@ -354,7 +357,7 @@ def make_transport(cfg: CaptureConfig, streams: list[Stream]) -> Transport:
         return AfXdpTransport(cfg.iface, streams, cfg.mode, cfg.xdp)
     if cfg.transport == "dpdk":
         return DpdkTransport(streams, cfg.mode or "busy", cfg.dpdk, cfg.cpu, cfg.xdp.malformed)
-    return KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp)
+    return KernelTransport(cfg.iface, streams, cfg.mode, cfg.stamp, parse_size(cfg.rcvbuf))
 
 
 def _stats(transport: Transport, writer: RingWriter, cfg: CaptureConfig, elapsed: float) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def capture(
     pcap: Annotated[Optional[str], typer.Option("--pcap", help="Replay this pcapng/pcap file instead of an interface (transport pcap).")] = None,
     pace: Annotated[str, typer.Option("--pace", help="pcap: max (as fast as the ring takes it) or recorded (the file's timing).")] = "max",
     speed: Annotated[float, typer.Option("--speed", help="pcap with --pace recorded: 10 = ten times faster than recorded.")] = 1.0,
+    rcvbuf: Annotated[str, typer.Option("--rcvbuf", help="kernel: each socket's receive queue, e.g. 32M (default) or 256K; what overflows it is counted as sock_overflow.")] = "32M",
     cpu: Annotated[Optional[int], typer.Option("--cpu", help="Pin the receive thread to this core.")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="Stop after this many seconds (0: at Ctrl-C or SIGTERM).")] = 0.0,
     record_dir: Annotated[Optional[str], typer.Option("--record", help="Also record to pcapng in this folder (a separate process).")] = None,
@@ -70,7 +71,7 @@ def capture(
                 transport = "dpdk"  # naming a DPDK port says which transport
 
             cfg = cap.CaptureConfig(iface=iface or "", feeds=[cap.parse_feed_flag(f) for f in feed], ring=ring,
-                                    ring_size=ring_size, mode=mode, stamp=stamp, cpu=cpu, transport=transport,
+                                    ring_size=ring_size, mode=mode, stamp=stamp, rcvbuf=rcvbuf, cpu=cpu, transport=transport,
                                     xdp=AfXdpOptions(xdp_mode=xdp_mode, zerocopy=zerocopy, malformed=malformed),
                                     pcap=pcap, pace=pace, speed=speed,
                                     dpdk=DpdkOptions(port=dpdk_port or "")).validate()

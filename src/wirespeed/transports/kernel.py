@@ -39,11 +39,13 @@ RCVBUF = 32 << 20  # room for ~30 ms of a saturated bed before the queue overflo
 class KernelTransport:
     name = "kernel"
 
-    def __init__(self, iface: str, streams: list[Stream], mode: str = "block", stamp: str = "kernel") -> None:
+    def __init__(self, iface: str, streams: list[Stream], mode: str = "block", stamp: str = "kernel",
+                 rcvbuf: int = RCVBUF) -> None:
         self.iface = iface
         self.streams = streams
         self.mode = mode
         self.stamp = stamp
+        self.rcvbuf = rcvbuf
         self.phc: int | None = None
         self.socks: list[socket.socket] = []
         self._rx: Any = None
@@ -69,9 +71,9 @@ class KernelTransport:
                 self.socks.append(s)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
-                    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)  # root: past net.core.rmem_max
+                    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.rcvbuf)  # root: past net.core.rmem_max
                 except PermissionError:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
                 s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
                 if self.stamp == "hardware":  # the NIC's raw stamp, the kernel's as the fallback
                     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, HW_STAMP_FLAGS)
