@@ -88,17 +88,16 @@ def test_auto_stamp_takes_the_nic_clock_where_there_is_one() -> None:
 
 
 @pytest.mark.privileged
-def test_socket_overflow_is_counted_exactly(testbed_cfg, ring_path, monkeypatch) -> None:
+def test_socket_overflow_is_counted_exactly(testbed_cfg, ring_path) -> None:
     """Datagrams the socket queue cannot hold are counted, so that what is in
     the ring plus what overflowed is exactly what arrived."""
     from wirespeed.transports import kernel
 
     tb = testbed_cfg
-    monkeypatch.setattr(kernel, "RCVBUF", 4096)  # a tiny queue
     streams = [cap.FeedSpec("itch", "239.7.0.3", 33003)]
     cfg = cap.CaptureConfig(iface=tb.host_if, ring=ring_path, ring_size="16M", feeds=streams)
     writer = cap.open_ring(cfg)
-    t = kernel.KernelTransport(tb.host_if, cfg.streams(), "block")
+    t = kernel.KernelTransport(tb.host_if, cfg.streams(), "block", rcvbuf=4096)  # a tiny queue
     t.open()
     try:
         s = S.run(S.SimConfig(lines=[S.Line("239.7.0.3", 33003)], rate=50_000, count=2000, duration_s=0,

@@ -294,3 +294,13 @@ def test_tune_on_the_test_host(testbed_cfg, tmp_path: Path) -> None:
     finally:
         rps.write_text(orig_rps)
         ethtool.set_gro(ifname, bool(orig_gro))
+
+
+def test_without_root_it_says_so_and_changes_nothing(tmp_path: Path) -> None:
+    r = run_cli("tune", "apply", "--only", "jit,thp,hugepages", "--state", str(tmp_path / "s" / "t.json"),
+                user="nobody")
+    assert r.returncode in (0, 1), r.stderr
+    if r.returncode == 1:  # something to change: refused before anything was
+        assert "run it as root" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("tune", "plan", "--iface", "nosuchif0")
+    assert r.returncode == 2 and "no interface named 'nosuchif0'" in r.stderr

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from wirespeed.errors import UsageError
 from wirespeed.system import caps, ethtool
-from wirespeed.system.hostfs import HostFS, parse_cpulist
+from wirespeed.system.hostfs import HostFS, format_cpulist, parse_cpulist
 from wirespeed.system.netdev import XdpFeatures
 from wirespeed.host.testbed import TestbedConfig
 
@@ -531,23 +531,23 @@ def _cpu(rep: Report, fs: HostFS, isolated: set[int]) -> None:
     rep.facts["isolated_cpus"] = sorted(isolated)
     spare = ",".join(str(c) for c in sorted(online)[1:]) or "1"
     if isolated:
-        rep.add(sec, "isolcpus", Status.PASS, f"cores {_cpus(isolated)} isolated")
+        rep.add(sec, "isolcpus", Status.PASS, f"cores {format_cpulist(isolated)} isolated")
     else:
         rep.add(sec, "isolcpus", Status.WARN, "no isolated cores: the scheduler can preempt the rx thread",
                 f"boot with isolcpus={spare} nohz_full={spare} rcu_nocbs={spare}")
     nohz_text = fs.read("/sys/devices/system/cpu/nohz_full")
     nohz = parse_cpulist(nohz_text if nohz_text != "(null)" else "") or parse_cpulist(cmd.get("nohz_full"))
     if nohz:
-        rep.add(sec, "nohz_full", Status.PASS, f"cores {_cpus(nohz)} tickless")
+        rep.add(sec, "nohz_full", Status.PASS, f"cores {format_cpulist(nohz)} tickless")
     else:
         rep.add(sec, "nohz_full", Status.WARN, "off: the timer tick interrupts busy-poll cores",
-                f"boot with nohz_full={_cpus(isolated) if isolated else spare}")
+                f"boot with nohz_full={format_cpulist(isolated) if isolated else spare}")
     rcu = parse_cpulist(cmd.get("rcu_nocbs"))
     if rcu:
-        rep.add(sec, "rcu_nocbs", Status.PASS, f"cores {_cpus(rcu)} offloaded")
+        rep.add(sec, "rcu_nocbs", Status.PASS, f"cores {format_cpulist(rcu)} offloaded")
     else:
         rep.add(sec, "rcu_nocbs", Status.WARN, "off: RCU callbacks run on busy-poll cores",
-                f"boot with rcu_nocbs={_cpus(isolated) if isolated else spare}")
+                f"boot with rcu_nocbs={format_cpulist(isolated) if isolated else spare}")
 
     governors = {g for c in sorted(online)
                  if (g := fs.read(f"/sys/devices/system/cpu/cpu{c}/cpufreq/scaling_governor"))}
@@ -569,7 +569,6 @@ def _cpu(rep: Report, fs: HostFS, isolated: set[int]) -> None:
         rep.add(sec, "SMT", Status.INFO, "unknown")
 
 
-
 def _irqs(rep: Report, fs: HostFS, ifname: str, isolated: set[int]) -> None:
     sec = f"interface {ifname}"
     facts: dict[str, object] = rep.facts["interfaces"][ifname]  # type: ignore[index]
@@ -585,24 +584,13 @@ def _irqs(rep: Report, fs: HostFS, ifname: str, isolated: set[int]) -> None:
         rep.add(sec, "IRQ affinity", Status.INFO, "no MSI interrupts (virtual device)")
         return
     placed = {i: parse_cpulist(fs.read(f"/proc/irq/{i}/smp_affinity_list")) for i in irqs}
-    listing = "; ".join(f"{i}->{_cpus(c) or '?'}" for i, c in placed.items())
+    listing = "; ".join(f"{i}->{format_cpulist(c) or '?'}" for i, c in placed.items())
     on_isolated = [i for i, c in placed.items() if c & isolated]
     if on_isolated:
         rep.add(sec, "IRQ affinity", Status.WARN, f"IRQs {on_isolated} can fire on isolated cores ({listing})",
                 f"wirespeed tune apply --iface {ifname} (or: echo <housekeeping cpus> > /proc/irq/N/smp_affinity_list)")
     else:
         rep.add(sec, "IRQ affinity", Status.INFO, listing)
-
-
-def _cpus(cpus: set[int]) -> str:
-    """{0,1,2,5} -> '0-2,5'"""
-    runs: list[list[int]] = []
-    for c in sorted(cpus):
-        if runs and runs[-1][1] == c - 1:
-            runs[-1][1] = c
-        else:
-            runs.append([c, c])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def _memory(rep: Report, fs: HostFS, have: set[str]) -> None:

@@ -36,13 +36,14 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.system import ethtool
-from wirespeed.system.hostfs import HostFS, parse_cpulist
+from wirespeed.system.hostfs import HostFS, format_cpulist, parse_cpulist
 
 STATE_FILE = Path("/run/wirespeed/tune.json")
 HUGE_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB"
@@ -51,6 +52,9 @@ DPDK_POOL_PAGES = 128  # 256 MB of 2 MiB pages: what doctor asks for an EAL with
 BUSY_POLL_US = "50"
 PARTS = ("hugepages", "hugetlbfs", "irq", "rps", "xps", "offloads", "coalesce", "busypoll", "napi", "governor",
          "thp", "jit", "hwtstamp", "boot")
+
+
+_ROOT_HINT = "tune changes kernel settings: run it as root (sudo)"
 
 
 class TuneError(WirespeedError):
@@ -270,7 +274,10 @@ def plan(opts: TuneOptions, host: Host | None = None) -> list[Change]:
     def want(part: str, target: str, new: str, why: str) -> None:
         if not opts.wants(part):
             return
-        old = host.read(target)
+        try:
+            old = host.read(target)
+        except OSError:
+            return  # the driver will not say: tune cannot know what to put back, so it does not touch it
         if old is None and not target.startswith("mount:"):
             return  # the host has no such setting (no cpufreq, a driver without coalescing)
         if not same(target, old, new):
@@ -319,17 +326,19 @@ def _hugepages(opts: TuneOptions, host: Host, changes: list[Change]) -> None:
                           f"{need} free 2 MiB pages needed ({', '.join(what) or 'none reserved'}); {free} free now"))
 
 
-def _interface(opts: TuneOptions, host: Host, name: str, rx: set[int], online: set[int], want: object) -> None:
+Want = Callable[[str, str, str, str], None]  # (part, target, new value, why): plan it if it differs
+
+
+def _interface(opts: TuneOptions, host: Host, name: str, rx: set[int], online: set[int], want: Want) -> None:
     fs = host.fs
-    assert callable(want)
     base = f"/sys/class/net/{name}"
     housekeeping = online - rx
     if opts.wants("irq") and rx and housekeeping:
         for irq in sorted(int(i) for i in fs.listdir(f"{base}/device/msi_irqs") if i.isdigit()):
             cur = parse_cpulist(fs.read(f"/proc/irq/{irq}/smp_affinity_list"))
             if cur & rx:
-                want("irq", f"file:/proc/irq/{irq}/smp_affinity_list", _cpus(housekeeping),
-                     f"{name}'s interrupt off the receive cores {_cpus(rx)}")
+                want("irq", f"file:/proc/irq/{irq}/smp_affinity_list", format_cpulist(housekeeping),
+                     f"{name}'s interrupt off the receive cores {format_cpulist(rx)}")
     for q in fs.listdir(f"{base}/queues"):
         if q.startswith("rx-"):
             want("rps", f"file:{base}/queues/{q}/rps_cpus", "0", "no software steering of received packets to other cores")
@@ -360,19 +369,9 @@ def _boot(fs: HostFS, online: set[int], rx: set[int], changes: list[Change]) -> 
                       ("nohz_full", "no timer tick on the busy-polling cores"),
                       ("rcu_nocbs", "RCU callbacks off the busy-polling cores")):
         if not parse_cpulist(cmd.get(flag)):
-            c = Change("boot", f"boot:{flag}", None, _cpus(cores), why)
+            c = Change("boot", f"boot:{flag}", None, format_cpulist(cores), why)
             c.state = "boot"
             changes.append(c)
-
-
-def _cpus(cpus: set[int]) -> str:
-    runs: list[list[int]] = []
-    for c in sorted(cpus):
-        if runs and runs[-1][1] == c - 1:
-            runs[-1][1] = c
-        else:
-            runs.append([c, c])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 # -- the state file, apply and revert --------------------------------------------
@@ -388,6 +387,8 @@ class State:
             doc = json.loads(path.read_text())
         except FileNotFoundError:
             return cls(path)
+        except PermissionError as exc:
+            raise TuneError(f"{path}: {exc.strerror}", _ROOT_HINT) from None
         except (OSError, ValueError) as exc:
             raise TuneError(f"{path}: unreadable tune state ({exc})",
                             "look at it; remove it only once the host is as you want it") from None
@@ -398,15 +399,21 @@ class State:
         return cls(path, changes)
 
     def save(self) -> None:
-        if not self.changes:
-            self.path.unlink(missing_ok=True)
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        doc = {"version": 1, "host": socket.gethostname(), "saved_ns": time.time_ns(),
-               "changes": [asdict(c) for c in self.changes]}
-        tmp.write_text(json.dumps(doc, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        """Written whole and renamed into place; a change is never made unless this succeeded."""
+        try:
+            if not self.changes:
+                self.path.unlink(missing_ok=True)
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            doc = {"version": 1, "host": socket.gethostname(), "saved_ns": time.time_ns(),
+                   "changes": [asdict(c) for c in self.changes]}
+            tmp.write_text(json.dumps(doc, indent=2) + "\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise TuneError(f"cannot write the tune state {self.path}: {exc.strerror or exc}",
+                            _ROOT_HINT if exc.errno in (errno.EACCES, errno.EPERM) else
+                            "give a writable --state path") from None
 
     def recorded(self, target: str) -> Change | None:
         return next((c for c in self.changes if c.target == target), None)
@@ -454,8 +461,9 @@ def apply(changes: list[Change], host: Host, state_path: Path = STATE_FILE,
                 if callable(show):
                     show(c, "unsupported")
                 continue
+            hint = "`wirespeed tune revert` puts back what was done"
             raise TuneError(f"{c.target}: {exc.strerror or exc}; stopped after {len(done)} change(s)",
-                            "`wirespeed tune revert` puts back what was done") from None
+                            f"{_ROOT_HINT}; {hint}" if exc.errno in (errno.EACCES, errno.EPERM) else hint) from None
         now = host.read(c.target)
         rec = prior or c
         if not same(c.target, now, c.new):

@@ -87,3 +87,14 @@ def parse_cpulist(text: str | None) -> set[int]:
         except ValueError:
             continue
     return cpus
+
+
+def format_cpulist(cpus: set[int] | frozenset[int]) -> str:
+    """{0,1,2,5} -> '0-2,5' (parse_cpulist's inverse)."""
+    runs: list[list[int]] = []
+    for c in sorted(cpus):
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
