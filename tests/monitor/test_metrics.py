@@ -213,3 +213,18 @@ def test_a_flood_past_the_ceiling_shows_as_drops(testbed_cfg, ring_path: str) ->
     assert packets == res["records"]
     # the last datagram carries the count of those before it; what follows it is not counted yet
     assert packets + drops["sock_overflow"] <= res["sent"]["sent_pkts"][0]
+
+
+@pytest.mark.privileged
+def test_an_unprivileged_user_reads_the_counters(ring_path: str) -> None:
+    """Read permission on the ring file is all metrics (and top) need: no capability, no write."""
+    Ring.create(ring_path, size="1M", mode=0o644)
+    with RingWriter(ring_path) as w:
+        for _ in range(42):
+            w.append(b"u" * 10)
+        w.count_drop("sock_overflow", 5)
+        r = run_cli("metrics", ring_path, "--once", user="nobody")
+    assert r.returncode == 0, r.stderr
+    fams = {f.name: f for f in text_string_to_metric_families(r.stdout)}
+    assert fams["wirespeed_received_packets"].samples[0].value == 42
+    assert {s.labels["cause"]: s.value for s in fams["wirespeed_drops"].samples}["sock_overflow"] == 5

@@ -1009,7 +1009,7 @@ ws_mbo_ctx_t *ws_books_mbo_ctx(ws_books_t *b)
 
 uint32_t ws_books_mbo_room(const ws_books_t *b)
 {
-	return b->mbo_cap - b->mbo_n;
+	return b->mbo ? b->mbo_cap - b->mbo_n : UINT32_MAX; /* no log: nothing to fill */
 }
 
 void ws_books_mbo_end_packet(ws_books_t *b)

@@ -194,7 +194,7 @@ typedef struct {
  * log before it can fill (ws_books_mbo_room). */
 int ws_books_log_mbo(ws_books_t *b, uint32_t cap);
 ws_mbo_ctx_t *ws_books_mbo_ctx(ws_books_t *b); /* NULL while the log is off */
-uint32_t ws_books_mbo_room(const ws_books_t *b); /* rows free in the log */
+uint32_t ws_books_mbo_room(const ws_books_t *b); /* rows free in the log; UINT32_MAX while it is off */
 /* ws_books_mbo_end_packet: the feed applied a packet's messages; its last row
  * (if it left any) gets WS_MBO_F_LAST. */
 void ws_books_mbo_end_packet(ws_books_t *b);

@@ -61,7 +61,8 @@ void ws_export_grid_finish(ws_export_grid_t *g, const ws_books_t *books);
 #define WS_EXPORT_GRID_ROOM 65535u
 
 /* ws_export_pump hands frames from rd to route until the books' MBO log
- * has fewer than WS_EXPORT_ROWS_PER_PACKET rows free, or the grid (when
+ * (when on: with it off, the pump only builds the books, as Books.from_pcapng
+ * does) has fewer than WS_EXPORT_ROWS_PER_PACKET rows free, or the grid (when
  * not NULL) fewer than WS_EXPORT_GRID_ROOM (returns 1: take them and call
  * again), the file ends (0) or it is corrupt (-1: rd->err). */
 int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, ws_export_clock_t *clk,

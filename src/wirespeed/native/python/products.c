@@ -128,7 +128,8 @@ PyTypeObject GridType = {
 /* mbo_pump(router, source, grid=None) -> (state, last_ns): frames from source
  * into the router (last_ns: the newest capture stamp read so far) until its
  * books' MBO log or the grid must be taken (state 1), the file ends (0) or is
- * corrupt (-1: source.stats()["error"]). */
+ * corrupt (-1: source.stats()["error"]). With the MBO log off it builds the
+ * books alone (Books.from_pcapng). */
 static PyObject *py_mbo_pump(PyObject *self, PyObject *args)
 {
 	(void)self;
@@ -162,11 +163,6 @@ static PyObject *py_mbo_pump(PyObject *self, PyObject *args)
 	pthread_mutex_t *lock;
 	if (ws_py_router_hold(router, &route, &books, &lock) < 0)
 		return NULL;
-	if (!ws_books_mbo_ctx(books)) {
-		ws_py_router_drop(router);
-		PyErr_SetString(PyExc_ValueError, "mbo_pump: the books' MBO log is off (BookEngine.log_mbo)");
-		return NULL;
-	}
 	if (ws_books_mbo_room(books) < WS_EXPORT_ROWS_PER_PACKET) {
 		ws_py_router_drop(router);
 		PyErr_Format(PyExc_ValueError, "mbo_pump: the MBO log needs room for %u rows (take it, or log more)",
