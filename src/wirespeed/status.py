@@ -149,3 +149,14 @@ def reader_state(reader: Any) -> dict[str, int]:
     """A RingReader's position and losses, as a status document carries them."""
     return {"next_seq": int(reader.next_seq), "head_seq": int(reader.head_seq), "lost": int(reader.lost),
             "overruns": int(reader.overruns)}
+
+
+def reader_lag(doc: dict[str, Any]) -> int:
+    """Records published but not yet read when the reader last looked (0 if it did not say)."""
+    rd = doc.get("reader") or {}
+    return max(0, int(rd.get("head_seq", 0)) - int(rd.get("next_seq", 0)))
+
+
+def order_rejects(orders: dict[str, Any]) -> dict[str, int]:
+    """Orders refused before sending, by risk check or by reason (link down, unknown symbol...)."""
+    return {k: int(v) for k, v in (dict(orders.get("refused_by_check") or {}) | dict(orders.get("refused") or {})).items()}

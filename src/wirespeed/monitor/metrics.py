@@ -46,9 +46,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from wirespeed.errors import UsageError
-from wirespeed.monitor.rings import RingSample, RingWatch, find_rings
+from wirespeed.monitor.rings import RingSample, RingSet
 from wirespeed.net.addr import parse_host_port
-from wirespeed.ring import resolve
+from wirespeed.status import order_rejects, reader_lag
 
 WRITER_STATES = ("alive", "closed", "dead", "never", "gone")
 FEED_COUNTERS = ("messages", "duplicates", "gaps", "gaps_filled", "recovered", "lost")
@@ -59,27 +59,17 @@ class RingCollector(Collector):
     """A prometheus-client collector over the named rings, or every ring found at each scrape."""
 
     def __init__(self, rings: list[str] | None = None, dirs: list[Path] | None = None) -> None:
-        self.named = [resolve(r) for r in rings] if rings else None
-        self.dirs = dirs
-        self._watch: dict[Path, RingWatch] = {}
-        self._lock = threading.Lock()  # scrapes may overlap; the watches are not shared across threads
-
-    def samples(self) -> list[RingSample]:
-        paths = list(self.named) if self.named is not None else find_rings(self.dirs)
-        with self._lock:
-            out = [self._watch.setdefault(p, RingWatch(p)).sample() for p in paths]
-            for gone in set(self._watch) - set(paths):
-                self._watch.pop(gone).close()
-        return out
+        self.rings = RingSet(rings, dirs)
+        self._lock = threading.Lock()  # scrapes may overlap; a RingSet is one thread's at a time
 
     def collect(self) -> Iterator[Metric]:
-        yield from families(self.samples())
+        with self._lock:
+            samples = self.rings.sample()
+        yield from families(samples)
 
     def close(self) -> None:
         with self._lock:
-            for w in self._watch.values():
-                w.close()
-            self._watch.clear()
+            self.rings.close()
 
 
 def families(samples: list[RingSample]) -> Iterator[Metric]:
@@ -131,7 +121,7 @@ def _reader(f: _Families, ring: str, role: str, pid: int, state: str, age: float
     rd = doc.get("reader") or {}
     if rd:
         f.gauge("reader_lag_records", "records published but not yet read, when the reader last looked", rl, rv,
-                max(0, int(rd.get("head_seq", 0)) - int(rd.get("next_seq", 0))))
+                reader_lag(doc))
         f.counter("reader_overruns", "times the reader was lapped by the writer", rl, rv, int(rd.get("overruns", 0)))
         f.counter("reader_lost_records", "records the reader lost to being lapped", rl, rv, int(rd.get("lost", 0)))
     for name, sess in (doc.get("sessions") or {}).items():
@@ -151,8 +141,7 @@ def _reader(f: _Families, ring: str, role: str, pid: int, state: str, age: float
                       int(n))
         f.counter("order_fills", "executions received", rl, rv, int(orders.get("fills", 0)))
         f.counter("order_filled_shares", "shares executed", rl, rv, int(orders.get("filled_shares", 0)))
-        refused = dict(orders.get("refused_by_check") or {}) | dict(orders.get("refused") or {})
-        for check, n in refused.items():
+        for check, n in order_rejects(orders).items():
             f.counter("order_rejects", "orders refused before sending, by risk check or reason",
                       rl + ["check"], rv + [check], int(n))
         f.gauge("order_open", "open orders", rl, rv, int(orders.get("open_orders", 0)))

@@ -180,25 +180,40 @@ class RingView:
     drop_history: deque[float]   # drops/s (all causes)
 
 
-class Monitor:
-    """Samples the named rings, or every ring found, and keeps their rate history."""
+class RingSet:
+    """The named rings, or every ring found at each look: one RingWatch each, closed
+    when its ring is found no more. One thread at a time."""
 
     def __init__(self, rings: list[str] | None = None, dirs: list[Path] | None = None) -> None:
         self.named = [resolve(r) for r in rings] if rings else None
         self.dirs = dirs
         self._watch: dict[Path, RingWatch] = {}
+
+    def sample(self) -> list[RingSample]:
+        paths = list(self.named) if self.named is not None else find_rings(self.dirs)
+        out = [self._watch.setdefault(p, RingWatch(p)).sample() for p in paths]
+        for gone in set(self._watch) - set(paths):
+            self._watch.pop(gone).close()
+        return out
+
+    def close(self) -> None:
+        for w in self._watch.values():
+            w.close()
+        self._watch.clear()
+
+
+class Monitor:
+    """Samples a RingSet and keeps each ring's rate history."""
+
+    def __init__(self, rings: list[str] | None = None, dirs: list[Path] | None = None) -> None:
+        self.rings = RingSet(rings, dirs)
         self._last: dict[Path, RingSample] = {}
         self._hist: dict[Path, tuple[deque[float], deque[float]]] = {}
 
-    def paths(self) -> list[Path]:
-        return list(self.named) if self.named is not None else find_rings(self.dirs)
-
     def poll(self) -> list[RingView]:
         views = []
-        paths = self.paths()
-        for p in paths:
-            w = self._watch.setdefault(p, RingWatch(p))
-            cur = w.sample()
+        for cur in self.rings.sample():
+            p = cur.path
             r = rates(self._last.get(p), cur)
             hist, dhist = self._hist.setdefault(p, (deque(maxlen=HISTORY), deque(maxlen=HISTORY)))
             if p in self._last:
@@ -206,13 +221,11 @@ class Monitor:
                 dhist.append(r.drops_total)
             self._last[p] = cur
             views.append(RingView(cur, r, hist, dhist))
-        for gone in set(self._watch) - set(paths):  # found no more (removed): forget it
-            self._watch.pop(gone).close()
-            self._last.pop(gone, None)
+        seen = {v.sample.path for v in views}
+        for gone in set(self._last) - seen:  # found no more (removed): forget it
+            self._last.pop(gone)
             self._hist.pop(gone, None)
         return views
 
     def close(self) -> None:
-        for w in self._watch.values():
-            w.close()
-        self._watch.clear()
+        self.rings.close()

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from wirespeed.monitor.rings import Monitor, RingView
+from wirespeed.status import order_rejects, reader_lag
 
 SPARK = "▁▂▃▄▅▆▇█"
 SORTS = ("name", "rate", "drops")
@@ -97,8 +98,8 @@ def detail_sections(v: RingView) -> dict[str, list[tuple[str, ...]]]:
     orders: list[tuple[str, ...]] = []
     for r in s.readers:
         rd = r.doc.get("reader") or {}
-        lag = max(0, int(rd.get("head_seq", 0)) - int(rd.get("next_seq", 0))) if rd else 0
-        readers.append((r.role, str(r.pid), r.state, f"{r.age_s:.1f} s", f"{lag:,}", f"{int(rd.get('lost', 0)):,}",
+        readers.append((r.role, str(r.pid), r.state, f"{r.age_s:.1f} s", f"{reader_lag(r.doc):,}",
+                        f"{int(rd.get('lost', 0)):,}",
                         f"{int(rd.get('overruns', 0)):,}"))
         for name, f in (r.doc.get("sessions") or {}).items():
             feeds.append((f"{r.role}/{r.pid}", str(name), "stale" if f.get("stale") else "ok",
@@ -107,8 +108,7 @@ def detail_sections(v: RingView) -> dict[str, list[tuple[str, ...]]]:
                           f"{int(f.get('lost', 0)):,}", f"{int(f.get('held_now', 0)):,}"))
         o = r.doc.get("orders")
         if o:
-            refused = {k: n for k, n in (dict(o.get("refused_by_check") or {}) | dict(o.get("refused") or {})).items()
-                       if n}
+            refused = {k: n for k, n in order_rejects(o).items() if n}
             orders.append((f"{r.role}/{r.pid}", str(o.get("link", "")), f"{int((o.get('sent') or {}).get('O', 0)):,}",
                            f"{int(o.get('fills', 0)):,}", f"{int(o.get('open_orders', 0)):,}",
                            ", ".join(f"{k} {n:,}" for k, n in refused.items()) or "none"))
