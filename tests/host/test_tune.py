@@ -122,7 +122,7 @@ def test_plan_apply_revert_on_an_untuned_host(tmp_path: Path) -> None:
     assert by_target["ethtool:eth1:gro"].new == "off" and by_target["ethtool:eth1:lro"].new == "off"
     assert by_target["ethtool:eth1:coalesce"].new == "rx-usecs 0 adaptive-rx off"
     assert by_target["file:/sys/class/net/eth1/threaded"].new == "1"
-    assert by_target["hwtstamp:eth1"].new == "tx 0 rx 1"
+    assert by_target["ethtool:eth1:hwtstamp"].new == "tx 0 rx 1"
     assert by_target["file:/sys/devices/system/cpu/cpu1/cpufreq/scaling_governor"].new == "performance"
     assert "file:/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor" not in by_target
     assert by_target["file:/sys/kernel/mm/transparent_hugepage/enabled"].new == "madvise"

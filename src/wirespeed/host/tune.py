@@ -82,7 +82,7 @@ class Change:
     """One setting: where, from what, to what, and why. `boot` changes are only printed."""
 
     part: str
-    target: str           # file:/proc/..., ethtool:IF:gro|lro|coalesce, hwtstamp:IF, mount:/dev/hugepages, boot:NAME
+    target: str           # file:/proc/..., ethtool:IF:gro|lro|coalesce|hwtstamp, mount:/dev/hugepages, boot:NAME
     old: str | None
     new: str
     why: str
@@ -201,8 +201,6 @@ class Host:
         if kind == "ethtool":
             ifname, _, what = rest.rpartition(":")
             return self.dev.get(ifname, what)
-        if kind == "hwtstamp":
-            return self.dev.get(rest, "hwtstamp")
         if kind == "mount":
             if self.dev.mounted(rest):
                 return "mounted"
@@ -217,8 +215,6 @@ class Host:
         elif kind == "ethtool":
             ifname, _, what = rest.rpartition(":")
             self.dev.set(ifname, what, value)
-        elif kind == "hwtstamp":
-            self.dev.set(rest, "hwtstamp", value)
         elif kind == "mount":
             if value == "mounted":
                 self.dev.mount_hugetlbfs(rest)
@@ -354,9 +350,9 @@ def _interface(opts: TuneOptions, host: Host, name: str, rx: set[int], online: s
         assert host.dev is not None
         info = host.dev.ts_info(name)
         if info is not None and info.hardware_rx_all:
-            cur = host.read(f"hwtstamp:{name}")
+            cur = host.read(f"ethtool:{name}:hwtstamp")
             tx = _parse_hwtstamp(cur)[0] if cur else ethtool.HWTSTAMP_TX_OFF
-            want("hwtstamp", f"hwtstamp:{name}", f"tx {tx} rx {ethtool.HWTSTAMP_FILTER_ALL}",
+            want("hwtstamp", f"ethtool:{name}:hwtstamp", f"tx {tx} rx {ethtool.HWTSTAMP_FILTER_ALL}",
                  f"the NIC stamps every received packet (PHC /dev/ptp{info.phc_index})")
 
 
@@ -425,8 +421,10 @@ class ApplyResult:
     unsupported: list[Change] = field(default_factory=list)  # the driver or kernel has no such setting
 
 
-def apply(changes: list[Change], host: Host, state_path: Path = STATE_FILE,
-          show: object = None) -> ApplyResult:
+Show = Callable[[Change, str], None]  # (change, phase): the CLI prints each step
+
+
+def apply(changes: list[Change], host: Host, state_path: Path = STATE_FILE, show: Show | None = None) -> ApplyResult:
     """Make the runtime changes in order; see the module. `show(change, phase)` is told
     'before', then 'done' or 'unsupported', for each. A setting the driver does not
     support (EOPNOTSUPP: veth has no threaded NAPI without XDP) is skipped and said;
@@ -437,7 +435,7 @@ def apply(changes: list[Change], host: Host, state_path: Path = STATE_FILE,
     for c in changes:
         if c.boot:
             continue
-        if callable(show):
+        if show is not None:
             show(c, "before")
         prior = state.recorded(c.target)
         if prior is None:  # the first change of this target: its value now is the one to go back to
@@ -458,7 +456,7 @@ def apply(changes: list[Change], host: Host, state_path: Path = STATE_FILE,
             if exc.errno in (errno.EOPNOTSUPP, errno.ENOTSUP):
                 c.state = "unsupported"
                 res.unsupported.append(c)
-                if callable(show):
+                if show is not None:
                     show(c, "unsupported")
                 continue
             hint = "`wirespeed tune revert` puts back what was done"
@@ -474,7 +472,7 @@ def apply(changes: list[Change], host: Host, state_path: Path = STATE_FILE,
         rec.state = "applied"
         state.save()
         done.append(c)
-        if callable(show):
+        if show is not None:
             show(c, "done")
     return res
 
@@ -485,7 +483,7 @@ class RevertResult:
     failed: list[tuple[Change, str]] = field(default_factory=list)
 
 
-def revert(host: Host, state_path: Path = STATE_FILE, show: object = None) -> RevertResult:
+def revert(host: Host, state_path: Path = STATE_FILE, show: Show | None = None) -> RevertResult:
     """Put back every recorded value, last change first; forget each one restored.
     A value that cannot be restored stays recorded (and is reported); the rest go on."""
     state = State.load(state_path)
@@ -494,7 +492,7 @@ def revert(host: Host, state_path: Path = STATE_FILE, show: object = None) -> Re
         if c.old is None:
             state.changes.remove(c)  # nothing was there to go back to
             continue
-        if callable(show):
+        if show is not None:
             show(c, "revert")
         try:
             if not same(c.target, host.read(c.target), c.old):
