@@ -154,11 +154,9 @@ class Books:
         """Books built from a recording (pcapng or pcap), to its end: read and applied in C
         (formats/pcapread.c, products/export.c), gaps serviced every millisecond of the
         recording's clock as a live follower would."""
-        try:
-            src = _native.PcapSource(str(path))
-        except (OSError, ValueError) as exc:
-            raise WirespeedError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
-                                 "give a pcapng or pcap file") from None
+        from wirespeed.formats.pcapng import open_source
+
+        src = open_source(path)
         books = cls(**kw)
         try:
             state = 1

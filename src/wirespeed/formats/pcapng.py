@@ -4,7 +4,9 @@ and a reader.
 The writer does what wirespeed needs: one section, Ethernet interfaces with
 nanosecond timestamps (if_tsresol = 9), enhanced packet blocks, and
 interface statistics blocks that say what a capture missed. The reader
-(read_packets) takes any pcapng or classic pcap file, for replay. Layouts from
+(read_packets) takes any pcapng or classic pcap file, for replay; open_source
+opens one for the C reader (native/formats/pcapread.c), which books and
+exports pump without Python per packet. Layouts from
 the pcapng specification (IETF draft-ietf-opsawg-pcapng).
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from wirespeed import _native
+from wirespeed.errors import WirespeedError
 
 LINKTYPE_ETHERNET = 1
 _SHB, _IDB, _EPB, _ISB = 0x0A0D0D0A, 0x00000001, 0x00000006, 0x00000005
@@ -208,3 +211,14 @@ def _idb_resol(body: bytes, order: str) -> tuple[int, int]:
             res = _tsresol(body[pos + 4])
         pos += 4 + length + ((-length) % 4)
     return res
+
+
+def open_source(path: str | Any) -> Any:
+    """A recording opened for the C reader (_native.PcapSource), or a WirespeedError
+    that says why not (unreadable, or not a capture)."""
+    try:
+        return _native.PcapSource(str(path))
+    except OSError as exc:
+        raise WirespeedError(f"cannot read {path}: {exc.strerror or exc}", "give a pcapng or pcap file") from None
+    except ValueError as exc:
+        raise WirespeedError(f"{path}: {exc}", "give a pcapng or pcap file (a recording)") from None

@@ -57,6 +57,7 @@ import pyarrow as pa
 from wirespeed import _native
 from wirespeed.book.books import Books
 from wirespeed.errors import UsageError, WirespeedError
+from wirespeed.formats.pcapng import open_source
 
 DAY_NS = 86_400_000_000_000
 
@@ -347,21 +348,12 @@ class MboSource(_MboRows):
         super().__init__(opts)
         self.paths = paths
 
-    def _open(self, path: Path) -> Any:
-        try:
-            return _native.PcapSource(str(path))
-        except OSError as exc:
-            raise WirespeedError(f"cannot read {path}: {exc.strerror or exc}", "give a pcapng or pcap file") \
-                from None
-        except ValueError as exc:
-            raise WirespeedError(f"{path}: {exc}", "give a pcapng or pcap file (a recording)") from None
-
     def batches(self) -> Iterator[MboBatch]:
         """Batches of rows in the order the books applied them, file after file; at the
         end every gap still open is given up (counted lost), as at the end of a live day.
         A corrupt or truncated file is exported up to where it breaks, and said (errors)."""
         for path in self.paths:
-            src = self._open(path)
+            src = open_source(path)
             try:
                 while True:
                     state, last_ns = _native.mbo_pump(self.books._router, src, self._grid)
