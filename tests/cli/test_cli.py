@@ -103,3 +103,35 @@ def test_ring_create_info_tail(tmp_path) -> None:
     finally:
         for p in (path, Path(str(path) + "x")):
             p.unlink(missing_ok=True)
+
+
+def test_sigterm_stops_the_command_but_never_unwinds_a_forked_child() -> None:
+    """A child forked from a command (pyroute2 forks one to make a namespace) must not run the
+    command's clean-ups when it is sent SIGTERM: once it unwound through `testbed up`'s
+    rollback and removed the namespace it had just made."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, time\n"
+        "from wirespeed.cli import stop_on_sigterm\n"
+        "stop_on_sigterm()\n"
+        "try:\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            time.sleep(30)\n"
+        "        finally:\n"
+        "            print('child unwound', flush=True)\n"
+        "        os._exit(0)\n"
+        "    time.sleep(0.3)\n"
+        "    os.kill(pid, signal.SIGTERM)\n"
+        "    _, st = os.waitpid(pid, 0)\n"
+        "    print('child signal', os.WTERMSIG(st) if os.WIFSIGNALED(st) else None, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('parent stopped', flush=True)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert r.stdout.splitlines() == ["child signal 15", "parent stopped"], r.stdout + r.stderr

@@ -8,6 +8,7 @@ Each command imports what it runs when it runs, so `--help` stays fast.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Annotated
@@ -68,15 +69,32 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(tune.app, name="tune")
 
 
+_MAIN_PID = 0
+
+
 def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM in the command's process: unwind like Ctrl-C, so each clean-up runs. A child
+    forked from it (pyroute2 forks to make a namespace) inherits the handler but not the
+    right to run those clean-ups: it dies as SIGTERM's default would have it."""
+    if os.getpid() != _MAIN_PID:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """From here on, SIGTERM stops this process like Ctrl-C (and only this process)."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _terminate)
 
 
 def main() -> None:
     """Entry point: turns Ctrl-C, and SIGTERM (how services are stopped), into exit 130 after
     each command's own clean-up; keeps usage errors at 2. Commands with a stop of their own
     (capture, trade) install their handlers over this one."""
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     try:
         app()
     except KeyboardInterrupt:
