@@ -26,16 +26,20 @@ NATIVE = Path("src/wirespeed/native")
 DPDK_ONLY = {"transports/dpdk.c", "python/dpdk.c"}
 DPDK_SOURCES = ["transports/dpdk.c", "python/dpdk.c", "ring/ring.c", "net/frame.c"]
 DPDK_MIN = "22.11"
-REQUIRED_HEADERS = ["linux/bpf.h", "linux/if_xdp.h", "linux/ethtool.h", "linux/if_link.h"]
+# the headers the build needs, and the Debian package of each
+REQUIRED_HEADERS = {"linux/bpf.h": "linux-libc-dev", "linux/if_xdp.h": "linux-libc-dev",
+                    "linux/ethtool.h": "linux-libc-dev", "linux/if_link.h": "linux-libc-dev",
+                    "zstd.h": "libzstd-dev"}  # the Parquet writer's page compression (products/parquet.c)
 
 
 def _probe_headers() -> None:
     roots = [Path("/usr/include"), Path("/usr/local/include")]
     missing = [h for h in REQUIRED_HEADERS if not any((r / h).exists() for r in roots)]
     if missing:
+        pkgs = " ".join(sorted({REQUIRED_HEADERS[h] for h in missing}))
         sys.exit(
-            "wirespeed: kernel UAPI headers missing: " + ", ".join(missing)
-            + "\n  fix: apt-get install linux-libc-dev   (or run ./setup.sh as root)"
+            "wirespeed: headers missing: " + ", ".join(missing)
+            + f"\n  fix: apt-get install {pkgs}   (or run ./setup.sh as root)"
         )
 
 
@@ -102,6 +106,7 @@ setup(
             depends=sorted(str(p) for p in NATIVE.rglob("*.h")),
             include_dirs=[str(NATIVE)],
             extra_compile_args=_flags(),
+            libraries=["zstd"],
             extra_link_args=[f"-fsanitize={san}"] if san else [],
         )
     ] + (_dpdk_extension(_flags()) if building else []),

@@ -12,11 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-# Build: compiler, kernel UAPI headers. Run: iproute2 (ip, for users and
+# Build: compiler, kernel UAPI headers, zstd (Parquet pages). Run: iproute2 (ip, for users and
 # tests), ethtool. Peers and cross-checks: tshark (pcapng), sockperf (kernel
 # UDP latency peer). util-linux gives setpriv, which tests use to drop root.
 # dpdk-dev + librte-net-af-xdp23: dpdk-testpmd with the net_af_xdp vdev, the peer of `wirespeed bench capture`
-APT_PACKAGES=(gcc libc6-dev linux-libc-dev pkg-config iproute2 ethtool tshark sockperf util-linux strace netsniff-ng
+APT_PACKAGES=(gcc libc6-dev linux-libc-dev libzstd-dev pkg-config iproute2 ethtool tshark sockperf util-linux strace netsniff-ng
               dpdk-dev librte-net-af-xdp23)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }

@@ -63,8 +63,9 @@ DAY_NS = 86_400_000_000_000
 
 # the columns _native.mbo_take fills, in products/export.h's order (ws_export_cols_t)
 _COLUMNS = (("ts_recv", np.int64), ("ts_itch", np.int64), ("sequence", np.int64), ("order_id", np.int64),
-            ("price", np.int64), ("size", np.int64), ("locate", np.uint16), ("session", np.int16),
-            ("flags", np.int16), ("action", np.uint8), ("side", np.uint8), ("type", np.uint8), ("line", np.int8))
+            ("price", np.int64), ("size", np.int64), ("locate", np.int32), ("session", np.int16),
+            ("flags", np.int16), ("action", np.int8), ("side", np.int8), ("type", np.int8), ("line", np.int8),
+            ("symbol", np.int32))
 
 # ws_book_level_t (book.h): a level of a depth snapshot
 BOOK_LEVEL_DTYPE = np.dtype([("price", "<u4"), ("orders", "<u4"), ("shares", "<u8")])
@@ -204,21 +205,51 @@ def _dict_column(codes: np.ndarray, labels: list[str], index_type: pa.DataType) 
     return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(labels, type=pa.string()))
 
 
-class _Chars:
-    """A one-byte field (action, side, ITCH type) as a dictionary column without sorting:
-    a 256-entry table gives each byte its code; the dictionary lists the bytes in the
-    order first met, the same for every batch unless a new byte turns up."""
+class _Codes:
+    """A dictionary column's codes, given in the order values are first met and kept
+    from batch to batch (products/export.h, ws_export_dict_t): the C take fills the
+    table, this turns its new codes into labels. The dictionary only grows, so a
+    column's batches share it."""
 
-    def __init__(self) -> None:
-        self.code = np.full(256, -1, dtype=np.int8)
+    def __init__(self, values: int, dtype: Any, index_type: pa.DataType) -> None:
+        self.table = np.full(values + 1, -1, dtype=dtype)
+        self.table[values] = 0  # the count of codes given
+        self.index_type = index_type
+        self.values = values
         self.labels: list[str] = []
+        self._dictionary: pa.Array | None = None
 
-    def column(self, values: np.ndarray) -> pa.DictionaryArray:
-        present = np.flatnonzero(np.bincount(values, minlength=256))
-        for v in present[self.code[present] < 0].tolist():
-            self.code[v] = len(self.labels)
-            self.labels.append(str(_CHARS[v]))
-        return _dict_column(self.code[values], self.labels, pa.int8())
+    def reset(self) -> None:
+        self.table[:] = -1
+        self.table[self.values] = 0
+        self.labels.clear()
+        self._dictionary = None
+
+    def column(self, codes: np.ndarray, label: Any) -> pa.DictionaryArray:
+        """codes as a dictionary column; label(value) names each value met since the last call."""
+        n = int(self.table[self.values])
+        if n > len(self.labels):
+            met = np.flatnonzero(self.table[:self.values] >= len(self.labels))
+            for v in met[np.argsort(self.table[met])].tolist():
+                self.labels.append(label(v))
+            if len(self.labels) < n:  # more bytes than codes: the rest share the last ("?")
+                self.labels.append("?")
+            self._dictionary = None
+        if self._dictionary is None:
+            self._dictionary = pa.array(self.labels, type=pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, type=self.index_type), self._dictionary)
+
+    def give(self, values: np.ndarray) -> np.ndarray:
+        """Codes for values given in Python (the depth grid's locates), from the same table."""
+        new = np.unique(values[self.table[values] < 0])
+        start = int(self.table[self.values])
+        self.table[new] = np.arange(start, start + len(new), dtype=self.table.dtype)
+        self.table[self.values] = start + len(new)
+        return self.table[values]
+
+
+def _char(v: int) -> str:
+    return str(_CHARS[v])
 
 
 @dataclass(frozen=True)
@@ -247,32 +278,24 @@ class _MboRows:
         if opts.depth_levels:
             self.books._engine.log_depth(opts.depth_levels)
         self._grid = _native.DepthGrid(opts.grid_ns, opts.grid_levels) if opts.grid_ns else None
-        self._symbols: dict[int, str] = {}
         self._dir_seen = -1
-        self._chars = {name: _Chars() for name in ("action", "side", "type")}
-        self._sym_code = np.zeros(65536, dtype=np.int32)
+        self._chars = {name: _Codes(256, np.int8, pa.int8()) for name in ("action", "side", "type")}
+        self._symbols = _Codes(65536, np.int32, pa.int32())
         self.dropped = 0
         self.packets = 0
         self.errors: list[str] = []
         self.capture = {"received": 0, "dropped": 0, "os_dropped": 0}
         self.hosts: list[str] = []
 
-    def _symbol_column(self, locates: np.ndarray) -> pa.DictionaryArray:
-        """Symbols by locate (the directory's names, read once per directory change) as a
-        dictionary of the locates this batch has, without sorting the rows."""
+    def _check_directory(self) -> None:
+        """A new symbol directory (a new day's) starts the symbols' dictionary afresh."""
         seen = self.books._engine.stats()["directory"]
         if seen != self._dir_seen:
-            self._symbols.clear()
+            self._symbols.reset()
             self._dir_seen = seen
-        present = np.flatnonzero(np.bincount(locates, minlength=65536))
-        labels = []
-        for i, loc in enumerate(present.tolist()):
-            name = self._symbols.get(loc)
-            if name is None:
-                name = self._symbols[loc] = self.books._engine.symbol(loc).decode("ascii", "replace").strip()
-            labels.append(name)
-            self._sym_code[loc] = i
-        return _dict_column(self._sym_code[locates], labels, pa.int32())
+
+    def _symbol(self, locate: int) -> str:
+        return self.books._engine.symbol(locate).decode("ascii", "replace").strip()
 
     def _sessions(self) -> list[str]:
         return [s.decode("ascii", "replace").rstrip() for s, _ in self.books._router.sessions()]
@@ -288,10 +311,10 @@ class _MboRows:
         return MboBatch(pa.Table.from_arrays([
             pa.array(ts_recv), pa.array(ts_event), pa.array(delta), pa.array(c["sequence"]),
             _dict_column(c["session"], self._sessions(), pa.int16()),
-            pa.array(c["locate"].astype(np.int32)), self._symbol_column(c["locate"]),
-            self._chars["action"].column(c["action"]), self._chars["side"].column(c["side"]),
+            pa.array(c["locate"]), self._symbols.column(c["symbol"], self._symbol),
+            self._chars["action"].column(c["action"], _char), self._chars["side"].column(c["side"], _char),
             pa.array(c["price"]), pa.array(c["size"]), pa.array(c["order_id"]), pa.array(c["flags"]),
-            pa.array(c["line"]), self._chars["type"].column(c["type"]),
+            pa.array(c["line"]), self._chars["type"].column(c["type"], _char),
         ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth, bbo, grid)
 
     def _take_grid(self) -> dict[str, Any] | None:
@@ -304,7 +327,8 @@ class _MboRows:
                              "ask": np.frombuffer(ask, dtype=BOOK_LEVEL_DTYPE).reshape(-1, self.opts.grid_levels)}
         if len(g["ts"]):
             g["date"] = self._clock.dates(g["ts"])
-            g["symbol"] = self._symbol_column(g["locate"])
+            self._check_directory()
+            g["symbol"] = self._symbols.column(self._symbols.give(g["locate"]), self._symbol)
         return g
 
     def _take(self) -> MboBatch | None:
@@ -317,7 +341,10 @@ class _MboRows:
             return None
         cols = {name: np.empty(n, dtype=dt) for name, dt in _COLUMNS}
         depth = np.empty((n, self.opts.depth_levels * 4), dtype=np.uint32) if self.opts.depth_levels else None
-        got, self.dropped = _native.mbo_take(router, list(cols.values()), depth)
+        self._check_directory()
+        dicts = [self._chars["action"].table, self._chars["side"].table, self._chars["type"].table,
+                 self._symbols.table]
+        got, self.dropped = _native.mbo_take(router, list(cols.values()), dicts, depth)
         if got != n:
             raise RuntimeError(f"the MBO log changed while it was taken ({got} rows, {n} expected)")
         bbo = self.books.bbo_changes() if self.opts.bbo else None

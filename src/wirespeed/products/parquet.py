@@ -27,6 +27,7 @@ Inside a file:
 """
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from pathlib import Path
@@ -37,40 +38,79 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wirespeed import __version__
+from wirespeed import __version__, _native
 from wirespeed.errors import WirespeedError
 from wirespeed.products.mbo import MBO_SCHEMA, ExportStats
 
 ROW_GROUP_ROWS = 1 << 20     # at most; a batch of the C log (~0.5 M rows) is one row group
 ZSTD_LEVEL = 1
-DICTIONARY_COLUMNS = ["session", "symbol", "action", "side", "itch_type"]
 STATISTICS_COLUMNS = ["ts_recv", "ts_event", "sequence", "instrument_id", "symbol", "price", "order_id"]
-# columns that (nearly) only grow: stored as deltas, which is both smaller and faster to
-# write than plain values under zstd (measured: 1.13 s -> 0.99 s, 68.6 -> 64.2 MB for a day)
+# columns that (nearly) only grow: stored as deltas of a few bits
 DELTA_COLUMNS = ["ts_recv", "ts_event", "sequence", "order_id"]
+# columns whose pages zstd does not make smaller enough to pay for its time (measured: order_id's deltas)
+UNCOMPRESSED_COLUMNS = ["order_id"]
 SCHEMA_VERSION = 1  # the metadata's "schema": wirespeed-<table>/<version>
 
+# products/parquet.h's codes
+_INT32, _INT64, _STRING = 1, 2, 6
+_PLAIN, _DELTA, _DICT = 0, 5, 8
+_INTS = {pa.int64(): (_INT64, 0), pa.int32(): (_INT32, 0), pa.int16(): (_INT32, 16), pa.int8(): (_INT32, 8)}
 
-def _only(names: list[str], schema: pa.Schema) -> list[str]:
-    return [n for n in names if n in schema.names]
+
+def _columns(schema: pa.Schema) -> list[tuple[str, int, int, int, bool, bool, bool]]:
+    """How the writer stores each column: strings (Arrow dictionaries) as Parquet
+    dictionaries; growing ints as deltas; every other int as a dictionary, which the
+    writer turns to plain values in a row group with too many distinct ones."""
+    cols = []
+    for f in schema:
+        if pa.types.is_dictionary(f.type) and pa.types.is_string(f.type.value_type):
+            typ, bits, enc = _STRING, 0, _DICT
+        elif f.type in _INTS:
+            typ, bits = _INTS[f.type]
+            enc = _DELTA if f.name in DELTA_COLUMNS and typ == _INT64 else _DICT
+        else:
+            raise WirespeedError(f"column {f.name}: {f.type} is not a type wirespeed's tables hold",
+                                 "int8..int64 and dictionary<string> columns only")
+        cols.append((f.name, typ, bits, enc, f.name not in UNCOMPRESSED_COLUMNS, f.nullable,
+                     f.name in STATISTICS_COLUMNS))
+    return cols
 
 
-def _options(schema: pa.Schema) -> dict[str, Any]:
-    """The writer's settings for a table (see the module's text for why each)."""
-    return {"compression": "zstd", "compression_level": ZSTD_LEVEL,
-            "use_dictionary": _only(DICTIONARY_COLUMNS, schema),
-            "write_statistics": _only(STATISTICS_COLUMNS, schema),
-            "column_encoding": {c: "DELTA_BINARY_PACKED" for c in _only(DELTA_COLUMNS, schema)}}
+def _arrays(t: pa.Table) -> list[tuple[np.ndarray, np.ndarray | None, list[bytes] | None]]:
+    """A table's columns as the writer takes them: values, validity (None: no nulls),
+    labels (a dictionary column's strings; its values are then the codes)."""
+    out = []
+    for col in t.columns:
+        a = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+        valid = a.is_valid().to_numpy(zero_copy_only=False) if a.null_count else None
+        labels = None
+        if pa.types.is_dictionary(a.type):
+            labels = [s.encode() for s in a.dictionary.to_pylist()]
+            a = a.indices
+        if valid is not None:
+            a = a.fill_null(0)
+        out.append((a.to_numpy(zero_copy_only=False), valid, labels))
+    return out
 
 
 class _Partition:
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self.schema = schema
-        self.writer = pq.ParquetWriter(path, schema, **_options(schema))
+        self._columns = _columns(schema)
+        self._sorted_by = schema.get_field_index("ts_recv")
+        self.writer = self._writer(path)
         self.rows = 0
         self.last_ts = -1
         self.sorted = True
+
+    def _writer(self, path: Path) -> Any:
+        return _native.ParquetWriter(str(path), self._columns, ZSTD_LEVEL, f"wirespeed version {__version__}")
+
+    def _write(self, writer: Any, t: pa.Table) -> None:
+        for off in range(0, t.num_rows, ROW_GROUP_ROWS):
+            part = t.slice(off, ROW_GROUP_ROWS)
+            writer.write(_arrays(part), part.num_rows, self._sorted_by)
 
     def add(self, t: pa.Table) -> None:
         """A batch, in the order applied: a row group of its own (sorted first if a
@@ -84,12 +124,16 @@ class _Partition:
         if ts[0] < self.last_ts:
             self.sorted = False  # rows of another session came late: the file is sorted again at close
         self.last_ts = max(self.last_ts, int(ts[-1]))
-        self.writer.write_table(t, row_group_size=ROW_GROUP_ROWS)
+        self._write(self.writer, t)
         self.rows += t.num_rows
 
+    def _metadata(self, meta: dict[str, Any]) -> dict[str, str]:
+        # ARROW:schema: pyarrow reads the table back with its own types (dictionaries, int16, field metadata)
+        return {"ARROW:schema": base64.b64encode(self.schema.serialize().to_pybytes()).decode(),
+                "wirespeed": json.dumps(meta)}
+
     def close(self, meta: dict[str, Any]) -> None:
-        self.writer.add_key_value_metadata({"wirespeed": json.dumps(meta)})
-        self.writer.close()
+        self.writer.close(self._metadata(meta))
         if not self.sorted:
             self._resort(meta)
 
@@ -97,8 +141,9 @@ class _Partition:
         t = pq.read_table(self.path, schema=self.schema)
         t = t.take(pc.sort_indices(t, sort_keys=[("ts_recv", "ascending")]))
         tmp = self.path.with_suffix(".tmp")
-        pq.write_table(t.replace_schema_metadata({"wirespeed": json.dumps(meta)}), tmp,
-                       row_group_size=ROW_GROUP_ROWS, **_options(self.schema))
+        w = self._writer(tmp)
+        self._write(w, t)
+        w.close(self._metadata(meta))
         tmp.replace(self.path)
 
 

@@ -74,7 +74,24 @@ int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, w
 	return 1;
 }
 
-void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t *c)
+static int8_t byte_code(int8_t *code, uint8_t v)
+{
+	if (code[v] >= 0)
+		return code[v];
+	int8_t *n = &code[WS_EXPORT_BYTE_VALUES];
+	if (*n >= (int8_t)WS_EXPORT_BYTE_CODES)
+		return (int8_t)WS_EXPORT_BYTE_CODES;
+	return code[v] = (*n)++;
+}
+
+static int32_t locate_code(int32_t *code, uint16_t v)
+{
+	if (code[v] >= 0)
+		return code[v];
+	return code[v] = code[WS_EXPORT_LOCATES]++;
+}
+
+void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t *c, const ws_export_dicts_t *d)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const ws_mbo_t *r = &rows[i];
@@ -87,9 +104,10 @@ void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t 
 		c->locate[i] = r->locate;
 		c->session[i] = (int16_t)r->session;
 		c->flags[i] = r->flags;
-		c->action[i] = r->action;
-		c->side[i] = r->side;
-		c->type[i] = r->type;
+		c->action[i] = byte_code(d->action, r->action);
+		c->side[i] = byte_code(d->side, r->side);
+		c->type[i] = byte_code(d->type, r->type);
 		c->line[i] = (int8_t)r->line;
+		c->symbol[i] = locate_code(d->locate, r->locate);
 	}
 }

@@ -69,16 +69,37 @@ int ws_export_pump(ws_pcap_reader_t *rd, ws_route_t *route, ws_books_t *books, w
                    ws_export_grid_t *grid);
 
 /* The MBO log's rows as columns, for Arrow: the caller's arrays, n long
- * each; widened to what the tables hold (int64 sizes, int16 sessions and
- * flags), so the columns are used as they are, with no further pass. */
+ * each; widened to what the tables hold (int64 sizes, int32 locates, int16
+ * sessions and flags), so the columns are used as they are, with no further
+ * pass. action, side and type are codes of Arrow dictionary columns, symbol
+ * the code of each row's locate (ws_export_dict_t). */
 typedef struct {
 	int64_t *ts_recv, *ts_itch, *sequence, *order_id, *price, *size;
-	uint16_t *locate;
+	int32_t *locate;
 	int16_t *session, *flags;
-	uint8_t *action, *side, *type;
+	int8_t *action, *side, *type;
 	int8_t *line;
+	int32_t *symbol;
 } ws_export_cols_t;
 
-void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t *c);
+/* Dictionary codes given in the order values are first met, kept from one
+ * take to the next so a column's dictionary only grows: code[v] is value
+ * v's code, -1 until it is met; code[WS_EXPORT_BYTE_VALUES] (and
+ * locate[WS_EXPORT_LOCATES]) counts the codes given. The caller owns the
+ * tables, reads the new codes after a take, and resets a table (all -1, the
+ * count 0) to start a dictionary afresh (the symbol directory changed). */
+#define WS_EXPORT_BYTE_VALUES 256u
+#define WS_EXPORT_BYTE_CODES 127u  /* int8 codes: a dictionary of at most this many (plus "?") */
+#define WS_EXPORT_LOCATES 65536u
+typedef struct {
+	int8_t *action, *side, *type;  /* WS_EXPORT_BYTE_VALUES + 1 entries each */
+	int32_t *locate;               /* WS_EXPORT_LOCATES + 1 entries */
+} ws_export_dicts_t;
+
+/* ws_export_columns fills c from n rows and gives new values their codes in
+ * d. A byte column met with more than WS_EXPORT_BYTE_CODES distinct values
+ * (the books make a handful) gives the rest code WS_EXPORT_BYTE_CODES, which
+ * the caller labels "?". */
+void ws_export_columns(const ws_mbo_t *rows, uint32_t n, const ws_export_cols_t *c, const ws_export_dicts_t *d);
 
 #endif /* WS_EXPORT_H */

@@ -59,6 +59,7 @@ static const struct {
 	{"FeedRouter", &RouterType},     {"Sim", &SimType},               {"MatchEngine", &MatchType},
 	{"OrderSession", &SessionType},  {"Trader", &TraderType},        {"UdpTx", &UdpTxType}, {"TcpXsk", &TcpXskType},
 	{"PcapSource", &PcapSourceType}, {"DepthGrid", &GridType},
+	{"ParquetWriter", &ParquetWriterType},
 };
 
 PyMODINIT_FUNC PyInit__native(void)

@@ -46,6 +46,6 @@ extern PyTypeObject SimType, MatchType;             /* python/exchange.c */
 extern PyTypeObject SessionType;                    /* python/orders.c */
 extern PyTypeObject TraderType;                     /* python/trade.c */
 extern PyTypeObject PcapSourceType;                 /* python/formats.c */
-extern PyTypeObject GridType;                       /* python/products.c */
+extern PyTypeObject GridType, ParquetWriterType;    /* python/products.c */
 
 #endif /* WS_PY_MODULE_H */
