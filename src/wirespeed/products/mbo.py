@@ -237,7 +237,8 @@ class _Codes:
             self._dictionary = None
         if self._dictionary is None:
             self._dictionary = pa.array(self.labels, type=pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(codes, type=self.index_type), self._dictionary)
+        # every code is below len(labels) by construction (the table gave them): not checked again
+        return pa.DictionaryArray.from_arrays(pa.array(codes, type=self.index_type), self._dictionary, safe=False)
 
     def give(self, values: np.ndarray) -> np.ndarray:
         """Codes for values given in Python (the depth grid's locates), from the same table."""

@@ -197,6 +197,11 @@ typedef struct {
 	int sorted_by;
 } pq_group_t;
 
+typedef struct {
+	int64_t key;
+	uint32_t code1;            /* code + 1; 0: empty */
+} pq_slot_t;
+
 struct ws_pq_writer {
 	int fd;
 	uint64_t off;              /* bytes of the file so far, buffered ones too */
@@ -212,8 +217,10 @@ struct ws_pq_writer {
 	uint8_t *used;             /* string columns: which labels the chunk uses */
 	size_t scratch, used_cap;
 	int64_t *dvals;            /* an int dictionary's values */
-	uint32_t *slots;           /* its hash table: index + 1, 0 empty */
+	uint32_t *slots;           /* its table by value (a small span): code + 1, 0 empty */
 	size_t slot_cap;
+	pq_slot_t *hash;           /* its hash (a wide span) */
+	size_t hash_cap;
 	uint8_t *dict_failed;      /* a column whose dictionary overflowed: plain from then on */
 	pq_chunk_t *chunks;        /* ngroups * ncols */
 	pq_group_t *groups;
@@ -434,10 +441,10 @@ static int run8(const uint32_t *c, uint64_t i, uint64_t n)
 {
 	if (i + 8 > n)
 		return 0;
-	for (int k = 1; k < 8; k++)
-		if (c[i + k] != c[i])
-			return 0;
-	return 1;
+	uint32_t d = 0;
+	for (int k = 1; k < 8; k++) /* no early exit: one compare of 8 lanes */
+		d |= c[i + k] ^ c[i];
+	return !d;
 }
 
 /* the RLE / bit-packing hybrid: runs of 8 or more equal values as RLE, the rest
@@ -574,19 +581,24 @@ static uint64_t hash_at(int64_t x, unsigned bits)
 	return ((uint64_t)x * 0x9e3779b97f4a7c15ull) >> (64 - bits);
 }
 
-/* the hash of w->dvals' n values at 2^bits slots */
+/* the hash of w->dvals' n values at 2^bits slots: each slot holds its value
+ * beside its code, so a probe is one load */
 static int hash_rebuild(ws_pq_writer_t *w, unsigned bits, uint32_t n)
 {
 	size_t size = (size_t)1 << bits;
-	int rc = slots_reserve(w, size);
-	if (rc < 0)
-		return rc;
-	memset(w->slots, 0, size * sizeof(*w->slots));
+	if (size > w->hash_cap) {
+		pq_slot_t *h = realloc(w->hash, size * sizeof(*h));
+		if (!h)
+			return fail(w, -ENOMEM, "out of memory");
+		w->hash = h;
+		w->hash_cap = size;
+	}
+	memset(w->hash, 0, size * sizeof(*w->hash));
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t h = hash_at(w->dvals[k], bits);
-		while (w->slots[h])
+		while (w->hash[h].code1)
 			h = (h + 1) & (size - 1);
-		w->slots[h] = k + 1;
+		w->hash[h] = (pq_slot_t){w->dvals[k], k + 1};
 	}
 	return 0;
 }
@@ -617,8 +629,8 @@ static int dict_build(ws_pq_writer_t *w, const int64_t *v, uint64_t m, int64_t l
 		return 0;
 	}
 	unsigned bits = HASH_BITS0;
-	int rc = hash_rebuild(w, bits, 0);
-	if (rc < 0)
+	int rc = slots_reserve(w, 0); /* the dictionary's values */
+	if (rc < 0 || (rc = hash_rebuild(w, bits, 0)) < 0)
 		return rc;
 	int64_t prev = 0;
 	uint32_t prev_code = UINT32_MAX;
@@ -631,19 +643,19 @@ static int dict_build(ws_pq_writer_t *w, const int64_t *v, uint64_t m, int64_t l
 		prev = x;
 		uint64_t mask = ((uint64_t)1 << bits) - 1, h = hash_at(x, bits);
 		for (;;) {
-			uint32_t s = w->slots[h];
-			if (!s) {
+			pq_slot_t *e = &w->hash[h];
+			if (e->key == x && e->code1) {
+				w->codes[i] = prev_code = e->code1 - 1;
+				break;
+			}
+			if (!e->code1) {
 				if (n == WS_PQ_DICT_MAX)
 					return 1;
 				w->dvals[n] = x;
-				w->slots[h] = ++n;
+				*e = (pq_slot_t){x, ++n};
 				w->codes[i] = prev_code = n - 1;
 				if (2 * (uint64_t)n > mask && (rc = hash_rebuild(w, ++bits, n)) < 0)
 					return rc;
-				break;
-			}
-			if (w->dvals[s - 1] == x) {
-				w->codes[i] = prev_code = s - 1;
 				break;
 			}
 			h = (h + 1) & mask;
@@ -654,8 +666,9 @@ static int dict_build(ws_pq_writer_t *w, const int64_t *v, uint64_t m, int64_t l
 }
 
 /* The codes of a string column's valid rows into w->codes, checked against its
- * labels; the used labels marked in w->used. Returns how many, or -EINVAL. */
-static int64_t compact_codes(ws_pq_writer_t *w, uint32_t c, const ws_pq_array_t *a, uint64_t rows)
+ * labels; with mark, the labels used marked in w->used (for statistics).
+ * Returns how many, or -EINVAL. */
+static int64_t compact_codes(ws_pq_writer_t *w, uint32_t c, const ws_pq_array_t *a, uint64_t rows, int mark)
 {
 	if (a->nlabels > w->used_cap) {
 		uint8_t *u = realloc(w->used, a->nlabels);
@@ -664,25 +677,20 @@ static int64_t compact_codes(ws_pq_writer_t *w, uint32_t c, const ws_pq_array_t 
 		w->used = u;
 		w->used_cap = a->nlabels;
 	}
-	if (a->nlabels)
-		memset(w->used, 0, a->nlabels);
 	uint64_t k = 0;
-	int64_t bad = 0;
-	int ok = 1;
+	int64_t lo = 0, hi = 0;
+	/* widened first, checked after: the loops have no branch a row */
 #define CODES(T)                                                                                     \
 	do {                                                                                         \
 		const T *v = (const T *)a->values;                                                   \
+		if (rows)                                                                            \
+			lo = hi = (int64_t)v[0];                                                     \
 		for (uint64_t i = 0; i < rows; i++) {                                                \
-			if (a->valid && !a->valid[i])                                                \
-				continue;                                                            \
-			int64_t code = (int64_t)v[i];                                                \
-			if (code < 0 || code >= (int64_t)a->nlabels) {                               \
-				bad = code;                                                          \
-				ok = 0;                                                              \
-				break;                                                               \
-			}                                                                            \
-			w->codes[k++] = (uint32_t)code;                                              \
-			w->used[code] = 1;                                                           \
+			int64_t x = (int64_t)v[i];                                                   \
+			lo = x < lo ? x : lo;                                                        \
+			hi = x > hi ? x : hi;                                                        \
+			w->codes[k] = (uint32_t)x;                                                   \
+			k += a->valid ? (a->valid[i] != 0) : 1;                                      \
 		}                                                                                    \
 	} while (0)
 	switch (a->elem * 2 + (a->is_unsigned ? 1 : 0)) {
@@ -695,9 +703,22 @@ static int64_t compact_codes(ws_pq_writer_t *w, uint32_t c, const ws_pq_array_t 
 	default: CODES(int64_t); break;
 	}
 #undef CODES
-	if (!ok)
+	if (a->valid) { /* the slots of nulls hold anything: only the valid codes are checked */
+		lo = 0;
+		hi = 0;
+		for (uint64_t i = 0; i < k; i++)
+			hi = w->codes[i] > hi ? w->codes[i] : hi;
+		/* a negative code was widened to a large one: caught by hi */
+	}
+	if (k && (lo < 0 || hi >= (int64_t)a->nlabels))
 		return fail(w, -EINVAL, "column %s: code %lld is not one of its %u labels", w->cols[c].name,
-		            (long long)bad, a->nlabels);
+		            (long long)(lo < 0 ? lo : hi), a->nlabels);
+	if (mark) {
+		if (a->nlabels)
+			memset(w->used, 0, a->nlabels);
+		for (uint64_t i = 0; i < k; i++)
+			w->used[w->codes[i]] = 1;
+	}
 	return (int64_t)k;
 }
 
@@ -825,7 +846,7 @@ static int write_chunk(ws_pq_writer_t *w, uint32_t c, const ws_pq_array_t *a, ui
 	uint32_t nd = 0;
 	int encoding = col->encoding;
 	if (col->type == WS_PQ_STRING) {
-		int64_t k = compact_codes(w, c, a, rows);
+		int64_t k = compact_codes(w, c, a, rows, col->stats);
 		if (k < 0)
 			return (int)k;
 		m = (uint64_t)k;
@@ -1141,6 +1162,7 @@ void ws_pq_free(ws_pq_writer_t *w)
 	free(w->used);
 	free(w->dvals);
 	free(w->slots);
+	free(w->hash);
 	free(w->dict_failed);
 	free(w->chunks);
 	free(w->groups);
