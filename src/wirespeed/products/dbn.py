@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from wirespeed.errors import WirespeedError
+from wirespeed.products.arrow import booleans, to_numpy
 from wirespeed.products.mbo import dict_codes
 
 # DBN's RecordHeader + MboMsg, little-endian, 56 bytes
@@ -72,7 +73,7 @@ def records(table: pa.Table) -> np.ndarray:
     col = {name: table.column(name) for name in table.column_names}
 
     def ints(name: str) -> np.ndarray:
-        return col[name].to_numpy()
+        return to_numpy(col[name])
 
     out["length"] = DBN_MBO_DTYPE.itemsize // 4
     out["rtype"] = RTYPE_MBO
@@ -116,7 +117,7 @@ class _Day:
         self.end = hi if self.end is None else max(self.end, hi)
         sym_i, names = dict_codes(table.column("symbol"))
         codes, first = np.unique(sym_i, return_index=True)
-        ids = table.column("instrument_id").to_numpy()
+        ids = to_numpy(table.column("instrument_id"))
         for c, i in zip(codes.tolist(), first.tolist()):
             if names[c]:
                 self.symbols.setdefault(names[c], int(ids[i]))
@@ -165,7 +166,7 @@ class DbnFiles:
                     raise WirespeedError(f"{path} exists", "export to another directory, or give --overwrite")
                 self.out.mkdir(parents=True, exist_ok=True)
                 self.days[key] = _Day(path)
-            self.days[key].add(table if len(days) == 1 else table.filter(pa.array(dates == day)))
+            self.days[key].add(table if len(days) == 1 else table.filter(booleans(dates == day)))
 
     def close(self) -> dict[str, Any]:
         dataset = f"WS.{self.feed.upper()}"[:16]

@@ -58,6 +58,7 @@ from wirespeed import _native
 from wirespeed.book.books import Books
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.formats.pcapng import open_source
+from wirespeed.products.arrow import from_numpy, one_array, strings, to_numpy
 
 DAY_NS = 86_400_000_000_000
 
@@ -191,8 +192,10 @@ class _Clock:
 def dict_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """A dictionary column (session, symbol, action, side, itch_type) as its codes and
     labels: what the writers work with, without decoding a string per row."""
-    a = column.combine_chunks()
-    return a.indices.to_numpy(), a.dictionary.to_pylist()
+    if not len(column):  # (combining no chunks would make pyarrow import pandas)
+        return np.empty(0, dtype=np.int64), []
+    a = one_array(column)
+    return to_numpy(a.indices), a.dictionary.to_pylist()
 
 
 def is_in(column: pa.ChunkedArray, *labels: str) -> np.ndarray:
@@ -201,8 +204,9 @@ def is_in(column: pa.ChunkedArray, *labels: str) -> np.ndarray:
     return np.array([x in labels for x in names] + [False])[idx]
 
 
-def _dict_column(codes: np.ndarray, labels: list[str], index_type: pa.DataType) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(labels, type=pa.string()))
+def _dict_column(codes: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
+    """Codes (their dtype is the index type) and their labels as a dictionary column."""
+    return pa.DictionaryArray.from_arrays(from_numpy(codes), strings(labels))
 
 
 class _Codes:
@@ -236,9 +240,9 @@ class _Codes:
                 self.labels.append("?")
             self._dictionary = None
         if self._dictionary is None:
-            self._dictionary = pa.array(self.labels, type=pa.string())
+            self._dictionary = strings(self.labels)
         # every code is below len(labels) by construction (the table gave them): not checked again
-        return pa.DictionaryArray.from_arrays(pa.array(codes, type=self.index_type), self._dictionary, safe=False)
+        return pa.DictionaryArray.from_arrays(from_numpy(codes), self._dictionary, safe=False)
 
     def give(self, values: np.ndarray) -> np.ndarray:
         """Codes for values given in Python (the depth grid's locates), from the same table."""
@@ -304,18 +308,19 @@ class _MboRows:
     def _table(self, c: dict[str, np.ndarray], depth: np.ndarray | None, bbo: np.ndarray | None,
                grid: dict[str, Any] | None) -> MboBatch:
         if not len(c["ts_recv"]):  # snapshots only
-            return MboBatch(MBO_SCHEMA.empty_table(), np.datetime64(0, "D"), c["ts_itch"], depth, bbo, grid)
+            return MboBatch(pa.Table.from_batches([], schema=MBO_SCHEMA), np.datetime64(0, "D"), c["ts_itch"], depth,
+                            bbo, grid)
         ts_recv = c["ts_recv"]
         midnight, dates = self._clock.midnights(ts_recv, c["ts_itch"])
         ts_event = midnight + c["ts_itch"]
         delta = np.clip(ts_recv - ts_event, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
         return MboBatch(pa.Table.from_arrays([
-            pa.array(ts_recv), pa.array(ts_event), pa.array(delta), pa.array(c["sequence"]),
-            _dict_column(c["session"], self._sessions(), pa.int16()),
-            pa.array(c["locate"]), self._symbols.column(c["symbol"], self._symbol),
+            from_numpy(ts_recv), from_numpy(ts_event), from_numpy(delta), from_numpy(c["sequence"]),
+            _dict_column(c["session"], self._sessions()),
+            from_numpy(c["locate"]), self._symbols.column(c["symbol"], self._symbol),
             self._chars["action"].column(c["action"], _char), self._chars["side"].column(c["side"], _char),
-            pa.array(c["price"]), pa.array(c["size"]), pa.array(c["order_id"]), pa.array(c["flags"]),
-            pa.array(c["line"]), self._chars["type"].column(c["type"], _char),
+            from_numpy(c["price"]), from_numpy(c["size"]), from_numpy(c["order_id"]), from_numpy(c["flags"]),
+            from_numpy(c["line"]), self._chars["type"].column(c["type"], _char),
         ], schema=MBO_SCHEMA), dates, c["ts_itch"], depth, bbo, grid)
 
     def _take_grid(self) -> dict[str, Any] | None:

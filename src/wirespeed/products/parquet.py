@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from wirespeed import __version__, _native
 from wirespeed.errors import WirespeedError
+from wirespeed.products.arrow import booleans, one_array, to_numpy, validity
 from wirespeed.products.mbo import MBO_SCHEMA, ExportStats
 
 ROW_GROUP_ROWS = 1 << 20     # at most; a batch of the C log (~0.5 M rows) is one row group
@@ -89,15 +90,13 @@ def _arrays(t: pa.Table) -> list[tuple[np.ndarray, np.ndarray | None, list[bytes
     labels (a dictionary column's strings; its values are then the codes)."""
     out = []
     for col in t.columns:
-        a = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-        valid = a.is_valid().to_numpy(zero_copy_only=False) if a.null_count else None
+        a = one_array(col)
+        valid = validity(a)
         labels = None
         if pa.types.is_dictionary(a.type):
             labels = [s.encode() for s in a.dictionary.to_pylist()]
             a = a.indices
-        if valid is not None:
-            a = a.fill_null(0)
-        out.append((a.to_numpy(zero_copy_only=False), valid, labels))
+        out.append((to_numpy(a), valid, labels))
     return out
 
 
@@ -125,10 +124,10 @@ class _Partition:
         session's stamps interleave with another's within it)."""
         if not t.num_rows:
             return
-        ts = t.column("ts_recv").to_numpy()
+        ts = to_numpy(t.column("ts_recv"))
         if (np.diff(ts) < 0).any():
             t = t.take(pc.sort_indices(t, sort_keys=[("ts_recv", "ascending")]))
-            ts = t.column("ts_recv").to_numpy()
+            ts = to_numpy(t.column("ts_recv"))
         if ts[0] < self.last_ts:
             self.sorted = False  # rows of another session came late: the file is sorted again at close
         self.last_ts = max(self.last_ts, int(ts[-1]))
@@ -199,7 +198,7 @@ class ParquetDataset:
         days = np.unique(dates) if np.ndim(dates) else [dates]
         for day in days:
             key = str(day)
-            rows = table if len(days) == 1 else table.filter(pa.array(dates == day))
+            rows = table if len(days) == 1 else table.filter(booleans(dates == day))
             while rows.num_rows:
                 if key not in self.parts:
                     self.parts[key] = self._open(key)

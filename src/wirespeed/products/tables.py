@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from wirespeed.products.arrow import from_numpy
 from wirespeed.products.mbo import MBO_SCHEMA, is_in
 
 TABLES = ("mbo", "trades", "bbo", "depth")
@@ -62,7 +63,7 @@ def trades(batch: Any) -> tuple[pa.Table, Any]:
     """The batch's Trade rows, and their dates."""
     t = batch.table
     idx = np.flatnonzero(is_in(t.column("action"), "T"))
-    return t.select(TRADES_SCHEMA.names).take(pa.array(idx)), _at(batch.dates, idx)
+    return t.select(TRADES_SCHEMA.names).take(from_numpy(idx)), _at(batch.dates, idx)
 
 
 def bbo(batch: Any) -> tuple[pa.Table, Any]:
@@ -71,15 +72,15 @@ def bbo(batch: Any) -> tuple[pa.Table, Any]:
     rows = ch["row"].astype(np.int64)
     if len(rows) and (rows >= batch.table.num_rows).any():
         raise RuntimeError("a BBO change names a row outside its batch")  # the logs were taken together
-    t = batch.table.select(BBO_SCHEMA.names[:6]).take(pa.array(rows))
+    t = batch.table.select(BBO_SCHEMA.names[:6]).take(from_numpy(rows))
 
     def px(p: np.ndarray, shares: np.ndarray) -> pa.Array:
-        return pa.array(p.astype(np.int64) * _PRICE_NANOS, mask=shares == 0)
+        return from_numpy(p.astype(np.int64) * _PRICE_NANOS, valid=shares != 0)
 
-    cols = {"bid_px": px(ch["bid_px"], ch["bid_sz"]), "bid_sz": pa.array(ch["bid_sz"].astype(np.int64)),
-            "bid_ct": pa.array(ch["bid_ct"].astype(np.int32)),
-            "ask_px": px(ch["ask_px"], ch["ask_sz"]), "ask_sz": pa.array(ch["ask_sz"].astype(np.int64)),
-            "ask_ct": pa.array(ch["ask_ct"].astype(np.int32))}
+    cols = {"bid_px": px(ch["bid_px"], ch["bid_sz"]), "bid_sz": from_numpy(ch["bid_sz"].astype(np.int64)),
+            "bid_ct": from_numpy(ch["bid_ct"].astype(np.int32)),
+            "ask_px": px(ch["ask_px"], ch["ask_sz"]), "ask_sz": from_numpy(ch["ask_sz"].astype(np.int64)),
+            "ask_ct": from_numpy(ch["ask_ct"].astype(np.int32))}
     for name, col in cols.items():
         t = t.append_column(BBO_SCHEMA.field(name), col)
     return t, _at(batch.dates, rows)
@@ -91,14 +92,14 @@ def depth(batch: Any) -> tuple[pa.Table, Any]:
     levels = g["bid"].shape[1] if len(g["ts"]) else 0
     if not len(g["ts"]):
         return pa.table({}), None
-    cols: dict[str, Any] = {"ts_recv": pa.array(g["ts"]), "instrument_id": pa.array(g["locate"].astype(np.int32)),
+    cols: dict[str, Any] = {"ts_recv": from_numpy(g["ts"]), "instrument_id": from_numpy(g["locate"].astype(np.int32)),
                             "symbol": g["symbol"]}
     for i in range(levels):
         b, a = g["bid"][:, i], g["ask"][:, i]
-        cols[f"bid_px_{i:02d}"] = pa.array(b["price"].astype(np.int64) * _PRICE_NANOS, mask=b["orders"] == 0)
-        cols[f"ask_px_{i:02d}"] = pa.array(a["price"].astype(np.int64) * _PRICE_NANOS, mask=a["orders"] == 0)
-        cols[f"bid_sz_{i:02d}"] = pa.array(b["shares"].astype(np.int64))
-        cols[f"ask_sz_{i:02d}"] = pa.array(a["shares"].astype(np.int64))
-        cols[f"bid_ct_{i:02d}"] = pa.array(b["orders"].astype(np.int32))
-        cols[f"ask_ct_{i:02d}"] = pa.array(a["orders"].astype(np.int32))
+        cols[f"bid_px_{i:02d}"] = from_numpy(b["price"].astype(np.int64) * _PRICE_NANOS, valid=b["orders"] != 0)
+        cols[f"ask_px_{i:02d}"] = from_numpy(a["price"].astype(np.int64) * _PRICE_NANOS, valid=a["orders"] != 0)
+        cols[f"bid_sz_{i:02d}"] = from_numpy(b["shares"].astype(np.int64))
+        cols[f"ask_sz_{i:02d}"] = from_numpy(a["shares"].astype(np.int64))
+        cols[f"bid_ct_{i:02d}"] = from_numpy(b["orders"].astype(np.int32))
+        cols[f"ask_ct_{i:02d}"] = from_numpy(a["orders"].astype(np.int32))
     return pa.table(cols, schema=depth_schema(levels)), g["date"]
