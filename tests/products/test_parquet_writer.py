@@ -238,3 +238,65 @@ def test_the_export_schema_maps_to_writer_columns() -> None:
         assert P._columns(schema(name, 3))
     with pytest.raises(WirespeedError, match="not a type"):
         P._columns(pa.schema([pa.field("f", pa.float64())]))
+
+
+def _mbo_rows(ts: np.ndarray) -> pa.Table:
+    from wirespeed.products.mbo import MBO_SCHEMA
+
+    n = len(ts)
+    cols = []
+    for f in MBO_SCHEMA:
+        if pa.types.is_dictionary(f.type):
+            cols.append(pa.DictionaryArray.from_arrays(pa.array(np.arange(n) % 2, f.type.index_type),
+                                                       pa.array(["x", "y"])))
+        elif f.name == "ts_recv":
+            cols.append(pa.array(ts, f.type))
+        else:
+            cols.append(pa.array(np.arange(n) % 100, f.type))
+    return pa.Table.from_arrays(cols, schema=MBO_SCHEMA)
+
+
+def test_rows_of_a_session_that_come_late_are_sorted_at_close(tmp_path: Path) -> None:
+    """A second batch stamped before the first one's end: the file is rewritten sorted."""
+    from wirespeed.products.mbo import MBO_SCHEMA
+
+    a, b = _mbo_rows(np.arange(100, 200, dtype=np.int64)), _mbo_rows(np.arange(50, 250, 2, dtype=np.int64))
+    part = P._Partition(tmp_path / "p.parquet", MBO_SCHEMA)
+    part.add(a)
+    part.add(b)
+    assert not part.sorted
+    part.close({"rows": 200})
+    back = pq.read_table(tmp_path / "p.parquet")
+    ts = back.column("ts_recv").to_pylist()
+    assert ts == sorted(ts) and back.num_rows == 200
+    assert sorted(ts) == sorted(a.column("ts_recv").to_pylist() + b.column("ts_recv").to_pylist())
+    assert b'"rows": 200' in pq.ParquetFile(tmp_path / "p.parquet").metadata.metadata[b"wirespeed"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_failed_export_leaves_no_unfinished_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills while a file is written: the export raises, and the half-written
+    file is gone rather than left for DuckDB to fail on."""
+    import errno
+
+    from wirespeed.exchange import sim as S
+    from wirespeed.products.export import ExportConfig, export
+
+    day = tmp_path / "day.pcapng"
+    S.to_pcapng(S.SimConfig(lines=[S.Line("239.1.1.1", 30001)], count=20_000, symbols=8, seed=5, rate=0, duration_s=0),
+                day)
+    calls = {"n": 0}
+    real = P._Partition._write
+
+    def full_disk(self: P._Partition, writer: object, t: pa.Table) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            assert self.path.exists()  # a file begun
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, writer, t)
+
+    monkeypatch.setattr(P._Partition, "_write", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        export(ExportConfig(source=day, out=tmp_path / "out"))
+    assert calls["n"] == 1
+    assert not list((tmp_path / "out").rglob("*.parquet"))

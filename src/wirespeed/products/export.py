@@ -102,7 +102,7 @@ def export(cfg: ExportConfig, progress: Callable[[int, int], None] | None = None
         written: dict[str, Any] = {f"parquet/{name}": w.close(stats) for name, w in parquet.items()}
         written.update({name: w.close() for name, w in others.items()})
     except BaseException:
-        for w in others.values():
+        for w in [*parquet.values(), *others.values()]:
             w.abort()
         raise
     finally:

@@ -144,6 +144,11 @@ class _Partition:
         if not self.sorted:
             self._resort(meta)
 
+    def abort(self) -> None:
+        """The file is not finished: it goes (a reader would fail on it)."""
+        self.writer.abort()
+        self.path.unlink(missing_ok=True)
+
     def _resort(self, meta: dict[str, Any]) -> None:
         t = pq.read_table(self.path, schema=self.schema)
         t = t.take(pc.sort_indices(t, sort_keys=[("ts_recv", "ascending")]))
@@ -215,6 +220,12 @@ class ParquetDataset:
                 "wirespeed_version": __version__, "feed": self.feed,
                 "timezone": self.timezone, "export_host": socket.gethostname(), "time_unit": "ns",
                 "price_scale": "1e-9", **stats.as_dict()}
+
+    def abort(self) -> None:
+        """An export that failed: its unfinished files go; the rolled ones, complete, stay."""
+        for part in self.parts.values():
+            part.abort()
+        self.parts.clear()
 
     def close(self, stats: ExportStats) -> dict[str, Any]:
         """Closes the files; returns them by date (a list per date when rolled) and their rows."""
