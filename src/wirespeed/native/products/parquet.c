@@ -532,6 +532,19 @@ static int scratch_reserve(ws_pq_writer_t *w, uint64_t rows)
 	return 0;
 }
 
+/* M(T) for the caller's element type T of a (its width and signedness) */
+#define WS_BY_ELEM(a, M)                                           \
+	switch ((a)->elem * 2 + ((a)->is_unsigned ? 1 : 0)) {      \
+	case 2: M(int8_t); break;                                  \
+	case 3: M(uint8_t); break;                                 \
+	case 4: M(int16_t); break;                                 \
+	case 5: M(uint16_t); break;                                \
+	case 8: M(int32_t); break;                                 \
+	case 9: M(uint32_t); break;                                \
+	case 16: M(int64_t); break;                                \
+	default: M(uint64_t); break;                               \
+	}
+
 /* The valid values of a as int64: a's own when they are int64 without nulls,
  * else widened into w->vals; *m: how many. */
 static const int64_t *compact_ints(ws_pq_writer_t *w, const ws_pq_array_t *a, uint64_t rows, uint64_t *m)
@@ -555,16 +568,7 @@ static const int64_t *compact_ints(ws_pq_writer_t *w, const ws_pq_array_t *a, ui
 					out[k++] = (int64_t)v[i];                                    \
 		}                                                                                    \
 	} while (0)
-	switch (a->elem * 2 + (a->is_unsigned ? 1 : 0)) {
-	case 2: COMPACT(int8_t); break;
-	case 3: COMPACT(uint8_t); break;
-	case 4: COMPACT(int16_t); break;
-	case 5: COMPACT(uint16_t); break;
-	case 8: COMPACT(int32_t); break;
-	case 9: COMPACT(uint32_t); break;
-	case 16: COMPACT(int64_t); break;
-	default: COMPACT(uint64_t); break;
-	}
+	WS_BY_ELEM(a, COMPACT)
 #undef COMPACT
 	*m = k;
 	return out;
@@ -715,15 +719,7 @@ static int64_t compact_codes(ws_pq_writer_t *w, uint32_t c, const ws_pq_array_t 
 			k += a->valid ? (a->valid[i] != 0) : 1;                                      \
 		}                                                                                    \
 	} while (0)
-	switch (a->elem * 2 + (a->is_unsigned ? 1 : 0)) {
-	case 2: CODES(int8_t); break;
-	case 3: CODES(uint8_t); break;
-	case 4: CODES(int16_t); break;
-	case 5: CODES(uint16_t); break;
-	case 8: CODES(int32_t); break;
-	case 9: CODES(uint32_t); break;
-	default: CODES(int64_t); break;
-	}
+	WS_BY_ELEM(a, CODES)  /* (a uint64 past INT64_MAX turns negative: refused below) */
 #undef CODES
 	if (a->valid) { /* the slots of nulls hold anything: only the valid codes are checked */
 		lo = 0;

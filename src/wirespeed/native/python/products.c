@@ -324,9 +324,22 @@ static PyObject *pq_raise(int rc, const char *msg)
 		PyErr_SetString(PyExc_ValueError, msg);
 	else if (rc == -ENOMEM)
 		PyErr_SetString(PyExc_MemoryError, msg);
-	else
-		PyErr_SetObject(PyExc_OSError, Py_BuildValue("(is)", -rc, msg));
+	else {
+		PyObject *args = Py_BuildValue("(is)", -rc, msg);
+		if (args) {
+			PyErr_SetObject(PyExc_OSError, args);
+			Py_DECREF(args);
+		}
+	}
 	return NULL;
+}
+
+/* the result of a call made with the GIL released: None, or its error raised */
+static PyObject *pq_result(PqObject *self, int rc)
+{
+	if (rc < 0)
+		return pq_raise(rc, ws_pq_error(self->w));
+	Py_RETURN_NONE;
 }
 
 static int Pq_init(PqObject *self, PyObject *args, PyObject *kw)
@@ -511,10 +524,7 @@ static PyObject *Pq_write(PqObject *self, PyObject *args)
 	rc = ws_pq_write_group(self->w, arr, (uint64_t)rows, sorted_by);
 	Py_END_ALLOW_THREADS
 	self->busy = 0;
-	if (rc < 0)
-		pq_raise(rc, ws_pq_error(self->w));
-	else
-		res = Py_NewRef(Py_None);
+	res = pq_result(self, rc);
 out:
 	for (uint32_t c = 0; arr && vb && mb && labels && c < n; c++) {
 		if (vb[c].obj)
@@ -563,10 +573,7 @@ static PyObject *Pq_close(PqObject *self, PyObject *meta)
 	rc = ws_pq_close(self->w, kv, (uint32_t)n);
 	Py_END_ALLOW_THREADS
 	self->busy = 0;
-	if (rc < 0)
-		pq_raise(rc, ws_pq_error(self->w));
-	else
-		res = Py_NewRef(Py_None);
+	res = pq_result(self, rc);
 	ws_pq_free(self->w);
 	self->w = NULL;
 out:
