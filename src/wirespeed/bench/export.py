@@ -7,8 +7,8 @@ user would otherwise reach for, in the same run, on one core:
     not the books' allocation before it, 0.1 s whatever the day's size),
     median of `repeats` in one process; the first of them is also given
     alone (`..._first_msgs_per_s`): it pays the process's one-time costs
-    (pyarrow's lazy imports, first touches of fresh memory), which is what a
-    single `wirespeed export` of a day this small shows;
+    (first touches of fresh memory), which is what a single `wirespeed
+    export` of a day this small shows;
   * the pandas path, what one writes today: the recording read with
     formats.pcapng.read_packets, each packet and message decoded with the
     project's Python codec (feed.moldudp64, feed.itch) into a list of dicts,
