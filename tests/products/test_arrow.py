@@ -62,3 +62,20 @@ def test_an_export_does_not_import_pandas(tmp_path: Path) -> None:
             f"tables=('mbo', 'trades', 'bbo', 'depth'))); print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_byte_columns_dictionary_past_its_codes_labels_the_rest() -> None:
+    """The C take gives a byte column at most BYTE_CODES codes, then code BYTE_CODES to
+    every new byte (products/export.h): that code is labelled "?" so every code has a
+    label (the dictionary is built without pyarrow's bounds check)."""
+    from wirespeed.products.mbo import BYTE_CODES, _char, _Codes
+
+    c = _Codes(256, np.int8, full=BYTE_CODES)
+    c.table[32:32 + BYTE_CODES] = np.arange(BYTE_CODES)  # as the take fills it: bytes 32.. in order met
+    c.table[256] = BYTE_CODES
+    codes = np.array([0, 5, BYTE_CODES, BYTE_CODES - 1], dtype=np.int8)
+    col = c.column(codes, _char)
+    assert len(col.dictionary) == BYTE_CODES + 1 and col.dictionary[BYTE_CODES].as_py() == "?"
+    col.validate(full=True)
+    assert col.to_pylist() == [" ", "%", "?", _char(32 + BYTE_CODES - 1)]
+    assert len(c.column(codes, _char).dictionary) == BYTE_CODES + 1  # once

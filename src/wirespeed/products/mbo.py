@@ -71,6 +71,7 @@ _COLUMNS = (("ts_recv", np.int64), ("ts_itch", np.int64), ("sequence", np.int64)
 # ws_book_level_t (book.h): a level of a depth snapshot
 BOOK_LEVEL_DTYPE = np.dtype([("price", "<u4"), ("orders", "<u4"), ("shares", "<u8")])
 
+BYTE_CODES = 127  # products/export.h, WS_EXPORT_BYTE_CODES: a byte column's codes at most (int8), then "?"
 F_LAST = 0x80
 F_MAYBE_BAD_BOOK = 0x04
 LOG_ROWS = 1 << 20  # the C log: must hold what one packet can release (export.h) with room to spare
@@ -215,11 +216,14 @@ class _Codes:
     table, this turns its new codes into labels. The dictionary only grows, so a
     column's batches share it."""
 
-    def __init__(self, values: int, dtype: Any, index_type: pa.DataType) -> None:
+    def __init__(self, values: int, dtype: Any, full: int | None = None) -> None:
+        """values: how many values there can be (the table's size); dtype: the codes'
+        (it makes the index type); full: the code the C take gives every new value once
+        this many codes are given (a byte table's WS_EXPORT_BYTE_CODES), labelled "?"."""
         self.table = np.full(values + 1, -1, dtype=dtype)
         self.table[values] = 0  # the count of codes given
-        self.index_type = index_type
         self.values = values
+        self.full = full
         self.labels: list[str] = []
         self._dictionary: pa.Array | None = None
 
@@ -236,8 +240,9 @@ class _Codes:
             met = np.flatnonzero(self.table[:self.values] >= len(self.labels))
             for v in met[np.argsort(self.table[met])].tolist():
                 self.labels.append(label(v))
-            if len(self.labels) < n:  # more bytes than codes: the rest share the last ("?")
-                self.labels.append("?")
+            self._dictionary = None
+        if self.full is not None and n >= self.full and len(self.labels) == self.full:
+            self.labels.append("?")  # the code of every value met after the table filled
             self._dictionary = None
         if self._dictionary is None:
             self._dictionary = strings(self.labels)
@@ -284,8 +289,8 @@ class _MboRows:
             self.books._engine.log_depth(opts.depth_levels)
         self._grid = _native.DepthGrid(opts.grid_ns, opts.grid_levels) if opts.grid_ns else None
         self._dir_seen = -1
-        self._chars = {name: _Codes(256, np.int8, pa.int8()) for name in ("action", "side", "type")}
-        self._symbols = _Codes(65536, np.int32, pa.int32())
+        self._chars = {name: _Codes(256, np.int8, full=BYTE_CODES) for name in ("action", "side", "type")}
+        self._symbols = _Codes(65536, np.int32)
         self.dropped = 0
         self.packets = 0
         self.errors: list[str] = []
