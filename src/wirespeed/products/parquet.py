@@ -62,7 +62,7 @@ SCHEMA_VERSION = 1  # the metadata's "schema": wirespeed-<table>/<version>
 
 # products/parquet.h's codes
 _INT32, _INT64, _STRING = 1, 2, 6
-_PLAIN, _DELTA, _DICT = 0, 5, 8
+_DELTA, _DICT = 5, 8  # (plain, 0, is the writer's own fallback)
 _INTS = {pa.int64(): (_INT64, 0), pa.int32(): (_INT32, 0), pa.int16(): (_INT32, 16), pa.int8(): (_INT32, 8)}
 
 

@@ -1157,11 +1157,6 @@ const char *ws_pq_error(const ws_pq_writer_t *w)
 	return w->err;
 }
 
-uint64_t ws_pq_rows(const ws_pq_writer_t *w)
-{
-	return w->rows;
-}
-
 void ws_pq_free(ws_pq_writer_t *w)
 {
 	if (!w)

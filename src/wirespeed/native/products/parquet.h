@@ -92,9 +92,6 @@ int ws_pq_close(ws_pq_writer_t *w, const ws_pq_kv_t *kv, uint32_t nkv);
 /* The writer's last error, "" when there was none. */
 const char *ws_pq_error(const ws_pq_writer_t *w);
 
-/* Rows written so far. */
-uint64_t ws_pq_rows(const ws_pq_writer_t *w);
-
 /* ws_pq_free closes the file if still open (leaving it as it is) and frees
  * everything. NULL is fine. */
 void ws_pq_free(ws_pq_writer_t *w);

@@ -595,12 +595,6 @@ static PyObject *Pq_abort(PqObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *Pq_rows(PqObject *self, void *unused)
-{
-	(void)unused;
-	return PyLong_FromUnsignedLongLong(self->w ? ws_pq_rows(self->w) : 0);
-}
-
 static PyMethodDef Pq_methods[] = {
 	{"write", (PyCFunction)Pq_write, METH_VARARGS,
 	 "write(arrays, rows, sorted_by=-1): a row group; arrays: one (values, valid, labels) a column: values an "
@@ -610,11 +604,6 @@ static PyMethodDef Pq_methods[] = {
 	 "close(metadata): the footer, with metadata's str: str pairs; the file is then complete"},
 	{"abort", (PyCFunction)Pq_abort, METH_NOARGS, "abort(): stop; the file is left incomplete"},
 	{NULL, NULL, 0, NULL},
-};
-
-static PyGetSetDef Pq_getset[] = {
-	{"rows", (getter)Pq_rows, NULL, "rows written so far", NULL},
-	{NULL, NULL, NULL, NULL, NULL},
 };
 
 PyTypeObject ParquetWriterType = {
@@ -630,7 +619,6 @@ PyTypeObject ParquetWriterType = {
 	.tp_init = (initproc)Pq_init,
 	.tp_dealloc = (destructor)Pq_dealloc,
 	.tp_methods = Pq_methods,
-	.tp_getset = Pq_getset,
 };
 
 /* mbo_pending(router) -> rows in the books' MBO log now */
