@@ -300,3 +300,27 @@ def test_a_failed_export_leaves_no_unfinished_file(tmp_path: Path, monkeypatch: 
         export(ExportConfig(source=day, out=tmp_path / "out"))
     assert calls["n"] == 1
     assert not list((tmp_path / "out").rglob("*.parquet"))
+
+
+def test_a_batch_across_midnight_goes_to_a_partition_and_a_dbn_file_per_day(tmp_path: Path) -> None:
+    from wirespeed.products.dbn import DbnFiles
+    from wirespeed.products.mbo import ExportStats, by_date
+    from wirespeed.products.parquet import ParquetDataset
+
+    t = _mbo_rows(np.arange(1000, 1010, dtype=np.int64))
+    dates = np.array(["2026-11-30"] * 4 + ["2026-12-01"] * 6, dtype="datetime64[D]")
+    split = dict(by_date(t, dates))
+    assert {k: v.num_rows for k, v in split.items()} == {"2026-11-30": 4, "2026-12-01": 6}
+    assert split["2026-12-01"].column("ts_recv").to_pylist() == list(range(1004, 1010))
+    assert [k for k, _ in by_date(t, np.datetime64("2026-12-01", "D"))] == ["2026-12-01"]
+    assert not list(by_date(t.slice(0, 0), dates[:0]))
+
+    ds = ParquetDataset(tmp_path / "mbo", "itch", "UTC")
+    ds.write(t, dates)
+    assert ds.close(ExportStats())["rows"] == {"2026-11-30": 4, "2026-12-01": 6}
+    assert pq.read_table(tmp_path / "mbo" / "date=2026-12-01" / "feed=itch" / "part-0.parquet").num_rows == 6
+    dbn = DbnFiles(tmp_path / "dbn", "itch", False)
+    dbn.write(t, dates)
+    dbn.close()
+    assert sorted(p.name for p in (tmp_path / "dbn").iterdir()) == ["itch.2026-11-30.mbo.dbn.zst",
+                                                                   "itch.2026-12-01.mbo.dbn.zst"]

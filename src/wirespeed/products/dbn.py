@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 
 from wirespeed.errors import WirespeedError
-from wirespeed.products.arrow import booleans, to_numpy
-from wirespeed.products.mbo import dict_codes
+from wirespeed.products.arrow import to_numpy
+from wirespeed.products.mbo import by_date, dict_codes
 
 # DBN's RecordHeader + MboMsg, little-endian, 56 bytes
 DBN_MBO_DTYPE = np.dtype([("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
@@ -155,18 +155,14 @@ class DbnFiles:
         self.days: dict[str, _Day] = {}
 
     def write(self, table: pa.Table, dates: Any) -> None:
-        if not table.num_rows:
-            return
-        days = np.unique(dates) if np.ndim(dates) else [dates]
-        for day in days:
-            key = str(day)
+        for key, rows in by_date(table, dates):
             if key not in self.days:
                 path = self.out / f"{self.feed}.{key}.mbo.dbn.zst"
                 if path.exists() and not self.overwrite:
                     raise WirespeedError(f"{path} exists", "export to another directory, or give --overwrite")
                 self.out.mkdir(parents=True, exist_ok=True)
                 self.days[key] = _Day(path)
-            self.days[key].add(table if len(days) == 1 else table.filter(booleans(dates == day)))
+            self.days[key].add(rows)
 
     def close(self) -> dict[str, Any]:
         dataset = f"WS.{self.feed.upper()}"[:16]

@@ -58,7 +58,7 @@ from wirespeed import _native
 from wirespeed.book.books import Books
 from wirespeed.errors import UsageError, WirespeedError
 from wirespeed.formats.pcapng import open_source
-from wirespeed.products.arrow import from_numpy, one_array, strings, to_numpy
+from wirespeed.products.arrow import booleans, from_numpy, one_array, strings, to_numpy
 
 DAY_NS = 86_400_000_000_000
 
@@ -197,6 +197,16 @@ def dict_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
         return np.empty(0, dtype=np.int64), []
     a = one_array(column)
     return to_numpy(a.indices), a.dictionary.to_pylist()
+
+
+def by_date(table: pa.Table, dates: Any) -> Iterator[tuple[str, pa.Table]]:
+    """A batch's rows by trading date ("YYYY-MM-DD", the rows of that day): dates is one
+    datetime64[D] for the whole batch (the usual case: the table as it is) or one a row."""
+    if not table.num_rows:
+        return
+    days = np.unique(dates) if np.ndim(dates) else [dates]
+    for day in days:
+        yield str(day), table if len(days) == 1 else table.filter(booleans(dates == day))
 
 
 def is_in(column: pa.ChunkedArray, *labels: str) -> np.ndarray:

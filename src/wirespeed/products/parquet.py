@@ -47,8 +47,8 @@ import pyarrow.parquet as pq
 
 from wirespeed import __version__, _native
 from wirespeed.errors import WirespeedError
-from wirespeed.products.arrow import booleans, one_array, to_numpy, validity
-from wirespeed.products.mbo import MBO_SCHEMA, ExportStats
+from wirespeed.products.arrow import one_array, to_numpy, validity
+from wirespeed.products.mbo import MBO_SCHEMA, ExportStats, by_date
 
 ROW_GROUP_ROWS = 1 << 20     # at most; a batch of the C log (~0.5 M rows) is one row group
 ZSTD_LEVEL = 1
@@ -198,12 +198,7 @@ class ParquetDataset:
     def write(self, table: pa.Table, dates: Any) -> None:
         """table: rows of this dataset's schema; dates: their trading date (datetime64[D]),
         one or one per row."""
-        if not table.num_rows:
-            return
-        days = np.unique(dates) if np.ndim(dates) else [dates]
-        for day in days:
-            key = str(day)
-            rows = table if len(days) == 1 else table.filter(booleans(dates == day))
+        for key, rows in by_date(table, dates):
             while rows.num_rows:
                 if key not in self.parts:
                     self.parts[key] = self._open(key)
